@@ -1,6 +1,7 @@
 /* dynbuf.c - capped growable buffer; see dynbuf.h. */
 #include "common/dynbuf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,4 +113,16 @@ char *dynbuf_detach(struct dynbuf *b, size_t *len)
 const char *dynbuf_str(const struct dynbuf *b)
 {
 	return b->data ? b->data : "";
+}
+
+enum wc_status dynbuf_add_csv_field(struct dynbuf *b, const char *field)
+{
+	enum wc_status st;
+
+	if (!strpbrk(field, ",\"\r\n"))
+		return dynbuf_adds(b, field);
+	st = dynbuf_add(b, "\"", 1);
+	for (const char *p = field; *p && !st; p++)
+		st = *p == '"' ? dynbuf_add(b, "\"\"", 2) : dynbuf_add(b, p, 1);
+	return st ? st : dynbuf_add(b, "\"", 1);
 }

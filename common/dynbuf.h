@@ -34,6 +34,12 @@ enum wc_status dynbuf_printf(struct dynbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 enum wc_status dynbuf_vprintf(struct dynbuf *b, const char *fmt, va_list ap);
 
+/*
+ * Append one CSV field (RFC 4180): quoted, with inner quotes doubled, when it holds a
+ * comma, quote, CR or LF; as is otherwise.
+ */
+enum wc_status dynbuf_add_csv_field(struct dynbuf *b, const char *field);
+
 /* Take ownership of the content (never NULL: "" for an empty buffer, malloc'd). */
 char *dynbuf_detach(struct dynbuf *b, size_t *len);
 

@@ -1,0 +1,181 @@
+/*
+ * main.c - the `windcast` binary: global options, the subcommand table, dispatch.
+ *
+ * Thin on purpose: parse the global options, find the subcommand, open the store when
+ * the command needs it (the one place that does), run it, clean up.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cmd.h"
+#include "common/log.h"
+#include "data/store.h"
+
+static const struct cmd commands[] = {
+	{ "farm", cmd_farm, NEEDS_STORE, "register, list, show, remove and import farms" },
+	{ "serve", cmd_serve, NEEDS_STORE, "run the HTTP API server" },
+	{ "demo-data", cmd_demo_data, 0, "generate a synthetic NWP + observations data set" },
+	{ "version", cmd_version, 0, "print the version" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+#ifndef WINDCAST_VERSION
+#define WINDCAST_VERSION "0.1.0"
+#endif
+
+void cmd_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "windcast %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cmd_version(int argc, char **argv, struct cmd_ctx *ctx)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: windcast version\n");
+		return CMD_OK;
+	}
+	if (argc > 1) {
+		cmd_error("version", "unexpected argument '%s'", argv[1]);
+		return CMD_USAGE;
+	}
+	printf("windcast %s (schema %d)\n", WINDCAST_VERSION, store_schema_version());
+	return CMD_OK;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: windcast [--data DIR] [--verbose | --quiet] <command> [<args>]\n"
+		"\n"
+		"Wind power forecasting service: NWP grids in, hourly probabilistic forecasts\n"
+		"and day-ahead commitments out.\n"
+		"\n"
+		"commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+		"\n"
+		"global options (anywhere on the line):\n"
+		"  --data DIR   data directory (default $WINDCAST_DATA or ./windcast-data)\n"
+		"  --verbose    log debug messages;  --quiet  log errors only\n"
+		"\n"
+		"'windcast <command> --help' describes a command. Exit status: 0 success,\n"
+		"1 the job failed, 2 bad usage.\n");
+}
+
+static const struct cmd *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+/*
+ * Take the global options out of argv wherever they stand (before "--"), so that
+ * `windcast farm list --data DIR` and `windcast --data DIR farm list` both work.
+ * Returns the new argc, or -1 on bad usage.
+ */
+static int take_global_options(int argc, char **argv, const char **data_dir)
+{
+	int out = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--")) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strcmp(a, "--data")) {
+			if (i + 1 >= argc || !argv[i + 1][0]) {
+				fprintf(stderr, "windcast: option '--data' needs a directory\n");
+				return -1;
+			}
+			*data_dir = argv[++i];
+		} else if (!strncmp(a, "--data=", 7)) {
+			if (!a[7]) {
+				fprintf(stderr, "windcast: option '--data' needs a directory\n");
+				return -1;
+			}
+			*data_dir = a + 7;
+		} else if (!strcmp(a, "--verbose")) {
+			log_set_level(LOG_DEBUG);
+		} else if (!strcmp(a, "--quiet")) {
+			log_set_level(LOG_ERROR);
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	const char *data_dir = getenv("WINDCAST_DATA");
+	struct cmd_ctx ctx = { 0 };
+	const struct cmd *cmd;
+	struct wc_error err = { 0 };
+	const char *env_log = getenv("WINDCAST_LOG");
+	int ret;
+
+	if (env_log && log_level_parse(env_log) >= 0)
+		log_set_level((enum log_level)log_level_parse(env_log));
+	if (!data_dir || !*data_dir)
+		data_dir = "./windcast-data";
+	argc = take_global_options(argc, argv, &data_dir);
+	if (argc < 0)
+		return CMD_USAGE;
+	if (argc < 2) {
+		usage(stderr);
+		return CMD_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		if (argc > 2 && find_cmd(argv[2])) {
+			char *sub[] = { argv[2], "--help", NULL };
+
+			return find_cmd(argv[2])->fn(2, sub, &ctx);
+		}
+		usage(stdout);
+		return CMD_OK;
+	}
+	if (!strcmp(argv[1], "--version"))
+		argv[1] = "version";
+	cmd = find_cmd(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "windcast: '%s' is not a windcast command; see 'windcast --help'\n",
+			argv[1]);
+		return CMD_USAGE;
+	}
+	ctx.data_dir = data_dir;
+	/* --help never needs the store: let the command print usage without opening it. */
+	if ((cmd->flags & NEEDS_STORE) && !wants_help(argc, argv)) {
+		if (store_open(data_dir, &ctx.store, &err)) {
+			cmd_error(cmd->name, "%s", wc_error_msg(&err));
+			return CMD_FAIL;
+		}
+	}
+	ret = cmd->fn(argc - 1, argv + 1, &ctx);
+	store_close(ctx.store);
+	return ret;
+}

@@ -1,0 +1,461 @@
+/*
+ * store.c - SQLite store: open, migrations, farm registry.
+ *
+ * Limits: one connection per struct store, serialised by a mutex; a second process (the
+ * CLI beside a running server) shares the file through WAL and a busy timeout.
+ */
+#include "data/store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/utc.h"
+#include "data/store_internal.h"
+
+/*
+ * Forward migrations; migrations[i] takes the schema from version i to i + 1.
+ * Append only: never edit a migration that has shipped.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: farm registry */
+	"CREATE TABLE farms ("
+	"  id TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),"
+	"  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 128),"
+	"  lat REAL NOT NULL CHECK (lat BETWEEN -90 AND 90),"
+	"  lon REAL NOT NULL CHECK (lon >= -180 AND lon < 360),"
+	"  capacity_mw REAL NOT NULL CHECK (capacity_mw > 0),"
+	"  hub_height_m REAL CHECK (hub_height_m IS NULL OR hub_height_m > 0),"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int store_schema_version(void)
+{
+	return SCHEMA_VERSION;
+}
+
+enum wc_status store_sql_error(struct store *st, int rc, struct wc_error *err,
+			       const char *what)
+{
+	if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
+		return wc_error_set(err, WC_EINVAL, "%s: constraint failed: %s", what,
+				    sqlite3_errmsg(st->db));
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return wc_error_set(err, WC_EBUSY, "%s: database '%s' is busy: %s", what,
+				    st->db_path, sqlite3_errmsg(st->db));
+	return wc_error_set(err, WC_ESQL, "%s: %s", what, sqlite3_errmsg(st->db));
+}
+
+enum wc_status store_exec(struct store *st, const char *sql, struct wc_error *err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+
+	enum wc_status ret = WC_OK;
+
+	if (rc != SQLITE_OK) {
+		ret = wc_error_set(err, (rc & 0xff) == SQLITE_BUSY ? WC_EBUSY : WC_ESQL,
+				   "cannot run '%.40s': %s", sql,
+				   msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+	}
+	return ret;
+}
+
+enum wc_status store_prepare(struct store *st, const char *sql, sqlite3_stmt **out,
+			     struct wc_error *err)
+{
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
+
+	if (rc != SQLITE_OK)
+		return wc_error_set(err, WC_ESQL, "cannot prepare statement: %s",
+				    sqlite3_errmsg(st->db));
+	return WC_OK;
+}
+
+void store_lock(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+}
+
+void store_unlock(struct store *st)
+{
+	pthread_mutex_unlock(&st->lock);
+}
+
+static enum wc_status read_user_version(struct store *st, int *version,
+					struct wc_error *err)
+{
+	sqlite3_stmt *stmt;
+	enum wc_status st_rc = store_prepare(st, "PRAGMA user_version", &stmt, err);
+
+	if (st_rc)
+		return st_rc;
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		st_rc = store_sql_error(st, sqlite3_errcode(st->db), err,
+					"cannot read the schema version");
+	} else {
+		*version = sqlite3_column_int(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	return st_rc;
+}
+
+static enum wc_status migrate(struct store *st, struct wc_error *err)
+{
+	int version = 0;
+	enum wc_status rc;
+
+	/* Take the write lock before reading the version so two openers cannot race. */
+	if ((rc = store_exec(st, "BEGIN IMMEDIATE", err)))
+		return rc;
+	if ((rc = read_user_version(st, &version, err)))
+		goto fail;
+	if (version > SCHEMA_VERSION) {
+		rc = wc_error_set(err, WC_EVERSION,
+				  "cannot open '%s': schema version %d is newer than this "
+				  "windcast supports (%d); upgrade windcast",
+				  st->db_path, version, SCHEMA_VERSION);
+		goto fail;
+	}
+	for (int v = version; v < SCHEMA_VERSION; v++) {
+		char pragma[64];
+
+		if ((rc = store_exec(st, migrations[v], err))) {
+			wc_error_prefix(err, "migration %d -> %d failed", v, v + 1);
+			goto fail;
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if ((rc = store_exec(st, pragma, err)))
+			goto fail;
+	}
+	return store_exec(st, "COMMIT", err);
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static enum wc_status make_dir(const char *dir, struct wc_error *err)
+{
+	struct stat sb;
+
+	if (mkdir(dir, 0755) == 0)
+		return WC_OK;
+	if (errno == EEXIST && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return WC_OK;
+	return wc_error_set(err, WC_EIO, "cannot create data directory '%s': %s", dir,
+			    errno == EEXIST ? "not a directory" : strerror(errno));
+}
+
+enum wc_status store_open(const char *dir, struct store **out, struct wc_error *err)
+{
+	struct store *st;
+	enum wc_status ret;
+	int rc;
+
+	*out = NULL;
+	if ((ret = make_dir(dir, err)))
+		return ret;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	pthread_mutex_init(&st->lock, NULL);
+	st->dir = strdup(dir);
+	if (!st->dir || asprintf(&st->db_path, "%s/windcast.db", dir) < 0) {
+		st->db_path = NULL;
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = sqlite3_open_v2(st->db_path, &st->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_FULLMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		ret = wc_error_set(err, WC_ESQL, "cannot open '%s': %s", st->db_path,
+				   st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	sqlite3_extended_result_codes(st->db, 1);
+	/* journal_mode needs a valid database: this is the first read of the file. */
+	if ((ret = store_exec(st, "PRAGMA journal_mode = WAL", err))) {
+		wc_error_prefix(err, "cannot open '%s'", st->db_path);
+		goto fail;
+	}
+	if ((ret = store_exec(st,
+			      "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+			      err)) ||
+	    (ret = migrate(st, err)))
+		goto fail;
+	*out = st;
+	return WC_OK;
+fail:
+	store_close(st);
+	return ret;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->db)
+		sqlite3_close_v2(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st->dir);
+	free(st->db_path);
+	free(st);
+}
+
+const char *store_dir(const struct store *st)
+{
+	return st->dir;
+}
+
+const char *store_db_path(const struct store *st)
+{
+	return st->db_path;
+}
+
+/* ---- farms ---- */
+
+static void bind_farm(sqlite3_stmt *s, const struct farm *f)
+{
+	sqlite3_bind_text(s, 1, f->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, f->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(s, 3, f->lat);
+	sqlite3_bind_double(s, 4, f->lon);
+	sqlite3_bind_double(s, 5, f->capacity_mw);
+	if (isnan(f->hub_height_m))
+		sqlite3_bind_null(s, 6);
+	else
+		sqlite3_bind_double(s, 6, f->hub_height_m);
+	sqlite3_bind_int64(s, 7, f->created_at);
+	sqlite3_bind_int64(s, 8, f->updated_at);
+}
+
+static void read_farm(sqlite3_stmt *s, struct farm *f)
+{
+	const unsigned char *id = sqlite3_column_text(s, 0);
+	const unsigned char *name = sqlite3_column_text(s, 1);
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->id, sizeof(f->id), "%s", id ? (const char *)id : "");
+	snprintf(f->name, sizeof(f->name), "%s", name ? (const char *)name : "");
+	f->lat = sqlite3_column_double(s, 2);
+	f->lon = sqlite3_column_double(s, 3);
+	f->capacity_mw = sqlite3_column_double(s, 4);
+	f->hub_height_m = sqlite3_column_type(s, 5) == SQLITE_NULL
+				  ? NAN
+				  : sqlite3_column_double(s, 5);
+	f->created_at = sqlite3_column_int64(s, 6);
+	f->updated_at = sqlite3_column_int64(s, 7);
+}
+
+#define FARM_COLS "id, name, lat, lon, capacity_mw, hub_height_m, created_at, updated_at"
+
+/* Insert one farm; caller holds the lock. */
+static enum wc_status insert_farm(struct store *st, struct farm *f, struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	if ((ret = farm_validate(f, err)))
+		return ret;
+	f->created_at = f->updated_at = utc_now();
+	if ((ret = store_prepare(st, "INSERT INTO farms (" FARM_COLS ") VALUES "
+				     "(?, ?, ?, ?, ?, ?, ?, ?)",
+				 &s, err)))
+		return ret;
+	bind_farm(s, f);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		ret = wc_error_set(err, WC_EEXIST, "farm '%s' already exists", f->id);
+	else if (rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, "cannot add farm");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+enum wc_status store_farm_add(struct store *st, struct farm *f, struct wc_error *err)
+{
+	enum wc_status ret;
+
+	store_lock(st);
+	ret = insert_farm(st, f, err);
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_farm_put(struct store *st, struct farm *f, bool *created,
+			      struct wc_error *err)
+{
+	struct farm old;
+	enum wc_status ret;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((ret = farm_validate(f, err)))
+		return ret;
+	store_lock(st);
+	ret = store_exec(st, "BEGIN IMMEDIATE", err);
+	if (ret)
+		goto out;
+	ret = store_farm_get_locked(st, f->id, &old, NULL);
+	if (ret == WC_ENOTFOUND) {
+		*created = true;
+		ret = insert_farm(st, f, err);
+	} else if (ret == WC_OK) {
+		*created = false;
+		f->created_at = old.created_at;
+		f->updated_at = utc_now();
+		ret = store_prepare(st, "UPDATE farms SET name = ?2, lat = ?3, lon = ?4, "
+					"capacity_mw = ?5, hub_height_m = ?6, created_at = ?7, "
+					"updated_at = ?8 WHERE id = ?1",
+				    &s, err);
+		if (!ret) {
+			bind_farm(s, f);
+			rc = sqlite3_step(s);
+			if (rc != SQLITE_DONE)
+				ret = store_sql_error(st, rc, err, "cannot update farm");
+		}
+	} else {
+		wc_error_set(err, ret, "cannot read farm '%s'", f->id);
+	}
+	sqlite3_finalize(s);
+	if (ret)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	else
+		ret = store_exec(st, "COMMIT", err);
+out:
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_farm_get_locked(struct store *st, const char *id, struct farm *out,
+				     struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	if ((ret = store_prepare(st, "SELECT " FARM_COLS " FROM farms WHERE id = ?", &s,
+				 err)))
+		return ret;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_farm(s, out);
+	else if (rc == SQLITE_DONE)
+		ret = wc_error_set(err, WC_ENOTFOUND, "no farm '%s'", id);
+	else
+		ret = store_sql_error(st, rc, err, "cannot read farm");
+	sqlite3_finalize(s);
+	return ret;
+}
+
+enum wc_status store_farm_get(struct store *st, const char *id, struct farm *out,
+			      struct wc_error *err)
+{
+	enum wc_status ret;
+
+	store_lock(st);
+	ret = store_farm_get_locked(st, id, out, err);
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_farm_delete(struct store *st, const char *id, struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	store_lock(st);
+	if ((ret = store_prepare(st, "DELETE FROM farms WHERE id = ?", &s, err)))
+		goto out;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, "cannot delete farm");
+	else if (sqlite3_changes(st->db) == 0)
+		ret = wc_error_set(err, WC_ENOTFOUND, "no farm '%s'", id);
+	sqlite3_finalize(s);
+out:
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_farm_list(struct store *st, struct farm **out, size_t *n,
+			       struct wc_error *err)
+{
+	struct farm *v = NULL;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	store_lock(st);
+	if ((ret = store_prepare(st, "SELECT " FARM_COLS " FROM farms ORDER BY id", &s,
+				 err)))
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct farm *nv = realloc(v, ncap * sizeof(*v));
+
+			if (!nv) {
+				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		read_farm(s, &v[len++]);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, "cannot list farms");
+	sqlite3_finalize(s);
+out:
+	store_unlock(st);
+	if (ret) {
+		free(v);
+		return ret;
+	}
+	*out = v;
+	*n = len;
+	return WC_OK;
+}
+
+enum wc_status store_farm_import(struct store *st, struct farm *farms, size_t n,
+				 struct wc_error *err)
+{
+	enum wc_status ret;
+
+	store_lock(st);
+	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
+		goto out;
+	for (size_t i = 0; i < n && !ret; i++) {
+		ret = insert_farm(st, &farms[i], err);
+		if (ret)
+			wc_error_prefix(err, "farm %zu of %zu", i + 1, n);
+	}
+	if (ret)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	else
+		ret = store_exec(st, "COMMIT", err);
+out:
+	store_unlock(st);
+	return ret;
+}

@@ -1,0 +1,32 @@
+/*
+ * store_internal.h - what data/store*.c share and nothing else may include: the
+ * connection, its lock and small SQL helpers. All SQL lives in data/store*.c.
+ */
+#ifndef WC_STORE_INTERNAL_H
+#define WC_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "data/store.h"
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t lock;	/* serialises every use of db */
+	char *dir;
+	char *db_path;
+};
+
+void store_lock(struct store *st);
+void store_unlock(struct store *st);
+/* Run SQL without results; caller holds the lock. */
+enum wc_status store_exec(struct store *st, const char *sql, struct wc_error *err);
+enum wc_status store_prepare(struct store *st, const char *sql, sqlite3_stmt **out,
+			     struct wc_error *err);
+/* Map a SQLite result code to a status with SQLite's message, prefixed by `what`. */
+enum wc_status store_sql_error(struct store *st, int rc, struct wc_error *err,
+			       const char *what);
+enum wc_status store_farm_get_locked(struct store *st, const char *id, struct farm *out,
+				     struct wc_error *err);
+
+#endif

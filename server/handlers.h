@@ -1,0 +1,19 @@
+/*
+ * handlers.h - every HTTP handler named in the route table (server/routes.c).
+ * A handler reads struct request and fills struct reply; it never exits, aborts or
+ * blocks on anything but the store.
+ */
+#ifndef WC_HANDLERS_H
+#define WC_HANDLERS_H
+
+#include "server/request.h"
+
+void health_handler(struct request *req, struct reply *rep);
+
+void farms_list_handler(struct request *req, struct reply *rep);
+void farms_create_handler(struct request *req, struct reply *rep);
+void farm_get_handler(struct request *req, struct reply *rep);
+void farm_put_handler(struct request *req, struct reply *rep);
+void farm_delete_handler(struct request *req, struct reply *rep);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * request.h - per-request state, the route table's shape and reply helpers that every
+ * handler uses. A struct request lives in libmicrohttpd's request closure from the first
+ * callback to the completion callback, which is the only place it is freed.
+ */
+#ifndef WC_REQUEST_H
+#define WC_REQUEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/dynbuf.h"
+#include "common/status.h"
+
+struct MHD_Connection;
+struct server;
+struct store;
+
+#define ROUTE_MAX_PARAMS 4
+#define ROUTE_PARAM_MAX 128
+
+enum route_scope {
+	SCOPE_PUBLIC,	/* no token needed (health, metrics) */
+	SCOPE_READ,	/* NEEDSWORK: token auth lands with `windcast token` */
+	SCOPE_WRITE,
+};
+
+struct reply {
+	unsigned status;
+	json_t *json;		/* owned; sent when text is NULL */
+	char *text;		/* owned, malloc'd; sent as is with content_type */
+	size_t text_len;
+	const char *content_type;
+	char location[256];	/* Location header when not empty */
+};
+
+struct request;
+typedef void (*handler_fn)(struct request *req, struct reply *rep);
+
+struct route {
+	const char *method;
+	const char *pattern;	/* "/v1/farms/{id}": {name} matches one path segment */
+	handler_fn handler;
+	size_t max_body;	/* 0: the request must not have a body */
+	enum route_scope scope;
+};
+
+struct request {
+	struct MHD_Connection *conn;
+	struct server *srv;
+	struct store *store;
+	const struct route *route;
+	const char *method;
+	const char *url;
+	char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX];	/* path parameters, in order */
+	size_t nparams;
+	struct dynbuf body;	/* capped at route->max_body */
+	bool too_large;
+	bool answered;		/* a reply was queued early (404/405/413) */
+};
+
+/* The route table and its size (server/routes.c). */
+extern const struct route routes[];
+extern const size_t nroutes;
+
+/* Query argument or header value, NULL when absent. Owned by libmicrohttpd. */
+const char *request_query(struct request *req, const char *key);
+const char *request_header(struct request *req, const char *key);
+/* True when the client asked for CSV (Accept: text/csv or ?format=csv). */
+bool request_wants_csv(struct request *req);
+
+/*
+ * Parse the body as JSON. On failure sets a 400 reply naming the line and column and
+ * returns NULL; the caller just returns. Returns a new reference on success.
+ */
+json_t *request_json(struct request *req, struct reply *rep);
+
+/* Reply `status` with `body` (reference stolen). */
+void reply_json(struct reply *rep, unsigned status, json_t *body);
+/* Reply `status` with text (copied) of the given content type. */
+void reply_text(struct reply *rep, unsigned status, const char *content_type,
+		const char *text, size_t len);
+/* An error reply {"error":{"code":code,"message":...}}. */
+void reply_error(struct reply *rep, unsigned status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* An error reply from a status record, picking the HTTP status that fits the code. */
+void reply_wc_error(struct reply *rep, const struct wc_error *err);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * routes.c - the route table: every HTTP endpoint, its method, body cap and scope.
+ * Generic code in server.c applies 404/405/413 from this table before a handler runs.
+ */
+#include "server/handlers.h"
+#include "server/request.h"
+
+#define KiB (1024u)
+#define MiB (1024u * 1024u)
+
+const struct route routes[] = {
+	/* method   pattern              handler                max_body  scope */
+	{ "GET", "/healthz", health_handler, 0, SCOPE_PUBLIC },
+	{ "GET", "/v1/farms", farms_list_handler, 0, SCOPE_READ },
+	{ "POST", "/v1/farms", farms_create_handler, 64 * KiB, SCOPE_WRITE },
+	{ "GET", "/v1/farms/{id}", farm_get_handler, 0, SCOPE_READ },
+	{ "PUT", "/v1/farms/{id}", farm_put_handler, 64 * KiB, SCOPE_WRITE },
+	{ "DELETE", "/v1/farms/{id}", farm_delete_handler, 0, SCOPE_WRITE },
+};
+
+const size_t nroutes = sizeof(routes) / sizeof(routes[0]);
