@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@ static const char farm_usage[] =
 	"       windcast farm list [--format table|json|csv]\n"
 	"       windcast farm show ID\n"
 	"       windcast farm rm ID\n"
-	"       windcast farm import FILE.json   (an array of farm objects; all or none)\n";
+	"       windcast farm import [--replace] FILE.json\n"
+	"            (an array of farm objects; all or none; --replace updates existing ids)\n";
 
 static int farm_add(int argc, char **argv, struct cmd_ctx *ctx)
 {
@@ -235,7 +237,8 @@ static int farm_import(int argc, char **argv, struct cmd_ctx *ctx)
 	size_t n = 0;
 	int ret = CMD_FAIL;
 	const char *path;
-	int rc = one_id("farm import", "JSON file", argc, argv, &path);
+	bool replace = argc > 1 && !strcmp(argv[1], "--replace");
+	int rc = one_id("farm import", "JSON file", argc - replace, argv + replace, &path);
 
 	if (rc)
 		return rc < 0 ? CMD_OK : rc;
@@ -262,7 +265,7 @@ static int farm_import(int argc, char **argv, struct cmd_ctx *ctx)
 			goto cleanup;
 		}
 	}
-	if (store_farm_import(ctx->store, farms, n, &err)) {
+	if (store_farm_import(ctx->store, farms, n, replace, &err)) {
 		cmd_error("farm import", "cannot import '%s': %s; nothing was imported", path,
 			  wc_error_msg(&err));
 		goto cleanup;

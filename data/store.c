@@ -296,47 +296,69 @@ enum wc_status store_farm_add(struct store *st, struct farm *f, struct wc_error 
 	return ret;
 }
 
-enum wc_status store_farm_put(struct store *st, struct farm *f, bool *created,
-			      struct wc_error *err)
+/* Insert or update one farm; caller holds the lock and a transaction. */
+static enum wc_status upsert_farm(struct store *st, struct farm *f, bool *created,
+				  struct wc_error *err)
 {
 	struct farm old;
-	enum wc_status ret;
 	sqlite3_stmt *s = NULL;
+	enum wc_status ret = store_farm_get_locked(st, f->id, &old, err);
 	int rc;
 
-	if ((ret = farm_validate(f, err)))
-		return ret;
-	store_lock(st);
-	ret = store_exec(st, "BEGIN IMMEDIATE", err);
-	if (ret)
-		goto out;
-	ret = store_farm_get_locked(st, f->id, &old, NULL);
 	if (ret == WC_ENOTFOUND) {
 		*created = true;
-		ret = insert_farm(st, f, err);
-	} else if (ret == WC_OK) {
-		*created = false;
-		f->created_at = old.created_at;
-		f->updated_at = utc_now();
-		ret = store_prepare(st, "UPDATE farms SET name = ?2, lat = ?3, lon = ?4, "
-					"capacity_mw = ?5, hub_height_m = ?6, created_at = ?7, "
-					"updated_at = ?8 WHERE id = ?1",
-				    &s, err);
-		if (!ret) {
-			bind_farm(s, f);
-			rc = sqlite3_step(s);
-			if (rc != SQLITE_DONE)
-				ret = store_sql_error(st, rc, err, "cannot update farm");
-		}
-	} else {
-		wc_error_set(err, ret, "cannot read farm '%s'", f->id);
+		return insert_farm(st, f, err);
 	}
+	if (ret)
+		return ret;
+	if ((ret = farm_validate(f, err)))
+		return ret;
+	*created = false;
+	f->created_at = old.created_at;
+	f->updated_at = utc_now();
+	if ((ret = store_prepare(st, "UPDATE farms SET name = ?2, lat = ?3, lon = ?4, "
+				     "capacity_mw = ?5, hub_height_m = ?6, created_at = ?7, "
+				     "updated_at = ?8 WHERE id = ?1",
+				 &s, err)))
+		return ret;
+	bind_farm(s, f);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, "cannot update farm");
 	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Insert (or with replace, upsert) farms[0..n) in one transaction: all or nothing. */
+static enum wc_status farms_in_transaction(struct store *st, struct farm *farms, size_t n,
+					   bool replace, bool *created,
+					   struct wc_error *err)
+{
+	enum wc_status ret;
+	bool dummy;
+
+	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
+		return ret;
+	for (size_t i = 0; i < n && !ret; i++) {
+		ret = replace ? upsert_farm(st, &farms[i], created ? created : &dummy, err)
+			      : insert_farm(st, &farms[i], err);
+		if (ret && n > 1)
+			wc_error_prefix(err, "farm %zu of %zu", i + 1, n);
+	}
 	if (ret)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	else
 		ret = store_exec(st, "COMMIT", err);
-out:
+	return ret;
+}
+
+enum wc_status store_farm_put(struct store *st, struct farm *f, bool *created,
+			      struct wc_error *err)
+{
+	enum wc_status ret;
+
+	store_lock(st);
+	ret = farms_in_transaction(st, f, 1, true, created, err);
 	store_unlock(st);
 	return ret;
 }
@@ -439,23 +461,12 @@ out:
 }
 
 enum wc_status store_farm_import(struct store *st, struct farm *farms, size_t n,
-				 struct wc_error *err)
+				 bool replace, struct wc_error *err)
 {
 	enum wc_status ret;
 
 	store_lock(st);
-	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
-		goto out;
-	for (size_t i = 0; i < n && !ret; i++) {
-		ret = insert_farm(st, &farms[i], err);
-		if (ret)
-			wc_error_prefix(err, "farm %zu of %zu", i + 1, n);
-	}
-	if (ret)
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	else
-		ret = store_exec(st, "COMMIT", err);
-out:
+	ret = farms_in_transaction(st, farms, n, replace, NULL, err);
 	store_unlock(st);
 	return ret;
 }

@@ -55,10 +55,11 @@ enum wc_status store_farm_delete(struct store *st, const char *id, struct wc_err
 enum wc_status store_farm_list(struct store *st, struct farm **out, size_t *n,
 			       struct wc_error *err);
 /*
- * Add n farms in one transaction: either all are added or none (a duplicate id, in the
- * store or within the batch, is WC_EEXIST naming it).
+ * Add n farms in one transaction: either all are stored or none. Without `replace` a
+ * duplicate id (in the store or within the batch) is WC_EEXIST naming it; with it,
+ * existing farms are updated in place (their created_at kept).
  */
 enum wc_status store_farm_import(struct store *st, struct farm *farms, size_t n,
-				 struct wc_error *err);
+				 bool replace, struct wc_error *err);
 
 #endif

@@ -1,0 +1,241 @@
+/*
+ * test_http.c - the HTTP API in-process: a real daemon on port 0 driven with libcurl.
+ * Every route, every generic error status, malformed and oversized bodies, and the
+ * server still answering afterwards.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/store.h"
+#include "server/server.h"
+#include "testutil.h"
+
+static char *dir;
+static struct store *st;
+static struct server *srv;
+static unsigned port;
+
+static void setup(void)
+{
+	struct server_config cfg;
+	struct wc_error err = { 0 };
+
+	dir = tu_tmpdir();
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
+	server_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.threads = 2;
+	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
+	port = server_port(srv);
+	cr_assert_gt(port, 0);
+}
+
+static void teardown(void)
+{
+	server_stop(srv);
+	store_close(st);
+	tu_rmrf_free(dir);
+}
+
+static json_t *req_json(const char *method, const char *path, const char *body,
+			long want_status)
+{
+	struct tu_http r;
+	json_error_t jerr;
+	json_t *v = NULL;
+
+	cr_assert(tu_http_request(port, method, path, body, (size_t)-1, NULL, &r),
+		  "%s %s: no connection", method, path);
+	cr_assert_eq(r.status, want_status, "%s %s: status %ld, want %ld; body %s", method,
+		     path, r.status, want_status, r.body);
+	if (r.len)
+		v = json_loads(r.body, 0, &jerr);
+	tu_http_release(&r);
+	return v;
+}
+
+/* Assert that v is an error body with the given code; consumes v. */
+static void assert_error(json_t *v, const char *code)
+{
+	const char *got = NULL, *msg = NULL;
+
+	cr_assert_not_null(v, "error body must be JSON");
+	cr_assert_eq(json_unpack(v, "{s:{s:s,s:s}}", "error", "code", &got, "message", &msg),
+		     0, "error body shape");
+	cr_assert_str_eq(got, code);
+	cr_assert_gt(strlen(msg), 5);
+	json_decref(v);
+}
+
+static const char farm_a[] =
+	"{\"id\":\"horns-rev\",\"name\":\"Horns Rev\",\"lat\":55.5,\"lon\":7.9,"
+	"\"capacity_mw\":160,\"hub_height_m\":70}";
+
+TestSuite(http, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(http, healthz)
+{
+	json_t *v = req_json("GET", "/healthz", NULL, 200);
+
+	cr_assert_str_eq(json_string_value(json_object_get(v, "status")), "ok");
+	json_decref(v);
+}
+
+Test(http, farm_lifecycle)
+{
+	json_t *v;
+
+	v = req_json("GET", "/v1/farms", NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(v, "farms")), 0);
+	json_decref(v);
+
+	v = req_json("POST", "/v1/farms", farm_a, 201);
+	cr_assert_str_eq(json_string_value(json_object_get(v, "id")), "horns-rev");
+	cr_assert_float_eq(json_number_value(json_object_get(v, "capacity_mw")), 160, 1e-9);
+	json_decref(v);
+
+	assert_error(req_json("POST", "/v1/farms", farm_a, 409), "conflict");
+
+	v = req_json("GET", "/v1/farms/horns-rev", NULL, 200);
+	cr_assert_float_eq(json_number_value(json_object_get(v, "hub_height_m")), 70, 1e-9);
+	json_decref(v);
+
+	v = req_json("PUT", "/v1/farms/horns-rev",
+		     "{\"name\":\"Horns Rev 1\",\"lat\":55.5,\"lon\":7.9,\"capacity_mw\":160}",
+		     200);
+	cr_assert_str_eq(json_string_value(json_object_get(v, "name")), "Horns Rev 1");
+	cr_assert(json_is_null(json_object_get(v, "hub_height_m")));
+	json_decref(v);
+
+	v = req_json("PUT", "/v1/farms/new-one",
+		     "{\"name\":\"New\",\"lat\":-33,\"lon\":350,\"capacity_mw\":1.5}", 201);
+	json_decref(v);
+
+	v = req_json("GET", "/v1/farms", NULL, 200);
+	cr_assert_eq(json_array_size(json_object_get(v, "farms")), 2);
+	json_decref(v);
+
+	cr_assert_null(req_json("DELETE", "/v1/farms/horns-rev", NULL, 204));
+	assert_error(req_json("GET", "/v1/farms/horns-rev", NULL, 404), "not_found");
+	assert_error(req_json("DELETE", "/v1/farms/horns-rev", NULL, 404), "not_found");
+}
+
+Test(http, csv_listing)
+{
+	const char *accept[] = { "Accept: text/csv", NULL };
+	struct tu_http r;
+
+	json_decref(req_json("POST", "/v1/farms", farm_a, 201));
+	cr_assert(tu_http_request(port, "GET", "/v1/farms", NULL, 0, accept, &r));
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.headers, "text/csv"));
+	cr_assert_str_eq(r.body, "id,name,lat,lon,capacity_mw,hub_height_m\n"
+				 "horns-rev,Horns Rev,55.500000,7.900000,160.000,70.0\n");
+	tu_http_release(&r);
+}
+
+Test(http, validation_errors)
+{
+	static const char *const bad[] = {
+		"{\"id\":\"UPPER\",\"name\":\"x\",\"lat\":1,\"lon\":1,\"capacity_mw\":1}",
+		"{\"id\":\"x\",\"name\":\"x\",\"lat\":91,\"lon\":1,\"capacity_mw\":1}",
+		"{\"id\":\"x\",\"name\":\"x\",\"lat\":-90.5,\"lon\":1,\"capacity_mw\":1}",
+		"{\"id\":\"x\",\"name\":\"x\",\"lat\":1,\"lon\":360,\"capacity_mw\":1}",
+		"{\"id\":\"x\",\"name\":\"x\",\"lat\":1,\"lon\":-180.1,\"capacity_mw\":1}",
+		"{\"id\":\"x\",\"name\":\"x\",\"lat\":1,\"lon\":1,\"capacity_mw\":0}",
+		"{\"id\":\"x\",\"name\":\"x\",\"lat\":1,\"lon\":1,\"capacity_mw\":1,\"hub_height_m\":-5}",
+		"{\"id\":\"x\",\"name\":\"x\",\"lat\":\"1\",\"lon\":1,\"capacity_mw\":1}",
+		"{\"id\":\"x\",\"name\":\"x\",\"lat\":1,\"lon\":1}",
+		"{\"id\":\"x\",\"name\":\"x\",\"lat\":1,\"lon\":1,\"capacity\":1}",
+		"{\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+		"\"name\":\"x\",\"lat\":1,\"lon\":1,\"capacity_mw\":1}",
+		"[1,2,3]",
+		"{\"id\":\"x\"",
+		"not json at all",
+		"",
+		"{\"id\":\"x\",\"id\":\"y\",\"name\":\"x\",\"lat\":1,\"lon\":1,\"capacity_mw\":1}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_error(req_json("POST", "/v1/farms", bad[i], 400), "bad_request");
+	assert_error(req_json("PUT", "/v1/farms/abc",
+			      "{\"id\":\"other\",\"name\":\"x\",\"lat\":1,\"lon\":1,\"capacity_mw\":1}",
+			      400),
+		     "bad_request");
+	/* 64 characters is the longest valid id */
+	json_decref(req_json("POST", "/v1/farms",
+			     "{\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+			     "\"name\":\"x\",\"lat\":-90,\"lon\":-180,\"capacity_mw\":1}",
+			     201));
+}
+
+Test(http, routing_errors)
+{
+	struct tu_http r;
+
+	assert_error(req_json("GET", "/nope", NULL, 404), "not_found");
+	assert_error(req_json("GET", "/v1/farms/a/b", NULL, 404), "not_found");
+	assert_error(req_json("PATCH", "/v1/farms/x", NULL, 405), "method_not_allowed");
+	assert_error(req_json("DELETE", "/v1/farms", NULL, 405), "method_not_allowed");
+	cr_assert(tu_http_request(port, "POST", "/healthz", "{}", 2, NULL, &r));
+	cr_assert_eq(r.status, 405);
+	cr_assert(strstr(r.headers, "Allow: GET"), "headers: %s", r.headers);
+	tu_http_release(&r);
+}
+
+Test(http, oversized_bodies)
+{
+	size_t big = 200 * 1024;
+	char *body = malloc(big + 1);
+	const char *chunked[] = { "Transfer-Encoding: chunked", NULL };
+	struct tu_http r;
+
+	memset(body, ' ', big);
+	body[big] = '\0';
+	body[0] = '{';
+	/* declared Content-Length over the cap */
+	cr_assert(tu_http_request(port, "POST", "/v1/farms", body, big, NULL, &r));
+	cr_assert_eq(r.status, 413, "status %ld", r.status);
+	cr_assert(strstr(r.body, "payload_too_large"));
+	tu_http_release(&r);
+	/* no Content-Length: the cap applies while streaming */
+	cr_assert(tu_http_request(port, "POST", "/v1/farms", body, big, chunked, &r));
+	cr_assert_eq(r.status, 413, "status %ld", r.status);
+	tu_http_release(&r);
+	/* a body where none is allowed */
+	cr_assert(tu_http_request(port, "DELETE", "/v1/farms/x", "{}", 2, NULL, &r));
+	cr_assert_eq(r.status, 413, "status %ld", r.status);
+	tu_http_release(&r);
+	free(body);
+	/* still serving */
+	json_decref(req_json("GET", "/healthz", NULL, 200));
+}
+
+Test(http, stays_up_after_garbage)
+{
+	static const char *const junk[] = { "\x01\x02\x03", "{\"a\":", "\xff\xfe", "null" };
+
+	for (int round = 0; round < 20; round++)
+		for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+			json_decref(req_json("POST", "/v1/farms", junk[i], 400));
+	json_decref(req_json("GET", "/healthz", NULL, 200));
+}
+
+Test(http, listen_errors)
+{
+	struct server_config cfg;
+	struct wc_error err = { 0 };
+	struct server *other;
+	char addr[64];
+
+	server_config_init(&cfg);
+	cfg.listen = "nonsense";
+	cr_assert_eq(server_start(&cfg, st, &other, &err), WC_EINVAL);
+	cr_assert(strstr(err.msg, "'nonsense'"));
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	cfg.listen = addr;
+	cr_assert_eq(server_start(&cfg, st, &other, &err), WC_EHTTP, "port in use");
+}

@@ -1,0 +1,190 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+char *tu_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *path;
+
+	if (asprintf(&path, "%s/windcast-test-XXXXXX", base && *base ? base : "/tmp") < 0)
+		cr_assert_fail("asprintf failed");
+	cr_assert_not_null(mkdtemp(path), "mkdtemp '%s' failed", path);
+	return path;
+}
+
+void tu_rmrf_free(char *path)
+{
+	char *cmd;
+
+	if (!path)
+		return;
+	if (asprintf(&cmd, "rm -rf '%s'", path) >= 0) {
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove '%s'\n", path);
+		free(cmd);
+	}
+	free(path);
+}
+
+const char *tu_bin(void)
+{
+	const char *b = getenv("WINDCAST_BIN");
+
+	return b && *b ? b : "build/san/windcast";
+}
+
+const char *tu_shared(void)
+{
+	static char path[4096];
+	const char *s = getenv("WINDCAST_SHARED");
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s", s && *s ? s : "../shared");
+	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return NULL;
+	return path;
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+			buf[n] = '\0';
+			if (len)
+				*len = (size_t)n;
+		} else {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+int tu_run(const char *cmd, char **out, char **err)
+{
+	char *dir = tu_tmpdir(), *full, *po, *pe;
+	int status;
+
+	cr_assert(asprintf(&po, "%s/out", dir) >= 0 && asprintf(&pe, "%s/err", dir) >= 0);
+	cr_assert(asprintf(&full, "(%s) >'%s' 2>'%s' </dev/null", cmd, po, pe) >= 0);
+	status = system(full);
+	if (out)
+		*out = tu_read_file(po, NULL);
+	if (err)
+		*err = tu_read_file(pe, NULL);
+	free(full);
+	free(po);
+	free(pe);
+	tu_rmrf_free(dir);
+	if (status == -1 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+int tu_cli(const char *data_dir, char **out, char **err, const char *fmt, ...)
+{
+	char *args, *cmd;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	cr_assert(vasprintf(&args, fmt, ap) >= 0);
+	va_end(ap);
+	if (data_dir)
+		cr_assert(asprintf(&cmd, "'%s' --data '%s' %s", tu_bin(), data_dir, args) >= 0);
+	else
+		cr_assert(asprintf(&cmd, "'%s' %s", tu_bin(), args) >= 0);
+	rc = tu_run(cmd, out, err);
+	free(args);
+	free(cmd);
+	return rc;
+}
+
+struct growbuf {
+	char *p;
+	size_t n;
+};
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct growbuf *g = ud;
+	size_t add = size * nmemb;
+	char *np = realloc(g->p, g->n + add + 1);
+
+	if (!np)
+		return 0;
+	memcpy(np + g->n, ptr, add);
+	g->n += add;
+	np[g->n] = '\0';
+	g->p = np;
+	return add;
+}
+
+bool tu_http_request(unsigned port, const char *method, const char *path,
+		     const char *body, size_t len, const char *const *headers,
+		     struct tu_http *out)
+{
+	struct growbuf b = { 0 }, h = { 0 };
+	struct curl_slist *hl = NULL;
+	char url[1024];
+	CURLcode rc;
+	CURL *c = curl_easy_init();
+
+	memset(out, 0, sizeof(*out));
+	if (!c)
+		return false;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (!strcmp(method, "HEAD"))
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)(len == (size_t)-1 ? strlen(body) : len));
+	}
+	hl = curl_slist_append(hl, "Expect:");
+	for (size_t i = 0; headers && headers[i]; i++)
+		hl = curl_slist_append(hl, headers[i]);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	out->body = b.p ? b.p : calloc(1, 1);
+	out->len = b.n;
+	out->headers = h.p ? h.p : calloc(1, 1);
+	return rc == CURLE_OK;
+}
+
+void tu_http_release(struct tu_http *r)
+{
+	free(r->body);
+	free(r->headers);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,50 @@
+/*
+ * testutil.h - helpers shared by the Criterion suites: temporary directories, running
+ * the built CLI, locating ../shared, and HTTP requests with libcurl.
+ */
+#ifndef WC_TESTUTIL_H
+#define WC_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A fresh directory under $TMPDIR (malloc'd path); aborts the test on failure. */
+char *tu_tmpdir(void);
+/* rm -rf path (best effort) and free it. */
+void tu_rmrf_free(char *path);
+
+/* The sanitizer-built CLI ($WINDCAST_BIN, else build/san/windcast). */
+const char *tu_bin(void);
+/* ../shared if present (else NULL): tests that need it skip with a message. */
+const char *tu_shared(void);
+
+/*
+ * Run `/bin/sh -c cmd`, capturing stdout and stderr into malloc'd strings (either
+ * pointer may be NULL to discard). Returns the exit status, or -1 if it did not exit.
+ */
+int tu_run(const char *cmd, char **out, char **err);
+/* printf-style wrapper around tu_run that prefixes the CLI binary path and --data. */
+int tu_cli(const char *data_dir, char **out, char **err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+struct tu_http {
+	long status;
+	char *body;	/* malloc'd, NUL-terminated */
+	size_t len;
+	char *headers;	/* malloc'd raw response headers */
+};
+
+/*
+ * Send one request to 127.0.0.1:port. `body` may be NULL; `len` (size_t)-1 means strlen.
+ * `headers` is NULL or a NULL-terminated list of "Name: value" strings. Returns false
+ * when the connection itself failed.
+ */
+bool tu_http_request(unsigned port, const char *method, const char *path,
+		     const char *body, size_t len, const char *const *headers,
+		     struct tu_http *out);
+void tu_http_release(struct tu_http *r);
+
+/* Read a whole file (malloc'd, NUL-terminated); NULL if it cannot be read. */
+char *tu_read_file(const char *path, size_t *len);
+
+#endif
