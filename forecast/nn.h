@@ -1,0 +1,317 @@
+/*
+ * nn.h - the forecaster's neural network engine: dense multilayer perceptrons on
+ * cblas_sgemm, trained with Adam on MSE or on a multi-quantile pinball loss, combined into
+ * seeded ensembles, and evaluated for many concurrent readers.
+ *
+ * Layers (llm.c style). Every kernel is a `<layer>_forward` / `<layer>_backward` pair over
+ * row-major float32 tensors whose shapes are given in the comments: B rows (a batch),
+ * C_in inputs, C_out outputs. Backward functions overwrite (not accumulate) their
+ * gradients; a NULL gradient pointer skips that gradient.
+ *
+ * Models. A `struct nn_model` is what a farm's forecaster owns: the caller's feature names,
+ * the standardisation fitted on the training rows, the missing-value rule, the quantile
+ * levels and K member networks. Its lifecycle is nn_model_train() (or nn_model_load() in
+ * forecast/modelfile.h) then any number of nn_model_predict() calls, then nn_model_free().
+ *
+ * Missing inputs. A NaN or infinite input is never passed to a network. Every input is
+ * standardised with the training mean and standard deviation; a missing one becomes 0,
+ * i.e. the training mean. Each feature that had at least one missing value in the training
+ * rows also gets a missing-indicator input (1 when missing, else 0) appended after the F
+ * standardised features, so the net can learn what a gap means. A feature that was never
+ * missing in training gets no indicator; a gap in it at prediction time is imputed with the
+ * mean only. A feature with zero variance in training gets std 1.
+ *
+ * Quantiles never cross. The quantile head takes the raw outputs z (B, Q) of the last
+ * dense layer and builds q[a] = z[a] at the anchor level a (the one closest to 0.5), then
+ * q[k] = q[k-1] + softplus(z[k]) above it and q[k] = q[k+1] - softplus(z[k]) below it.
+ * Averaging monotone vectors over an ensemble keeps them monotone, in float too.
+ *
+ * Reproducibility. Same data, config, seed and OpenBLAS thread count give bit-identical
+ * weights: the shuffle, dropout and initialisation use one seeded generator per member,
+ * and OpenBLAS's sgemm gives the same bits for the same thread count. nn_model_train() sets
+ * the OpenBLAS thread count to cfg->threads for the duration of training (0 leaves it).
+ *
+ * Threads. nn_model_predict() only reads the model and writes the caller's workspace, so
+ * any number of threads may predict from one model at once, each with its own workspace.
+ * The process should keep OpenBLAS at one thread while serving (nn_blas_threads(1)): rows
+ * per call are few and a second BLAS thread only adds synchronisation.
+ */
+#ifndef WC_NN_H
+#define WC_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/status.h"
+
+#define NN_MAX_HIDDEN 8		/* hidden layers per network */
+#define NN_MAX_WIDTH 4096	/* units per layer, inputs and outputs included */
+#define NN_MAX_QUANTILES 64
+#define NN_MAX_MEMBERS 32
+#define NN_MAX_FEATURES 4096
+#define NN_MAX_NAME 128		/* bytes of a feature name, NUL excluded */
+
+enum nn_act { NN_ACT_RELU = 0, NN_ACT_SILU = 1 };
+
+/* What the last dense layer feeds: plain outputs (MSE) or the non-crossing quantile head. */
+enum nn_head { NN_HEAD_LINEAR = 0, NN_HEAD_QUANTILE = 1 };
+
+enum nn_sched {
+	NN_SCHED_CONST = 0,	/* warm-up, then constant */
+	NN_SCHED_COSINE = 1,	/* warm-up, then cosine decay to lr * lr_min_frac */
+	NN_SCHED_STEP = 2,	/* warm-up, then lr *= step_gamma every step_epochs */
+};
+
+/* ---- kernels -------------------------------------------------------------------- */
+
+/* out (B, C_out) = inp (B, C_in) @ w (C_in, C_out) + b (C_out). */
+void dense_forward(float *out, const float *inp, const float *w, const float *b,
+		   int B, int C_in, int C_out);
+/*
+ * From dout (B, C_out): dinp (B, C_in) = dout @ w^T, dw (C_in, C_out) = inp^T @ dout,
+ * db (C_out) = column sums of dout. Any of dinp, dw, db may be NULL.
+ */
+void dense_backward(float *dinp, float *dw, float *db, const float *dout,
+		    const float *inp, const float *w, int B, int C_in, int C_out);
+
+/* Elementwise over n values; backward takes the forward input. dinp may alias dout. */
+void relu_forward(float *out, const float *inp, size_t n);
+void relu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+void silu_forward(float *out, const float *inp, size_t n);
+void silu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+/*
+ * Inverted dropout at rate p: mask (n) gets 0 or 1/(1-p) from the generator state *rng,
+ * out = inp * mask. Backward: dinp = dout * mask. p == 0 copies.
+ */
+void dropout_forward(float *out, float *mask, const float *inp, size_t n, float p,
+		     uint64_t *rng);
+void dropout_backward(float *dinp, const float *mask, const float *dout, size_t n);
+
+/* Non-crossing quantile head: q (B, Q) from z (B, Q), anchor a in [0, Q). */
+void quantile_head_forward(float *q, const float *z, int B, int Q, int a);
+/* dz (B, Q) from dq (B, Q) and the forward input z. dz must not alias dq. */
+void quantile_head_backward(float *dz, const float *dq, const float *z, int B, int Q, int a);
+
+/* Mean squared error over B * C values of pred vs y; backward writes d loss / d pred. */
+float mse_forward(const float *pred, const float *y, int B, int C);
+void mse_backward(float *dpred, const float *pred, const float *y, int B, int C);
+
+/*
+ * Pinball (quantile) loss averaged over B rows and Q levels: q (B, Q) predicted quantiles,
+ * y (B) targets, taus (Q) levels. Backward writes d loss / d q (B, Q).
+ */
+float pinball_forward(const float *q, const float *y, const float *taus, int B, int Q);
+void pinball_backward(float *dq, const float *q, const float *y, const float *taus,
+		      int B, int Q);
+
+/*
+ * One Adam step with decoupled weight decay (AdamW) on n parameters at step t >= 1:
+ * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr * (m / (1-b1^t) / (sqrt(v / (1-b2^t)) + eps) + wd * p).
+ */
+void adam_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
+		 float b1, float b2, float eps, float wd, int t);
+
+/* The engine's generator: splitmix64. Same state, same sequence, on every platform. */
+uint64_t nn_rng_u64(uint64_t *state);
+float nn_rng_uniform(uint64_t *state);	/* [0, 1) */
+float nn_rng_normal(uint64_t *state);	/* N(0, 1) */
+
+/* Set OpenBLAS's thread count (n >= 1) and return the previous one. */
+int nn_blas_threads(int n);
+
+/* ---- one network ---------------------------------------------------------------- */
+
+/*
+ * A multilayer perceptron: n_layers dense layers, the activation after each but the last,
+ * then the head. Parameters live in one allocation, carved per layer.
+ */
+struct mlp {
+	int n_layers;			/* dense layers = hidden layers + 1 */
+	int sizes[NN_MAX_HIDDEN + 2];	/* sizes[0] inputs ... sizes[n_layers] outputs */
+	enum nn_act act;
+	enum nn_head head;
+	int anchor;			/* quantile head: index of the level nearest 0.5 */
+	size_t n_params;
+	float *params;			/* (n_params), owned */
+	float *w[NN_MAX_HIDDEN + 1];	/* layer l: (sizes[l], sizes[l+1]) into params */
+	float *b[NN_MAX_HIDDEN + 1];	/* layer l: (sizes[l+1]) into params */
+};
+
+/*
+ * Shape the network and allocate its parameters (zeroed). sizes has n_layers + 1 entries.
+ * On failure the mlp is left empty; mlp_release() is always safe.
+ */
+enum wc_status mlp_init(struct mlp *net, int n_layers, const int *sizes, enum nn_act act,
+			enum nn_head head, int anchor, struct wc_error *err);
+/* He-normal weights for ReLU, Xavier-normal for SiLU and the last layer; zero biases. */
+void mlp_init_weights(struct mlp *net, uint64_t *rng);
+void mlp_release(struct mlp *net);
+/* Floats of scratch that mlp_forward_infer needs per row. */
+size_t mlp_scratch_per_row(const struct mlp *net);
+/*
+ * Inference forward of B rows: out (B, sizes[n_layers]) from inp (B, sizes[0]), using
+ * scratch (B * mlp_scratch_per_row()) floats. No allocation; only reads net.
+ */
+void mlp_forward_infer(const struct mlp *net, float *out, const float *inp, int B,
+		       float *scratch);
+
+/* ---- configuration ------------------------------------------------------------- */
+
+struct nn_config {
+	int n_hidden;			/* hidden layers, 1..NN_MAX_HIDDEN */
+	int hidden[NN_MAX_HIDDEN];	/* units per hidden layer */
+	enum nn_act act;
+	float dropout;			/* on hidden activations while training, [0, 0.9] */
+	enum nn_head head;		/* NN_HEAD_QUANTILE (pinball) or NN_HEAD_LINEAR (MSE) */
+	int n_quantiles;		/* strictly increasing levels in (0, 1) */
+	float quantiles[NN_MAX_QUANTILES];
+	float lr;			/* peak learning rate */
+	float weight_decay;		/* decoupled, on weights (not biases) */
+	float beta1, beta2, eps;	/* Adam */
+	float grad_clip;		/* max global gradient L2 norm; 0 disables */
+	enum nn_sched sched;
+	float warmup_frac;		/* share of all steps spent warming up linearly */
+	float lr_min_frac;		/* cosine: final lr as a share of lr */
+	int step_epochs;		/* step: decay period in epochs */
+	float step_gamma;		/* step: decay factor */
+	int epochs;			/* maximum epochs */
+	int patience;			/* stop after this many epochs without a better val loss */
+	int batch;			/* mini-batch rows */
+	uint64_t seed;			/* member k uses a seed derived from (seed, k) */
+	int n_members;			/* ensemble size K, 1..NN_MAX_MEMBERS */
+	int threads;			/* OpenBLAS threads while training; 0 leaves it alone */
+	int progress;			/* 1: bar on a TTY or a log line per epoch; 0: quiet */
+};
+
+/*
+ * Defaults: 2 hidden layers of 64, ReLU, no dropout, quantile head with levels 0.01,
+ * 0.05, 0.10, ..., 0.95, 0.99, lr 1e-3, weight decay 1e-4, Adam (0.9, 0.999, 1e-8),
+ * clip 1, cosine with 5% warm-up, 200 epochs, patience 15, batch 256, seed 1, K = 5,
+ * 1 thread, progress on.
+ */
+void nn_config_default(struct nn_config *cfg);
+
+/* ---- data and training metadata ------------------------------------------------- */
+
+/*
+ * Training data, all borrowed. X (n_rows, n_features) row-major, NaN allowed; Y (n_rows,
+ * n_targets), no NaN: n_targets is 1 for the quantile head, the output count for MSE.
+ * Rows [0, split) train, rows [split, n_rows) validate (time-ordered: the caller puts the
+ * latest rows last). split == n_rows trains without validation or early stopping.
+ */
+struct nn_data {
+	const float *X;
+	const float *Y;
+	int64_t n_rows;
+	int n_features;
+	int n_targets;
+	int64_t split;
+	const char *const *feature_names;	/* n_features names, or NULL for "x0", "x1" ... */
+	int64_t data_from, data_to;		/* UTC seconds covered by the rows, 0 if unknown */
+};
+
+/* Per-member outcome of training. */
+struct nn_member_info {
+	int epochs_run;
+	int best_epoch;		/* 1-based epoch whose weights were kept */
+	float train_loss;	/* mean loss of the kept epoch */
+	float val_loss;		/* validation loss of the kept weights (NaN without validation) */
+	float last_val_loss;	/* validation loss after the last epoch run */
+};
+
+/* Structured training metadata, saved with the model. */
+struct nn_train_info {
+	int64_t data_from, data_to;	/* UTC seconds, from struct nn_data */
+	int64_t n_train, n_val;
+	uint64_t seed;
+	float val_loss;			/* loss of the ensemble prediction on the validation rows */
+	double train_seconds;
+	struct nn_member_info member[NN_MAX_MEMBERS];
+};
+
+/* ---- the model ---------------------------------------------------------------- */
+
+struct nn_model {
+	int n_features;			/* F: caller's columns */
+	char **feature_names;		/* (F) NUL-terminated, owned; one allocation with the array */
+	float *mean;			/* (F) training mean, owned; one allocation with std, miss */
+	float *std;			/* (F) training std (1 where it was 0) */
+	int32_t *miss;			/* (F) input column of the missing indicator, or -1 */
+	int n_inputs;			/* network inputs: F + indicators */
+	enum nn_head head;
+	int n_outputs;			/* Q for the quantile head, else output count */
+	int n_quantiles;
+	float quantiles[NN_MAX_QUANTILES];
+	int n_members;
+	struct mlp member[NN_MAX_MEMBERS];
+	struct nn_train_info info;
+	char *meta;			/* free-form metadata text (key=value lines), owned, never NULL */
+};
+
+/*
+ * Train an ensemble of cfg->n_members networks on data and return it in *out (owned by
+ * the caller, free with nn_model_free). Fails with WC_EINVAL on a bad config or data (NaN
+ * targets, split out of range, no training rows), WC_ENOMEM. Logs progress if
+ * cfg->progress.
+ */
+enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data *data,
+			      struct nn_model **out, struct wc_error *err);
+
+void nn_model_free(struct nn_model *model);
+
+/*
+ * An empty model for F features, for loaders: feature_names has F slots followed by
+ * name_bytes bytes of storage for the strings; mean, std and miss are allocated (not set);
+ * meta is "". NULL when out of memory.
+ */
+struct nn_model *nn_model_alloc(int F, size_t name_bytes);
+
+/* Replace the free-form metadata with a copy of text (NUL-terminated, <= 1 MiB). */
+enum wc_status nn_model_set_meta(struct nn_model *model, const char *text,
+				 struct wc_error *err);
+
+/*
+ * Check that the model was trained on exactly these features, in this order. On a
+ * mismatch WC_EFORMAT with a message naming the first difference and a retrain hint.
+ */
+enum wc_status nn_model_check_features(const struct nn_model *model,
+				       const char *const *names, int n,
+				       struct wc_error *err);
+
+/* Per-thread scratch for prediction: sized once for up to max_rows rows per call. */
+struct nn_workspace {
+	int max_rows;
+	int n_inputs, n_outputs;
+	float *buf;		/* one allocation, owned */
+	float *inp;		/* (max_rows, n_inputs) standardised inputs */
+	float *out;		/* (max_rows, n_outputs) one member's output */
+	float *pred;		/* (max_rows, n_outputs) ensemble output for nn_model_loss */
+	float *scratch;		/* (max_rows, max scratch per row) */
+};
+
+/* Allocate a workspace for model with room for max_rows rows per chunk. */
+enum wc_status nn_workspace_init(struct nn_workspace *ws, const struct nn_model *model,
+				 int max_rows, struct wc_error *err);
+void nn_workspace_release(struct nn_workspace *ws);
+
+/*
+ * Predict n rows: X (n, F) raw features (NaN allowed) -> out (n, n_outputs), the
+ * ensemble mean of the members' outputs (non-crossing quantiles for the quantile head).
+ * Rows beyond ws->max_rows are done in chunks. Reads model, writes only ws and out; no
+ * allocation. Fails only on a workspace made for another shape (WC_EINVAL).
+ */
+enum wc_status nn_model_predict(const struct nn_model *model, struct nn_workspace *ws,
+				const float *X, int64_t n, float *out, struct wc_error *err);
+
+/* Mean loss of the model on n rows (pinball for the quantile head, else MSE). */
+enum wc_status nn_model_loss(const struct nn_model *model, struct nn_workspace *ws,
+			     const float *X, const float *Y, int64_t n, float *loss,
+			     struct wc_error *err);
+
+/* Standardise n rows X (n, F) into inp (n, n_inputs) by the model's rule (see above). */
+void nn_model_standardise(const struct nn_model *model, const float *X, int64_t n,
+			  float *inp);
+
+#endif
