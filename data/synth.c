@@ -395,7 +395,8 @@ static void rotate(double *u, double *v, double angle)
 static void wx_compute(const struct synth *s, double lat, double lon, double t, double p,
 		       double gx, double gy, const struct wx_err *e, struct synth_wx *out)
 {
-	double f = 2.0 * OMEGA * sin(lat * DEG);
+	/* geostrophy breaks down near the equator: hold f at its 10-degree value there */
+	double f = 2.0 * OMEGA * sin(fmax(fabs(lat), 10.0) * DEG) * (lat < 0 ? -1.0 : 1.0);
 	double ug = -gy / (RHO * f), vg = gx / (RHO * f);
 	double geo = hypot(ug, vg), lh, night, wint, stab, alpha, g = 0.0, u, v, ws, shear;
 

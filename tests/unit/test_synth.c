@@ -106,6 +106,13 @@ Test(synth, farms_and_grid)
 	double east = g->lon_west + (g->nlon - 1) * g->step;
 
 	cr_assert_eq(synth_nruns(s), 4);
+	for (double la = -90.0; la <= 90.0; la += 7.5) {
+		struct synth_wx wx;
+
+		synth_truth(s, la, 8.0, (double)synth_config(s)->start, &wx);
+		cr_assert(isfinite(wx.u10) && isfinite(wx.v100) && isfinite(wx.t2m) &&
+			  isfinite(wx.sp), "truth not finite at latitude %g", la);
+	}
 	cr_assert_eq(synth_run_time(s, 3), synth_config(s)->start + 36 * UTC_HOUR);
 	cr_assert_null(synth_farm(s, SYNTH_MAX_FARMS));
 	for (int i = 0; i < SYNTH_MAX_FARMS; i++) {
