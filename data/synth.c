@@ -39,14 +39,14 @@
 enum { STREAM_SYSTEMS = 1, STREAM_RUN = 2, STREAM_OBS = 3 };
 
 static const struct synth_farm farm_table[SYNTH_MAX_FARMS] = {
-	{ "north-sea-1", "Demo North Sea 1 (offshore)", 55.00, 6.25, 400, 105, 3.0, 12.5, 25 },
-	{ "horns-reef", "Demo Horns Reef (offshore)", 55.50, 7.75, 210, 80, 3.0, 13.0, 25 },
-	{ "jutland-1", "Demo Jutland 1 (onshore)", 56.25, 8.50, 60, 95, 3.0, 12.0, 25 },
-	{ "german-bight-1", "Demo German Bight 1 (offshore)", 54.25, 7.00, 300, 100, 3.0, 12.5, 25 },
-	{ "anholt", "Demo Anholt (offshore)", 56.50, 11.25, 400, 82, 3.5, 13.0, 25 },
-	{ "kriegers-flak", "Demo Kriegers Flak (offshore)", 55.00, 12.75, 600, 100, 3.0, 12.5, 25 },
-	{ "hollandse-kust", "Demo Hollandse Kust (offshore)", 52.50, 4.25, 750, 110, 3.0, 12.0, 25 },
-	{ "dogger-bank-1", "Demo Dogger Bank 1 (offshore)", 54.75, 2.00, 1200, 130, 3.0, 12.5, 25 },
+	{ "north-sea-1", "Demo North Sea 1", 55.00, 6.25, 400, 105, 3.0, 12.5, 25 },
+	{ "horns-reef", "Demo Horns Reef", 55.50, 7.75, 210, 80, 3.0, 13.0, 25 },
+	{ "jutland-1", "Demo Jutland 1", 56.25, 8.50, 60, 95, 3.0, 12.0, 25 },
+	{ "german-bight-1", "Demo German Bight 1", 54.25, 7.00, 300, 100, 3.0, 12.5, 25 },
+	{ "anholt", "Demo Anholt", 56.50, 11.25, 400, 82, 3.5, 13.0, 25 },
+	{ "kriegers-flak", "Demo Kriegers Flak", 55.00, 12.75, 600, 100, 3.0, 12.5, 25 },
+	{ "hollandse-kust", "Demo Hollandse Kust", 52.50, 4.25, 750, 110, 3.0, 12.0, 25 },
+	{ "dogger-bank-1", "Demo Dogger Bank 1", 54.75, 2.00, 1200, 130, 3.0, 12.5, 25 },
 };
 
 static const char *const var_names[SYNTH_NVARS] = { "u10", "v10", "u100", "v100", "t2m", "sp" };
