@@ -62,4 +62,104 @@ enum wc_status store_farm_list(struct store *st, struct farm **out, size_t *n,
 enum wc_status store_farm_import(struct store *st, struct farm *farms, size_t n,
 				 bool replace, struct wc_error *err);
 
+
+/* ---- NWP runs and site weather (data/store_weather.c) ---- */
+
+/* Site weather columns, in this order, in every interface (CLI, CSV, JSON). */
+#define WEATHER_NCOLS 14
+extern const char *const weather_columns[WEATHER_NCOLS];
+
+/* One farm, one valid time of one run. Values are NaN where the file had nothing. */
+struct weather_row {
+	int64_t valid_time;
+	double lead_h;			/* valid - reference, hours; NaN for an analysis */
+	double v[WEATHER_NCOLS];	/* u10 v10 u100 v100 ws10 ws100 wd10 wd100 ws_hub
+					   t2m sp rho ws100_nbr_mean ws100_nbr_std */
+};
+
+enum weather_col {
+	WX_U10, WX_V10, WX_U100, WX_V100, WX_WS10, WX_WS100, WX_WD10, WX_WD100, WX_WS_HUB,
+	WX_T2M, WX_SP, WX_RHO, WX_WS100_NBR_MEAN, WX_WS100_NBR_STD
+};
+
+struct nwp_run {
+	int64_t id;
+	char sha256[65];
+	char source[256];
+	bool is_forecast;
+	int64_t ref_time;		/* 0 when !is_forecast */
+	int64_t first_valid, last_valid;
+	int ntimes, nfarms;
+	char description[512];
+	int64_t ingested_at;
+};
+
+/* The weather of one farm from one run, for store_ingest_run. */
+struct farm_weather {
+	const char *farm_id;
+	const struct weather_row *rows;
+	size_t nrows;
+};
+
+/*
+ * Look up a raw file by content hash: WC_OK and *run filled (when not NULL) if a run
+ * was ingested from these bytes, WC_ENOTFOUND if not.
+ */
+enum wc_status store_run_by_sha(struct store *st, const char *sha256, struct nwp_run *run,
+				struct wc_error *err);
+
+/*
+ * Record an ingested file in one transaction: the raw file entry (sha256, size, stored
+ * path, original name), the run (run->id is set), and every farm's rows. All or nothing;
+ * WC_EEXIST if the sha256 is already known.
+ */
+enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t size,
+				const char *stored_path, const char *original_name,
+				struct nwp_run *run, const struct farm_weather *farms,
+				size_t nfarms, struct wc_error *err);
+
+/* Runs ordered by reference (or first valid) time, newest first; *out malloc'd. */
+enum wc_status store_run_list(struct store *st, struct nwp_run **out, size_t *n,
+			      struct wc_error *err);
+
+/*
+ * Site weather of one farm, ordered by reference time then valid time. With
+ * `ref_time` != INT64_MIN only that run's rows (by reference time). *rows and *runs are
+ * parallel malloc'd arrays (the run of each row); free both.
+ */
+enum wc_status store_weather_query(struct store *st, const char *farm_id, int64_t ref_time,
+				   struct weather_row **rows, struct nwp_run **runs,
+				   size_t *n, struct wc_error *err);
+
+/* ---- background jobs (data/store_jobs.c) ---- */
+
+enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED };
+
+struct job {
+	int64_t id;
+	char kind[32];
+	enum job_state state;
+	char *input;		/* JSON text, malloc'd */
+	char *result;		/* JSON text or NULL, malloc'd */
+	int64_t created_at, started_at, finished_at;	/* 0 when not yet */
+};
+
+const char *job_state_name(enum job_state s);
+void job_release(struct job *j);
+
+/* A new queued job; *id set. */
+enum wc_status store_job_create(struct store *st, const char *kind, const char *input_json,
+				int64_t *id, struct wc_error *err);
+/* Move a job to `state` (stamping started/finished), with result JSON (may be NULL). */
+enum wc_status store_job_set(struct store *st, int64_t id, enum job_state state,
+			     const char *result_json, struct wc_error *err);
+/* WC_ENOTFOUND when absent; release *out with job_release. */
+enum wc_status store_job_get(struct store *st, int64_t id, struct job *out,
+			     struct wc_error *err);
+/*
+ * Mark jobs left queued or running by a previous process as failed ("interrupted"), so
+ * that no job stays "running" forever after a crash. Returns how many via *n.
+ */
+enum wc_status store_job_fail_stale(struct store *st, size_t *n, struct wc_error *err);
+
 #endif

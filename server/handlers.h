@@ -16,4 +16,8 @@ void farm_get_handler(struct request *req, struct reply *rep);
 void farm_put_handler(struct request *req, struct reply *rep);
 void farm_delete_handler(struct request *req, struct reply *rep);
 
+void grids_upload_handler(struct request *req, struct reply *rep);
+void grids_list_handler(struct request *req, struct reply *rep);
+void job_get_handler(struct request *req, struct reply *rep);
+
 #endif

@@ -11,11 +11,13 @@
 #include <stddef.h>
 
 #include "common/dynbuf.h"
+#include "common/sha256.h"
 #include "common/status.h"
 
 struct MHD_Connection;
 struct server;
 struct store;
+struct job_pool;
 
 #define ROUTE_MAX_PARAMS 4
 #define ROUTE_PARAM_MAX 128
@@ -38,12 +40,16 @@ struct reply {
 struct request;
 typedef void (*handler_fn)(struct request *req, struct reply *rep);
 
+/* max_body value meaning "the server's upload cap" (server_config.max_upload). */
+#define ROUTE_UPLOAD_CAP ((size_t)-1)
+
 struct route {
 	const char *method;
 	const char *pattern;	/* "/v1/farms/{id}": {name} matches one path segment */
 	handler_fn handler;
 	size_t max_body;	/* 0: the request must not have a body */
 	enum route_scope scope;
+	bool to_file;		/* stream the body to a temporary file, not memory */
 };
 
 struct request {
@@ -55,10 +61,23 @@ struct request {
 	const char *url;
 	char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX];	/* path parameters, in order */
 	size_t nparams;
-	struct dynbuf body;	/* capped at route->max_body */
+	struct dynbuf body;	/* capped at route->max_body (not used when to_file) */
+	size_t max_body;	/* the cap in force for this request */
 	bool too_large;
 	bool answered;		/* a reply was queued early (404/405/413) */
+	/* to_file routes: the body on disk, its size and content hash. The completion
+	 * callback unlinks upload_path unless the handler took it (set it to ""). */
+	char upload_path[4096];
+	int upload_fd;
+	size_t upload_size;
+	char upload_sha256[65];
+	struct sha256 *upload_hash;
+	bool upload_failed;
 };
+
+/* Server-wide things a handler may use. */
+struct job_pool *server_jobs(struct server *srv);
+const char *server_data_dir(struct server *srv);
 
 /* The route table and its size (server/routes.c). */
 extern const struct route routes[];

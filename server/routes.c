@@ -9,13 +9,16 @@
 #define MiB (1024u * 1024u)
 
 const struct route routes[] = {
-	/* method   pattern              handler                max_body  scope */
-	{ "GET", "/healthz", health_handler, 0, SCOPE_PUBLIC },
-	{ "GET", "/v1/farms", farms_list_handler, 0, SCOPE_READ },
-	{ "POST", "/v1/farms", farms_create_handler, 64 * KiB, SCOPE_WRITE },
-	{ "GET", "/v1/farms/{id}", farm_get_handler, 0, SCOPE_READ },
-	{ "PUT", "/v1/farms/{id}", farm_put_handler, 64 * KiB, SCOPE_WRITE },
-	{ "DELETE", "/v1/farms/{id}", farm_delete_handler, 0, SCOPE_WRITE },
+	/* method, pattern, handler, max_body, scope[, to_file] */
+	{ "GET", "/healthz", health_handler, 0, SCOPE_PUBLIC, false },
+	{ "GET", "/v1/farms", farms_list_handler, 0, SCOPE_READ, false },
+	{ "POST", "/v1/farms", farms_create_handler, 64 * KiB, SCOPE_WRITE, false },
+	{ "GET", "/v1/farms/{id}", farm_get_handler, 0, SCOPE_READ, false },
+	{ "PUT", "/v1/farms/{id}", farm_put_handler, 64 * KiB, SCOPE_WRITE, false },
+	{ "DELETE", "/v1/farms/{id}", farm_delete_handler, 0, SCOPE_WRITE, false },
+	{ "POST", "/v1/grids", grids_upload_handler, ROUTE_UPLOAD_CAP, SCOPE_WRITE, true },
+	{ "GET", "/v1/grids", grids_list_handler, 0, SCOPE_READ, false },
+	{ "GET", "/v1/jobs/{id}", job_get_handler, 0, SCOPE_READ, false },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

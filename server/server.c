@@ -22,10 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "data/store.h"
+#include "server/jobs.h"
 #include "server/request.h"
 
 #if MHD_VERSION < 0x00097002
@@ -40,7 +43,18 @@ struct server {
 	struct server_config cfg;
 	atomic_int inflight;	/* requests between first callback and completion */
 	uint16_t port;
+	struct job_pool *jobs;
 };
+
+struct job_pool *server_jobs(struct server *srv)
+{
+	return srv->jobs;
+}
+
+const char *server_data_dir(struct server *srv)
+{
+	return store_dir(srv->store);
+}
 
 void server_config_init(struct server_config *cfg)
 {
@@ -50,6 +64,8 @@ void server_config_init(struct server_config *cfg)
 	cfg->connection_timeout_s = 30;
 	cfg->connection_memory = 64 * 1024;
 	cfg->shutdown_grace_s = 10;
+	cfg->max_upload = (size_t)2 << 30;
+	cfg->job_workers = 2;
 }
 
 /* ---- request helpers ---- */
@@ -282,6 +298,76 @@ static MHD_Result_t answer_now(struct request *req, struct reply *rep, const cha
 	return ret;
 }
 
+/* Create the temporary file for a to_file route; nonzero (with a reply) on failure. */
+static int upload_open(struct request *req, struct reply *rep)
+{
+	int n = snprintf(req->upload_path, sizeof(req->upload_path),
+			 "%s/tmp/upload-XXXXXX", store_dir(req->store));
+	char tmpdir[4096];
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", store_dir(req->store));
+	mkdir(tmpdir, 0755);
+	req->upload_hash = malloc(sizeof(*req->upload_hash));
+	if (n >= (int)sizeof(req->upload_path) || !req->upload_hash ||
+	    (req->upload_fd = mkstemp(req->upload_path)) < 0) {
+		log_error("cannot create upload file in '%s': %s", tmpdir, strerror(errno));
+		req->upload_path[0] = '\0';
+		req->upload_fd = 0;
+		reply_error(rep, 507, "insufficient_storage",
+			    "cannot store the upload on the server; try again later");
+		return -1;
+	}
+	sha256_init(req->upload_hash);
+	return 0;
+}
+
+/* Take one piece of the body: into memory or the upload file, enforcing the cap. */
+static void body_add(struct request *req, const char *data, size_t n)
+{
+	if (!req->route->to_file) {
+		if (dynbuf_add(&req->body, data, n) != WC_OK)
+			req->too_large = true;
+		return;
+	}
+	if (n > req->max_body - req->upload_size) {
+		req->too_large = true;
+		return;
+	}
+	if (req->upload_failed)
+		return;
+	sha256_update(req->upload_hash, data, n);
+	req->upload_size += n;
+	while (n > 0) {
+		ssize_t w = write(req->upload_fd, data, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_error("cannot write upload '%s': %s", req->upload_path,
+				  strerror(errno));
+			req->upload_failed = true;
+			return;
+		}
+		data += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Close the upload file and compute its hash; nonzero (with a reply) on failure. */
+static int upload_finish(struct request *req, struct reply *rep)
+{
+	int rc = close(req->upload_fd);
+
+	req->upload_fd = 0;
+	if (req->upload_failed || rc != 0) {
+		reply_error(rep, 507, "insufficient_storage",
+			    "cannot store the upload on the server (disk full?); try again later");
+		return -1;
+	}
+	sha256_final_hex(req->upload_hash, req->upload_sha256);
+	return 0;
+}
+
 static MHD_Result_t answer(void *cls, struct MHD_Connection *conn, const char *url,
 			   const char *method, const char *version, const char *upload_data,
 			   size_t *upload_data_size, void **con_cls)
@@ -315,20 +401,23 @@ static MHD_Result_t answer(void *cls, struct MHD_Connection *conn, const char *u
 				reply_error(&rep, 404, "not_found", "no route for '%s'", url);
 			return answer_now(req, &rep, path_known ? allow : NULL);
 		}
-		dynbuf_init(&req->body, req->route->max_body);
+		req->max_body = req->route->max_body == ROUTE_UPLOAD_CAP ? srv->cfg.max_upload
+									: req->route->max_body;
+		dynbuf_init(&req->body, req->route->to_file ? 0 : req->max_body);
 		clen = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (clen && strtoull(clen, NULL, 10) > req->route->max_body) {
+		if (clen && strtoull(clen, NULL, 10) > req->max_body) {
 			reply_error(&rep, 413, "payload_too_large",
 				    "request body of %s bytes exceeds the limit of %zu for '%s'",
-				    clen, req->route->max_body, req->route->pattern);
+				    clen, req->max_body, req->route->pattern);
 			return answer_now(req, &rep, NULL);
 		}
+		if (req->route->to_file && upload_open(req, &rep))
+			return answer_now(req, &rep, NULL);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!req->answered && !req->too_large &&
-		    dynbuf_add(&req->body, upload_data, *upload_data_size) != WC_OK)
-			req->too_large = true;
+		if (!req->answered && !req->too_large)
+			body_add(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -337,9 +426,11 @@ static MHD_Result_t answer(void *cls, struct MHD_Connection *conn, const char *u
 	if (req->too_large) {
 		reply_error(&rep, 413, "payload_too_large",
 			    "request body exceeds the limit of %zu bytes for '%s'",
-			    req->route->max_body, req->route->pattern);
+			    req->max_body, req->route->pattern);
 		return answer_now(req, &rep, NULL);
 	}
+	if (req->route->to_file && upload_finish(req, &rep))
+		return answer_now(req, &rep, NULL);
 	req->route->handler(req, &rep);
 	return answer_now(req, &rep, NULL);
 }
@@ -353,6 +444,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!req)
 		return;
 	dynbuf_release(&req->body);
+	if (req->upload_fd > 0)
+		close(req->upload_fd);
+	if (req->upload_path[0])
+		unlink(req->upload_path);
+	free(req->upload_hash);
 	free(req);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->inflight, 1);
@@ -429,6 +525,7 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 	struct server *srv;
 	enum wc_status ret;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	size_t stale = 0;
 
 	*out = NULL;
 	if ((ret = parse_listen(cfg->listen, &ss, err)))
@@ -442,6 +539,13 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 	srv->store = store;
 	srv->cfg = *cfg;
 	atomic_init(&srv->inflight, 0);
+	if ((ret = store_job_fail_stale(store, &stale, err)) ||
+	    (ret = job_pool_start(&srv->jobs, store, cfg->job_workers, err))) {
+		free(srv);
+		return ret;
+	}
+	if (stale)
+		log_warn("%zu job(s) left unfinished by a previous server marked failed", stale);
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	flags |= MHD_USE_EPOLL;
@@ -456,6 +560,7 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 		MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
 		MHD_OPTION_END);
 	if (!srv->daemon) {
+		job_pool_stop(srv->jobs);
 		free(srv);
 		return wc_error_set(err, WC_EHTTP,
 				    "cannot listen on '%s': the address is in use, not local, "
@@ -490,5 +595,6 @@ void server_stop(struct server *srv)
 		waited_ms += 10;
 	}
 	MHD_stop_daemon(srv->daemon);
+	job_pool_stop(srv->jobs);
 	free(srv);
 }

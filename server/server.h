@@ -23,9 +23,14 @@ struct server_config {
 	unsigned connection_timeout_s;	/* idle connection timeout */
 	size_t connection_memory;	/* per-connection buffer memory (headers, etc.) */
 	unsigned shutdown_grace_s;	/* how long stop waits for in-flight requests */
+	size_t max_upload;		/* cap on uploaded files (POST /v1/grids) */
+	unsigned job_workers;		/* background job threads (ingest, train) */
 };
 
-/* Defaults: 127.0.0.1:8080, 4 threads, 256 connections, 30 s, 64 KiB, 10 s. */
+/*
+ * Defaults: 127.0.0.1:8080, 4 threads, 256 connections, 30 s, 64 KiB, 10 s grace,
+ * 2 GiB uploads, 2 job workers.
+ */
 void server_config_init(struct server_config *cfg);
 
 struct server;

@@ -8,6 +8,7 @@
 #include "common/dynbuf.h"
 #include "common/status.h"
 #include "common/utc.h"
+#include "testutil.h"
 
 /* Naive reference: count days year by year and month by month. */
 static int64_t naive_days(int64_t y, int m, int d)
@@ -213,4 +214,64 @@ Test(status, strings_and_errors)
 	wc_error_clear(&err);
 	cr_assert_str_eq(wc_error_msg(&err), "success");
 	cr_assert_eq(wc_error_set(NULL, WC_EINVAL, "x"), WC_EINVAL);
+}
+
+#include "common/sha256.h"
+
+/* FIPS 180-4 / NIST example vectors. */
+Test(sha256, known_vectors)
+{
+	static const struct {
+		const char *in;
+		const char *hex;
+	} v[] = {
+		{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+	};
+	char hex[SHA256_HEX_LEN];
+	struct sha256 s;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		sha256_init(&s);
+		sha256_update(&s, v[i].in, strlen(v[i].in));
+		sha256_final_hex(&s, hex);
+		cr_assert_str_eq(hex, v[i].hex, "'%s'", v[i].in);
+	}
+	/* one million 'a', fed in uneven pieces */
+	sha256_init(&s);
+	{
+		char a[997];
+
+		memset(a, 'a', sizeof(a));
+		size_t left = 1000000;
+		for (size_t k = 1; left; k = k % 997 + 1) {
+			size_t n = k < left ? k : left;
+
+			sha256_update(&s, a, n);
+			left -= n;
+		}
+	}
+	sha256_final_hex(&s, hex);
+	cr_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+Test(sha256, file_matches_sha256sum)
+{
+	char *dir = tu_tmpdir(), path[4096], cmd[4200], hex[SHA256_HEX_LEN], *out = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/blob", dir);
+	f = fopen(path, "wb");
+	for (int i = 0; i < 300000; i++)
+		fputc((int)(((unsigned)i * 7919u) & 0xffu), f);
+	fclose(f);
+	cr_assert_eq(sha256_file(path, hex, NULL), WC_OK);
+	snprintf(cmd, sizeof(cmd), "sha256sum '%s' | cut -c1-64", path);
+	cr_assert_eq(tu_run(cmd, &out, NULL), 0);
+	cr_assert(!strncmp(out, hex, 64), "sha256sum %s vs ours %s", out, hex);
+	free(out);
+	cr_assert_eq(sha256_file("/nonexistent/x", hex, NULL), WC_EIO);
+	tu_rmrf_free(dir);
 }

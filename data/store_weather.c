@@ -1,0 +1,311 @@
+/*
+ * store_weather.c - raw grids, NWP runs and site weather in the store.
+ *
+ * Site weather is keyed (farm, run, valid time); a farm's deletion cascades to its rows.
+ * An ingest is one transaction, so a reader never sees a run without its rows.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/utc.h"
+#include "data/store_internal.h"
+
+const char *const weather_columns[WEATHER_NCOLS] = {
+	"u10",	"v10",	"u100", "v100", "ws10", "ws100",	  "wd10",
+	"wd100", "ws_hub", "t2m", "sp",	"rho",	"ws100_nbr_mean", "ws100_nbr_std",
+};
+
+#define RUN_COLS                                                                       \
+	"r.id, r.sha256, r.source, r.is_forecast, r.ref_time, r.first_valid, "         \
+	"r.last_valid, r.ntimes, r.nfarms, r.description, r.ingested_at"
+
+static void copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+	snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+/* Read RUN_COLS starting at column `c`. */
+static void read_run(sqlite3_stmt *s, int c, struct nwp_run *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(s, c);
+	copy_text(r->sha256, sizeof(r->sha256), sqlite3_column_text(s, c + 1));
+	copy_text(r->source, sizeof(r->source), sqlite3_column_text(s, c + 2));
+	r->is_forecast = sqlite3_column_int(s, c + 3) != 0;
+	r->ref_time = sqlite3_column_int64(s, c + 4);
+	r->first_valid = sqlite3_column_int64(s, c + 5);
+	r->last_valid = sqlite3_column_int64(s, c + 6);
+	r->ntimes = sqlite3_column_int(s, c + 7);
+	r->nfarms = sqlite3_column_int(s, c + 8);
+	copy_text(r->description, sizeof(r->description), sqlite3_column_text(s, c + 9));
+	r->ingested_at = sqlite3_column_int64(s, c + 10);
+}
+
+static enum wc_status run_by_sha_locked(struct store *st, const char *sha256,
+					struct nwp_run *run, struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	if ((ret = store_prepare(st, "SELECT " RUN_COLS " FROM nwp_runs r WHERE r.sha256 = ?",
+				 &s, err)))
+		return ret;
+	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (run)
+			read_run(s, 0, run);
+	} else if (rc == SQLITE_DONE) {
+		ret = wc_error_set(err, WC_ENOTFOUND, "no run from sha256 %s", sha256);
+	} else {
+		ret = store_sql_error(st, rc, err, "cannot look up run");
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+enum wc_status store_run_by_sha(struct store *st, const char *sha256, struct nwp_run *run,
+				struct wc_error *err)
+{
+	enum wc_status ret;
+
+	store_lock(st);
+	ret = run_by_sha_locked(st, sha256, run, err);
+	store_unlock(st);
+	return ret;
+}
+
+static void bind_double_or_null(sqlite3_stmt *s, int i, double v)
+{
+	if (isfinite(v))
+		sqlite3_bind_double(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static enum wc_status insert_rows(struct store *st, int64_t run_id,
+				  const struct farm_weather *fw, struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+
+	if ((ret = store_prepare(st,
+				 "INSERT INTO site_weather (farm_id, run_id, valid_time, lead_h, "
+				 "u10, v10, u100, v100, ws10, ws100, wd10, wd100, ws_hub, t2m, sp, "
+				 "rho, ws100_nbr_mean, ws100_nbr_std) VALUES (?, ?, ?, ?, ?, ?, ?, "
+				 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				 &s, err)))
+		return ret;
+	sqlite3_bind_text(s, 1, fw->farm_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, run_id);
+	for (size_t i = 0; i < fw->nrows && !ret; i++) {
+		const struct weather_row *r = &fw->rows[i];
+		int rc;
+
+		sqlite3_bind_int64(s, 3, r->valid_time);
+		bind_double_or_null(s, 4, r->lead_h);
+		for (int c = 0; c < WEATHER_NCOLS; c++)
+			bind_double_or_null(s, 5 + c, r->v[c]);
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			ret = store_sql_error(st, rc, err, "cannot store site weather");
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t size,
+				const char *stored_path, const char *original_name,
+				struct nwp_run *run, const struct farm_weather *farms,
+				size_t nfarms, struct wc_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum wc_status ret;
+	int64_t now = utc_now();
+	int rc;
+
+	store_lock(st);
+	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
+		goto out;
+	ret = run_by_sha_locked(st, sha256, NULL, NULL);
+	if (ret == WC_OK) {
+		ret = wc_error_set(err, WC_EEXIST, "file with sha256 %s is already ingested",
+				   sha256);
+		goto fail;
+	}
+	if ((ret = store_prepare(st, "INSERT OR REPLACE INTO grids (sha256, size, path, "
+				     "original_name, received_at) VALUES (?, ?, ?, ?, ?)",
+				 &s, err)))
+		goto fail;
+	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, size);
+	sqlite3_bind_text(s, 3, stored_path, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 4, original_name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 5, now);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc != SQLITE_DONE) {
+		ret = store_sql_error(st, rc, err, "cannot record grid file");
+		goto fail;
+	}
+	if ((ret = store_prepare(st, "INSERT INTO nwp_runs (sha256, source, is_forecast, "
+				     "ref_time, first_valid, last_valid, ntimes, nfarms, "
+				     "description, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				 &s, err)))
+		goto fail;
+	snprintf(run->sha256, sizeof(run->sha256), "%s", sha256);
+	run->ingested_at = now;
+	run->nfarms = (int)nfarms;
+	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, run->source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 3, run->is_forecast);
+	if (run->is_forecast)
+		sqlite3_bind_int64(s, 4, run->ref_time);
+	else
+		sqlite3_bind_null(s, 4);
+	sqlite3_bind_int64(s, 5, run->first_valid);
+	sqlite3_bind_int64(s, 6, run->last_valid);
+	sqlite3_bind_int(s, 7, run->ntimes);
+	sqlite3_bind_int(s, 8, run->nfarms);
+	sqlite3_bind_text(s, 9, run->description, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 10, now);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		ret = store_sql_error(st, rc, err, "cannot record run");
+		goto fail;
+	}
+	run->id = sqlite3_last_insert_rowid(st->db);
+	for (size_t i = 0; i < nfarms && !ret; i++)
+		ret = insert_rows(st, run->id, &farms[i], err);
+	if (ret)
+		goto fail;
+	ret = store_exec(st, "COMMIT", err);
+	if (ret)
+		goto fail;
+	goto out;
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	store_unlock(st);
+	return ret;
+}
+
+/* Append one element of `size` bytes to a growable array. */
+static void *grow(void *arr, size_t *cap, size_t len, size_t size)
+{
+	void *p;
+
+	if (len < *cap)
+		return arr;
+	*cap = *cap ? *cap * 2 : 64;
+	p = realloc(arr, *cap * size);
+	if (!p)
+		free(arr);
+	return p;
+}
+
+enum wc_status store_run_list(struct store *st, struct nwp_run **out, size_t *n,
+			      struct wc_error *err)
+{
+	struct nwp_run *v = NULL;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	store_lock(st);
+	if ((ret = store_prepare(st, "SELECT " RUN_COLS " FROM nwp_runs r ORDER BY "
+				     "coalesce(r.ref_time, r.first_valid) DESC, r.id DESC",
+				 &s, err)))
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!(v = grow(v, &cap, len, sizeof(*v)))) {
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			break;
+		}
+		read_run(s, 0, &v[len++]);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, "cannot list runs");
+	sqlite3_finalize(s);
+out:
+	store_unlock(st);
+	if (ret) {
+		free(v);
+		return ret;
+	}
+	*out = v;
+	*n = len;
+	return WC_OK;
+}
+
+enum wc_status store_weather_query(struct store *st, const char *farm_id, int64_t ref_time,
+				   struct weather_row **rows, struct nwp_run **runs,
+				   size_t *n, struct wc_error *err)
+{
+	struct weather_row *vr = NULL;
+	struct nwp_run *vn = NULL;
+	size_t len = 0, cap_r = 0, cap_n = 0;
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*rows = NULL;
+	*runs = NULL;
+	*n = 0;
+	store_lock(st);
+	if ((ret = store_prepare(st,
+				 "SELECT w.valid_time, w.lead_h, w.u10, w.v10, w.u100, w.v100, "
+				 "w.ws10, w.ws100, w.wd10, w.wd100, w.ws_hub, w.t2m, w.sp, w.rho, "
+				 "w.ws100_nbr_mean, w.ws100_nbr_std, " RUN_COLS
+				 " FROM site_weather w JOIN nwp_runs r ON r.id = w.run_id "
+				 "WHERE w.farm_id = ?1 AND (?2 IS NULL OR r.ref_time = ?2) "
+				 "ORDER BY coalesce(r.ref_time, r.first_valid), r.id, w.valid_time",
+				 &s, err)))
+		goto out;
+	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
+	if (ref_time != INT64_MIN)
+		sqlite3_bind_int64(s, 2, ref_time);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct weather_row *r;
+
+		vr = grow(vr, &cap_r, len, sizeof(*vr));
+		vn = grow(vn, &cap_n, len, sizeof(*vn));
+		if (!vr || !vn) {
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			break;
+		}
+		r = &vr[len];
+		r->valid_time = sqlite3_column_int64(s, 0);
+		r->lead_h = sqlite3_column_type(s, 1) == SQLITE_NULL ? NAN
+								      : sqlite3_column_double(s, 1);
+		for (int c = 0; c < WEATHER_NCOLS; c++)
+			r->v[c] = sqlite3_column_type(s, 2 + c) == SQLITE_NULL
+					  ? NAN
+					  : sqlite3_column_double(s, 2 + c);
+		read_run(s, 2 + WEATHER_NCOLS, &vn[len]);
+		len++;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, "cannot read site weather");
+	sqlite3_finalize(s);
+out:
+	store_unlock(st);
+	if (ret) {
+		free(vr);
+		free(vn);
+		return ret;
+	}
+	*rows = vr;
+	*runs = vn;
+	*n = len;
+	return WC_OK;
+}

@@ -1,0 +1,40 @@
+/*
+ * jobs.h - a small pool of background worker threads for long requests (ingesting a
+ * grid, training a model). The HTTP handler records the job in the store
+ * (store_job_create), submits a closure here and answers 202 at once; the worker moves
+ * the job through running -> done|failed in the store, where GET /v1/jobs/{id} reads it.
+ *
+ * Shutdown: jobs_stop lets running jobs finish and drops queued ones; they stay
+ * "queued" in the store until the next start marks them failed (store_job_fail_stale).
+ */
+#ifndef WC_JOBS_H
+#define WC_JOBS_H
+
+#include <stdint.h>
+
+#include "common/status.h"
+
+struct store;
+struct job_pool;
+
+/*
+ * The work of one job: returns the result JSON text (malloc'd, may be NULL) and sets
+ * *failed. It runs on a worker thread and must not touch per-request state.
+ */
+typedef char *(*job_fn)(void *arg, struct store *st, int *failed);
+
+/* Start `nworkers` threads working for `st` (borrowed). */
+enum wc_status job_pool_start(struct job_pool **out, struct store *st, unsigned nworkers,
+			      struct wc_error *err);
+/*
+ * Queue job `id` (already created in the store). `arg` is owned by the pool from now on
+ * and released with `release` (may be NULL) after fn ran or when the job is dropped.
+ */
+enum wc_status job_pool_submit(struct job_pool *p, int64_t id, job_fn fn, void *arg,
+			       void (*release)(void *arg), struct wc_error *err);
+/* Jobs queued and not yet started. */
+unsigned job_pool_queued(struct job_pool *p);
+/* Finish running jobs, drop queued ones, join and free. NULL is fine. */
+void job_pool_stop(struct job_pool *p);
+
+#endif
