@@ -78,6 +78,15 @@ static const char *const migrations[] = {
 	"  started_at INTEGER,"
 	"  finished_at INTEGER"
 	");",
+
+	/* 2 -> 3: metered output per farm, hour-ending times */
+	"CREATE TABLE observations ("
+	"  farm_id TEXT NOT NULL REFERENCES farms(id) ON DELETE CASCADE,"
+	"  time INTEGER NOT NULL,"
+	"  power_mw REAL NOT NULL,"
+	"  flag INTEGER NOT NULL DEFAULT 0 CHECK (flag IN (0, 1, 2)),"
+	"  PRIMARY KEY (farm_id, time)"
+	") WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

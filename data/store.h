@@ -131,6 +131,37 @@ enum wc_status store_weather_query(struct store *st, const char *farm_id, int64_
 				   struct weather_row **rows, struct nwp_run **runs,
 				   size_t *n, struct wc_error *err);
 
+/* ---- observations (data/store_obs.c) ---- */
+
+/* Quality flag of a metered hour: outage and curtailment hours are not the weather's. */
+enum obs_flag { OBS_OK = 0, OBS_OUTAGE = 1, OBS_CURTAILED = 2 };
+
+struct obs_row {
+	int64_t time;		/* hour-ending UTC seconds (the value covers time-1h..time) */
+	double power_mw;
+	enum obs_flag flag;
+};
+
+/*
+ * Insert or update (same farm and hour) n rows in one transaction: all or nothing.
+ * WC_ENOTFOUND when the farm does not exist. Rows are not validated here (data/obs.h
+ * does that against the farm's capacity).
+ */
+enum wc_status store_obs_upsert(struct store *st, const char *farm_id,
+				const struct obs_row *rows, size_t n, struct wc_error *err);
+
+/*
+ * Observations of a farm with from <= time <= to (INT64_MIN / INT64_MAX for open
+ * ends), ascending. *rows malloc'd (NULL when *n == 0).
+ */
+enum wc_status store_obs_query(struct store *st, const char *farm_id, int64_t from,
+			       int64_t to, struct obs_row **rows, size_t *n,
+			       struct wc_error *err);
+
+/* Count and time range of a farm's observations (*n == 0: none, times untouched). */
+enum wc_status store_obs_range(struct store *st, const char *farm_id, size_t *n,
+			       int64_t *first, int64_t *last, struct wc_error *err);
+
 /* ---- background jobs (data/store_jobs.c) ---- */
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED };
