@@ -44,6 +44,7 @@ void cmd_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 int cmd_version(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_farm(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_ingest(int argc, char **argv, struct cmd_ctx *ctx);
+int cmd_obs(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_weather(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_demo_data(int argc, char **argv, struct cmd_ctx *ctx);

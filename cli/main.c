@@ -17,6 +17,7 @@
 static const struct cmd commands[] = {
 	{ "farm", cmd_farm, NEEDS_STORE, "register, list, show, remove and import farms" },
 	{ "ingest", cmd_ingest, NEEDS_STORE, "ingest NetCDF weather files (NWP runs, reanalyses)" },
+	{ "obs", cmd_obs, NEEDS_STORE, "import and list metered farm output" },
 	{ "weather", cmd_weather, NEEDS_STORE, "print the site weather stored for a farm" },
 	{ "serve", cmd_serve, NEEDS_STORE, "run the HTTP API server" },
 	{ "demo-data", cmd_demo_data, 0, "generate a synthetic NWP + observations data set" },

@@ -61,12 +61,13 @@ static int cmp_time(const void *a, const void *b)
 	return (x->time > y->time) - (x->time < y->time);
 }
 
-/* Sort, then refuse duplicate hours (naming both positions is done by the caller's
- * row index kept in `pos`). */
+/* Sort by time and refuse duplicate hours. */
 static enum wc_status sort_unique(struct obs_row *rows, size_t n, struct wc_error *err)
 {
 	char buf[UTC_ISO_LEN];
 
+	if (n < 2)
+		return WC_OK;
 	qsort(rows, n, sizeof(*rows), cmp_time);
 	for (size_t i = 1; i < n; i++)
 		if (rows[i].time == rows[i - 1].time)

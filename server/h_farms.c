@@ -1,10 +1,12 @@
-/* h_farms.c - /healthz and the farm registry over HTTP. */
+/* h_farms.c - /healthz, the farm registry and farm observations over HTTP. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/dynbuf.h"
+#include "common/utc.h"
+#include "data/obs.h"
 #include "data/farm.h"
 #include "data/store.h"
 #include "server/handlers.h"
@@ -121,4 +123,47 @@ void farm_delete_handler(struct request *req, struct reply *rep)
 		reply_wc_error(rep, &err);
 	else
 		rep->status = 204;
+}
+
+void farm_obs_post_handler(struct request *req, struct reply *rep)
+{
+	struct wc_error err = { 0 };
+	struct obs_row *rows = NULL;
+	struct farm f;
+	size_t n = 0;
+	const char *ctype = request_header(req, "Content-Type");
+
+	if (store_farm_get(req->store, req->params[0], &f, &err)) {
+		reply_wc_error(rep, &err);
+		return;
+	}
+	if (req->body.len == 0) {
+		reply_error(rep, 400, "bad_request",
+			    "request body is empty: send CSV 'time,power_mw[,flag]' or a JSON "
+			    "array");
+		return;
+	}
+	if (ctype && !strncmp(ctype, "application/json", 16))
+		obs_parse_json(dynbuf_str(&req->body), req->body.len, f.capacity_mw, &rows, &n,
+			       &err);
+	else if (ctype && !strncmp(ctype, "text/csv", 8))
+		obs_parse_csv(dynbuf_str(&req->body), req->body.len, f.capacity_mw, &rows, &n,
+			      &err);
+	else
+		obs_parse(dynbuf_str(&req->body), req->body.len, f.capacity_mw, &rows, &n, &err);
+	if (err.code) {
+		wc_error_prefix(&err, "nothing was stored");
+		reply_wc_error(rep, &err);
+	} else if (store_obs_upsert(req->store, f.id, rows, n, &err)) {
+		reply_wc_error(rep, &err);
+	} else {
+		char a[UTC_ISO_LEN], z[UTC_ISO_LEN];
+
+		reply_json(rep, 200,
+			   json_pack("{s:s,s:I,s:o,s:o}", "farm", f.id, "stored", (json_int_t)n,
+				     "first", n ? json_string(utc_format(rows[0].time, a)) : json_null(),
+				     "last",
+				     n ? json_string(utc_format(rows[n - 1].time, z)) : json_null()));
+	}
+	free(rows);
 }

@@ -15,6 +15,7 @@ void farms_create_handler(struct request *req, struct reply *rep);
 void farm_get_handler(struct request *req, struct reply *rep);
 void farm_put_handler(struct request *req, struct reply *rep);
 void farm_delete_handler(struct request *req, struct reply *rep);
+void farm_obs_post_handler(struct request *req, struct reply *rep);
 
 void grids_upload_handler(struct request *req, struct reply *rep);
 void grids_list_handler(struct request *req, struct reply *rep);

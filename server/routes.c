@@ -16,6 +16,8 @@ const struct route routes[] = {
 	{ "GET", "/v1/farms/{id}", farm_get_handler, 0, SCOPE_READ, false },
 	{ "PUT", "/v1/farms/{id}", farm_put_handler, 64 * KiB, SCOPE_WRITE, false },
 	{ "DELETE", "/v1/farms/{id}", farm_delete_handler, 0, SCOPE_WRITE, false },
+	{ "POST", "/v1/farms/{id}/observations", farm_obs_post_handler, 64 * MiB, SCOPE_WRITE,
+	  false },
 	{ "POST", "/v1/grids", grids_upload_handler, ROUTE_UPLOAD_CAP, SCOPE_WRITE, true },
 	{ "GET", "/v1/grids", grids_list_handler, 0, SCOPE_READ, false },
 	{ "GET", "/v1/jobs/{id}", job_get_handler, 0, SCOPE_READ, false },
