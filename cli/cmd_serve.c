@@ -17,12 +17,14 @@
 
 static const char serve_usage[] =
 	"usage: windcast serve [--listen HOST:PORT] [--threads N] [--max-connections N]\n"
-	"                      [--timeout SECONDS]\n"
+	"                      [--timeout SECONDS] [--max-upload-mb N] [--job-workers N]\n"
 	"\n"
 	"  --listen HOST:PORT   address to listen on (default 127.0.0.1:8080; port 0 = any)\n"
 	"  --threads N          worker threads (default 4)\n"
 	"  --max-connections N  simultaneous connections (default 256)\n"
-	"  --timeout SECONDS    idle connection timeout (default 30)\n";
+	"  --timeout SECONDS    idle connection timeout (default 30)\n"
+	"  --max-upload-mb N    cap on uploaded grid files (default 2048)\n"
+	"  --job-workers N      background job threads: ingest, training (default 2)\n";
 
 int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx)
 {
@@ -31,6 +33,8 @@ int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx)
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-connections", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "max-upload-mb", required_argument, NULL, 'u' },
+		{ "job-workers", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -52,7 +56,9 @@ int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx)
 		case 't':
 		case 'c':
 		case 'T':
-			if (cli_parse_long(optarg, 1, c == 't' ? 256 : 100000, &v)) {
+		case 'u':
+		case 'j':
+			if (cli_parse_long(optarg, 1, c == 't' || c == 'j' ? 256 : 1000000, &v)) {
 				cmd_error("serve", "option '%s' needs a positive number, got '%s'",
 					  argv[optind - 1], optarg);
 				return CMD_USAGE;
@@ -61,6 +67,10 @@ int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx)
 				cfg.threads = (unsigned)v;
 			else if (c == 'c')
 				cfg.connection_limit = (unsigned)v;
+			else if (c == 'u')
+				cfg.max_upload = (size_t)v << 20;
+			else if (c == 'j')
+				cfg.job_workers = (unsigned)v;
 			else
 				cfg.connection_timeout_s = (unsigned)v;
 			break;
