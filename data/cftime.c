@@ -37,8 +37,10 @@ bool cftime_calendar_parse(const char *name, enum cftime_calendar *out)
 	char buf[32];
 	size_t n = 0;
 
-	if (!name)
-		return false;
+	if (!name) {
+		*out = CFTIME_STANDARD;
+		return true;
+	}
 	while (isspace((unsigned char)*name))
 		name++;
 	while (name[n] && !isspace((unsigned char)name[n]) && n < sizeof(buf) - 1) {
