@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/utc.h"
@@ -55,11 +59,22 @@ struct inspect {
 	bool ncep_grib;		/* netCDF-Java translation of NCEP GRIB (#7) */
 };
 
+/* netCDF's message; system errors on reads mean the bytes are not there. */
+static const char *nc_msg(int rc)
+{
+	static _Thread_local char buf[128];
+
+	if (rc > 0) {
+		snprintf(buf, sizeof(buf), "file truncated or damaged (%s)", nc_strerror(rc));
+		return buf;
+	}
+	return nc_strerror(rc);
+}
+
 static enum wc_status nc_fail(struct wc_error *err, int rc, const char *what,
 			      const char *label)
 {
-	return wc_error_set(err, WC_ENETCDF, "cannot %s '%s': %s", what, label,
-			    nc_strerror(rc));
+	return wc_error_set(err, WC_ENETCDF, "cannot %s '%s': %s", what, label, nc_msg(rc));
 }
 
 /* ---- attributes ---------------------------------------------------------------- */
@@ -698,7 +713,7 @@ static enum wc_status read_all(const struct inspect *in, int vid, size_t n, doub
 	if (rc != NC_NOERR) {
 		free(buf);
 		return wc_error_set(err, WC_ENETCDF, "cannot read '%s' in '%s': %s",
-				    in->v[vid].name, in->f->label, nc_strerror(rc));
+				    in->v[vid].name, in->f->label, nc_msg(rc));
 	}
 	*out = buf;
 	return WC_OK;
@@ -731,7 +746,7 @@ static enum wc_status read_first(const struct inspect *in, int vid, size_t n,
 	if (rc != NC_NOERR) {
 		free(buf);
 		return wc_error_set(err, WC_ENETCDF, "cannot read '%s' in '%s': %s",
-				    vi->name, in->f->label, nc_strerror(rc));
+				    vi->name, in->f->label, nc_msg(rc));
 	}
 	*out = buf;
 	return WC_OK;
@@ -1797,6 +1812,48 @@ static enum wc_status setup_rotation(struct inspect *in, struct wc_error *err)
 			    "conformal and Mercator)", f->label);
 }
 
+/*
+ * netCDF-3 files are laid out by the header; a truncated one opens fine and fails (or
+ * worse, reads short) later. Read the last value of every variable so that a file
+ * missing its tail is refused at open, before anything is stored. HDF5-based files are
+ * checked by the library on open.
+ */
+static enum wc_status check_complete(const struct inspect *in, struct wc_error *err)
+{
+	struct nwp_file *f = in->f;
+
+	if (strcmp(f->format, "classic") != 0 && strcmp(f->format, "64-bit offset") != 0 &&
+	    strcmp(f->format, "CDF5") != 0)
+		return WC_OK;
+	for (int i = 0; i < in->nvars; i++) {
+		const struct vinfo *vi = &in->v[i];
+		size_t idx[NWP_MAX_DIMS];
+		double d;
+		char c;
+		int rc;
+
+		if (vi->too_many_dims)
+			continue;
+		for (int k = 0; k < vi->ndims; k++) {
+			size_t len = 0;
+
+			nc_inq_dimlen(f->ncid, vi->dimids[k], &len);
+			if (len == 0)
+				goto next;
+			idx[k] = len - 1;
+		}
+		rc = vi->type == NC_CHAR ? nc_get_var1_text(f->ncid, i, idx, &c) :
+		     nc_get_var1_double(f->ncid, i, idx, &d);
+		if (rc != NC_NOERR && rc != NC_ERANGE)
+			return wc_error_set(err, WC_EFORMAT,
+					    "cannot read '%s': the file is truncated or damaged "
+					    "(variable '%s': %s)", f->label, vi->name,
+					    nc_strerror(rc));
+next:;
+	}
+	return WC_OK;
+}
+
 static enum wc_status inspect_file(struct nwp_file *f, struct wc_error *err)
 {
 	struct inspect in = { .f = f, .time_dim = -1, .y_dim = -1, .x_dim = -1 };
@@ -1873,7 +1930,9 @@ static enum wc_status inspect_file(struct nwp_file *f, struct wc_error *err)
 		ret = reject_no_wind(&in, cands, ncand, err);
 		goto cleanup;
 	}
-	ret = setup_rotation(&in, err);
+	if ((ret = setup_rotation(&in, err)))
+		goto cleanup;
+	ret = check_complete(&in, err);
 cleanup:
 	free(cands);
 	free(in.v);
@@ -1910,6 +1969,34 @@ static struct nwp_file *file_new(const char *label)
 	return f;
 }
 
+/*
+ * netCDF-3 files are mapped and opened from memory: netcdf-c then reports reads past
+ * the end of a truncated file (from a path it silently returns zeros), and
+ * check_complete() can refuse the file at open. HDF5 files are opened by path.
+ */
+static bool map_classic(struct nwp_file *f, const char *path)
+{
+	char magic[4];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool ok = false;
+
+	if (fd < 0)
+		return false;
+	if (read(fd, magic, 4) == 4 && memcmp(magic, "CDF", 3) == 0 && fstat(fd, &st) == 0 &&
+	    st.st_size > 0) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+
+		if (m != MAP_FAILED) {
+			f->map = m;
+			f->map_len = (size_t)st.st_size;
+			ok = true;
+		}
+	}
+	close(fd);
+	return ok;
+}
+
 enum wc_status nwp_file_open(struct nwp_file **out, const char *path, struct wc_error *err)
 {
 	struct nwp_file *f;
@@ -1922,13 +2009,16 @@ enum wc_status nwp_file_open(struct nwp_file **out, const char *path, struct wc_
 	f = file_new(base);
 	if (!f)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
-	rc = nc_open(path, NC_NOWRITE, &f->ncid);
+	if (map_classic(f, path))
+		rc = nc_open_mem(base, NC_NOWRITE, f->map_len, f->map, &f->ncid);
+	else
+		rc = nc_open(path, NC_NOWRITE, &f->ncid);
 	if (rc != NC_NOERR) {
 		f->ncid = -1;
 		nwp_file_free(f);
 		return wc_error_set(err, WC_ENETCDF, "cannot open '%s': %s", base,
 				    rc == NC_ENOTNC ? "not a netCDF file (or truncated)" :
-				    nc_strerror(rc));
+				    nc_msg(rc));
 	}
 	return open_finish(out, f, err);
 }
@@ -1957,7 +2047,7 @@ enum wc_status nwp_file_open_mem(struct nwp_file **out, const char *label,
 		nwp_file_free(f);
 		return wc_error_set(err, WC_ENETCDF, "cannot open '%s': %s", label,
 				    rc == NC_ENOTNC ? "not a netCDF file (or truncated)" :
-				    nc_strerror(rc));
+				    nc_msg(rc));
 	}
 	return open_finish(out, f, err);
 }
@@ -1968,6 +2058,8 @@ void nwp_file_free(struct nwp_file *f)
 		return;
 	if (f->ncid >= 0)
 		nc_close(f->ncid);
+	if (f->map)
+		munmap(f->map, f->map_len);
 	if (f->station_ids) {
 		for (size_t i = 0; i < f->nx; i++)
 			free(f->station_ids[i]);
@@ -2102,7 +2194,7 @@ static enum wc_status read_box(struct nwp_file *f, const struct nwp_var *v, size
 	rc = nc_get_vara_double(f->ncid, v->varid, start, count, buf);
 	if (rc != NC_NOERR) {
 		ret = wc_error_set(err, WC_ENETCDF, "cannot read '%s' in '%s': %s", v->name,
-				   f->label, nc_strerror(rc));
+				   f->label, nc_msg(rc));
 		goto cleanup;
 	}
 	if (direct) {

@@ -93,6 +93,8 @@ struct nwp_var {
 struct nwp_file {
 	char *label;			/* path or caller's label; owned */
 	int ncid;			/* open netCDF id; -1 when closed */
+	void *map;			/* netCDF-3 files opened by path are mapped */
+	size_t map_len;
 	char format[24];		/* "classic", "64-bit offset", "netCDF-4", ... */
 	char source[256];		/* free text: institution/source/history/Conventions */
 

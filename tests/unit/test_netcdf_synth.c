@@ -14,19 +14,7 @@
 #include "data/netcdf.h"
 #include "data/projection.h"
 #include "data/sites.h"
-
-#define NC(call)                                                                         \
-	do {                                                                             \
-		int rc_ = (call);                                                        \
-		cr_assert_eq(rc_, NC_NOERR, "%s: %s", #call, nc_strerror(rc_));          \
-	} while (0)
-
-static void tmp_path(char *buf, size_t len, const char *name)
-{
-	const char *d = getenv("TMPDIR");
-
-	snprintf(buf, len, "%s/wc-synth-%d-%s.nc", d && *d ? d : "/tmp", (int)getpid(), name);
-}
+#include "tests/unit/test_netcdf_util.h"
 
 /* A (time, lat, lon) grid with coordinate variables, left in define mode. */
 struct grid {
