@@ -48,5 +48,7 @@ int cmd_obs(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_weather(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_demo_data(int argc, char **argv, struct cmd_ctx *ctx);
+int cmd_train(int argc, char **argv, struct cmd_ctx *ctx);
+int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx);
 
 #endif

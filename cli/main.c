@@ -19,6 +19,8 @@ static const struct cmd commands[] = {
 	{ "ingest", cmd_ingest, NEEDS_STORE, "ingest NetCDF weather files (NWP runs, reanalyses)" },
 	{ "obs", cmd_obs, NEEDS_STORE, "import and list metered farm output" },
 	{ "weather", cmd_weather, NEEDS_STORE, "print the site weather stored for a farm" },
+	{ "train", cmd_train, NEEDS_STORE, "train a farm's forecaster on its history" },
+	{ "forecast", cmd_forecast, NEEDS_STORE, "forecast a farm's output (model or baseline)" },
 	{ "serve", cmd_serve, NEEDS_STORE, "run the HTTP API server" },
 	{ "demo-data", cmd_demo_data, 0, "generate a synthetic NWP + observations data set" },
 	{ "version", cmd_version, 0, "print the version" },

@@ -87,6 +87,27 @@ static const char *const migrations[] = {
 	"  flag INTEGER NOT NULL DEFAULT 0 CHECK (flag IN (0, 1, 2)),"
 	"  PRIMARY KEY (farm_id, time)"
 	") WITHOUT ROWID;",
+
+	/* 3 -> 4: trained models (files under DATA/models) and stored forecasts */
+	"CREATE TABLE models ("
+	"  farm_id TEXT NOT NULL REFERENCES farms(id) ON DELETE CASCADE,"
+	"  version INTEGER NOT NULL CHECK (version > 0),"
+	"  path TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  train_from INTEGER NOT NULL,"
+	"  train_to INTEGER NOT NULL,"
+	"  n_rows INTEGER NOT NULL,"
+	"  info TEXT NOT NULL,"			/* JSON: config and validation scores */
+	"  PRIMARY KEY (farm_id, version)"
+	");"
+	"CREATE TABLE forecasts ("
+	"  farm_id TEXT NOT NULL REFERENCES farms(id) ON DELETE CASCADE,"
+	"  issued INTEGER NOT NULL,"
+	"  model TEXT NOT NULL,"		/* nn:3, persistence, ... */
+	"  created_at INTEGER NOT NULL,"
+	"  body TEXT NOT NULL,"			/* JSON, see forecast/forecast.h */
+	"  PRIMARY KEY (farm_id, issued, model)"
+	") WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -193,4 +193,56 @@ enum wc_status store_job_get(struct store *st, int64_t id, struct job *out,
  */
 enum wc_status store_job_fail_stale(struct store *st, size_t *n, struct wc_error *err);
 
+/* ---- models, stored forecasts, availability-bounded weather (data/store_forecast.c) ---- */
+
+/* A trained model of one farm: the file lives at `path`, the store keeps the record. */
+struct model_rec {
+	char farm_id[FARM_ID_MAX + 1];
+	int version;			/* 1, 2, ... per farm */
+	char path[1024];
+	int64_t created_at;
+	int64_t train_from, train_to;	/* UTC seconds: issue times the rows came from */
+	int64_t n_rows;
+	char *info;			/* JSON text (config, validation scores), malloc'd */
+};
+
+void model_rec_release(struct model_rec *m);
+
+/* The next unused version number of a farm's models (1 when it has none). */
+enum wc_status store_model_next_version(struct store *st, const char *farm_id, int *version,
+					struct wc_error *err);
+/* Record a model; WC_EEXIST when (farm, version) is taken, WC_ENOTFOUND without the farm. */
+enum wc_status store_model_add(struct store *st, const struct model_rec *m,
+			       struct wc_error *err);
+/*
+ * The model of a farm with `version`, or its newest when version <= 0. WC_ENOTFOUND
+ * when there is none. Release *out with model_rec_release.
+ */
+enum wc_status store_model_get(struct store *st, const char *farm_id, int version,
+			       struct model_rec *out, struct wc_error *err);
+
+/*
+ * Store (or replace) forecasts of one farm in one transaction: all or nothing. Entry i is
+ * (issued[i], model[i], body[i]); bodies are JSON text.
+ */
+enum wc_status store_forecast_put(struct store *st, const char *farm_id, size_t n,
+				  const int64_t *issued, const char *const *model,
+				  const char *const *body, struct wc_error *err);
+/* The stored body (malloc'd) of (farm, issued, model); WC_ENOTFOUND when absent. */
+enum wc_status store_forecast_get(struct store *st, const char *farm_id, int64_t issued,
+				  const char *model, char **body, struct wc_error *err);
+
+/*
+ * The site weather of one farm that the availability rule can allow: rows of forecast
+ * runs with ref_time <= ref_max, and rows of analyses (no reference time), with
+ * valid_from <= valid_time <= valid_to. The upper bound is applied in SQL, so nothing
+ * later is ever read. Rows are ordered by reference time (analyses first), run, valid
+ * time; *runs holds each distinct run once (in that order, description left empty) and
+ * (*row_run)[i] is the index in *runs of row i. All three arrays are malloc'd (free them).
+ */
+enum wc_status store_weather_until(struct store *st, const char *farm_id, int64_t ref_max,
+				   int64_t valid_from, int64_t valid_to,
+				   struct weather_row **rows, uint32_t **row_run, size_t *n,
+				   struct nwp_run **runs, size_t *nruns, struct wc_error *err);
+
 #endif

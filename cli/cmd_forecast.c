@@ -1,0 +1,345 @@
+/*
+ * cmd_forecast.c - `windcast forecast --farm ID`: the forecast of one farm at one issue
+ * time, or at many (--issued-from/--issued-to/--every, or --issued-file) from one load of
+ * the model and the data, as JSON or CSV; each forecast is stored unless --no-store.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cmd.h"
+#include "cli/util.h"
+#include "common/dynbuf.h"
+#include "common/utc.h"
+#include "data/store.h"
+#include "forecast/features.h"
+#include "forecast/forecast.h"
+
+#define MAX_ISSUES 1000000
+
+static const char forecast_usage[] =
+	"usage: windcast forecast --farm ID [--issued ISO] [--horizon H] [--quantiles LIST]\n"
+	"                         [--model auto|nn|persistence|climatology|powercurve]\n"
+	"                         [--model-version N] [--format json|csv] [--units mw|frac]\n"
+	"                         [--issued-from ISO --issued-to ISO [--every H]]\n"
+	"                         [--issued-file FILE] [--no-store]\n"
+	"\n"
+	"Forecast a farm's hourly output for leads 1..H (default 36; at most the NWP's reach\n"
+	"and the model's trained leads) from what was available at the issue time: NWP runs\n"
+	"delivered by then (reference time + delay) and observations up to it. The default\n"
+	"issue time is the newer of the last run's delivery and the last observation.\n"
+	"\n"
+	"  --model M         auto (default: the trained model, else a baseline, saying why),\n"
+	"                    nn, persistence, climatology or powercurve\n"
+	"  --quantiles LIST  levels to show, e.g. 0.1,0.5,0.9 (default) or 0.01:0.99:0.01;\n"
+	"                    interpolated between the model's levels\n"
+	"  --format F        json (default) or csv: issued,valid_time,lead_h,point,q<level>...\n"
+	"  --units U         csv values in mw (default) or frac (of capacity)\n"
+	"  --issued-from A --issued-to B [--every H]\n"
+	"                    many issue times A, A+H, ... <= B (H default 12) in one run\n"
+	"  --issued-file F   issue times, one ISO 8601 time per line\n"
+	"  --no-store        do not store the forecasts\n";
+
+struct forecast_cli {
+	const char *farm;
+	const char *format;
+	const char *units;
+	const char *issued_file;
+	const char *quantiles;
+	int64_t issued, from, to, every;
+	bool store;
+	struct forecast_options o;
+};
+
+static int bad(const char *opt, const char *val, const char *hint)
+{
+	cmd_error("forecast", "invalid %s '%s': %s", opt, val, hint);
+	return CMD_USAGE;
+}
+
+static int parse_args(int argc, char **argv, struct forecast_cli *f)
+{
+	static const struct option opts[] = {
+		{ "farm", required_argument, NULL, 'f' },
+		{ "issued", required_argument, NULL, 'i' },
+		{ "issued-from", required_argument, NULL, 'a' },
+		{ "issued-to", required_argument, NULL, 'b' },
+		{ "every", required_argument, NULL, 'e' },
+		{ "issued-file", required_argument, NULL, 'I' },
+		{ "horizon", required_argument, NULL, 'H' },
+		{ "quantiles", required_argument, NULL, 'q' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "model-version", required_argument, NULL, 'v' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "units", required_argument, NULL, 'u' },
+		{ "no-store", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	long v;
+	double d;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			f->farm = optarg;
+			break;
+		case 'i':
+		case 'a':
+		case 'b':
+			if (!utc_parse(optarg, c == 'i' ? &f->issued : c == 'a' ? &f->from : &f->to))
+				return bad(c == 'i' ? "--issued" : c == 'a' ? "--issued-from"
+									    : "--issued-to",
+					   optarg, "use ISO 8601, e.g. 2026-03-01T12:00Z");
+			break;
+		case 'e':
+			if (cli_parse_double(optarg, &d) || d < 1 || d > 24 * 366)
+				return bad("--every", optarg, "use hours, 1..8784");
+			f->every = (int64_t)llround(d * UTC_HOUR);
+			break;
+		case 'I':
+			f->issued_file = optarg;
+			break;
+		case 'H':
+			if (cli_parse_long(optarg, 1, FEAT_MAX_LEAD, &v))
+				return bad("--horizon", optarg, "use 1..744 hours");
+			f->o.horizon = (int)v;
+			break;
+		case 'q':
+			f->quantiles = optarg;
+			break;
+		case 'm':
+			f->o.model = optarg;
+			break;
+		case 'v':
+			if (cli_parse_long(optarg, 1, 1000000, &v))
+				return bad("--model-version", optarg, "use a version number >= 1");
+			f->o.model_version = (int)v;
+			break;
+		case 'F':
+			f->format = optarg;
+			break;
+		case 'u':
+			f->units = optarg;
+			break;
+		case 'n':
+			f->store = false;
+			break;
+		case 'h':
+			fputs(forecast_usage, stdout);
+			return -1;
+		default:
+			cmd_error("forecast", "unknown option '%s'; see 'windcast forecast --help'",
+				  argv[optind - 1]);
+			return CMD_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cmd_error("forecast", "unexpected argument '%s'", argv[optind]);
+		return CMD_USAGE;
+	}
+	if (!f->farm || !farm_id_valid(f->farm))
+		return f->farm ? bad("--farm", f->farm, "not a farm id")
+			       : (cmd_error("forecast", "--farm is required; see 'windcast "
+							"forecast --help'"),
+				  CMD_USAGE);
+	if (strcmp(f->format, "json") && strcmp(f->format, "csv"))
+		return bad("--format", f->format, "use json or csv");
+	if (strcmp(f->units, "mw") && strcmp(f->units, "frac"))
+		return bad("--units", f->units, "use mw or frac");
+	if ((f->from != INT64_MIN) != (f->to != INT64_MIN)) {
+		cmd_error("forecast", "--issued-from and --issued-to go together");
+		return CMD_USAGE;
+	}
+	if ((f->from != INT64_MIN) + (f->issued != INT64_MIN) + (f->issued_file != NULL) > 1) {
+		cmd_error("forecast", "use one of --issued, --issued-from/--issued-to and "
+				      "--issued-file");
+		return CMD_USAGE;
+	}
+	if (f->from != INT64_MIN && f->to < f->from)
+		return bad("--issued-to", "", "it must not be before --issued-from");
+	return CMD_OK;
+}
+
+/* The issue times asked for; *n == 0 means the default. */
+static int issue_times(const struct forecast_cli *f, int64_t **out, size_t *n)
+{
+	size_t cap = 0, len = 0;
+	int64_t *v = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (f->issued != INT64_MIN || f->from != INT64_MIN) {
+		int64_t a = f->issued != INT64_MIN ? f->issued : f->from;
+		int64_t b = f->issued != INT64_MIN ? f->issued : f->to;
+		int64_t step = f->every ? f->every : 12 * UTC_HOUR;
+
+		if ((b - a) / step + 1 > MAX_ISSUES)
+			return bad("--issued-to", "", "more than 1000000 issue times");
+		cap = (size_t)((b - a) / step + 1);
+		if (!(v = malloc(cap * sizeof(*v)))) {
+			cmd_error("forecast", "out of memory");
+			return CMD_FAIL;
+		}
+		for (int64_t t = a; t <= b; t += step)
+			v[len++] = t;
+	} else if (f->issued_file) {
+		FILE *fp = fopen(f->issued_file, "r");
+		char line[256];
+		int lineno = 0;
+
+		if (!fp) {
+			cmd_error("forecast", "cannot open '%s': %s", f->issued_file, strerror(errno));
+			return CMD_FAIL;
+		}
+		while (fgets(line, sizeof(line), fp)) {
+			char *s = line, *e;
+			int64_t t;
+
+			lineno++;
+			while (*s == ' ' || *s == '\t')
+				s++;
+			e = s + strcspn(s, "\r\n");
+			while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			*e = '\0';
+			if (!*s || *s == '#')
+				continue;
+			if (!utc_parse(s, &t) || len == MAX_ISSUES) {
+				cmd_error("forecast", "invalid issue time '%s' on line %d of '%s'", s,
+					  lineno, f->issued_file);
+				free(v);
+				fclose(fp);
+				return CMD_USAGE;
+			}
+			if (len == cap) {
+				int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
+
+				if (!nv) {
+					free(v);
+					fclose(fp);
+					cmd_error("forecast", "out of memory");
+					return CMD_FAIL;
+				}
+				v = nv;
+			}
+			v[len++] = t;
+		}
+		fclose(fp);
+		if (!len) {
+			cmd_error("forecast", "no issue times in '%s'", f->issued_file);
+			return CMD_USAGE;
+		}
+	}
+	*out = v;
+	*n = len;
+	return CMD_OK;
+}
+
+int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
+{
+	struct forecast_cli f = { .format = "json", .units = "mw", .issued = INT64_MIN,
+				  .from = INT64_MIN, .to = INT64_MIN, .store = true };
+	struct forecaster *fcr = NULL;
+	struct forecast *fcs = NULL;
+	struct wc_error err = { 0 };
+	struct dynbuf csv;
+	float levels[FORECAST_MAX_REQUEST];
+	int nlevels = 3, ret;
+	int64_t *times = NULL, lo = INT64_MIN, hi = INT64_MIN;
+	size_t ntimes = 0, nfc = 0;
+	json_t *arr = NULL;
+	bool csv_out;
+
+	forecast_options_init(&f.o);
+	ret = parse_args(argc, argv, &f);
+	if (ret)
+		return ret < 0 ? CMD_OK : ret;
+	levels[0] = 0.1f;
+	levels[1] = 0.5f;
+	levels[2] = 0.9f;
+	if (f.quantiles && forecast_parse_levels(f.quantiles, levels, &nlevels, &err)) {
+		cmd_error("forecast", "%s", err.msg);
+		return CMD_USAGE;
+	}
+	if ((ret = issue_times(&f, &times, &ntimes)))
+		return ret;
+	csv_out = !strcmp(f.format, "csv");
+	dynbuf_init(&csv, (size_t)1 << 34);
+	for (size_t i = 0; i < ntimes; i++) {
+		lo = i == 0 || times[i] < lo ? times[i] : lo;
+		hi = i == 0 || times[i] > hi ? times[i] : hi;
+	}
+	if (forecaster_open(ctx->store, f.farm, &f.o, lo, hi, &fcr, &err)) {
+		ret = err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
+		cmd_error("forecast", "%s", wc_error_msg(&err));
+		goto cleanup;
+	}
+	if (!ntimes) {
+		/* the default issue time, found with the model's delivery delay */
+		if (!(times = malloc(sizeof(*times)))) {
+			cmd_error("forecast", "out of memory");
+			ret = CMD_FAIL;
+			goto cleanup;
+		}
+		times[0] = forecaster_first(fcr);
+		ntimes = 1;
+	}
+	if (!(fcs = calloc(ntimes, sizeof(*fcs)))) {
+		cmd_error("forecast", "out of memory");
+		ret = CMD_FAIL;
+		goto cleanup;
+	}
+	if (!csv_out)
+		arr = json_array();
+	for (size_t i = 0; i < ntimes; i++) {
+		int64_t T = times[i];
+
+		if (forecaster_issue(fcr, T, &fcs[nfc], &err) ||
+		    forecast_check_levels(&fcs[nfc], levels, nlevels, &err)) {
+			char t[UTC_ISO_LEN];
+
+			cmd_error("forecast", "issued %s: %s", utc_format(T, t), wc_error_msg(&err));
+			forecast_release(&fcs[nfc]);
+			ret = err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
+			continue;
+		}
+		if (csv_out) {
+			if (forecast_csv(&fcs[nfc], levels, nlevels, f.o.horizon, nfc == 0,
+					 !strcmp(f.units, "frac"), &csv)) {
+				cmd_error("forecast", "output too large");
+				ret = CMD_FAIL;
+				goto cleanup;
+			}
+		} else {
+			json_array_append_new(arr, forecast_json(&fcs[nfc], levels, nlevels,
+								 f.o.horizon, false));
+		}
+		nfc++;
+	}
+	if (f.store && nfc && forecast_store(ctx->store, fcs, nfc, &err)) {
+		cmd_error("forecast", "%s", wc_error_msg(&err));
+		ret = CMD_FAIL;
+	}
+	if (csv_out)
+		fwrite(dynbuf_str(&csv), 1, csv.len, stdout);
+	else if (json_array_size(arr) == 1 && ntimes == 1)
+		cli_print_json(json_array_get(arr, 0));
+	else
+		cli_print_json(arr);
+cleanup:
+	for (size_t i = 0; fcs && i < nfc; i++)
+		forecast_release(&fcs[i]);
+	free(fcs);
+	free(times);
+	json_decref(arr);
+	dynbuf_release(&csv);
+	forecaster_free(fcr);
+	return ret;
+}

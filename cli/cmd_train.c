@@ -1,0 +1,336 @@
+/*
+ * cmd_train.c - `windcast train --farm ID|all`: train a farm's forecaster on its history
+ * (forecast/model.h), save it as the farm's next model version and print its validation
+ * scores against the baselines.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cmd.h"
+#include "cli/util.h"
+#include "common/utc.h"
+#include "data/store.h"
+#include "forecast/forecast.h"
+#include "forecast/model.h"
+
+static const char train_usage[] =
+	"usage: windcast train --farm ID|all [--from ISO] [--to ISO] [--ensemble K]\n"
+	"                      [--hidden N,N] [--dropout P] [--epochs N] [--patience N]\n"
+	"                      [--seed N] [--delay H] [--leads N] [--issue-every H]\n"
+	"                      [--regional none|all|RKM|ID,...] [--lags L,L|none]\n"
+	"                      [--obs-max-lead H] [--no-prev-run] [--nwp-only]\n"
+	"                      [--quantiles LIST] [--val-frac F] [--format text|json]\n"
+	"\n"
+	"Train a farm's forecaster (a quantile MLP ensemble) on rows (issue time T, lead h)\n"
+	"built from the NWP runs available at T and the observations up to T, and save it as\n"
+	"the farm's next model version (DATA/models/<farm>/<version>.wcm). --from/--to bound\n"
+	"the issue times (and --to all data: nothing observed after it is read). The last\n"
+	"--val-frac of issue times (default 0.15) validates: early stopping and the scores\n"
+	"printed per lead beside persistence, climatology and a fitted power curve.\n"
+	"\n"
+	"  --farm ID|all     a farm, or every farm in turn\n"
+	"  --ensemble K      members with different seeds (default 3)\n"
+	"  --hidden N,N      hidden layer widths (default 64,64); --dropout P (default 0.1)\n"
+	"  --epochs N        at most N epochs (default 60); --patience N (default 8)\n"
+	"  --delay H         NWP delivery delay in hours (default 5): a run with reference\n"
+	"                    time R is usable from R + H\n"
+	"  --leads N         train leads 1..N hours (default 48)\n"
+	"  --issue-every H   issue times every H hours (default: each run's delivery)\n"
+	"  --regional SPEC   other farms' NWP and observed power as inputs: none (default),\n"
+	"                    all, farms within R km ('100km'), or a list of ids\n"
+	"  --lags L,L        observed power lags in hours before T (default 0,1,2,3,6)\n"
+	"  --obs-max-lead H  observed power inputs only for leads <= H (default: all)\n"
+	"  --nwp-only        NWP and calendar inputs only (analyses, e.g. GEFCom2014)\n"
+	"  --quantiles LIST  trained levels, e.g. 0.05,0.5,0.95 or 0.01:0.99:0.02 (<= 64)\n";
+
+struct train_cli {
+	const char *farm;
+	const char *regional;
+	const char *format;
+	struct train_options o;
+};
+
+static int bad(const char *opt, const char *val, const char *hint)
+{
+	cmd_error("train", "invalid %s '%s': %s", opt, val, hint);
+	return CMD_USAGE;
+}
+
+static int parse_args(int argc, char **argv, struct train_cli *t)
+{
+	static const struct option opts[] = {
+		{ "farm", required_argument, NULL, 'f' },
+		{ "from", required_argument, NULL, 'a' },
+		{ "to", required_argument, NULL, 'b' },
+		{ "ensemble", required_argument, NULL, 'k' },
+		{ "hidden", required_argument, NULL, 'H' },
+		{ "dropout", required_argument, NULL, 'd' },
+		{ "epochs", required_argument, NULL, 'e' },
+		{ "patience", required_argument, NULL, 'p' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "delay", required_argument, NULL, 'D' },
+		{ "leads", required_argument, NULL, 'L' },
+		{ "issue-every", required_argument, NULL, 'E' },
+		{ "regional", required_argument, NULL, 'r' },
+		{ "lags", required_argument, NULL, 'l' },
+		{ "obs-max-lead", required_argument, NULL, 'o' },
+		{ "no-prev-run", no_argument, NULL, 'P' },
+		{ "nwp-only", no_argument, NULL, 'N' },
+		{ "quantiles", required_argument, NULL, 'q' },
+		{ "val-frac", required_argument, NULL, 'v' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct train_options *o = &t->o;
+	struct wc_error err = { 0 };
+	long v;
+	double d;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			t->farm = optarg;
+			break;
+		case 'a':
+		case 'b':
+			if (!utc_parse(optarg, c == 'a' ? &o->from : &o->to))
+				return bad(c == 'a' ? "--from" : "--to", optarg,
+					   "use ISO 8601, e.g. 2026-03-01T00:00Z");
+			break;
+		case 'k':
+			if (cli_parse_long(optarg, 1, NN_MAX_MEMBERS, &v))
+				return bad("--ensemble", optarg, "use 1..32");
+			o->nn.n_members = (int)v;
+			break;
+		case 'H': {
+			char *copy = strdup(optarg), *save = NULL;
+			int n = 0;
+
+			for (char *p = copy ? strtok_r(copy, ",", &save) : NULL; p;
+			     p = strtok_r(NULL, ",", &save)) {
+				if (n == NN_MAX_HIDDEN || cli_parse_long(p, 1, 1024, &v)) {
+					free(copy);
+					return bad("--hidden", optarg, "use widths 1..1024, e.g. 128,64");
+				}
+				o->nn.hidden[n++] = (int)v;
+			}
+			free(copy);
+			if (n == 0)
+				return bad("--hidden", optarg, "use widths 1..1024, e.g. 128,64");
+			o->nn.n_hidden = n;
+			break;
+		}
+		case 'd':
+			if (cli_parse_double(optarg, &d) || d < 0 || d > 0.9)
+				return bad("--dropout", optarg, "use 0..0.9");
+			o->nn.dropout = (float)d;
+			break;
+		case 'e':
+			if (cli_parse_long(optarg, 1, 10000, &v))
+				return bad("--epochs", optarg, "use 1..10000");
+			o->nn.epochs = (int)v;
+			break;
+		case 'p':
+			if (cli_parse_long(optarg, 1, 10000, &v))
+				return bad("--patience", optarg, "use 1..10000");
+			o->nn.patience = (int)v;
+			break;
+		case 's':
+			if (cli_parse_long(optarg, 0, 2147483647L, &v))
+				return bad("--seed", optarg, "use a non-negative integer");
+			o->nn.seed = (uint64_t)v;
+			break;
+		case 'D':
+			if (cli_parse_double(optarg, &d) || d < 0 || d > 24 * 30)
+				return bad("--delay", optarg, "use hours, 0..720");
+			o->features.delay_s = (int64_t)llround(d * UTC_HOUR);
+			break;
+		case 'L':
+			if (cli_parse_long(optarg, 1, FEAT_MAX_LEAD, &v))
+				return bad("--leads", optarg, "use 1..744");
+			o->features.max_lead = (int)v;
+			break;
+		case 'E':
+			if (cli_parse_double(optarg, &d) || d < 1 || d > 24 * 31)
+				return bad("--issue-every", optarg, "use hours, 1..744");
+			o->issue_every = (int64_t)llround(d * UTC_HOUR);
+			break;
+		case 'r':
+			t->regional = optarg;
+			break;
+		case 'l': {
+			const char *p = optarg;
+			int n = 0;
+
+			if (strcmp(optarg, "none")) {
+				while (*p) {
+					char *end;
+					long lag = strtol(p, &end, 10);
+
+					if (end == p || lag < 0 || lag > 168 || n == FEAT_MAX_LAGS ||
+					    (*end && *end != ','))
+						return bad("--lags", optarg,
+							   "use up to 12 hours 0..168, e.g. 0,1,2,3,6");
+					o->features.lags[n++] = (int)lag;
+					p = *end ? end + 1 : end;
+				}
+			}
+			o->features.n_lags = n;
+			break;
+		}
+		case 'o':
+			if (cli_parse_long(optarg, 0, FEAT_MAX_LEAD, &v))
+				return bad("--obs-max-lead", optarg, "use 0..744 (0: all leads)");
+			o->features.obs_max_lead = (int)v;
+			break;
+		case 'P':
+			o->features.prev_run = false;
+			break;
+		case 'N':
+			o->features.nwp_only = true;
+			break;
+		case 'q': {
+			float lv[FORECAST_MAX_REQUEST];
+			int n;
+
+			if (forecast_parse_levels(optarg, lv, &n, &err) || n > NN_MAX_QUANTILES) {
+				cmd_error("train", "%s", err.msg[0] ? err.msg
+								    : "at most 64 trained quantiles");
+				return CMD_USAGE;
+			}
+			o->nn.n_quantiles = n;
+			memcpy(o->nn.quantiles, lv, (size_t)n * sizeof(float));
+			break;
+		}
+		case 'v':
+			if (cli_parse_double(optarg, &d) || d < 0 || d > 0.5)
+				return bad("--val-frac", optarg, "use 0..0.5");
+			o->val_frac = d;
+			break;
+		case 'F':
+			t->format = optarg;
+			break;
+		case 'h':
+			fputs(train_usage, stdout);
+			return -1;
+		default:
+			cmd_error("train", "unknown option '%s'; see 'windcast train --help'",
+				  argv[optind - 1]);
+			return CMD_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cmd_error("train", "unexpected argument '%s'", argv[optind]);
+		return CMD_USAGE;
+	}
+	if (!t->farm) {
+		cmd_error("train", "--farm is required; see 'windcast train --help'");
+		return CMD_USAGE;
+	}
+	if (strcmp(t->format, "text") && strcmp(t->format, "json"))
+		return bad("--format", t->format, "use text or json");
+	if (o->from != INT64_MIN && o->to != INT64_MAX && o->from >= o->to)
+		return bad("--from", "", "--from must be before --to");
+	return CMD_OK;
+}
+
+static void print_text(const struct farm_model *m)
+{
+	json_t *s = json_loads(m->scores, 0, NULL);
+	json_t *all = json_object_get(s, "overall");
+	char a[UTC_ISO_LEN], b[UTC_ISO_LEN];
+
+	printf("farm %s: model version %d, %lld rows, issues %s .. %s, trained in %.1f s\n",
+	       m->farm_id, m->version, (long long)m->n_rows, utc_format(m->train_from, a),
+	       utc_format(m->train_to, b), m->train_seconds);
+	if (all)
+		printf("  validation RMSE %.4f (persistence %.4f, climatology %.4f, powercurve "
+		       "%.4f), MAE %.4f, pinball %.4f (fractions of capacity)\n",
+		       json_number_value(json_object_get(all, "rmse")),
+		       json_number_value(json_object_get(all, "persistence_rmse")),
+		       json_number_value(json_object_get(all, "climatology_rmse")),
+		       json_number_value(json_object_get(all, "powercurve_rmse")),
+		       json_number_value(json_object_get(all, "mae")),
+		       json_number_value(json_object_get(all, "pinball")));
+	json_decref(s);
+}
+
+static int train_one(struct cmd_ctx *ctx, const struct train_cli *t, const char *farm_id,
+		     json_t *arr)
+{
+	struct train_options o = t->o;
+	struct farm_model *m = NULL;
+	struct wc_error err = { 0 };
+
+	if (feature_config_set_regional(&o.features, ctx->store, farm_id,
+					t->regional ? t->regional : "none", &err) ||
+	    farm_model_train(ctx->store, farm_id, &o, &m, &err) ||
+	    farm_model_save(ctx->store, m, &err)) {
+		cmd_error("train", "%s", wc_error_msg(&err));
+		farm_model_free(m);
+		return err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
+	}
+	if (arr) {
+		char a[UTC_ISO_LEN], b[UTC_ISO_LEN];
+		json_t *scores = json_loads(m->scores, 0, NULL);
+
+		json_array_append_new(arr,
+				      json_pack("{s:s,s:i,s:I,s:s,s:s,s:f,s:o}", "farm", farm_id,
+						"version", m->version, "rows", (json_int_t)m->n_rows,
+						"train_from", utc_format(m->train_from, a),
+						"train_to", utc_format(m->train_to, b),
+						"train_seconds", m->train_seconds, "scores",
+						scores ? scores : json_null()));
+	} else {
+		print_text(m);
+		fflush(stdout);
+	}
+	farm_model_free(m);
+	return CMD_OK;
+}
+
+int cmd_train(int argc, char **argv, struct cmd_ctx *ctx)
+{
+	struct train_cli t = { .format = "text" };
+	struct wc_error err = { 0 };
+	json_t *arr = NULL;
+	int ret;
+
+	train_options_init(&t.o);
+	ret = parse_args(argc, argv, &t);
+	if (ret)
+		return ret < 0 ? CMD_OK : ret;
+	if (!strcmp(t.format, "json"))
+		arr = json_array();
+	if (!strcmp(t.farm, "all")) {
+		struct farm *farms;
+		size_t n;
+
+		if (store_farm_list(ctx->store, &farms, &n, &err)) {
+			cmd_error("train", "%s", wc_error_msg(&err));
+			json_decref(arr);
+			return CMD_FAIL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			int r = train_one(ctx, &t, farms[i].id, arr);
+
+			if (r > ret)
+				ret = r;
+		}
+		free(farms);
+	} else {
+		ret = train_one(ctx, &t, t.farm, arr);
+	}
+	if (arr) {
+		cli_print_json(arr);
+		json_decref(arr);
+	}
+	return ret;
+}

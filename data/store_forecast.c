@@ -1,0 +1,316 @@
+/*
+ * store_forecast.c - trained models, stored forecasts and the availability-bounded
+ * weather query of the forecaster; see store.h.
+ *
+ * Model files live under DATA/models/<farm>/<version>.wcm; this file records them. A
+ * forecast is kept as the JSON body forecast/forecast.c writes, keyed (farm, issued, model),
+ * so a trader can ask later what was forecast at a past issue time.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/utc.h"
+#include "data/store_internal.h"
+
+void model_rec_release(struct model_rec *m)
+{
+	free(m->info);
+	m->info = NULL;
+}
+
+enum wc_status store_model_next_version(struct store *st, const char *farm_id, int *version,
+					struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	store_lock(st);
+	if ((ret = store_prepare(st, "SELECT coalesce(max(version), 0) + 1 FROM models "
+				     "WHERE farm_id = ?",
+				 &s, err)))
+		goto out;
+	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(s, 0);
+	else
+		ret = store_sql_error(st, rc, err, "cannot read model versions");
+	sqlite3_finalize(s);
+out:
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_model_add(struct store *st, const struct model_rec *m,
+			       struct wc_error *err)
+{
+	struct farm f;
+	sqlite3_stmt *s = NULL;
+	enum wc_status ret;
+	int rc;
+
+	store_lock(st);
+	if ((ret = store_farm_get_locked(st, m->farm_id, &f, err)) ||
+	    (ret = store_prepare(st, "INSERT INTO models (farm_id, version, path, created_at, "
+				     "train_from, train_to, n_rows, info) VALUES "
+				     "(?, ?, ?, ?, ?, ?, ?, ?)",
+				 &s, err)))
+		goto out;
+	sqlite3_bind_text(s, 1, m->farm_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 2, m->version);
+	sqlite3_bind_text(s, 3, m->path, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 4, m->created_at);
+	sqlite3_bind_int64(s, 5, m->train_from);
+	sqlite3_bind_int64(s, 6, m->train_to);
+	sqlite3_bind_int64(s, 7, m->n_rows);
+	sqlite3_bind_text(s, 8, m->info ? m->info : "{}", -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		ret = wc_error_set(err, WC_EEXIST, "model %d of farm '%s' already exists",
+				   m->version, m->farm_id);
+	else if (rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, "cannot record model");
+	sqlite3_finalize(s);
+out:
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_model_get(struct store *st, const char *farm_id, int version,
+			       struct model_rec *out, struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	store_lock(st);
+	if ((ret = store_prepare(st, "SELECT version, path, created_at, train_from, train_to, "
+				     "n_rows, info FROM models WHERE farm_id = ?1 AND "
+				     "(?2 <= 0 OR version = ?2) ORDER BY version DESC LIMIT 1",
+				 &s, err)))
+		goto out;
+	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 2, version);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *path = sqlite3_column_text(s, 1);
+		const unsigned char *info = sqlite3_column_text(s, 6);
+
+		snprintf(out->farm_id, sizeof(out->farm_id), "%s", farm_id);
+		out->version = sqlite3_column_int(s, 0);
+		snprintf(out->path, sizeof(out->path), "%s", path ? (const char *)path : "");
+		out->created_at = sqlite3_column_int64(s, 2);
+		out->train_from = sqlite3_column_int64(s, 3);
+		out->train_to = sqlite3_column_int64(s, 4);
+		out->n_rows = sqlite3_column_int64(s, 5);
+		out->info = strdup(info ? (const char *)info : "{}");
+		if (!out->info)
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+	} else if (rc == SQLITE_DONE) {
+		if (version > 0)
+			ret = wc_error_set(err, WC_ENOTFOUND, "no model %d of farm '%s'",
+					   version, farm_id);
+		else
+			ret = wc_error_set(err, WC_ENOTFOUND,
+					   "no trained model of farm '%s'; run 'windcast train "
+					   "--farm %s'",
+					   farm_id, farm_id);
+	} else {
+		ret = store_sql_error(st, rc, err, "cannot read model");
+	}
+	sqlite3_finalize(s);
+out:
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_forecast_put(struct store *st, const char *farm_id, size_t n,
+				  const int64_t *issued, const char *const *model,
+				  const char *const *body, struct wc_error *err)
+{
+	struct farm f;
+	sqlite3_stmt *s = NULL;
+	enum wc_status ret;
+	int64_t now = utc_now();
+
+	store_lock(st);
+	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
+		goto out;
+	if ((ret = store_farm_get_locked(st, farm_id, &f, err)) ||
+	    (ret = store_prepare(st, "INSERT OR REPLACE INTO forecasts (farm_id, issued, "
+				     "model, created_at, body) VALUES (?, ?, ?, ?, ?)",
+				 &s, err)))
+		goto fail;
+	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 4, now);
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+
+		sqlite3_bind_int64(s, 2, issued[i]);
+		sqlite3_bind_text(s, 3, model[i], -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 5, body[i], -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE) {
+			ret = store_sql_error(st, rc, err, "cannot store forecast");
+			goto fail;
+		}
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (!(ret = store_exec(st, "COMMIT", err)))
+		goto out;
+fail:
+	sqlite3_finalize(s);
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_forecast_get(struct store *st, const char *farm_id, int64_t issued,
+				  const char *model, char **body, struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*body = NULL;
+	store_lock(st);
+	if ((ret = store_prepare(st, "SELECT body FROM forecasts WHERE farm_id = ? AND "
+				     "issued = ? AND model = ?",
+				 &s, err)))
+		goto out;
+	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, issued);
+	sqlite3_bind_text(s, 3, model, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *b = sqlite3_column_text(s, 0);
+
+		if (!(*body = strdup(b ? (const char *)b : "{}")))
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+	} else if (rc == SQLITE_DONE) {
+		ret = wc_error_set(err, WC_ENOTFOUND, "no stored forecast of farm '%s'", farm_id);
+	} else {
+		ret = store_sql_error(st, rc, err, "cannot read forecast");
+	}
+	sqlite3_finalize(s);
+out:
+	store_unlock(st);
+	return ret;
+}
+
+/* Make room for one more element of `size` bytes; false when out of memory. */
+static bool grow(void **arr, size_t *cap, size_t len, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (len < *cap)
+		return true;
+	ncap = *cap ? *cap * 2 : 256;
+	if (!(p = realloc(*arr, ncap * size)))
+		return false;
+	*arr = p;
+	*cap = ncap;
+	return true;
+}
+
+static double column_or_nan(sqlite3_stmt *s, int c)
+{
+	return sqlite3_column_type(s, c) == SQLITE_NULL ? NAN : sqlite3_column_double(s, c);
+}
+
+enum wc_status store_weather_until(struct store *st, const char *farm_id, int64_t ref_max,
+				   int64_t valid_from, int64_t valid_to,
+				   struct weather_row **rows, uint32_t **row_run, size_t *n,
+				   struct nwp_run **runs, size_t *nruns, struct wc_error *err)
+{
+	struct weather_row *vr = NULL;
+	uint32_t *vi = NULL;
+	struct nwp_run *vn = NULL;
+	size_t len = 0, cap_r = 0, cap_i = 0, nrun = 0, cap_n = 0;
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*rows = NULL;
+	*row_run = NULL;
+	*runs = NULL;
+	*n = *nruns = 0;
+	store_lock(st);
+	/* The bound on ref_time is the availability rule's: nothing later leaves SQLite. */
+	if ((ret = store_prepare(st,
+				 "SELECT w.valid_time, w.lead_h, w.u10, w.v10, w.u100, w.v100, "
+				 "w.ws10, w.ws100, w.wd10, w.wd100, w.ws_hub, w.t2m, w.sp, w.rho, "
+				 "w.ws100_nbr_mean, w.ws100_nbr_std, r.id, r.is_forecast, "
+				 "r.ref_time, r.first_valid, r.last_valid, r.source, r.ntimes "
+				 "FROM site_weather w JOIN nwp_runs r ON r.id = w.run_id "
+				 "WHERE w.farm_id = ?1 AND w.valid_time >= ?3 AND "
+				 "w.valid_time <= ?4 AND (r.ref_time IS NULL OR r.ref_time <= ?2) "
+				 "ORDER BY coalesce(r.ref_time, -9223372036854775807), r.id, "
+				 "w.valid_time",
+				 &s, err)))
+		goto out;
+	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, ref_max);
+	sqlite3_bind_int64(s, 3, valid_from);
+	sqlite3_bind_int64(s, 4, valid_to);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct weather_row *r;
+		int64_t id = sqlite3_column_int64(s, 16);
+
+		if (!grow((void **)&vr, &cap_r, len, sizeof(*vr)) ||
+		    !grow((void **)&vi, &cap_i, len, sizeof(*vi))) {
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			break;
+		}
+		if (nrun == 0 || vn[nrun - 1].id != id) {
+			struct nwp_run *u;
+			const unsigned char *src = sqlite3_column_text(s, 21);
+
+			if (!grow((void **)&vn, &cap_n, nrun, sizeof(*vn))) {
+				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+				break;
+			}
+			u = &vn[nrun++];
+			memset(u, 0, sizeof(*u));
+			u->id = id;
+			u->is_forecast = sqlite3_column_int(s, 17) != 0;
+			u->ref_time = u->is_forecast ? sqlite3_column_int64(s, 18) : 0;
+			u->first_valid = sqlite3_column_int64(s, 19);
+			u->last_valid = sqlite3_column_int64(s, 20);
+			u->ntimes = sqlite3_column_int(s, 22);
+			snprintf(u->source, sizeof(u->source), "%s",
+				 src ? (const char *)src : "");
+		}
+		r = &vr[len];
+		r->valid_time = sqlite3_column_int64(s, 0);
+		r->lead_h = column_or_nan(s, 1);
+		for (int c = 0; c < WEATHER_NCOLS; c++)
+			r->v[c] = column_or_nan(s, 2 + c);
+		vi[len++] = (uint32_t)(nrun - 1);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, "cannot read site weather");
+	sqlite3_finalize(s);
+out:
+	store_unlock(st);
+	if (ret) {
+		free(vr);
+		free(vi);
+		free(vn);
+		return ret;
+	}
+	*rows = vr;
+	*row_run = vi;
+	*n = len;
+	*runs = vn;
+	*nruns = nrun;
+	return WC_OK;
+}

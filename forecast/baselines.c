@@ -1,0 +1,296 @@
+/*
+ * baselines.c - persistence, climatology and power curve forecasts; see baselines.h.
+ *
+ * Limits: histories are the 90 (persistence) or 365 (climatology, curve) days before T,
+ * so a baseline costs O(history x leads) per issue time.
+ */
+#include "forecast/baselines.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/utc.h"
+#include "forecast/metrics.h"
+
+#define PERSIST_DAYS 90
+#define HISTORY_DAYS 365
+#define PERSIST_MAX_AGE (24 * UTC_HOUR)
+
+static const char *const names[BASELINE_COUNT] = { "persistence", "climatology",
+						   "powercurve" };
+
+const char *baseline_name(enum baseline b)
+{
+	return (unsigned)b < BASELINE_COUNT ? names[b] : "unknown";
+}
+
+int baseline_parse(const char *s)
+{
+	for (int i = 0; i < BASELINE_COUNT; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+static float clip01(double v)
+{
+	return (float)(v < 0 ? 0 : v > 1 ? 1 : v);
+}
+
+enum wc_status power_curve_fit(struct power_curve *pc, const double *ws, const float *y,
+			       size_t n, struct wc_error *err)
+{
+	double sum[POWER_CURVE_NBINS] = { 0 };
+	size_t cnt[POWER_CURVE_NBINS] = { 0 };
+	float *res = NULL;
+	size_t nres = 0;
+	int prev = -1;
+
+	memset(pc, 0, sizeof(*pc));
+	for (size_t i = 0; i < n; i++) {
+		int b;
+
+		if (!isfinite(ws[i]) || !isfinite(y[i]) || ws[i] < 0)
+			continue;
+		b = (int)(ws[i] / POWER_CURVE_BIN);
+		if (b >= POWER_CURVE_NBINS)
+			b = POWER_CURVE_NBINS - 1;
+		sum[b] += y[i];
+		cnt[b]++;
+	}
+	for (int b = 0; b < POWER_CURVE_NBINS; b++) {
+		if (cnt[b] < POWER_CURVE_MIN_COUNT)
+			continue;
+		pc->value[b] = (float)(sum[b] / (double)cnt[b]);
+		if (prev < 0) {
+			for (int j = 0; j < b; j++)
+				pc->value[j] = pc->value[b];
+		} else {
+			for (int j = prev + 1; j < b; j++)
+				pc->value[j] = pc->value[prev] + (pc->value[b] - pc->value[prev]) *
+									 (float)(j - prev) /
+									 (float)(b - prev);
+		}
+		prev = b;
+	}
+	if (prev < 0)
+		return wc_error_set(err, WC_ENOTFOUND,
+				    "cannot fit a power curve: fewer than %d pairs of NWP speed "
+				    "and observed power in every speed bin",
+				    POWER_CURVE_MIN_COUNT);
+	for (int j = prev + 1; j < POWER_CURVE_NBINS; j++)
+		pc->value[j] = pc->value[prev];
+	/* residual distribution of the fit, for the quantiles */
+	if (!(res = malloc((n ? n : 1) * sizeof(float))))
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		double p = isfinite(ws[i]) ? power_curve_eval(pc, ws[i]) : NAN;
+
+		if (isfinite(p) && isfinite(y[i]))
+			res[nres++] = (float)(y[i] - p);
+	}
+	sort_floats(res, nres);
+	pc->nresid = 101;
+	for (int k = 0; k <= 100; k++)
+		pc->resid[k] = (float)quantile_sorted(res, nres, k / 100.0);
+	free(res);
+	return WC_OK;
+}
+
+double power_curve_eval(const struct power_curve *pc, double ws)
+{
+	double x;
+	int i;
+
+	if (!isfinite(ws))
+		return NAN;
+	x = ws / POWER_CURVE_BIN - 0.5;
+	if (x <= 0)
+		return clip01(pc->value[0]);
+	i = (int)x;
+	if (i >= POWER_CURVE_NBINS - 1)
+		return clip01(pc->value[POWER_CURVE_NBINS - 1]);
+	return clip01(pc->value[i] + (x - i) * (pc->value[i + 1] - pc->value[i]));
+}
+
+double power_curve_resid(const struct power_curve *pc, double tau)
+{
+	double x;
+	int i;
+
+	if (pc->nresid != 101)
+		return 0;
+	x = (tau < 0 ? 0 : tau > 1 ? 1 : tau) * 100;
+	i = (int)x;
+	if (i >= 100)
+		return pc->resid[100];
+	return pc->resid[i] + (x - i) * (pc->resid[i + 1] - pc->resid[i]);
+}
+
+/* Observed values of the `days` days before T (inclusive of T), NaNs dropped; sorted. */
+static size_t history(const struct farm_series *s, int64_t T, int days, float *out)
+{
+	size_t n = 0;
+
+	for (int64_t t = T - (int64_t)days * UTC_DAY + UTC_HOUR; t <= T; t += UTC_HOUR) {
+		float y = farm_series_obs(s, t, T);
+
+		if (isfinite(y))
+			out[n++] = y;
+	}
+	return n;
+}
+
+/* Keep quantiles non-crossing after clipping or rounding. */
+static void monotone(float *q, int nq)
+{
+	for (int k = 1; k < nq; k++)
+		if (q[k] < q[k - 1])
+			q[k] = q[k - 1];
+}
+
+static enum wc_status climatology(const struct farm_series *s, int64_t T, int nlead,
+				  const float *taus, int nq, float *point, float *q,
+				  float *buf, struct wc_error *err)
+{
+	size_t n = history(s, T, HISTORY_DAYS, buf);
+	double mean = 0;
+
+	if (n == 0)
+		return wc_error_set(err, WC_ENOTFOUND,
+				    "no observations of farm '%s' in the year before the issue "
+				    "time",
+				    s->farm.id);
+	for (size_t i = 0; i < n; i++)
+		mean += buf[i];
+	mean /= (double)n;
+	sort_floats(buf, n);
+	for (int h = 0; h < nlead; h++) {
+		point[h] = clip01(mean);
+		for (int k = 0; k < nq; k++)
+			q[(size_t)h * nq + k] = clip01(quantile_sorted(buf, n, taus[k]));
+		monotone(q + (size_t)h * nq, nq);
+	}
+	return WC_OK;
+}
+
+static enum wc_status persistence(const struct farm_series *s, int64_t T, int nlead,
+				  const float *taus, int nq, float *point, float *q,
+				  float *buf, struct wc_error *err)
+{
+	int64_t t0 = utc_floor(T, UTC_HOUR);
+	float last = NAN;
+	int64_t start = T - (int64_t)PERSIST_DAYS * UTC_DAY;
+
+	for (int64_t t = t0; t > T - PERSIST_MAX_AGE && !isfinite(last); t -= UTC_HOUR)
+		last = farm_series_obs(s, t, T);
+	if (!isfinite(last))
+		return wc_error_set(err, WC_ENOTFOUND,
+				    "no observation of farm '%s' in the 24 h before the issue time",
+				    s->farm.id);
+	for (int h = 1; h <= nlead; h++) {
+		size_t n = 0;
+		float *qh = q + (size_t)(h - 1) * nq;
+
+		/* changes over h hours, both ends known at T */
+		for (int64_t t = start; t + (int64_t)h * UTC_HOUR <= T; t += UTC_HOUR) {
+			float a = farm_series_obs(s, t, T);
+			float b = farm_series_obs(s, t + (int64_t)h * UTC_HOUR, T);
+
+			if (isfinite(a) && isfinite(b))
+				buf[n++] = b - a;
+		}
+		sort_floats(buf, n);
+		point[h - 1] = last;
+		for (int k = 0; k < nq; k++)
+			qh[k] = n ? clip01(last + quantile_sorted(buf, n, taus[k])) : last;
+		monotone(qh, nq);
+	}
+	return WC_OK;
+}
+
+static enum wc_status powercurve(const struct farm_series *s, int64_t T, int nlead,
+				 const float *taus, int nq, const struct power_curve *given,
+				 float *point, float *q, size_t *run, float *buf,
+				 struct wc_error *err)
+{
+	struct power_curve fitted;
+	const struct power_curve *pc = given;
+	enum wc_status ret;
+	bool any = false;
+
+	if (!pc) {
+		size_t cap = (size_t)HISTORY_DAYS * 24, n = 0;
+		double *ws = malloc(cap * sizeof(double));
+
+		if (!ws)
+			return wc_error_set(err, WC_ENOMEM, "out of memory");
+		for (int64_t t = T - (int64_t)HISTORY_DAYS * UTC_DAY + UTC_HOUR;
+		     t <= T && n < cap; t += UTC_HOUR) {
+			float y = farm_series_obs(s, t, T);
+			const struct weather_row *w;
+
+			if (!isfinite(y) || !(w = farm_series_nwp(s, T, t, 0, NULL)))
+				continue;
+			ws[n] = weather_row_speed(w);
+			buf[n++] = y;
+		}
+		ret = power_curve_fit(&fitted, ws, buf, n, err);
+		free(ws);
+		if (ret)
+			return wc_error_prefix(err, "farm '%s'", s->farm.id);
+		pc = &fitted;
+	}
+	for (int h = 1; h <= nlead; h++) {
+		size_t r;
+		const struct weather_row *w =
+			farm_series_nwp(s, T, T + (int64_t)h * UTC_HOUR, 0, &r);
+		double p = w ? power_curve_eval(pc, weather_row_speed(w)) : NAN;
+		float *qh = q + (size_t)(h - 1) * nq;
+
+		if (h == 1 && run)
+			*run = w ? r : SIZE_MAX;
+		point[h - 1] = isfinite(p) ? (float)p : NAN;
+		for (int k = 0; k < nq; k++)
+			qh[k] = isfinite(p) ? clip01(p + power_curve_resid(pc, taus[k])) : NAN;
+		if (isfinite(p)) {
+			monotone(qh, nq);
+			any = true;
+		}
+	}
+	if (!any)
+		return wc_error_set(err, WC_ENOTFOUND,
+				    "no NWP run available for farm '%s' at the issue time",
+				    s->farm.id);
+	return WC_OK;
+}
+
+enum wc_status baseline_forecast(enum baseline b, const struct farm_series *s, int64_t T,
+				 int nlead, const float *taus, int nq,
+				 const struct power_curve *curve, float *point, float *q,
+				 size_t *run, struct wc_error *err)
+{
+	float *buf = malloc(((size_t)HISTORY_DAYS * 24 + 1) * sizeof(float));
+	enum wc_status ret;
+
+	if (run)
+		*run = SIZE_MAX;
+	if (!buf)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	switch (b) {
+	case BASELINE_PERSISTENCE:
+		ret = persistence(s, T, nlead, taus, nq, point, q, buf, err);
+		break;
+	case BASELINE_CLIMATOLOGY:
+		ret = climatology(s, T, nlead, taus, nq, point, q, buf, err);
+		break;
+	case BASELINE_POWERCURVE:
+		ret = powercurve(s, T, nlead, taus, nq, curve, point, q, run, buf, err);
+		break;
+	default:
+		ret = wc_error_set(err, WC_EINVAL, "unknown baseline %d", (int)b);
+	}
+	free(buf);
+	return ret;
+}

@@ -1,0 +1,189 @@
+/*
+ * features.h - the forecaster's input rows and the availability rule (DESIGN.md 7).
+ *
+ * One module builds every row, for training, forecasting, backtesting and the server
+ * alike. A row is (farm, issue time T, lead h); its target is the farm's observed power
+ * / capacity at the hour ending T + h.
+ *
+ * The availability rule. An NWP run with reference time R is available at T exactly
+ * when R + delay <= T (nwp_run_available); an observation with hour-ending time t is
+ * available exactly when t <= T (obs_available). Files without a reference time
+ * (analyses, reanalyses) carry no issue time and are treated as available at every T:
+ * they serve NWP-only set-ups such as GEFCom2014, where the "forecasts" are given.
+ * Nothing else decides availability: farm_series_load reads the store with these bounds
+ * (store_weather_until, store_obs_query), and every lookup at issue time T applies the
+ * rule again, so a series loaded once for many issue times (training, batch forecasts)
+ * still cannot hand a row anything later than its T.
+ *
+ * Features (names as stored in the model file), all NaN-tolerant (forecast/nn imputes):
+ *   lead_h, hod_sin, hod_cos, doy_sin, doy_cos     lead and calendar of the valid time
+ *   nwp_lead_h                                      age of the NWP at the valid time
+ *   ws_hub ws100 ws10 wd100_sin wd100_cos wd10_sin wd10_cos shear rho nbr_mean nbr_std
+ *                                                   the run's site weather at T + h
+ *   ws_hub@k wd100_sin@k wd100_cos@k               the same run at T + h + k hours,
+ *                                                   k = -nbr_hours..nbr_hours, k != 0
+ *   prev_ws_hub prev_ws10                           the previous available run at T + h
+ *   obs_lag<L>                                      power / capacity at T - L hours
+ *   <farm>:ws_hub <farm>:ws10 <farm>:wd100_sin <farm>:wd100_cos [<farm>:obs_lag0]
+ *                                                   each regional farm (same rule)
+ * With nwp_only the lead, NWP age, previous run and observations are left out, so that a
+ * model trained on analyses forecasts any lead from NWP inputs alone.
+ */
+#ifndef WC_FEATURES_H
+#define WC_FEATURES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/status.h"
+#include "data/farm.h"
+#include "data/store.h"
+
+#define FEAT_DEFAULT_DELAY_S (5 * 3600)
+#define FEAT_MAX_LAGS 12
+#define FEAT_MAX_REGIONAL 32
+#define FEAT_MAX_NBR 6
+#define FEAT_MAX_LEAD 744	/* 31 days of hourly leads */
+
+/* The availability rule for NWP runs (see above). */
+bool nwp_run_available(bool is_forecast, int64_t ref_time, int64_t delay_s, int64_t T);
+/* The availability rule for observations: hour-ending time t is known at T iff t <= T. */
+bool obs_available(int64_t t, int64_t T);
+
+struct feature_config {
+	int64_t delay_s;		/* NWP delivery delay, seconds */
+	int max_lead;			/* training leads 1..max_lead hours */
+	int nbr_hours;			/* neighbouring valid times, 0..FEAT_MAX_NBR */
+	int n_lags;
+	int lags[FEAT_MAX_LAGS];	/* observed power at T - lag hours */
+	int obs_max_lead;		/* observation inputs only for leads <= this; 0: all */
+	bool prev_run;			/* previous run's forecast for the same valid time */
+	bool nwp_only;			/* no lead, NWP age, previous run or observations */
+	bool regional_obs;		/* regional farms' observed power at T */
+	int n_regional;
+	char regional[FEAT_MAX_REGIONAL][FARM_ID_MAX + 1];
+};
+
+/* Delay 5 h, leads 1..48, neighbours +-3 h, lags 0 1 2 3 6, all leads, previous run,
+ * regional observations on, no regional farms. */
+void feature_config_init(struct feature_config *c);
+
+/*
+ * One-line text form "delay_s=18000 max_lead=48 ..." for model metadata, and its parser
+ * (unknown keys are refused). feature_config_format writes at most len bytes.
+ */
+void feature_config_format(const struct feature_config *c, char *buf, size_t len);
+enum wc_status feature_config_parse(const char *text, struct feature_config *c,
+				    struct wc_error *err);
+
+/*
+ * Set cfg's regional farms for target farm `target_id` from spec: "none", "all" (every
+ * other farm), "<R>km" (other farms within R km, great-circle), or a comma-separated list
+ * of farm ids. At most FEAT_MAX_REGIONAL farms (the nearest first). WC_EINVAL on a bad
+ * spec, WC_ENOTFOUND for an unknown farm.
+ */
+enum wc_status feature_config_set_regional(struct feature_config *cfg, struct store *st,
+					   const char *target_id, const char *spec,
+					   struct wc_error *err);
+
+/* ---- a farm's data in memory ------------------------------------------------------ */
+
+/*
+ * The weather and observations of one farm that issue times <= upto may use, loaded once.
+ * Runs are ordered: analyses first, then forecasts by reference time; each run's rows are
+ * contiguous and ordered by valid time.
+ */
+struct farm_series {
+	struct farm farm;
+	int64_t upto;			/* latest issue time this series may serve */
+	int64_t delay_s;
+	size_t nrows;
+	struct weather_row *rows;	/* (nrows) */
+	uint32_t *row_run;		/* (nrows) index into runs */
+	size_t nruns, nanalyses;	/* runs[0 .. nanalyses) are analyses */
+	struct nwp_run *runs;		/* (nruns) */
+	size_t *run_first;		/* (nruns) first row of each run */
+	size_t *run_n;			/* (nruns) its row count */
+	int64_t obs_t0;			/* hour-ending time of obs[0] */
+	size_t nobs;
+	float *obs;			/* (nobs) hourly power / capacity; NaN when missing,
+					 * outage or curtailed */
+};
+
+/*
+ * Load farm `farm_id` for issue times <= upto (INT64_MAX: everything): weather of runs
+ * with ref_time <= upto - delay_s (and analyses) and valid time in [from, to], and
+ * observations in [from, min(to, upto)]. Use from = INT64_MIN, to = INT64_MAX for all.
+ * On success *s owns everything (farm_series_release).
+ */
+enum wc_status farm_series_load(struct store *st, const char *farm_id, int64_t upto,
+				int64_t delay_s, int64_t from, int64_t to,
+				struct farm_series *s, struct wc_error *err);
+void farm_series_release(struct farm_series *s);
+
+/*
+ * The NWP row for valid time v at issue time T: the newest forecast run available at T
+ * (and <= s->upto) that has v, or with skip = 1 the one before it; failing that (skip 0
+ * only) an analysis that has v. NULL when none. *run (may be NULL) gets the run's index.
+ */
+const struct weather_row *farm_series_nwp(const struct farm_series *s, int64_t T,
+					  int64_t v, int skip, size_t *run);
+
+/* Observed power / capacity of the hour ending t, as known at T: NaN when t > T. */
+float farm_series_obs(const struct farm_series *s, int64_t t, int64_t T);
+
+/* Hub-height speed of a row (ws_hub, else ws100, else ws10); NaN when none. */
+double weather_row_speed(const struct weather_row *r);
+
+/*
+ * Issue times for training within [from, to]: every `every` seconds from `from` rounded up
+ * to the hour when every > 0; else the moments the series' forecast runs became
+ * available (ref_time + delay), or every 24 h over the analyses when there are no
+ * forecast runs. *out malloc'd, ascending.
+ */
+enum wc_status farm_series_issue_times(const struct farm_series *s, int64_t from, int64_t to,
+				       int64_t every, int64_t **out, size_t *n,
+				       struct wc_error *err);
+
+/* A target farm's series and its regional farms' (cfg.regional, in order), loaded alike. */
+struct farm_inputs {
+	struct farm_series target;
+	struct farm_series regional[FEAT_MAX_REGIONAL];
+	const struct farm_series *rp[FEAT_MAX_REGIONAL];	/* &regional[i] */
+	int nreg;
+};
+
+/* farm_series_load of the target and of each of c->regional with the same bounds. */
+enum wc_status farm_inputs_load(struct farm_inputs *in, struct store *st, const char *farm_id,
+				const struct feature_config *c, int64_t upto, int64_t from,
+				int64_t to, struct wc_error *err);
+void farm_inputs_release(struct farm_inputs *in);
+
+/* ---- rows ---------------------------------------------------------------------- */
+
+struct features {
+	struct feature_config cfg;
+	const struct farm_series *target;		/* borrowed */
+	const struct farm_series *const *regional;	/* (cfg.n_regional) borrowed */
+	int n;						/* F */
+	char **names;					/* (F) owned */
+};
+
+/*
+ * Name the features of cfg for `target` and the regional series (regional[i] must be the
+ * farm cfg.regional[i]). Borrowed pointers must outlive f. Release with features_release.
+ */
+enum wc_status features_init(struct features *f, const struct feature_config *cfg,
+			     const struct farm_series *target,
+			     const struct farm_series *const *regional, struct wc_error *err);
+void features_release(struct features *f);
+
+/*
+ * Fill x (F) for issue time T and lead h. Returns true when the target farm has NWP at
+ * T + h (the row is usable); x is filled either way, NaN where unknown. *run (may be
+ * NULL) gets the index of the target's run in target->runs, or SIZE_MAX.
+ */
+bool features_row(const struct features *f, int64_t T, int lead, float *x, size_t *run);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * model.h - a farm's trained forecaster: its feature configuration, the quantile MLP
+ * ensemble (forecast/nn.h), the training range and the validation scores per lead, saved
+ * as DATA/models/<farm>/<version>.wcm (forecast/modelfile.h) and recorded in the store.
+ *
+ * Training (farm_model_train) loads the farm and its regional farms once for issue times
+ * up to `to` (so targets and inputs are all observed by then), builds a row per (issue
+ * time, lead) with forecast/features, splits them by issue time (the last val_frac of
+ * issue times validate, for early stopping and scores), trains K members, and scores the
+ * ensemble median per lead against persistence, climatology and a power curve fitted on
+ * the training rows.
+ *
+ * The model file's metadata block holds key=value lines: farm, version, train_from,
+ * train_to, features (feature_config_format), delay_s and scores (one-line JSON).
+ */
+#ifndef WC_MODEL_H
+#define WC_MODEL_H
+
+#include <stdint.h>
+
+#include "common/status.h"
+#include "data/store.h"
+#include "forecast/features.h"
+#include "forecast/nn.h"
+
+struct train_options {
+	int64_t from, to;		/* issue times; INT64_MIN / INT64_MAX for all */
+	int64_t issue_every;		/* seconds between issue times; 0: run deliveries */
+	double val_frac;		/* share of issue times held out, 0 .. 0.5 */
+	struct feature_config features;
+	struct nn_config nn;
+};
+
+/*
+ * Defaults: all data, issue times at run deliveries, 15 % validation, features as
+ * feature_config_init, nn: 2 hidden layers of 64, ReLU, dropout 0.1, the 21 default
+ * quantile levels, lr 2e-3, 60 epochs, patience 8, batch 256, K = 3, seed 1, 1 thread,
+ * quiet.
+ */
+void train_options_init(struct train_options *o);
+
+struct farm_model {
+	char farm_id[FARM_ID_MAX + 1];
+	int version;			/* 0 until saved */
+	struct feature_config features;
+	struct nn_model *nn;		/* owned */
+	int64_t train_from, train_to;	/* first and last issue time of the rows */
+	int64_t n_rows;
+	double train_seconds;
+	char *scores;			/* one-line JSON, owned */
+};
+
+/*
+ * Train a model of farm `farm_id` from the store. On success *out is owned by the caller
+ * (farm_model_free). WC_ENOTFOUND when the farm has no usable rows (no NWP or no
+ * observations in range), WC_EINVAL for bad options.
+ */
+enum wc_status farm_model_train(struct store *st, const char *farm_id,
+				const struct train_options *o, struct farm_model **out,
+				struct wc_error *err);
+
+/*
+ * Save as the farm's next version under DATA/models/<farm>/ and record it in the store;
+ * sets m->version. The file is written atomically; on failure nothing is recorded.
+ */
+enum wc_status farm_model_save(struct store *st, struct farm_model *m, struct wc_error *err);
+
+/*
+ * Load a farm's model (version <= 0: the newest). WC_ENOTFOUND (with a train hint) when
+ * there is none; file errors as nn_model_load. *out owned by the caller.
+ */
+enum wc_status farm_model_load(struct store *st, const char *farm_id, int version,
+			       struct farm_model **out, struct wc_error *err);
+
+void farm_model_free(struct farm_model *m);
+
+/* Index of the quantile level nearest 0.5 (the point forecast). */
+int farm_model_median(const struct farm_model *m);
+
+#endif
