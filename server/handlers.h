@@ -21,4 +21,7 @@ void grids_upload_handler(struct request *req, struct reply *rep);
 void grids_list_handler(struct request *req, struct reply *rep);
 void job_get_handler(struct request *req, struct reply *rep);
 
+void farm_forecast_handler(struct request *req, struct reply *rep);
+void farm_train_handler(struct request *req, struct reply *rep);
+
 #endif

@@ -21,6 +21,8 @@ const struct route routes[] = {
 	{ "POST", "/v1/grids", grids_upload_handler, ROUTE_UPLOAD_CAP, SCOPE_WRITE, true },
 	{ "GET", "/v1/grids", grids_list_handler, 0, SCOPE_READ, false },
 	{ "GET", "/v1/jobs/{id}", job_get_handler, 0, SCOPE_READ, false },
+	{ "GET", "/v1/farms/{id}/forecast", farm_forecast_handler, 0, SCOPE_READ, false },
+	{ "POST", "/v1/farms/{id}/train", farm_train_handler, 4 * KiB, SCOPE_WRITE, false },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);
