@@ -995,13 +995,13 @@ static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
 		if (ny > 1 && (ret = check_monotonic(in, in->v[vlat].name, f->lat1d, ny, err)))
 			return ret;
 		/* unwrap longitudes across the antimeridian / the 360 seam */
-		for (size_t i = 1; i < nx; i++) {
-			if (!isfinite(f->lon1d[i]))
-				break;
-			while (f->lon1d[i] - f->lon1d[i - 1] < -180)
-				f->lon1d[i] += 360;
-			while (f->lon1d[i] - f->lon1d[i - 1] > 180)
-				f->lon1d[i] -= 360;
+		for (size_t i = 0; i < nx; i++) {
+			if (!isfinite(f->lon1d[i]) || fabs(f->lon1d[i]) > 1080)
+				return wc_error_set(err, WC_EFORMAT,
+						    "invalid longitude %g in '%s'", f->lon1d[i],
+						    f->label);
+			if (i > 0)
+				f->lon1d[i] -= 360 * round((f->lon1d[i] - f->lon1d[i - 1]) / 360);
 		}
 		if (nx > 1 && (ret = check_monotonic(in, in->v[vlon].name, f->lon1d, nx, err)))
 			return ret;
@@ -1074,7 +1074,7 @@ static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
 			return ret;
 		for (size_t i = 0; i < ny * nx; i++)
 			if (!isfinite(f->lat2d[i]) || !isfinite(f->lon2d[i]) ||
-			    fabs(f->lat2d[i]) > 90.001)
+			    fabs(f->lat2d[i]) > 90.001 || fabs(f->lon2d[i]) > 1080)
 				return wc_error_set(err, WC_EFORMAT,
 						    "invalid 2-D latitude/longitude '%s' in "
 						    "'%s'", a->name, f->label);
@@ -1970,6 +1970,119 @@ static struct nwp_file *file_new(const char *label)
 }
 
 /*
+ * Walk a netCDF-3 header (classic, 64-bit offset, CDF5) and check that every count and
+ * length it declares fits in the bytes that follow, before netcdf-c allocates by them
+ * (a 100-byte header may otherwise ask for gigabytes). Returns false with *why set.
+ */
+struct hdr {
+	const unsigned char *p, *end;
+	int width;		/* 4, or 8 for CDF5 counts */
+};
+
+static bool hdr_u(struct hdr *h, int width, uint64_t *v)
+{
+	*v = 0;
+	if (h->end - h->p < width)
+		return false;
+	for (int i = 0; i < width; i++)
+		*v = *v << 8 | *h->p++;
+	return true;
+}
+
+static bool hdr_skip(struct hdr *h, uint64_t n)
+{
+	uint64_t pad = (n + 3) & ~(uint64_t)3;
+
+	if (n > (uint64_t)(h->end - h->p) || pad > (uint64_t)(h->end - h->p))
+		return false;
+	h->p += pad;
+	return true;
+}
+
+static bool hdr_name(struct hdr *h)
+{
+	uint64_t n;
+
+	return hdr_u(h, h->width, &n) && n <= NC_MAX_NAME && hdr_skip(h, n);
+}
+
+static int type_size(uint64_t t)
+{
+	switch (t) {
+	case NC_BYTE: case NC_CHAR: case NC_UBYTE: return 1;
+	case NC_SHORT: case NC_USHORT: return 2;
+	case NC_INT: case NC_UINT: case NC_FLOAT: return 4;
+	case NC_DOUBLE: case NC_INT64: case NC_UINT64: return 8;
+	default: return 0;
+	}
+}
+
+/* A list header: ABSENT (two zeros) or tag + count; every element needs >= 8 bytes. */
+static bool hdr_list(struct hdr *h, uint64_t tag, uint64_t *count)
+{
+	uint64_t t;
+
+	if (!hdr_u(h, 4, &t) || !hdr_u(h, h->width, count))
+		return false;
+	if (t == 0 && *count == 0)
+		return true;
+	return t == tag && *count <= (uint64_t)(h->end - h->p) / 8;
+}
+
+static bool hdr_atts(struct hdr *h)
+{
+	uint64_t n, type, len;
+
+	if (!hdr_list(h, 0x0C, &n))
+		return false;
+	for (uint64_t i = 0; i < n; i++) {
+		int sz;
+
+		if (!hdr_name(h) || !hdr_u(h, 4, &type) || !(sz = type_size(type)) ||
+		    !hdr_u(h, h->width, &len) || len > (uint64_t)(h->end - h->p) / (uint64_t)sz ||
+		    !hdr_skip(h, len * (uint64_t)sz))
+			return false;
+	}
+	return true;
+}
+
+static bool classic_header_ok(const void *data, size_t size, const char **why)
+{
+	const unsigned char *b = data;
+	struct hdr h = { b + 4, b + size, 4 };
+	uint64_t v, n, ndims = 0;
+
+	*why = "damaged netCDF-3 header";
+	if (size < 8 || memcmp(b, "CDF", 3) != 0)
+		return true;	/* not netCDF-3: left to the library */
+	if (b[3] == 5)
+		h.width = 8;
+	else if (b[3] != 1 && b[3] != 2)
+		return false;
+	if (!hdr_u(&h, h.width, &v) || !hdr_list(&h, 0x0A, &ndims))
+		return false;
+	for (uint64_t i = 0; i < ndims; i++)
+		if (!hdr_name(&h) || !hdr_u(&h, h.width, &v))
+			return false;
+	if (!hdr_atts(&h) || !hdr_list(&h, 0x0B, &n))
+		return false;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t nd, type;
+
+		if (!hdr_name(&h) || !hdr_u(&h, h.width, &nd) || nd > ndims ||
+		    nd > (uint64_t)(h.end - h.p) / 4)
+			return false;
+		for (uint64_t k = 0; k < nd; k++)
+			if (!hdr_u(&h, h.width, &v) || v >= ndims)
+				return false;
+		if (!hdr_atts(&h) || !hdr_u(&h, 4, &type) || !type_size(type) ||
+		    !hdr_u(&h, h.width, &v) || !hdr_u(&h, b[3] == 1 ? 4 : 8, &v))
+			return false;
+	}
+	return true;
+}
+
+/*
  * netCDF-3 files are mapped and opened from memory: netcdf-c then reports reads past
  * the end of a truncated file (from a path it silently returns zeros), and
  * check_complete() can refuse the file at open. HDF5 files are opened by path.
@@ -2009,9 +2122,15 @@ enum wc_status nwp_file_open(struct nwp_file **out, const char *path, struct wc_
 	f = file_new(base);
 	if (!f)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
-	if (map_classic(f, path))
+	if (map_classic(f, path)) {
+		const char *why;
+
+		if (!classic_header_ok(f->map, f->map_len, &why)) {
+			nwp_file_free(f);
+			return wc_error_set(err, WC_EFORMAT, "cannot open '%s': %s", base, why);
+		}
 		rc = nc_open_mem(base, NC_NOWRITE, f->map_len, f->map, &f->ncid);
-	else
+	} else
 		rc = nc_open(path, NC_NOWRITE, &f->ncid);
 	if (rc != NC_NOERR) {
 		f->ncid = -1;
@@ -2037,6 +2156,10 @@ enum wc_status nwp_file_open_mem(struct nwp_file **out, const char *label,
 	if (size < 8 || (memcmp(data, "CDF", 3) != 0 && memcmp(data, "\x89HDF", 4) != 0))
 		return wc_error_set(err, WC_ENETCDF, "cannot open '%s': not a netCDF file",
 				    label);
+	const char *why;
+
+	if (!classic_header_ok(data, size, &why))
+		return wc_error_set(err, WC_EFORMAT, "cannot open '%s': %s", label, why);
 	f = file_new(label);
 	if (!f)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");

@@ -145,11 +145,7 @@ static bool locate_projected(const struct nwp_file *f, double lat, double lon, d
 
 static double lon_near(double lon, double ref)
 {
-	while (lon - ref > 180)
-		lon -= 360;
-	while (lon - ref < -180)
-		lon += 360;
-	return lon;
+	return lon - 360 * round((lon - ref) / 360);
 }
 
 /*
