@@ -270,11 +270,16 @@ class Windcast:
         self.log = open(log_path, "a") if log_path else None
 
     def run(self, *args, check=True, capture=True):
-        cmd = [self.bin, "--data", self.data, "--quiet"] + [str(a) for a in args]
+        cmd = [self.bin, "--data", self.data] + [str(a) for a in args]
         t0 = time.time()
         p = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None,
                            stderr=subprocess.PIPE, text=True)
         dt = time.time() - t0
+        m = re.search(r"set (OPENBLAS_CORETYPE)=(\w+)", p.stderr or "")
+        if m and not os.environ.get(m.group(1)):
+            # windcast says its BLAS picked slow kernels: follow its advice from now on
+            os.environ[m.group(1)] = m.group(2)
+            say("using %s=%s for the next windcast calls, as it advises" % m.groups())
         if self.log:
             self.log.write("%.2fs rc=%d %s\n" % (dt, p.returncode, " ".join(cmd)))
             if p.stderr:
@@ -282,7 +287,7 @@ class Windcast:
             self.log.flush()
         if check and p.returncode != 0:
             raise RuntimeError("'%s' failed (exit %d): %s" % (
-                " ".join(cmd[3:5] + cmd[5:9]), p.returncode, (p.stderr or "").strip()[-2000:]))
+                " ".join(cmd[3:9]), p.returncode, (p.stderr or "").strip()[-2000:]))
         return p
 
     def has(self, *command):
