@@ -274,6 +274,7 @@ enum wc_status baseline_forecast(enum baseline b, const struct farm_series *s, i
 	float *buf = malloc(((size_t)HISTORY_DAYS * 24 + 1) * sizeof(float));
 	enum wc_status ret;
 
+	T = utc_floor(T, UTC_HOUR);	/* hourly data: between hours, the hour before */
 	if (run)
 		*run = SIZE_MAX;
 	if (!buf)

@@ -312,10 +312,13 @@ enum wc_status forecaster_issue(struct forecaster *fc, int64_t T, struct forecas
 	char t[UTC_ISO_LEN];
 
 	memset(out, 0, sizeof(*out));
+	/* rows are hourly: an issue time between hours serves as the hour before it, which
+	 * can only see less, never more */
+	T = utc_floor(T, UTC_HOUR);
 	snprintf(out->farm_id, sizeof(out->farm_id), "%s", fc->farm_id);
 	out->capacity_mw = fc->in.target.farm.capacity_mw;
 	out->issued = T;
-	if (T < fc->first || T > fc->last)
+	if (T < utc_floor(fc->first, UTC_HOUR) || T > fc->last)
 		return wc_error_set(err, WC_EINVAL, "issue time %s is outside the forecaster's range",
 				    utc_format(T, t));
 	if (b >= 0) {

@@ -76,7 +76,8 @@ void forecaster_free(struct forecaster *fc);
 int64_t forecaster_first(const struct forecaster *fc);
 
 /*
- * Forecast at issue time T (within the open range). On success *out holds the result
+ * Forecast at issue time T (within the open range), floored to the hour (rows are
+ * hourly; the floor can only see less). On success *out holds the result
  * (forecast_release). WC_ENOTFOUND when no model nor baseline has inputs at T.
  */
 enum wc_status forecaster_issue(struct forecaster *fc, int64_t T, struct forecast *out,

@@ -1,0 +1,164 @@
+/*
+ * test_features.c - the availability rule and the feature rows, checked value by value
+ * against the fixture's closed form (test_forecast.c), computed independently here.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/utc.h"
+#include "data/store.h"
+#include "forecast/features.h"
+#include "testutil.h"
+
+#define FX_T0 1767225600	/* 2026-01-01T00:00:00Z, as in test_forecast.c */
+
+double fx_truth(int64_t t);
+double fx_curve(double ws);
+void fx_farms(struct store *st);
+void fx_fill(struct store *st, int days, int64_t cut, double bump);
+
+/* The fixture's forecast of run `ref` at valid time v (bump 0). */
+static double fx_forecast(int64_t ref, int64_t v)
+{
+	return fx_truth(v) + 0.04 * (double)(v - ref) / 3600 * sin((double)ref / 70000.0);
+}
+
+static int name_index(const struct features *f, const char *name)
+{
+	for (int i = 0; i < f->n; i++)
+		if (!strcmp(f->names[i], name))
+			return i;
+	cr_assert_fail("no feature '%s'", name);
+	return -1;
+}
+
+TestSuite(features_rule, .timeout = 30);
+
+Test(features_rule, boundaries)
+{
+	const int64_t R = FX_T0, D = 5 * 3600;
+
+	cr_assert(nwp_run_available(true, R, D, R + D), "ref + delay == T is available");
+	cr_assert_not(nwp_run_available(true, R, D, R + D - 1));
+	cr_assert(nwp_run_available(true, R, 0, R));
+	cr_assert(nwp_run_available(false, 0, D, INT64_MIN + 1), "analyses carry no issue time");
+	cr_assert_not(nwp_run_available(true, INT64_MAX, D, INT64_MAX - 1), "no overflow");
+	cr_assert(obs_available(R, R));
+	cr_assert_not(obs_available(R + 1, R));
+}
+
+Test(features_rule, config_round_trip)
+{
+	struct feature_config a, b;
+	struct wc_error err = { 0 };
+	char buf[4096];
+
+	feature_config_init(&a);
+	a.delay_s = 7200;
+	a.max_lead = 36;
+	a.obs_max_lead = 12;
+	a.n_regional = 2;
+	strcpy(a.regional[0], "beta");
+	strcpy(a.regional[1], "gamma-2");
+	feature_config_format(&a, buf, sizeof(buf));
+	cr_assert_eq(feature_config_parse(buf, &b, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(memcmp(&a, &b, sizeof(a)), 0, "'%s'", buf);
+	cr_assert_eq(feature_config_parse("delay_s=1 bogus=2", &b, &err), WC_EFORMAT);
+	cr_assert_eq(feature_config_parse("max_lead=0", &b, &err), WC_EFORMAT);
+}
+
+TestSuite(features_rows, .timeout = 60);
+
+Test(features_rows, values_from_the_run_available_at_T)
+{
+	char *dir = tu_tmpdir();
+	struct store *st;
+	struct wc_error err = { 0 };
+	struct feature_config c;
+	struct farm_inputs in;
+	struct features f;
+	/* 17:00 UTC on day 2: the 12 UTC run is delivered (12 + 5 = 17), not later ones */
+	const int64_t T = FX_T0 + 2 * 86400 + 17 * 3600, ref = FX_T0 + 2 * 86400 + 12 * 3600;
+	const int lead = 7;
+	const int64_t v = T + lead * 3600;
+	float *x;
+	size_t run;
+	int64_t y;
+	int mo, d, h, mi, s;
+
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK);
+	fx_farms(st);
+	fx_fill(st, 5, INT64_MAX, 0);
+	feature_config_init(&c);
+	cr_assert_eq(feature_config_set_regional(&c, st, "alpha", "all", &err), WC_OK, "%s",
+		     err.msg);
+	cr_assert_eq(c.n_regional, 1);
+	cr_assert_str_eq(c.regional[0], "beta");
+	cr_assert_eq(farm_inputs_load(&in, st, "alpha", &c, T, INT64_MIN, INT64_MAX, &err), WC_OK,
+		     "%s", err.msg);
+	/* the query itself is bounded: nothing delivered or observed after T was read */
+	for (size_t r = 0; r < in.target.nruns; r++)
+		cr_assert_leq(in.target.runs[r].ref_time + c.delay_s, T);
+	cr_assert_leq(in.target.obs_t0 + (int64_t)(in.target.nobs - 1) * 3600, T);
+	cr_assert_eq(features_init(&f, &c, &in.target, in.rp, &err), WC_OK, "%s", err.msg);
+	x = calloc((size_t)f.n, sizeof(float));
+	cr_assert(features_row(&f, T, lead, x, &run));
+	cr_assert_eq(in.target.runs[run].ref_time, ref);
+	cr_assert_float_eq(x[name_index(&f, "lead_h")], lead, 0);
+	cr_assert_float_eq(x[name_index(&f, "nwp_lead_h")], (double)(v - ref) / 3600, 1e-6);
+	cr_assert_float_eq(x[name_index(&f, "ws_hub")], fx_forecast(ref, v), 1e-4);
+	cr_assert_float_eq(x[name_index(&f, "ws10")], 0.75 * fx_forecast(ref, v), 1e-4);
+	cr_assert_float_eq(x[name_index(&f, "shear")], log(1 / 0.75) / log(10), 1e-5);
+	cr_assert_float_eq(x[name_index(&f, "ws_hub@-3")], fx_forecast(ref, v - 3 * 3600), 1e-4);
+	cr_assert_float_eq(x[name_index(&f, "ws_hub@+2")], fx_forecast(ref, v + 2 * 3600), 1e-4);
+	/* the previous run, 12 h older, for the same valid time */
+	cr_assert_float_eq(x[name_index(&f, "prev_ws_hub")], fx_forecast(ref - 43200, v), 1e-4);
+	/* observed power / capacity at T and 6 h before (outage hours are NaN) */
+	cr_assert_float_eq(x[name_index(&f, "obs_lag0")], fx_curve(fx_truth(T)), 1e-6);
+	cr_assert_float_eq(x[name_index(&f, "obs_lag6")], fx_curve(fx_truth(T - 6 * 3600)), 1e-6);
+	cr_assert_float_eq(x[name_index(&f, "beta:obs_lag0")], fx_curve(fx_truth(T)), 1e-6);
+	cr_assert_float_eq(x[name_index(&f, "beta:ws_hub")], fx_forecast(ref, v), 1e-4);
+	utc_to_fields(v, &y, &mo, &d, &h, &mi, &s);
+	cr_assert_float_eq(x[name_index(&f, "hod_sin")], sin(2 * M_PI * (h - 0.5) / 24), 1e-6);
+	cr_assert_float_eq(x[name_index(&f, "wd100_sin")] * x[name_index(&f, "wd100_sin")] +
+				   x[name_index(&f, "wd100_cos")] * x[name_index(&f, "wd100_cos")],
+			   1, 1e-5);
+	/* beyond the reach of the run available at T: not usable, all NWP NaN */
+	cr_assert_not(features_row(&f, T, 48 - 5 + 1, x, &run));
+	cr_assert(isnan(x[name_index(&f, "ws_hub")]));
+	cr_assert_eq(run, SIZE_MAX);
+	/* nothing after T: an observation lag "in the future" of T is NaN by the rule */
+	cr_assert(isnan(farm_series_obs(&in.target, T + 3600, T)));
+	free(x);
+	features_release(&f);
+	farm_inputs_release(&in);
+	store_close(st);
+	tu_rmrf_free(dir);
+}
+
+Test(features_rows, regional_specs)
+{
+	char *dir = tu_tmpdir();
+	struct store *st;
+	struct wc_error err = { 0 };
+	struct feature_config c;
+
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK);
+	fx_farms(st);
+	feature_config_init(&c);
+	/* alpha (55.0, 8.0) and beta (55.5, 8.5) are about 65 km apart */
+	cr_assert_eq(feature_config_set_regional(&c, st, "alpha", "50km", &err), WC_OK);
+	cr_assert_eq(c.n_regional, 0);
+	cr_assert_eq(feature_config_set_regional(&c, st, "alpha", "80km", &err), WC_OK);
+	cr_assert_eq(c.n_regional, 1);
+	cr_assert_eq(feature_config_set_regional(&c, st, "alpha", "none", &err), WC_OK);
+	cr_assert_eq(c.n_regional, 0);
+	cr_assert_eq(feature_config_set_regional(&c, st, "alpha", "beta,alpha", &err), WC_OK);
+	cr_assert_eq(c.n_regional, 1, "the target itself is left out");
+	cr_assert_eq(feature_config_set_regional(&c, st, "alpha", "gamma", &err), WC_ENOTFOUND);
+	cr_assert_eq(feature_config_set_regional(&c, st, "alpha", "-5km", &err), WC_EINVAL);
+	store_close(st);
+	tu_rmrf_free(dir);
+}

@@ -1,0 +1,607 @@
+/*
+ * test_forecast.c - issue-time forecasts: the leakage proof (every stored value later
+ * than T changed, the forecast at T unchanged to the bit, training included), JSON and
+ * CSV shapes, fallbacks, stored forecasts, and a small end-to-end run on demo data
+ * through the CLI and the in-process HTTP API.
+ *
+ * The fixture (fx_fill, shared with test_features.c and test_baselines.c) writes runs
+ * and observations straight through the store API: a closed-form "true" wind, runs every
+ * 12 h whose error grows with lead, and power from a known curve.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/utc.h"
+#include "data/store.h"
+#include "forecast/baselines.h"
+#include "forecast/features.h"
+#include "forecast/forecast.h"
+#include "forecast/model.h"
+#include "server/server.h"
+#include "testutil.h"
+
+/* ---- fixture ---- */
+
+#define FX_T0 1767225600	/* 2026-01-01T00:00:00Z */
+
+double fx_truth(int64_t t);
+double fx_curve(double ws);
+void fx_farms(struct store *st);
+void fx_fill(struct store *st, int days, int64_t cut, double bump);
+
+double fx_truth(int64_t t)
+{
+	double x = (double)(t - FX_T0);
+
+	return 8 + 5 * sin(2 * M_PI * x / 259200.0) + 2 * sin(2 * M_PI * x / 61200.0);
+}
+
+double fx_curve(double ws)
+{
+	if (ws < 3)
+		return 0;
+	if (ws > 12)
+		return 1;
+	return (ws - 3) * (ws - 3) / 81.0;
+}
+
+void fx_farms(struct store *st)
+{
+	struct farm f[2] = {
+		{ .id = "alpha", .name = "Alpha", .lat = 55.0, .lon = 8.0, .capacity_mw = 100,
+		  .hub_height_m = 100 },
+		{ .id = "beta", .name = "Beta", .lat = 55.5, .lon = 8.5, .capacity_mw = 50,
+		  .hub_height_m = NAN },
+	};
+	struct wc_error err = { 0 };
+
+	cr_assert_eq(store_farm_import(st, f, 2, false, &err), WC_OK, "%s", err.msg);
+}
+
+/*
+ * Runs every 12 h from FX_T0 for `days` days (leads 0..48) and hourly observations of
+ * both farms. Values of runs delivered after `cut` (ref > cut - 5 h) and observations
+ * after `cut` are changed by `bump` (0: the base data set).
+ */
+void fx_fill(struct store *st, int days, int64_t cut, double bump)
+{
+	struct wc_error err = { 0 };
+	struct weather_row rows[49];
+	const char *ids[2] = { "alpha", "beta" };
+
+	for (int r = 0; r < days * 2; r++) {
+		int64_t ref = FX_T0 + (int64_t)r * 43200;
+		bool late = ref > cut - FEAT_DEFAULT_DELAY_S;
+		struct farm_weather fw[2];
+		struct nwp_run run = { .is_forecast = true, .ref_time = ref, .ntimes = 49 };
+		char sha[65];
+
+		for (int h = 0; h <= 48; h++) {
+			int64_t v = ref + (int64_t)h * 3600;
+			double ws = fx_truth(v) + 0.04 * h * sin((double)ref / 70000.0) +
+				    (late ? bump * 10 : 0);
+			struct weather_row *w = &rows[h];
+
+			w->valid_time = v;
+			w->lead_h = h;
+			for (int c = 0; c < WEATHER_NCOLS; c++)
+				w->v[c] = NAN;
+			w->v[WX_WS100] = w->v[WX_WS_HUB] = ws;
+			w->v[WX_WS10] = 0.75 * ws;
+			w->v[WX_WD100] = fmod(200 + 40 * sin((double)v / 90000.0), 360);
+			w->v[WX_WD10] = fmod(w->v[WX_WD100] + 10, 360);
+			w->v[WX_RHO] = 1.22 + 0.01 * sin((double)v / 50000.0);
+			w->v[WX_WS100_NBR_MEAN] = ws * 1.01;
+			w->v[WX_WS100_NBR_STD] = 0.3;
+		}
+		snprintf(run.source, sizeof(run.source), "fixture");
+		run.first_valid = ref;
+		run.last_valid = ref + 48 * 3600;
+		snprintf(sha, sizeof(sha), "%016llx%016llx%016llx%016llx", (unsigned long long)r,
+			 (unsigned long long)ref, 0x5eedULL, (unsigned long long)(bump * 1000));
+		fw[0] = (struct farm_weather){ ids[0], rows, 49 };
+		fw[1] = (struct farm_weather){ ids[1], rows, 49 };
+		cr_assert_eq(store_ingest_run(st, sha, 1, "/dev/null", "fixture.nc", &run, fw, 2,
+					      &err),
+			     WC_OK, "%s", err.msg);
+	}
+	for (int k = 0; k < 2; k++) {
+		size_t n = (size_t)days * 24;
+		struct obs_row *o = calloc(n, sizeof(*o));
+		double cap = k ? 50 : 100;
+
+		for (size_t i = 0; i < n; i++) {
+			int64_t t = FX_T0 + (int64_t)(i + 1) * 3600;
+			double p = fx_curve(fx_truth(t)) + (t > cut ? bump : 0);
+
+			o[i].time = t;
+			o[i].power_mw = cap * (p > 1 ? 1 : p);
+			o[i].flag = i % 97 == 50 ? OBS_OUTAGE : OBS_OK;
+		}
+		cr_assert_eq(store_obs_upsert(st, ids[k], o, n, &err), WC_OK, "%s", err.msg);
+		free(o);
+	}
+}
+
+static struct store *open_store(char **dir)
+{
+	struct store *st;
+	struct wc_error err = { 0 };
+
+	*dir = tu_tmpdir();
+	cr_assert_eq(store_open(*dir, &st, &err), WC_OK, "%s", err.msg);
+	fx_farms(st);
+	return st;
+}
+
+static void tiny_train_options(struct train_options *o)
+{
+	train_options_init(o);
+	o->nn.n_hidden = 1;
+	o->nn.hidden[0] = 8;
+	o->nn.epochs = 4;
+	o->nn.n_members = 2;
+	o->features.max_lead = 12;
+}
+
+static void issue(struct store *st, const char *farm, const char *model, int64_t T,
+		  int horizon, struct forecast *out)
+{
+	struct forecast_options o;
+	struct forecaster *fcr;
+	struct wc_error err = { 0 };
+
+	forecast_options_init(&o);
+	o.model = model;
+	o.horizon = horizon;
+	cr_assert_eq(forecaster_open(st, farm, &o, T, T, &fcr, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(forecaster_issue(fcr, T, out, &err), WC_OK, "%s: %s", model, err.msg);
+	forecaster_free(fcr);
+}
+
+TestSuite(forecast_leakage, .timeout = 120);
+
+/*
+ * Two stores equal up to T; in B every observation after T and every run delivered after
+ * T is changed. Training with --to T and forecasting at T must give the same bits in
+ * both, for the model and every baseline; a later issue time must differ (the change is
+ * real).
+ */
+Test(forecast_leakage, nothing_after_T_changes_a_bit)
+{
+	const int64_t T = FX_T0 + 10 * 86400 + 5 * 3600;	/* the 00 UTC run is just in */
+	const char *models[] = { "nn", "persistence", "climatology", "powercurve" };
+	char *da, *db;
+	struct store *a = open_store(&da), *b = open_store(&db);
+	struct train_options o;
+	struct farm_model *ma, *mb;
+	struct wc_error err = { 0 };
+
+	fx_fill(a, 14, T, 0);
+	fx_fill(b, 14, T, 0.3);
+	tiny_train_options(&o);
+	o.to = T;
+	cr_assert_eq(feature_config_set_regional(&o.features, a, "alpha", "all", &err), WC_OK);
+	cr_assert_eq(farm_model_train(a, "alpha", &o, &ma, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(farm_model_train(b, "alpha", &o, &mb, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(ma->n_rows, mb->n_rows);
+	cr_assert_eq(ma->nn->member[0].n_params, mb->nn->member[0].n_params);
+	cr_assert_eq(memcmp(ma->nn->member[0].params, mb->nn->member[0].params,
+			    ma->nn->member[0].n_params * sizeof(float)),
+		     0, "training read data later than --to");
+	cr_assert_eq(farm_model_save(a, ma, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(farm_model_save(b, mb, &err), WC_OK, "%s", err.msg);
+	farm_model_free(ma);
+	farm_model_free(mb);
+
+	for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++) {
+		struct forecast fa, fb;
+
+		issue(a, "alpha", models[m], T, 12, &fa);
+		issue(b, "alpha", models[m], T, 12, &fb);
+		cr_assert_eq(fa.nlead, fb.nlead, "%s", models[m]);
+		cr_assert_eq(fa.nq, fb.nq);
+		cr_assert_gt(fa.nlead, 0);
+		cr_assert_eq(memcmp(fa.q, fb.q, (size_t)fa.nlead * fa.nq * sizeof(float)), 0,
+			     "%s forecast at T changed with data after T", models[m]);
+		cr_assert_eq(memcmp(fa.point, fb.point, (size_t)fa.nlead * sizeof(float)), 0);
+		cr_assert_eq(fa.run_ref_time, fb.run_ref_time);
+		forecast_release(&fa);
+		forecast_release(&fb);
+	}
+	/* sanity: an issue time after the change does see it */
+	{
+		struct forecast fa, fb;
+
+		issue(a, "alpha", "nn", T + 12 * 3600, 6, &fa);
+		issue(b, "alpha", "nn", T + 12 * 3600, 6, &fb);
+		cr_assert_neq(memcmp(fa.q, fb.q, (size_t)fa.nlead * fa.nq * sizeof(float)), 0);
+		forecast_release(&fa);
+		forecast_release(&fb);
+	}
+	store_close(a);
+	store_close(b);
+	tu_rmrf_free(da);
+	tu_rmrf_free(db);
+}
+
+/* The run used at T is the newest with ref + delay <= T, exactly at the boundary. */
+Test(forecast_leakage, run_chosen_by_delivery_delay)
+{
+	char *d;
+	struct store *st = open_store(&d);
+	struct forecast f;
+
+	fx_fill(st, 4, INT64_MAX, 0);
+	issue(st, "alpha", "powercurve", FX_T0 + 3 * 86400 + 5 * 3600, 3, &f);
+	cr_assert_eq(f.run_ref_time, FX_T0 + 3 * 86400, "ref + delay == T is available");
+	forecast_release(&f);
+	issue(st, "alpha", "powercurve", FX_T0 + 3 * 86400 + 5 * 3600 - 1, 3, &f);
+	cr_assert_eq(f.run_ref_time, FX_T0 + 2 * 86400 + 43200, "one second earlier it is not");
+	forecast_release(&f);
+	store_close(st);
+	tu_rmrf_free(d);
+}
+
+/* ---- shapes ---- */
+
+TestSuite(forecast_shape, .timeout = 60);
+
+Test(forecast_shape, json_and_csv)
+{
+	char *d;
+	struct store *st = open_store(&d);
+	struct forecast f;
+	float lv[3] = { 0.1f, 0.5f, 0.9f };
+	struct dynbuf b;
+	json_t *j, *leads;
+	const int64_t T = FX_T0 + 2 * 86400 + 5 * 3600;
+	char *line, *save = NULL;
+	int nlines = 0;
+
+	fx_fill(st, 4, INT64_MAX, 0);
+	issue(st, "alpha", "powercurve", T, 6, &f);
+	j = forecast_json(&f, lv, 3, 6, false);
+	cr_assert_not_null(j);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "farm")), "alpha");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "issued")), "2026-01-03T05:00:00Z");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "model"), "name")),
+			 "powercurve");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "nwp_run"),
+							   "ref_time")),
+			 "2026-01-03T00:00:00Z");
+	cr_assert_eq(json_integer_value(json_object_get(j, "horizon")), 6);
+	leads = json_object_get(j, "leads");
+	cr_assert_eq(json_array_size(leads), 6);
+	for (size_t i = 0; i < 6; i++) {
+		json_t *l = json_array_get(leads, i);
+		json_t *qm = json_object_get(l, "quantiles_mw"), *qf = json_object_get(l, "quantiles_frac");
+		double pm = json_real_value(json_object_get(l, "point_mw"));
+		double pf = json_real_value(json_object_get(l, "point_frac"));
+
+		cr_assert_eq(json_integer_value(json_object_get(l, "lead_h")), (json_int_t)i + 1);
+		cr_assert_eq(json_array_size(qm), 3);
+		cr_assert_float_eq(pm, pf * 100, 1e-4);
+		for (size_t k = 0; k < 3; k++) {
+			cr_assert_float_eq(json_real_value(json_array_get(qm, k)),
+					   json_real_value(json_array_get(qf, k)) * 100, 1e-4);
+			if (k)
+				cr_assert_geq(json_real_value(json_array_get(qf, k)),
+					      json_real_value(json_array_get(qf, k - 1)));
+		}
+	}
+	json_decref(j);
+
+	dynbuf_init(&b, 1 << 20);
+	cr_assert_eq(forecast_csv(&f, lv, 3, 6, true, false, &b), WC_OK);
+	for (line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (nlines == 0)
+			cr_assert_str_eq(line, "issued,valid_time,lead_h,point,q0.1,q0.5,q0.9");
+		else if (nlines == 1)
+			cr_assert_eq(strncmp(line, "2026-01-03T05:00:00Z,2026-01-03T06:00:00Z,1,", 44),
+				     0, "%s", line);
+		nlines++;
+	}
+	cr_assert_eq(nlines, 7);
+	dynbuf_release(&b);
+	forecast_release(&f);
+	store_close(st);
+	tu_rmrf_free(d);
+}
+
+Test(forecast_shape, levels_parse_and_interpolate)
+{
+	float lv[FORECAST_MAX_REQUEST];
+	int n;
+	struct wc_error err = { 0 };
+	struct forecast f = { .nq = 3, .taus = { 0.1f, 0.5f, 0.9f }, .nlead = 1 };
+	float q[3] = { 0.2f, 0.4f, 0.8f };
+
+	cr_assert_eq(forecast_parse_levels("0.01:0.99:0.01", lv, &n, &err), WC_OK);
+	cr_assert_eq(n, 99);
+	cr_assert_float_eq(lv[98], 0.99f, 1e-6);
+	cr_assert_eq(forecast_parse_levels("0.9,0.1", lv, &n, &err), WC_OK);
+	cr_assert(n == 2 && lv[0] < lv[1]);
+	cr_assert_eq(forecast_parse_levels("0,0.5", lv, &n, &err), WC_EINVAL);
+	cr_assert_eq(forecast_parse_levels("0.5,x", lv, &n, &err), WC_EINVAL);
+	f.q = q;
+	/* 0.3 is halfway between 0.1 and 0.5: halfway between 0.2 and 0.4 */
+	cr_assert_float_eq(forecast_quantile(&f, 0, 0.3f), 0.3f, 1e-6);
+	cr_assert_float_eq(forecast_quantile(&f, 0, 0.7f), 0.6f, 1e-6);
+	lv[0] = 0.05f;
+	cr_assert_eq(forecast_check_levels(&f, lv, 1, &err), WC_EINVAL);
+}
+
+Test(forecast_shape, stored_body_round_trip)
+{
+	char *d;
+	struct store *st = open_store(&d);
+	struct forecast f, g;
+	struct wc_error err = { 0 };
+	char *body;
+
+	fx_fill(st, 3, INT64_MAX, 0);
+	issue(st, "alpha", "persistence", FX_T0 + 86400 + 7 * 3600, 5, &f);
+	cr_assert_eq(forecast_store(st, &f, 1, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_forecast_get(st, "alpha", f.issued, "persistence", &body, &err), WC_OK);
+	cr_assert_eq(forecast_from_body(body, &g, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(g.nlead, f.nlead);
+	cr_assert_eq(g.nq, f.nq);
+	cr_assert_eq(g.issued, f.issued);
+	cr_assert_str_eq(g.model, "persistence");
+	for (int i = 0; i < f.nlead * f.nq; i++)
+		cr_assert_float_eq(g.q[i], f.q[i], 1e-6);
+	for (int i = 0; i < f.nlead; i++)
+		cr_assert_float_eq(g.point[i], f.point[i], 1e-6);
+	free(body);
+	forecast_release(&f);
+	forecast_release(&g);
+	store_close(st);
+	tu_rmrf_free(d);
+}
+
+/* ---- fallbacks ---- */
+
+TestSuite(forecast_fallback, .timeout = 60);
+
+Test(forecast_fallback, chain_without_model_or_nwp)
+{
+	char *d;
+	struct store *st = open_store(&d);
+	struct forecast_options o;
+	struct forecaster *fcr;
+	struct forecast f;
+	struct wc_error err = { 0 };
+	const int64_t T = FX_T0 + 2 * 86400 + 5 * 3600;
+
+	/* nothing at all: no forecast, a clear reason */
+	forecast_options_init(&o);
+	cr_assert_eq(forecaster_open(st, "alpha", &o, T, T, &fcr, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(forecaster_issue(fcr, T, &f, &err), WC_ENOTFOUND);
+	cr_assert(strstr(err.msg, "no trained model"), "%s", err.msg);
+	forecaster_free(fcr);
+
+	fx_fill(st, 4, INT64_MAX, 0);
+	/* no model: the power curve stands in and says why */
+	issue(st, "alpha", "auto", T, 6, &f);
+	cr_assert_str_eq(f.model, "powercurve");
+	cr_assert(strstr(f.fallback, "no trained model of farm 'alpha'"), "%s", f.fallback);
+	forecast_release(&f);
+	/* before the first run is delivered: no NWP, persistence */
+	issue(st, "alpha", "auto", FX_T0 + 3 * 3600, 6, &f);
+	cr_assert_str_eq(f.model, "persistence");
+	cr_assert(strstr(f.fallback, "cannot fit a power curve"), "%s", f.fallback);
+	cr_assert_float_eq(f.point[0], fx_curve(fx_truth(FX_T0 + 3 * 3600)), 1e-6);
+	forecast_release(&f);
+	/* explicit nn without a model: an error with the train hint */
+	o.model = "nn";
+	cr_assert_eq(forecaster_open(st, "alpha", &o, T, T, &fcr, &err), WC_ENOTFOUND);
+	cr_assert(strstr(err.msg, "windcast train --farm alpha"), "%s", err.msg);
+	o.model = "bogus";
+	cr_assert_eq(forecaster_open(st, "alpha", &o, T, T, &fcr, &err), WC_EINVAL);
+	o.model = "auto";
+	cr_assert_eq(forecaster_open(st, "nope", &o, T, T, &fcr, &err), WC_ENOTFOUND);
+	store_close(st);
+	tu_rmrf_free(d);
+}
+
+Test(forecast_fallback, model_falls_back_without_nwp_and_cuts_at_reach)
+{
+	char *d;
+	struct store *st = open_store(&d);
+	struct train_options o;
+	struct farm_model *m;
+	struct forecast f;
+	struct wc_error err = { 0 };
+	const int64_t last_ref = FX_T0 + 5 * 86400 + 43200;
+
+	fx_fill(st, 6, INT64_MAX, 0);
+	tiny_train_options(&o);
+	cr_assert_eq(farm_model_train(st, "alpha", &o, &m, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(farm_model_save(st, m, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(m->version, 1);
+	farm_model_free(m);
+	issue(st, "alpha", "auto", FX_T0 + 86400 + 5 * 3600, 36, &f);
+	cr_assert_str_eq(f.model, "nn");
+	cr_assert_eq(f.model_version, 1);
+	cr_assert_eq(f.nlead, 12, "cut to the trained leads");
+	cr_assert(strstr(f.note, "trained for"), "%s", f.note);
+	forecast_release(&f);
+	/* 45 h after the last run's reference time its leads 46..48 remain: 1..3 */
+	issue(st, "alpha", "auto", last_ref + 45 * 3600, 12, &f);
+	cr_assert_str_eq(f.model, "nn");
+	cr_assert_eq(f.nlead, 3);
+	cr_assert(strstr(f.note, "reach"), "%s", f.note);
+	forecast_release(&f);
+	/* beyond every run's reach and a day after the last observation: climatology */
+	issue(st, "alpha", "auto", last_ref + 49 * 3600, 12, &f);
+	cr_assert_str_eq(f.model, "climatology");
+	cr_assert(strstr(f.fallback, "no NWP run available"), "%s", f.fallback);
+	forecast_release(&f);
+	store_close(st);
+	tu_rmrf_free(d);
+}
+
+/* ---- end to end on demo data: CLI and HTTP ---- */
+
+TestSuite(forecast_e2e, .timeout = 240);
+
+static void demo_store(char **dir, char **input)
+{
+	char *out = NULL, *errs = NULL;
+
+	*dir = tu_tmpdir();
+	*input = tu_tmpdir();
+	cr_assert_eq(tu_cli(NULL, NULL, &errs, "demo-data --out '%s' --farms 2 --days 16", *input),
+		     0, "%s", errs);
+	free(errs);
+	cr_assert_eq(tu_cli(*dir, NULL, &errs, "farm import '%s/farms.json'", *input), 0, "%s",
+		     errs);
+	free(errs);
+	cr_assert_eq(tu_cli(*dir, NULL, &errs, "--quiet ingest '%s'/nwp/*.nc", *input), 0, "%s",
+		     errs);
+	free(errs);
+	cr_assert_eq(tu_cli(*dir, NULL, &errs, "obs import --farm north-sea-1 '%s/obs/north-sea-1.csv'",
+			    *input),
+		     0, "%s", errs);
+	free(errs);
+	cr_assert_eq(tu_cli(*dir, &out, &errs,
+			    "--quiet train --farm north-sea-1 --ensemble 1 --hidden 16 --epochs 5 "
+			    "--leads 24 --regional all --format json"),
+		     0, "%s", errs);
+	cr_assert(strstr(out, "\"version\": 1"), "%s", out);
+	free(out);
+	free(errs);
+}
+
+Test(forecast_e2e, cli_and_http)
+{
+	char *dir, *input, *out = NULL, *errs = NULL, *line, *save = NULL;
+	struct store *st;
+	struct server *srv;
+	struct server_config cfg;
+	struct wc_error err = { 0 };
+	struct tu_http r;
+	json_t *j;
+	int n = 0;
+
+	demo_store(&dir, &input);
+	/* one issue time, CSV in fractions */
+	cr_assert_eq(tu_cli(dir, &out, &errs,
+			    "forecast --farm north-sea-1 --issued 2026-01-10T05:00Z --horizon 6 "
+			    "--format csv --units frac --quantiles 0.05,0.5,0.95"),
+		     0, "%s", errs);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++)
+		if (n == 0)
+			cr_assert_str_eq(line, "issued,valid_time,lead_h,point,q0.05,q0.5,q0.95");
+	cr_assert_eq(n, 7);
+	free(out);
+	free(errs);
+	/* many issue times in one run: one header, 6 rows each */
+	cr_assert_eq(tu_cli(dir, &out, &errs,
+			    "forecast --farm north-sea-1 --issued-from 2026-01-10T05:00Z "
+			    "--issued-to 2026-01-12T05:00Z --every 12 --horizon 6 --format csv "
+			    "--no-store"),
+		     0, "%s", errs);
+	n = 0;
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		n++;
+	cr_assert_eq(n, 1 + 5 * 6, "%s", out);
+	free(out);
+	free(errs);
+	/* bad usage is exit 2 with a message */
+	cr_assert_eq(tu_cli(dir, NULL, &errs, "forecast --farm north-sea-1 --horizon 0"), 2);
+	cr_assert(strstr(errs, "invalid --horizon '0'"), "%s", errs);
+	free(errs);
+	cr_assert_eq(tu_cli(dir, NULL, &errs, "train --farm north-sea-1 --ensemble 0"), 2);
+	free(errs);
+	cr_assert_eq(tu_cli(dir, NULL, &errs, "forecast --farm nope"), 1);
+	free(errs);
+
+	/* the API on the same store */
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
+	server_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.threads = 2;
+	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
+	cr_assert(tu_http_request(server_port(srv), "GET",
+				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=6",
+				  NULL, 0, NULL, &r));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = json_loads(r.body, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "model"), "name")),
+			 "nn");
+	cr_assert(json_is_true(json_object_get(j, "stored")), "the CLI stored it: %s", r.body);
+	cr_assert_eq(json_array_size(json_object_get(j, "leads")), 6);
+	json_decref(j);
+	tu_http_release(&r);
+	/* a farm without observations or model: the power curve cannot be fitted, the
+	 * climatology has no data, so the answer is 409 with the reasons */
+	cr_assert(tu_http_request(server_port(srv), "GET", "/v1/farms/horns-reef/forecast", NULL,
+				  0, NULL, &r));
+	cr_assert_eq(r.status, 409, "%s", r.body);
+	tu_http_release(&r);
+	cr_assert(tu_http_request(server_port(srv), "GET",
+				  "/v1/farms/north-sea-1/forecast?quantiles=0.5,2", NULL, 0, NULL,
+				  &r));
+	cr_assert_eq(r.status, 400, "%s", r.body);
+	tu_http_release(&r);
+	{
+		const char *hdr[] = { "Accept: text/csv", NULL };
+
+		cr_assert(tu_http_request(server_port(srv), "GET",
+					  "/v1/farms/north-sea-1/forecast?horizon=3&model=climatology",
+					  NULL, 0, hdr, &r));
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		cr_assert_eq(strncmp(r.body, "issued,valid_time,lead_h,point,q0.1,q0.5,q0.9\n", 46), 0,
+			     "%s", r.body);
+		tu_http_release(&r);
+	}
+	/* training as a job */
+	cr_assert(tu_http_request(server_port(srv), "POST", "/v1/farms/north-sea-1/train",
+				  "{\"ensemble\":1,\"bogus\":1}", (size_t)-1, NULL, &r));
+	cr_assert_eq(r.status, 400, "%s", r.body);
+	tu_http_release(&r);
+	cr_assert(tu_http_request(server_port(srv), "POST", "/v1/farms/north-sea-1/train",
+				  "{\"ensemble\":1}", (size_t)-1, NULL, &r));
+	cr_assert_eq(r.status, 202, "%s", r.body);
+	j = json_loads(r.body, 0, NULL);
+	tu_http_release(&r);
+	{
+		char path[64];
+		const char *state = "queued";
+
+		snprintf(path, sizeof(path), "/v1/jobs/%lld",
+			 (long long)json_integer_value(
+				 json_object_get(json_object_get(j, "job"), "id")));
+		for (int i = 0; i < 600 && strcmp(state, "done") && strcmp(state, "failed"); i++) {
+			json_t *s;
+
+			usleep(100000);
+			cr_assert(tu_http_request(server_port(srv), "GET", path, NULL, 0, NULL, &r));
+			s = json_loads(r.body, 0, NULL);
+			state = !strcmp(json_string_value(json_object_get(s, "state")), "done")
+					? "done"
+				: !strcmp(json_string_value(json_object_get(s, "state")), "failed")
+					? "failed"
+					: "running";
+			if (!strcmp(state, "done"))
+				cr_assert_eq(json_integer_value(json_object_get(
+						     json_object_get(s, "result"), "version")),
+					     2, "%s", r.body);
+			json_decref(s);
+			tu_http_release(&r);
+		}
+		cr_assert_str_eq(state, "done");
+	}
+	json_decref(j);
+	server_stop(srv);
+	store_close(st);
+	tu_rmrf_free(dir);
+	tu_rmrf_free(input);
+}
