@@ -43,8 +43,8 @@ void projection_inverse(const struct projection *p, double x, double y, double *
 			double *lon);
 
 /*
- * Angle (radians) from true north to the grid's +y axis at longitude `lon` (degrees),
- * positive clockwise... as used by projection_rotate_to_earth; 0 for Mercator.
+ * Angle (radians) by which the grid's +y axis is turned clockwise from true north at
+ * longitude `lon` (degrees): n (lon - lon0) for Lambert, 0 for Mercator.
  */
 double projection_convergence(const struct projection *p, double lon);
 
