@@ -56,6 +56,13 @@ enum nn_act { NN_ACT_RELU = 0, NN_ACT_SILU = 1 };
 /* What the last dense layer feeds: plain outputs (MSE) or the non-crossing quantile head. */
 enum nn_head { NN_HEAD_LINEAR = 0, NN_HEAD_QUANTILE = 1 };
 
+/* Weight initialisation; biases start at 0 (the output bias at the targets' quantiles). */
+enum nn_init {
+	NN_INIT_FANIN = 0,	/* uniform in +-1/sqrt(fan_in) (PyTorch's nn.Linear default) */
+	NN_INIT_HE = 1,		/* He-normal for ReLU layers, Xavier-normal for the rest */
+	NN_INIT_XAVIER = 2,	/* Xavier-normal everywhere */
+};
+
 enum nn_sched {
 	NN_SCHED_CONST = 0,	/* warm-up, then constant */
 	NN_SCHED_COSINE = 1,	/* warm-up, then cosine decay to lr * lr_min_frac */
@@ -121,6 +128,16 @@ float nn_rng_normal(uint64_t *state);	/* N(0, 1) */
 /* Set OpenBLAS's thread count (n >= 1) and return the previous one. */
 int nn_blas_threads(int n);
 
+/*
+ * A better OPENBLAS_CORETYPE for this CPU than the kernels OpenBLAS picked, or NULL.
+ * OpenBLAS 0.3.21 (Debian 12) detects some newer Intel CPUs under virtualisation as
+ * "Prescott" and runs SSE3 kernels, about 4x slower than its AVX-512 ones. The choice is
+ * made when the library loads, so only the environment of a new process can change it:
+ * set OPENBLAS_CORETYPE to the returned name before starting windcast (the bench re-execs
+ * itself). nn_model_train() logs a warning when this returns a name.
+ */
+const char *nn_blas_coretype_hint(void);
+
 /* ---- one network ---------------------------------------------------------------- */
 
 /*
@@ -145,8 +162,8 @@ struct mlp {
  */
 enum wc_status mlp_init(struct mlp *net, int n_layers, const int *sizes, enum nn_act act,
 			enum nn_head head, int anchor, struct wc_error *err);
-/* He-normal weights for ReLU, Xavier-normal for SiLU and the last layer; zero biases. */
-void mlp_init_weights(struct mlp *net, uint64_t *rng);
+/* Random weights by `init` from the generator state *rng; zero biases. */
+void mlp_init_weights(struct mlp *net, enum nn_init init, uint64_t *rng);
 void mlp_release(struct mlp *net);
 /* Floats of scratch that mlp_forward_infer needs per row. */
 size_t mlp_scratch_per_row(const struct mlp *net);
@@ -163,6 +180,7 @@ struct nn_config {
 	int n_hidden;			/* hidden layers, 1..NN_MAX_HIDDEN */
 	int hidden[NN_MAX_HIDDEN];	/* units per hidden layer */
 	enum nn_act act;
+	enum nn_init init;
 	float dropout;			/* on hidden activations while training, [0, 0.9] */
 	enum nn_head head;		/* NN_HEAD_QUANTILE (pinball) or NN_HEAD_LINEAR (MSE) */
 	int n_quantiles;		/* strictly increasing levels in (0, 1) */
@@ -186,9 +204,9 @@ struct nn_config {
 };
 
 /*
- * Defaults: 2 hidden layers of 64, ReLU, no dropout, quantile head with levels 0.01,
- * 0.05, 0.10, ..., 0.95, 0.99, lr 1e-3, weight decay 1e-4, Adam (0.9, 0.999, 1e-8),
- * clip 1, cosine with 5% warm-up, 200 epochs, patience 15, batch 256, seed 1, K = 5,
+ * Defaults: 2 hidden layers of 64, ReLU, fan-in uniform init, no dropout, quantile head
+ * with levels 0.01, 0.05, 0.10, ..., 0.95, 0.99, lr 1e-3, weight decay 1e-4, Adam
+ * (0.9, 0.999, 1e-8), clip 1, cosine with 5% warm-up, 200 epochs, patience 15, batch 256, seed 1, K = 5,
  * 1 thread, progress on.
  */
 void nn_config_default(struct nn_config *cfg);
