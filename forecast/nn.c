@@ -303,6 +303,7 @@ int nn_blas_threads(int n)
 
 const char *nn_blas_coretype_hint(void)
 {
+#if defined(__x86_64__) && defined(__GNUC__)
 	static const char *const weak[] = { "Prescott", "Core2", "Penryn", "Dunnington",
 					    "Nehalem", "Atom", "Unknown" };
 	const char *core = openblas_get_corename(), *better = NULL;
@@ -319,6 +320,7 @@ const char *nn_blas_coretype_hint(void)
 	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++)
 		if (!strcasecmp(core, weak[i]))
 			return better;
+#endif
 	return NULL;
 }
 

@@ -96,26 +96,19 @@ def main():
             best = min(best, (time.perf_counter() - t) / calls)
         return best * 1e6
 
+    def ensemble(nets, x):
+        acc = nets[0](x)
+        for m in nets[1:]:
+            acc = acc + m(x)
+        return acc / len(nets)
+
     with torch.no_grad():
-        row = xva[:1].clone()
+        row, rows = xva[:1].clone(), xva[:36].clone()
         one = per_call_us(lambda: net(row), 2000)
         nets = [mlp(O).eval() for _ in range(5)]
-
-        def ens_row():
-            acc = nets[0](row)
-            for m in nets[1:]:
-                acc = acc + m(row)
-            return acc / 5
-        one5 = per_call_us(ens_row, 1000)
-        ens = [mlp(a.quantiles).eval() for _ in range(5)]
-        rows = xva[:36].clone()
-
-        def ens_call():
-            acc = ens[0](rows)
-            for m in ens[1:]:
-                acc = acc + m(rows)
-            return acc / 5
-        ens36 = per_call_us(ens_call, 500)
+        one5 = per_call_us(lambda: ensemble(nets, row), 1000)
+        qnets = [mlp(a.quantiles).eval() for _ in range(5)]
+        ens36 = per_call_us(lambda: ensemble(qnets, rows), 500)
 
     print("torch_version=%s" % torch.__version__)
     print("torch_threads=%d" % torch.get_num_threads())
