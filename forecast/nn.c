@@ -151,14 +151,18 @@ void dropout_backward(float *dinp, const float *mask, const float *dout, size_t 
 		dinp[i] = dout[i] * mask[i];
 }
 
-/* log(1 + e^x) without overflow; exact enough at both ends for float. */
+/*
+ * log(1 + e^x) without overflow. logf(1 + e^x) rather than log1pf: glibc's logf is several
+ * times faster, and below x = -15, where 1 + e^x loses e^x's digits, e^x itself is the
+ * answer to float precision; the absolute error stays under 1e-7 everywhere.
+ */
 static inline float softplusf(float x)
 {
 	if (x > 20.0f)
 		return x;
-	if (x < -20.0f)
+	if (x < -15.0f)
 		return expf(x);
-	return log1pf(expf(x));
+	return logf(1.0f + expf(x));
 }
 
 void quantile_head_forward(float *q, const float *z, int B, int Q, int a)

@@ -269,6 +269,7 @@ int main(int argc, char **argv)
 
 	if (!X || !Y || !A)
 		return 1;
+	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress shows through run-bench's pipe */
 	/* OpenBLAS picks its kernels at load time: a better choice needs a new process */
 	if (nn_blas_coretype_hint() && !getenv("OPENBLAS_CORETYPE")) {
 		printf("bench_nn: OpenBLAS chose '%s' kernels; re-running with OPENBLAS_CORETYPE=%s\n",
