@@ -64,8 +64,10 @@ static void *worker(void *cls)
 		if (store_job_set(p->st, it->id, failed ? JOB_FAILED : JOB_DONE, result, &err))
 			log_error("job %lld: cannot record result: %s", (long long)it->id,
 				  wc_error_msg(&err));
-		log_info("job %lld (%s) %s", (long long)it->id, result ? result : "",
-			 failed ? "failed" : "done");
+		if (failed)
+			log_warn("job %lld failed: %s", (long long)it->id, result ? result : "");
+		else
+			log_info("job %lld done", (long long)it->id);
 		free(result);
 		item_free(it);
 	}
