@@ -667,6 +667,7 @@ enum wc_status nn_workspace_init(struct nn_workspace *ws, const struct nn_model 
 	ws->max_rows = max_rows;
 	ws->n_inputs = model->n_inputs;
 	ws->n_outputs = model->n_outputs;
+	ws->per_row = per;
 	ws->inp = ws->buf;
 	ws->out = ws->inp + R * model->n_inputs;
 	ws->pred = ws->out + R * model->n_outputs;
@@ -686,7 +687,8 @@ enum wc_status nn_model_predict(const struct nn_model *model, struct nn_workspac
 	int O = model->n_outputs, K = model->n_members;
 	float inv = 1.0f / (float)K;
 
-	if (ws->n_inputs != model->n_inputs || ws->n_outputs != O || !ws->buf)
+	if (ws->n_inputs != model->n_inputs || ws->n_outputs != O || !ws->buf ||
+	    model_scratch_per_row(model) > ws->per_row)
 		return wc_error_set(err, WC_EINVAL, "workspace was made for another model shape");
 	for (int64_t r0 = 0; r0 < n; r0 += ws->max_rows) {
 		int B = (int)(n - r0 < ws->max_rows ? n - r0 : ws->max_rows);

@@ -277,6 +277,7 @@ struct nn_model {
 enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data *data,
 			      struct nn_model **out, struct wc_error *err);
 
+/* Free the model and everything it owns; NULL is fine. */
 void nn_model_free(struct nn_model *model);
 
 /*
@@ -298,10 +299,14 @@ enum wc_status nn_model_check_features(const struct nn_model *model,
 				       const char *const *names, int n,
 				       struct wc_error *err);
 
-/* Per-thread scratch for prediction: sized once for up to max_rows rows per call. */
+/*
+ * Scratch for prediction, sized once for up to max_rows rows per chunk. One thread uses a
+ * workspace at a time; each serving thread keeps its own. Owned by the caller.
+ */
 struct nn_workspace {
 	int max_rows;
 	int n_inputs, n_outputs;
+	size_t per_row;		/* scratch floats per row */
 	float *buf;		/* one allocation, owned */
 	float *inp;		/* (max_rows, n_inputs) standardised inputs */
 	float *out;		/* (max_rows, n_outputs) one member's output */
@@ -309,7 +314,10 @@ struct nn_workspace {
 	float *scratch;		/* (max_rows, max scratch per row) */
 };
 
-/* Allocate a workspace for model with room for max_rows rows per chunk. */
+/*
+ * Allocate a workspace for model (1..2^20 rows per chunk); it also fits any model with the
+ * same input and output counts and hidden layers no wider. Free with nn_workspace_release.
+ */
 enum wc_status nn_workspace_init(struct nn_workspace *ws, const struct nn_model *model,
 				 int max_rows, struct wc_error *err);
 void nn_workspace_release(struct nn_workspace *ws);
@@ -317,8 +325,9 @@ void nn_workspace_release(struct nn_workspace *ws);
 /*
  * Predict n rows: X (n, F) raw features (NaN allowed) -> out (n, n_outputs), the
  * ensemble mean of the members' outputs (non-crossing quantiles for the quantile head).
- * Rows beyond ws->max_rows are done in chunks. Reads model, writes only ws and out; no
- * allocation. Fails only on a workspace made for another shape (WC_EINVAL).
+ * Rows beyond ws->max_rows are done in chunks; a single row is n = 1. Reads model, writes
+ * only ws and out (caller-owned); no allocation. Fails only on a workspace made for
+ * another shape (WC_EINVAL).
  */
 enum wc_status nn_model_predict(const struct nn_model *model, struct nn_workspace *ws,
 				const float *X, int64_t n, float *out, struct wc_error *err);

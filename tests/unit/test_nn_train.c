@@ -169,7 +169,7 @@ Test(nn_train, early_stopping_with_patience)
 	nn_model_free(m);
 }
 
-static struct nn_model *train_small(uint64_t seed, float dropout, int threads)
+static struct nn_model *train_small_h(uint64_t seed, float dropout, int threads, int hidden)
 {
 	enum { N = 1000 };
 	static float X[N * 3], Y[N];
@@ -185,8 +185,14 @@ static struct nn_model *train_small(uint64_t seed, float dropout, int threads)
 	c.dropout = dropout;
 	c.threads = threads;
 	c.weight_decay = 1e-3f;
+	c.hidden[1] = hidden;
 	cr_assert_eq(nn_model_train(&c, &d, &m, &err), WC_OK, "%s", err.msg);
 	return m;
+}
+
+static struct nn_model *train_small(uint64_t seed, float dropout, int threads)
+{
+	return train_small_h(seed, dropout, threads, 32);
 }
 
 static int same_weights(const struct nn_model *a, const struct nn_model *b)
@@ -330,10 +336,17 @@ Test(nn_infer, workspace_of_another_shape_refused)
 	struct nn_workspace ws;
 	struct wc_error err = { 0 };
 	float x[3] = { 0, 0, 0 }, q[64];
+	struct nn_model *wide = train_small_h(4, 0, 1, 48);
 
 	cr_assert_eq(nn_workspace_init(&ws, m, 2, NULL), WC_OK);
+	cr_assert_eq(nn_model_predict(wide, &ws, x, 1, q, &err), WC_EINVAL, "wider hidden layer");
 	ws.n_inputs++;
 	cr_assert_eq(nn_model_predict(m, &ws, x, 1, q, &err), WC_EINVAL);
+	ws.n_inputs--;
+	cr_assert_eq(nn_model_predict(m, &ws, x, 1, q, &err), WC_OK);
 	nn_workspace_release(&ws);
-	nn_model_free(m);
+	cr_assert_eq(nn_workspace_init(&ws, wide, 2, NULL), WC_OK);
+	cr_assert_eq(nn_model_predict(m, &ws, x, 1, q, &err), WC_OK, "narrower model fits");
+	nn_workspace_release(&ws);
+	nn_model_free(m), nn_model_free(wide);
 }
