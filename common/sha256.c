@@ -2,8 +2,14 @@
 #include "common/sha256.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_SHANI_PATH 1
+#endif
 
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -50,6 +56,75 @@ static void compress(struct sha256 *s, const uint8_t *p)
 	s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
 }
 
+static int use_hw = -1;	/* -1: decide on first use */
+
+#ifdef HAVE_SHANI_PATH
+/*
+ * The compression function on the x86 SHA extensions (SHA-NI): four rounds per
+ * sha256rnds2 pair, the message schedule with sha256msg1/msg2 on a rotating window of
+ * four registers. Same result as compress(); about ten times faster.
+ */
+__attribute__((target("sha,sse4.1"))) static void compress_shani(uint32_t h[8],
+								 const uint8_t *p)
+{
+	const __m128i mask = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+	__m128i st0, st1, tmp, msg, save0, save1, w[4];
+
+	tmp = _mm_loadu_si128((const __m128i *)&h[0]);
+	st1 = _mm_loadu_si128((const __m128i *)&h[4]);
+	tmp = _mm_shuffle_epi32(tmp, 0xB1);		/* CDAB */
+	st1 = _mm_shuffle_epi32(st1, 0x1B);		/* EFGH */
+	st0 = _mm_alignr_epi8(tmp, st1, 8);		/* ABEF */
+	st1 = _mm_blend_epi16(st1, tmp, 0xF0);		/* CDGH */
+	save0 = st0;
+	save1 = st1;
+	for (int g = 0; g < 16; g++) {
+		if (g < 4)
+			w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)),
+						mask);
+		msg = _mm_add_epi32(w[g & 3], _mm_loadu_si128((const __m128i *)&K[4 * g]));
+		st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+		if (g >= 3 && g <= 14) {
+			tmp = _mm_alignr_epi8(w[g & 3], w[(g + 3) & 3], 4);
+			w[(g + 1) & 3] = _mm_add_epi32(w[(g + 1) & 3], tmp);
+			w[(g + 1) & 3] = _mm_sha256msg2_epu32(w[(g + 1) & 3], w[g & 3]);
+		}
+		msg = _mm_shuffle_epi32(msg, 0x0E);
+		st0 = _mm_sha256rnds2_epu32(st0, st1, msg);
+		if (g >= 1 && g <= 12)
+			w[(g + 3) & 3] = _mm_sha256msg1_epu32(w[(g + 3) & 3], w[g & 3]);
+	}
+	st0 = _mm_add_epi32(st0, save0);
+	st1 = _mm_add_epi32(st1, save1);
+	tmp = _mm_shuffle_epi32(st0, 0x1B);		/* FEBA */
+	st1 = _mm_shuffle_epi32(st1, 0xB1);		/* DCHG */
+	st0 = _mm_blend_epi16(tmp, st1, 0xF0);		/* DCBA */
+	st1 = _mm_alignr_epi8(st1, tmp, 8);		/* ABEF */
+	_mm_storeu_si128((__m128i *)&h[0], st0);
+	_mm_storeu_si128((__m128i *)&h[4], st1);
+}
+#endif
+
+void sha256_use_hw(int on)
+{
+	use_hw = on;
+}
+
+static void compress_block(struct sha256 *s, const uint8_t *p)
+{
+#ifdef HAVE_SHANI_PATH
+	if (use_hw < 0) {
+		__builtin_cpu_init();
+		use_hw = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+	}
+	if (use_hw) {
+		compress_shani(s->h, p);
+		return;
+	}
+#endif
+	compress(s, p);
+}
+
 void sha256_init(struct sha256 *s)
 {
 	static const uint32_t h0[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -74,11 +149,11 @@ void sha256_update(struct sha256 *s, const void *data, size_t n)
 		n -= take;
 		if (s->used < 64)
 			return;
-		compress(s, s->block);
+		compress_block(s, s->block);
 		s->used = 0;
 	}
 	for (; n >= 64; p += 64, n -= 64)
-		compress(s, p);
+		compress_block(s, p);
 	memcpy(s->block, p, n);
 	s->used = n;
 }
@@ -116,7 +191,7 @@ void sha256_final_hex(struct sha256 *s, char out[SHA256_HEX_LEN])
 enum wc_status sha256_file(const char *path, char out[SHA256_HEX_LEN],
 			   struct wc_error *err)
 {
-	static __thread uint8_t buf[1 << 16];
+	static __thread uint8_t buf[1 << 20];
 	struct sha256 s;
 	size_t n;
 	FILE *f = fopen(path, "rb");

@@ -26,6 +26,13 @@ void sha256_final(struct sha256 *s, uint8_t out[32]);
 /* Finish into lowercase hex. */
 void sha256_final_hex(struct sha256 *s, char out[SHA256_HEX_LEN]);
 
+/*
+ * Use the x86 SHA extensions when the CPU has them (the default, decided at first use),
+ * or force the portable code (on = 0) or the extensions (on = 1; only where supported).
+ * For tests and benchmarks; not thread-safe against concurrent hashing.
+ */
+void sha256_use_hw(int on);
+
 /* Hash a whole file; WC_EIO with the reason when it cannot be read. */
 enum wc_status sha256_file(const char *path, char out[SHA256_HEX_LEN],
 			   struct wc_error *err);
