@@ -42,7 +42,7 @@ static const char train_usage[] =
 	"  --regional SPEC   other farms' NWP and observed power as inputs: none (default),\n"
 	"                    all, farms within R km ('100km'), or a list of ids\n"
 	"  --lags L,L        observed power lags in hours before T (default 0,1,2,3,6)\n"
-	"  --obs-max-lead H  observed power inputs only for leads <= H (default: all)\n"
+	"  --obs-max-lead H  observed power inputs only for leads <= H (default 12, 0: all)\n"
 	"  --nwp-only        NWP and calendar inputs only (analyses, e.g. GEFCom2014)\n"
 	"  --quantiles LIST  trained levels, e.g. 0.05,0.5,0.95 or 0.01:0.99:0.02 (<= 64)\n";
 

@@ -42,6 +42,7 @@ void feature_config_init(struct feature_config *c)
 	c->nbr_hours = 3;
 	c->n_lags = 5;
 	memcpy(c->lags, lags, sizeof(lags));
+	c->obs_max_lead = 12;	/* beyond, observed power only adds noise (GEFCom, demo) */
 	c->prev_run = true;
 	c->regional_obs = true;
 }
@@ -601,6 +602,11 @@ enum wc_status features_init(struct features *f, const struct feature_config *cf
 	if (!cfg->nwp_only && cfg->prev_run && !ret &&
 	    !(ret = add_name(f, &cap, err, "prev_ws_hub")))
 		ret = add_name(f, &cap, err, "prev_ws10");
+	/* the run's own forecast for the issue hour: against obs_lag0 it shows the NWP's
+	 * current error, which the short leads inherit */
+	if (!cfg->nwp_only && cfg->n_lags && !ret &&
+	    !(ret = add_name(f, &cap, err, "ws_hub_at_T")))
+		ret = add_name(f, &cap, err, "obs_now_decay");
 	for (int i = 0; !cfg->nwp_only && i < cfg->n_lags && !ret; i++)
 		ret = add_name(f, &cap, err, "obs_lag%d", cfg->lags[i]);
 	for (int i = 0; i < cfg->n_regional && !ret; i++) {
@@ -702,6 +708,13 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 
 		x[k++] = wp ? f_or_nan(weather_row_speed(wp)) : fnan();
 		x[k++] = wp ? f_or_nan(wp->v[WX_WS10]) : fnan();
+	}
+	if (!c->nwp_only && c->n_lags) {
+		const struct weather_row *wt = w ? run_row(s, r, utc_floor(T, UTC_HOUR)) : NULL;
+
+		x[k++] = wt ? f_or_nan(weather_row_speed(wt)) : fnan();
+		/* the last observation, fading with lead: persistence as one linear input */
+		x[k++] = farm_series_obs(s, utc_floor(T, UTC_HOUR), T) * (float)exp(-lead / 4.0);
 	}
 	for (int i = 0; !c->nwp_only && i < c->n_lags; i++)
 		x[k++] = c->obs_max_lead > 0 && lead > c->obs_max_lead

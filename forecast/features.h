@@ -23,7 +23,10 @@
  *   ws_hub@k wd100_sin@k wd100_cos@k               the same run at T + h + k hours,
  *                                                   k = -nbr_hours..nbr_hours, k != 0
  *   prev_ws_hub prev_ws10                           the previous available run at T + h
+ *   ws_hub_at_T                                     the same run at the issue hour T
+ *   obs_now_decay                                   obs_lag0 * exp(-h / 4 h)
  *   obs_lag<L>                                      power / capacity at T - L hours
+ *                                                   (NaN for leads > obs_max_lead)
  *   <farm>:ws_hub <farm>:ws10 <farm>:wd100_sin <farm>:wd100_cos [<farm>:obs_lag0]
  *                                                   each regional farm (same rule)
  * With nwp_only the lead, NWP age, previous run and observations are left out, so that a
@@ -65,8 +68,8 @@ struct feature_config {
 	char regional[FEAT_MAX_REGIONAL][FARM_ID_MAX + 1];
 };
 
-/* Delay 5 h, leads 1..48, neighbours +-3 h, lags 0 1 2 3 6, all leads, previous run,
- * regional observations on, no regional farms. */
+/* Delay 5 h, leads 1..48, neighbours +-3 h, lags 0 1 2 3 6 for leads 1..12, previous
+ * run, regional observations on, no regional farms. */
 void feature_config_init(struct feature_config *c);
 
 /*
