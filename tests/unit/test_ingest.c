@@ -178,9 +178,23 @@ Test(ingest, same_bytes_are_known_and_add_nothing)
 
 	fixture_init(&fx);
 	cr_assert_eq(ingest_file(fx.st, fx.run0, NULL, &res), WC_OK);
-	ingest_result_release(&res);
+	ingest_result_release(&res);	/* keeps res.sha256 */
 	cr_assert_eq(count_runs(fx.st), 1);
 	cr_assert_eq(count_raw_files(fx.data), 1);
+	{
+		/* the kept raw file is the same bytes, at its content address */
+		char kept[4400];
+		size_t la, lb;
+		char *a = tu_read_file(fx.run0, &la), *b;
+
+		snprintf(kept, sizeof(kept), "%s/grids/%.2s/%s.nc", fx.data, res.sha256,
+			 res.sha256);
+		b = tu_read_file(kept, &lb);
+		cr_assert_not_null(b, "no raw file at '%s'", kept);
+		cr_assert(la == lb && !memcmp(a, b, la));
+		free(a);
+		free(b);
+	}
 	cr_assert_eq(ingest_file(fx.st, fx.run0, NULL, &res), WC_OK);
 	cr_assert_eq(res.outcome, INGEST_KNOWN);
 	ingest_result_release(&res);
