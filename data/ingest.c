@@ -20,7 +20,6 @@
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/utc.h"
-#include "data/nc3size.h"
 #include "data/netcdf.h"
 #include "data/sites.h"
 
@@ -181,9 +180,7 @@ static enum wc_status decode(struct store *st, const char *path, const char *nam
 		sites[i].hub_height_m = (*farms)[i].hub_height_m;
 	}
 	pthread_mutex_lock(&netcdf_lock);
-	ret = nc3_check_size(path, NULL, 0, name, err);
-	if (!ret)
-		ret = nwp_file_open(&f, path, err);
+	ret = nwp_file_open(&f, path, err);
 	if (!ret)
 		ret = sites_extract(f, sites, *nfarms, &so, sr, err);
 	if (!ret) {
