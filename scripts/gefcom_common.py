@@ -284,6 +284,8 @@ class Windcast:
             self.log.write("%.2fs rc=%d %s\n" % (dt, p.returncode, " ".join(cmd)))
             if p.stderr:
                 self.log.write(p.stderr)
+            if capture and p.stdout and args and args[0] in ("train", "obs", "farm"):
+                self.log.write(p.stdout[-4000:])
             self.log.flush()
         if check and p.returncode != 0:
             raise RuntimeError("'%s' failed (exit %d): %s" % (
@@ -352,6 +354,8 @@ def parse_forecast_csv(text, where):
         d = dict(zip(header, r))
         rec = {"valid_time": parse_iso(d["valid_time"]), "point": float(d["point"]),
                "q": {}}
+        if d.get("issued"):
+            rec["issued"] = parse_iso(d["issued"])
         if "lead_h" in d and d["lead_h"] != "":
             rec["lead_h"] = float(d["lead_h"])
         for h, v in d.items():
