@@ -167,6 +167,16 @@ Test(nn_train, early_stopping_with_patience)
 	cr_assert(m->info.member[0].epochs_run < 500);
 	cr_assert_eq(m->info.member[0].epochs_run, m->info.member[0].best_epoch + 3);
 	nn_model_free(m);
+
+	/* without validation rows: every epoch runs and the last one is kept */
+	d.split = N;
+	c.epochs = 7;
+	cr_assert_eq(nn_model_train(&c, &d, &m, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(m->info.member[0].epochs_run, 7);
+	cr_assert_eq(m->info.member[0].best_epoch, 7);
+	cr_assert(isnan(m->info.val_loss) && isnan(m->info.member[0].val_loss));
+	cr_assert_eq(m->info.n_val, 0);
+	nn_model_free(m);
 }
 
 static struct nn_model *train_small_h(uint64_t seed, float dropout, int threads, int hidden)
