@@ -514,6 +514,37 @@ Test(forecast_e2e, cli_and_http)
 	cr_assert_eq(n, 1 + 5 * 6, "%s", out);
 	free(out);
 	free(errs);
+	/* issue times from a file (comments and blank lines skipped) */
+	{
+		char path[4200];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/issued.txt", dir);
+		fp = fopen(path, "w");
+		cr_assert_not_null(fp);
+		fputs("# GEFCom-style issue times\n2026-01-10T05:00:00Z\n\n2026-01-11T17:00Z\n", fp);
+		fclose(fp);
+		cr_assert_eq(tu_cli(dir, &out, &errs,
+				    "forecast --farm north-sea-1 --issued-file '%s' --horizon 4 "
+				    "--format csv --units frac --no-store",
+				    path),
+			     0, "%s", errs);
+		cr_assert(strstr(out, "\n2026-01-11T17:00:00Z,2026-01-11T21:00:00Z,4,"), "%s", out);
+		n = 0;
+		for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			n++;
+		cr_assert_eq(n, 1 + 2 * 4, "%s", out);
+		free(out);
+		free(errs);
+		fp = fopen(path, "w");
+		fputs("2026-01-10T05:00:00Z\nyesterday\n", fp);
+		fclose(fp);
+		cr_assert_eq(tu_cli(dir, NULL, &errs, "forecast --farm north-sea-1 --issued-file '%s'",
+				    path),
+			     2);
+		cr_assert(strstr(errs, "invalid issue time 'yesterday' on line 2"), "%s", errs);
+		free(errs);
+	}
 	/* bad usage is exit 2 with a message */
 	cr_assert_eq(tu_cli(dir, NULL, &errs, "forecast --farm north-sea-1 --horizon 0"), 2);
 	cr_assert(strstr(errs, "invalid --horizon '0'"), "%s", errs);
@@ -604,4 +635,87 @@ Test(forecast_e2e, cli_and_http)
 	store_close(st);
 	tu_rmrf_free(dir);
 	tu_rmrf_free(input);
+}
+
+/* ---- NWP-only models on analyses (GEFCom2014's set-up) ---- */
+
+TestSuite(forecast_analyses, .timeout = 120);
+
+/* Ten-day "analysis" files without a reference time: available at every issue time. */
+static void fill_analyses(struct store *st, int files)
+{
+	struct wc_error err = { 0 };
+	const int n = 240;
+	struct weather_row *rows = calloc((size_t)n, sizeof(*rows));
+
+	for (int a = 0; a < files; a++) {
+		int64_t t0 = FX_T0 + (int64_t)a * n * 3600 + 3600;
+		struct nwp_run run = { .is_forecast = false, .ntimes = n, .first_valid = t0,
+				       .last_valid = t0 + (int64_t)(n - 1) * 3600 };
+		struct farm_weather fw[2];
+		char sha[65];
+
+		for (int i = 0; i < n; i++) {
+			struct weather_row *w = &rows[i];
+			int64_t v = t0 + (int64_t)i * 3600;
+
+			w->valid_time = v;
+			w->lead_h = NAN;
+			for (int c = 0; c < WEATHER_NCOLS; c++)
+				w->v[c] = NAN;
+			w->v[WX_WS100] = w->v[WX_WS_HUB] = fx_truth(v);
+			w->v[WX_WS10] = 0.75 * fx_truth(v);
+			w->v[WX_WD100] = 250;
+		}
+		snprintf(run.source, sizeof(run.source), "analysis");
+		snprintf(sha, sizeof(sha), "a%063d", a);
+		fw[0] = (struct farm_weather){ "alpha", rows, (size_t)n };
+		fw[1] = (struct farm_weather){ "beta", rows, (size_t)n };
+		cr_assert_eq(store_ingest_run(st, sha, 1, "/dev/null", "a.nc", &run, fw, 2, &err),
+			     WC_OK, "%s", err.msg);
+	}
+	free(rows);
+}
+
+Test(forecast_analyses, nwp_only_model_forecasts_any_lead)
+{
+	char *d;
+	struct store *st = open_store(&d);
+	struct train_options o;
+	struct farm_model *m;
+	struct forecast f;
+	struct wc_error err = { 0 };
+	const int64_t T = FX_T0 + 20 * 86400;
+
+	fill_analyses(st, 4);	/* 40 days of analyses */
+	fx_fill(st, 0, INT64_MAX, 0);	/* no runs, observations of 0 days: none */
+	{
+		struct obs_row *ob = calloc(40 * 24, sizeof(*ob));
+
+		for (int i = 0; i < 40 * 24; i++)
+			ob[i] = (struct obs_row){ FX_T0 + (int64_t)(i + 1) * 3600,
+						  100 * fx_curve(fx_truth(FX_T0 + (i + 1) * 3600)),
+						  OBS_OK };
+		cr_assert_eq(store_obs_upsert(st, "alpha", ob, 40 * 24, &err), WC_OK);
+		free(ob);
+	}
+	tiny_train_options(&o);
+	o.features.nwp_only = true;
+	o.features.max_lead = 24;
+	o.issue_every = 24 * 3600;
+	o.to = T;
+	cr_assert_eq(farm_model_train(st, "alpha", &o, &m, &err), WC_OK, "%s", err.msg);
+	/* issue times every 24 h from the first observation: the last is T - 23 h */
+	cr_assert_eq(m->train_to, T - 23 * 3600);
+	cr_assert_eq(farm_model_save(st, m, &err), WC_OK, "%s", err.msg);
+	farm_model_free(m);
+	/* a week ahead from NWP alone, beyond the trained leads and every observation */
+	issue(st, "alpha", "auto", T, 168, &f);
+	cr_assert_str_eq(f.model, "nn");
+	cr_assert_eq(f.nlead, 168, "%s", f.note);
+	cr_assert(f.has_run && !f.run_is_forecast);
+	cr_assert_str_eq(f.fallback, "");
+	forecast_release(&f);
+	store_close(st);
+	tu_rmrf_free(d);
 }
