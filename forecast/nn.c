@@ -1263,7 +1263,8 @@ enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data 
 	enum wc_status ret;
 
 	*out = NULL;
-	pthread_once(&coretype_once, coretype_warn);
+	if (cfg->progress)	/* quiet callers (tests, benchmarks) decide for themselves */
+		pthread_once(&coretype_once, coretype_warn);
 	ret = config_check(cfg, err);
 	if (!ret)
 		ret = data_check(cfg, data, err);

@@ -134,7 +134,7 @@ int nn_blas_threads(int n);
  * "Prescott" and runs SSE3 kernels, about 4x slower than its AVX-512 ones. The choice is
  * made when the library loads, so only the environment of a new process can change it:
  * set OPENBLAS_CORETYPE to the returned name before starting windcast (the bench re-execs
- * itself). nn_model_train() logs a warning when this returns a name.
+ * itself). nn_model_train() with progress on logs a warning once when this returns a name.
  */
 const char *nn_blas_coretype_hint(void);
 
