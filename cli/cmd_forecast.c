@@ -24,6 +24,7 @@ static const char forecast_usage[] =
 	"usage: windcast forecast --farm ID [--issued ISO] [--horizon H] [--quantiles LIST]\n"
 	"                         [--model auto|nn|persistence|climatology|powercurve]\n"
 	"                         [--model-version N] [--format json|csv] [--units mw|frac]\n"
+	"                         [--point median|mean]\n"
 	"                         [--issued-from ISO --issued-to ISO [--every H]]\n"
 	"                         [--issued-file FILE] [--no-store]\n"
 	"\n"
@@ -38,6 +39,8 @@ static const char forecast_usage[] =
 	"                    interpolated between the model's levels\n"
 	"  --format F        json (default) or csv: issued,valid_time,lead_h,point,q<level>...\n"
 	"  --units U         csv values in mw (default) or frac (of capacity)\n"
+	"  --point P         the model's point forecast: median (default) or mean (of its\n"
+	"                    quantiles; lower RMSE when the distribution is skewed)\n"
 	"  --issued-from A --issued-to B [--every H]\n"
 	"                    many issue times A, A+H, ... <= B (H default 12) in one run\n"
 	"  --issued-file F   issue times, one ISO 8601 time per line\n"
@@ -76,6 +79,7 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 		{ "format", required_argument, NULL, 'F' },
 		{ "units", required_argument, NULL, 'u' },
 		{ "no-store", no_argument, NULL, 'n' },
+		{ "point", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -130,6 +134,11 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 			break;
 		case 'n':
 			f->store = false;
+			break;
+		case 'p':
+			if (strcmp(optarg, "median") && strcmp(optarg, "mean"))
+				return bad("--point", optarg, "use median or mean");
+			f->o.point_mean = !strcmp(optarg, "mean");
 			break;
 		case 'h':
 			fputs(forecast_usage, stdout);

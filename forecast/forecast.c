@@ -17,6 +17,7 @@
 #include "common/utc.h"
 #include "forecast/baselines.h"
 #include "forecast/features.h"
+#include "forecast/metrics.h"
 #include "forecast/model.h"
 
 #define HISTORY_S ((int64_t)367 * UTC_DAY)
@@ -260,7 +261,15 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 			if (k && q[k] < q[k - 1])
 				q[k] = q[k - 1];
 		}
-		out->point[i] = q[med];
+		out->point[i] = fc->o.point_mean ? (float)quantile_mean(out->taus, q, nq) : q[med];
+	}
+	if (T < m->train_to) {
+		size_t l = strlen(out->note);
+
+		snprintf(out->note + l, sizeof(out->note) - l,
+			 "%smodel %d was trained on issue times up to %s, after this one: not a "
+			 "leakage-free hindcast",
+			 l ? "; " : "", m->version, utc_format(m->train_to, t));
 	}
 	snprintf(out->model, sizeof(out->model), "nn");
 	out->model_version = m->version;

@@ -32,6 +32,8 @@ struct forecast_options {
 				 * "powercurve" */
 	int model_version;	/* nn: 0 for the newest */
 	int horizon;		/* leads 1..horizon, 1..FEAT_MAX_LEAD (default 36) */
+	bool point_mean;	/* nn: point = mean of the quantile function, not the median
+				 * (better for RMSE when the distribution is skewed) */
 };
 
 void forecast_options_init(struct forecast_options *o);
@@ -43,7 +45,7 @@ struct forecast {
 	char model[32];			/* "nn" or a baseline name */
 	int model_version;		/* nn: the version used, else 0 */
 	char fallback[384];		/* why a baseline stood in; "" when none did */
-	char note[256];			/* e.g. horizon cut at the NWP's reach; "" */
+	char note[512];			/* e.g. horizon cut at the NWP's reach; "" */
 	bool has_run;
 	int64_t run_ref_time;		/* 0 for an analysis */
 	bool run_is_forecast;
@@ -52,7 +54,8 @@ struct forecast {
 	float taus[FORECAST_MAX_LEVELS];	/* increasing levels of q */
 	int nlead;
 	int64_t *valid;			/* (nlead) hour-ending valid times */
-	float *point;			/* (nlead) median (the point forecast) */
+	float *point;			/* (nlead) the point forecast: the median (nn, or the mean
+					 * with point_mean), see baselines.h for the baselines */
 	float *q;			/* (nlead, nq) */
 };
 

@@ -79,6 +79,18 @@ double quantile_sorted(const float *v, size_t n, double tau)
 	return v[i] + (h - lo) * ((double)v[i + 1] - v[i]);
 }
 
+double quantile_mean(const float *taus, const float *q, int nq)
+{
+	double s;
+
+	if (nq <= 0)
+		return NAN;
+	s = (double)q[0] * taus[0] + (double)q[nq - 1] * (1.0 - taus[nq - 1]);
+	for (int k = 1; k < nq; k++)
+		s += 0.5 * ((double)q[k - 1] + q[k]) * (taus[k] - taus[k - 1]);
+	return s;
+}
+
 static int cmp_float(const void *a, const void *b)
 {
 	float x = *(const float *)a, y = *(const float *)b;

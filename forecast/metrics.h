@@ -35,6 +35,12 @@ double metrics_pinball(const struct metrics *m);
  */
 double quantile_sorted(const float *v, size_t n, double tau);
 
+/*
+ * Mean of a distribution given by quantiles q at levels taus (nq, increasing): the
+ * integral of the quantile function, linear between levels and flat beyond the ends.
+ */
+double quantile_mean(const float *taus, const float *q, int nq);
+
 /* Sort n floats ascending (NaNs must have been removed). */
 void sort_floats(float *v, size_t n);
 

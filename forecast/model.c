@@ -68,7 +68,7 @@ static char *score_json(const struct features *f, const struct farm_model *m, co
 	const struct nn_model *nn = m->nn;
 	int nq = nn->n_quantiles, med = farm_model_median(m), L = f->cfg.max_lead;
 	int F = f->n, ws_col = -1;
-	struct metrics *mm = calloc((size_t)(L + 1) * 4, sizeof(*mm));
+	struct metrics *mm = calloc((size_t)(L + 1) * 5, sizeof(*mm));
 	double *ws = malloc((size_t)(split ? split : 1) * sizeof(double));
 	float *q = malloc((size_t)(n - split ? n - split : 1) * nq * sizeof(float));
 	struct nn_workspace wsp = { 0 };
@@ -100,7 +100,7 @@ static char *score_json(const struct features *f, const struct farm_model *m, co
 		float persist = farm_series_obs(f->target, T[i], T[i]);
 
 		for (int a = 0; a < 2; a++) {
-			struct metrics *s = &mm[(a ? 0 : h) * 4];
+			struct metrics *s = &mm[(a ? 0 : h) * 5];
 
 			metrics_add(&s[0], qi[med], Y[i]);
 			metrics_add_quantiles(&s[0], qi, nn->quantiles, nq, Y[i]);
@@ -108,13 +108,15 @@ static char *score_json(const struct features *f, const struct farm_model *m, co
 			metrics_add(&s[2], clim, Y[i]);
 			if (have_pc)
 				metrics_add(&s[3], power_curve_eval(&pc, X[i * F + ws_col]), Y[i]);
+			metrics_add(&s[4], quantile_mean(nn->quantiles, qi, nq), Y[i]);
 		}
 	}
 #define R(x) (isfinite(x) ? json_real(round((x) * 1e5) / 1e5) : json_null())
 	for (int h = 0; h <= L; h++) {
-		struct metrics *s = &mm[h * 4];
-		json_t *o = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "n", (json_int_t)s[0].n,
-				      "rmse", R(metrics_rmse(&s[0])), "mae",
+		struct metrics *s = &mm[h * 5];
+		json_t *o = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "n", (json_int_t)s[0].n,
+				      "rmse", R(metrics_rmse(&s[0])), "rmse_mean",
+				      R(metrics_rmse(&s[4])), "mae",
 				      R(metrics_mae(&s[0])), "pinball", R(metrics_pinball(&s[0])),
 				      "persistence_rmse", R(metrics_rmse(&s[1])),
 				      "climatology_rmse", R(metrics_rmse(&s[2])),

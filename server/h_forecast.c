@@ -40,6 +40,7 @@ static bool parse_query(struct request *req, struct reply *rep, struct forecast_
 	const char *model = request_query(req, "model");
 	const char *version = request_query(req, "model_version");
 	const char *units = request_query(req, "units");
+	const char *point = request_query(req, "point");
 	struct wc_error err = { 0 };
 	char *end;
 
@@ -92,6 +93,11 @@ static bool parse_query(struct request *req, struct reply *rep, struct forecast_
 		return false;
 	}
 	q->frac = units && !strcmp(units, "frac");
+	if (point && strcmp(point, "median") && strcmp(point, "mean")) {
+		reply_error(rep, 400, "bad_request", "invalid point '%s': use median or mean", point);
+		return false;
+	}
+	q->o.point_mean = point && !strcmp(point, "mean");
 	return true;
 }
 

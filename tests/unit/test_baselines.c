@@ -151,6 +151,12 @@ Test(baselines_metrics, scores_by_hand)
 	metrics_add_quantiles(&m, q, taus, 3, 0.6);
 	cr_assert_float_eq(metrics_pinball(&m), 0.11 / 3, 1e-6);
 	{
+		/* 1 * 0.25 + (1 + 2) / 2 * 0.25 + (2 + 3) / 2 * 0.25 + 3 * 0.25 = 2 */
+		float tq[3] = { 0.25f, 0.5f, 0.75f }, qq[3] = { 1, 2, 3 };
+
+		cr_assert_float_eq(quantile_mean(tq, qq, 3), 2.0, 1e-9);
+	}
+	{
 		float v[4] = { 1, 2, 3, 4 };
 
 		cr_assert_float_eq(quantile_sorted(v, 4, 0.5), 2.5, 1e-12);

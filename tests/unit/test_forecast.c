@@ -431,6 +431,7 @@ Test(forecast_fallback, model_falls_back_without_nwp_and_cuts_at_reach)
 	cr_assert_eq(f.model_version, 1);
 	cr_assert_eq(f.nlead, 12, "cut to the trained leads");
 	cr_assert(strstr(f.note, "trained for"), "%s", f.note);
+	cr_assert(strstr(f.note, "not a leakage-free hindcast"), "%s", f.note);
 	forecast_release(&f);
 	/* 45 h after the last run's reference time its leads 46..48 remain: 1..3 */
 	issue(st, "alpha", "auto", last_ref + 45 * 3600, 12, &f);
