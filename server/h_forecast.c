@@ -166,14 +166,21 @@ void farm_forecast_handler(struct request *req, struct reply *rep)
 		    store_forecast_get(req->store, farm_id, q.issued, key, &body, NULL) == WC_OK) {
 			rc = forecast_from_body(body, &fc, &err);
 			free(body);
+			/* stored with a shorter horizon than asked (and not for lack of NWP):
+			 * compute it again; the leads both have are the same */
+			if (rc == WC_OK && fc.nlead < q.o.horizon && !strstr(fc.note, "horizon cut")) {
+				forecast_release(&fc);
+				rc = WC_ENOTFOUND;
+			}
 			if (rc == WC_OK) {
 				fc.capacity_mw = f.capacity_mw;
 				reply_forecast(req, rep, &q, &fc, true);
 				forecast_release(&fc);
 				return;
 			}
-			log_warn("stored forecast of '%s' unreadable, recomputing: %s", farm_id,
-				 err.msg);
+			if (rc != WC_ENOTFOUND)
+				log_warn("stored forecast of '%s' unreadable, recomputing: %s",
+					 farm_id, err.msg);
 		}
 	}
 	if ((rc = forecaster_open(req->store, farm_id, &q.o, q.issued, q.issued, &fcr, &err)))

@@ -572,6 +572,16 @@ Test(forecast_e2e, cli_and_http)
 	cr_assert_eq(json_array_size(json_object_get(j, "leads")), 6);
 	json_decref(j);
 	tu_http_release(&r);
+	/* a longer horizon than stored is computed again (and stored in its place) */
+	cr_assert(tu_http_request(server_port(srv), "GET",
+				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=9",
+				  NULL, 0, NULL, &r));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = json_loads(r.body, 0, NULL);
+	cr_assert(json_is_false(json_object_get(j, "stored")), "%s", r.body);
+	cr_assert_eq(json_array_size(json_object_get(j, "leads")), 9);
+	json_decref(j);
+	tu_http_release(&r);
 	/* a farm without observations or model: the power curve cannot be fitted, the
 	 * climatology has no data, so the answer is 409 with the reasons */
 	cr_assert(tu_http_request(server_port(srv), "GET", "/v1/farms/horns-reef/forecast", NULL,
