@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1642,7 +1641,7 @@ static void format_name(struct nwp_file *f)
 static enum wc_status reject_no_wind(const struct inspect *in, const struct cand *cands,
 				     size_t ncand, struct wc_error *err)
 {
-	char found[300] = "", one[96];
+	char found[300] = "", one[128];
 	size_t used = 0, shown = 0;
 
 	for (size_t i = 0; i < ncand && shown < 4; i++) {
@@ -1813,10 +1812,11 @@ static enum wc_status setup_rotation(struct inspect *in, struct wc_error *err)
 }
 
 /*
- * netCDF-3 files are laid out by the header; a truncated one opens fine and fails (or
- * worse, reads short) later. Read the last value of every variable so that a file
- * missing its tail is refused at open, before anything is stored. HDF5-based files are
- * checked by the library on open.
+ * netCDF-3 files are laid out by the header; a truncated one opens fine and fails later
+ * (from memory) or reads zeros (from a path). classic_header_ok() compares the sizes;
+ * as a second line, read the last value of every variable so that a file missing its
+ * tail is refused at open, before anything is stored. HDF5-based files are checked by
+ * the library on open.
  */
 static enum wc_status check_complete(const struct inspect *in, struct wc_error *err)
 {
@@ -2046,92 +2046,125 @@ static bool hdr_atts(struct hdr *h)
 	return true;
 }
 
-static bool classic_header_ok(const void *data, size_t size, const char **why)
+/*
+ * Check a netCDF-3 header held in hdr[len] of a file of `file_size` bytes: every count
+ * and length fits, and the file is as long as its variables say (netcdf-c reading a
+ * truncated file from a path silently returns zeros). Returns true for files that are
+ * not netCDF-3 (left to the library); false with *why set otherwise.
+ */
+static bool classic_header_ok(const void *hdr, size_t len, uint64_t file_size,
+			      const char **why)
 {
-	const unsigned char *b = data;
-	struct hdr h = { b + 4, b + size, 4 };
-	uint64_t v, n, ndims = 0;
+	const unsigned char *b = hdr;
+	struct hdr h = { b + 4, b + len, 4 };
+	uint64_t v, n, ndims = 0, numrecs, recsize = 0, need = 0, last_rec = 0;
+	bool record_dim[64] = { false }, big = false;
+	int nrecvars = 0;
 
 	*why = "damaged netCDF-3 header";
-	if (size < 8 || memcmp(b, "CDF", 3) != 0)
-		return true;	/* not netCDF-3: left to the library */
+	if (len < 8 || memcmp(b, "CDF", 3) != 0)
+		return true;
 	if (b[3] == 5)
 		h.width = 8;
 	else if (b[3] != 1 && b[3] != 2)
 		return false;
-	if (!hdr_u(&h, h.width, &v) || !hdr_list(&h, 0x0A, &ndims))
+	if (!hdr_u(&h, h.width, &numrecs) || !hdr_list(&h, 0x0A, &ndims))
 		return false;
-	for (uint64_t i = 0; i < ndims; i++)
+	for (uint64_t i = 0; i < ndims; i++) {
 		if (!hdr_name(&h) || !hdr_u(&h, h.width, &v))
 			return false;
+		if (i < 64)
+			record_dim[i] = v == 0;
+	}
 	if (!hdr_atts(&h) || !hdr_list(&h, 0x0B, &n))
 		return false;
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t nd, type;
+		uint64_t nd, type, vsize, begin, first = UINT64_MAX;
 
 		if (!hdr_name(&h) || !hdr_u(&h, h.width, &nd) || nd > ndims ||
 		    nd > (uint64_t)(h.end - h.p) / 4)
 			return false;
-		for (uint64_t k = 0; k < nd; k++)
+		for (uint64_t k = 0; k < nd; k++) {
 			if (!hdr_u(&h, h.width, &v) || v >= ndims)
 				return false;
+			if (k == 0)
+				first = v;
+		}
 		if (!hdr_atts(&h) || !hdr_u(&h, 4, &type) || !type_size(type) ||
-		    !hdr_u(&h, h.width, &v) || !hdr_u(&h, b[3] == 1 ? 4 : 8, &v))
+		    !hdr_u(&h, h.width, &vsize) || !hdr_u(&h, b[3] == 1 ? 4 : 8, &begin))
 			return false;
+		if (b[3] != 5 && vsize == 0xFFFFFFFFu) {
+			big = true;	/* over 4 GiB: size unknown from the header */
+			continue;
+		}
+		if (first < 64 && record_dim[first]) {
+			recsize += vsize;
+			nrecvars++;
+			if (begin + vsize > last_rec)
+				last_rec = begin + vsize;
+		} else if (begin + vsize > need) {
+			need = begin + vsize;
+		}
+	}
+	/* one record variable: records are not padded (up to 3 bytes less) */
+	if (nrecvars > 0 && numrecs > 0 && numrecs != 0xFFFFFFFFu && !big) {
+		uint64_t end = last_rec + (numrecs - 1) * recsize;
+
+		if (end > need)
+			need = end;
+	}
+	if (!big && need > file_size + (nrecvars == 1 ? 3 : 0)) {
+		*why = "file truncated (shorter than its header says)";
+		return false;
 	}
 	return true;
 }
 
-/*
- * netCDF-3 files are mapped and opened from memory: netcdf-c then reports reads past
- * the end of a truncated file (from a path it silently returns zeros), and
- * check_complete() can refuse the file at open. HDF5 files are opened by path.
- */
-static bool map_classic(struct nwp_file *f, const char *path)
+/* Check the header of a netCDF-3 file on disk (first 8 MiB at most). */
+static bool classic_file_ok(const char *path, const char **why)
 {
-	char magic[4];
 	struct stat st;
+	unsigned char *buf;
+	size_t len;
+	ssize_t got;
+	bool ok;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool ok = false;
 
+	*why = NULL;
 	if (fd < 0)
-		return false;
-	if (read(fd, magic, 4) == 4 && memcmp(magic, "CDF", 3) == 0 && fstat(fd, &st) == 0 &&
-	    st.st_size > 0) {
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-
-		if (m != MAP_FAILED) {
-			f->map = m;
-			f->map_len = (size_t)st.st_size;
-			ok = true;
-		}
+		return true;	/* nc_open says why */
+	if (fstat(fd, &st) != 0 || st.st_size < 4) {
+		close(fd);
+		return true;
 	}
+	len = st.st_size < (8 << 20) ? (size_t)st.st_size : (8 << 20);
+	buf = malloc(len);
+	if (!buf) {
+		close(fd);
+		return true;
+	}
+	got = pread(fd, buf, len, 0);
 	close(fd);
+	ok = got != (ssize_t)len || classic_header_ok(buf, len, (uint64_t)st.st_size, why);
+	free(buf);
 	return ok;
 }
 
 enum wc_status nwp_file_open(struct nwp_file **out, const char *path, struct wc_error *err)
 {
 	struct nwp_file *f;
-	const char *base;
+	const char *base, *why;
 	int rc;
 
 	*out = NULL;
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
+	if (!classic_file_ok(path, &why))
+		return wc_error_set(err, WC_EFORMAT, "cannot open '%s': %s", base, why);
 	f = file_new(base);
 	if (!f)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
-	if (map_classic(f, path)) {
-		const char *why;
-
-		if (!classic_header_ok(f->map, f->map_len, &why)) {
-			nwp_file_free(f);
-			return wc_error_set(err, WC_EFORMAT, "cannot open '%s': %s", base, why);
-		}
-		rc = nc_open_mem(base, NC_NOWRITE, f->map_len, f->map, &f->ncid);
-	} else
-		rc = nc_open(path, NC_NOWRITE, &f->ncid);
+	rc = nc_open(path, NC_NOWRITE, &f->ncid);
 	if (rc != NC_NOERR) {
 		f->ncid = -1;
 		nwp_file_free(f);
@@ -2158,7 +2191,7 @@ enum wc_status nwp_file_open_mem(struct nwp_file **out, const char *label,
 				    label);
 	const char *why;
 
-	if (!classic_header_ok(data, size, &why))
+	if (!classic_header_ok(data, size, size, &why))
 		return wc_error_set(err, WC_EFORMAT, "cannot open '%s': %s", label, why);
 	f = file_new(label);
 	if (!f)
@@ -2181,8 +2214,6 @@ void nwp_file_free(struct nwp_file *f)
 		return;
 	if (f->ncid >= 0)
 		nc_close(f->ncid);
-	if (f->map)
-		munmap(f->map, f->map_len);
 	if (f->station_ids) {
 		for (size_t i = 0; i < f->nx; i++)
 			free(f->station_ids[i]);
@@ -2261,16 +2292,53 @@ static double decode(const struct nwp_var *v, double raw)
 	return (raw * v->scale + v->offset) * v->unit_scale + v->unit_offset;
 }
 
-/* One netCDF read of the box into out (nt, ny, out_nx) at column offset xoff. */
+size_t nwp_var_size(const struct nwp_var *v)
+{
+	switch (v->type) {
+	case NC_BYTE: case NC_UBYTE: return 1;
+	case NC_SHORT: case NC_USHORT: return 2;
+	case NC_INT: case NC_UINT: case NC_FLOAT: return 4;
+	default: return 8;
+	}
+}
+
+static double native_at(int type, const void *p, size_t i)
+{
+	switch (type) {
+	case NC_BYTE: return ((const signed char *)p)[i];
+	case NC_UBYTE: return ((const unsigned char *)p)[i];
+	case NC_SHORT: return ((const short *)p)[i];
+	case NC_USHORT: return ((const unsigned short *)p)[i];
+	case NC_INT: return ((const int *)p)[i];
+	case NC_UINT: return ((const unsigned int *)p)[i];
+	case NC_INT64: return (double)((const long long *)p)[i];
+	case NC_UINT64: return (double)((const unsigned long long *)p)[i];
+	case NC_FLOAT: return ((const float *)p)[i];
+	default: return ((const double *)p)[i];
+	}
+}
+
+double nwp_var_value(const struct nwp_var *v, const void *raw, size_t i)
+{
+	return decode(v, native_at(v->type, raw, i));
+}
+
+/*
+ * One netCDF read of the box into out (nt, ny, out_nx) of native values at column
+ * offset xoff. The read goes straight into `out` when the file's dimension order is
+ * (time, y, x) and the box is as wide as `out`; through a buffer copied row by row when
+ * only the width differs (the two halves of a box across the seam); otherwise through
+ * a buffer element by element (other orders, expver).
+ */
 static enum wc_status read_box(struct nwp_file *f, const struct nwp_var *v, size_t t0,
 			       size_t nt, size_t y0, size_t ny, size_t x0, size_t nx,
-			       double *out, size_t out_nx, size_t xoff, struct wc_error *err)
+			       void *out, size_t out_nx, size_t xoff, struct wc_error *err)
 {
 	size_t start[NWP_MAX_DIMS], count[NWP_MAX_DIMS], stride[NWP_MAX_DIMS];
-	size_t st = 0, sy = 0, sx = 0, se = 0, nexp = 1, total = 1;
-	bool direct = out_nx == nx;
+	size_t st = 0, sy = 0, sx = 0, se = 0, nexp = 1, total = 1, es = nwp_var_size(v);
+	bool direct = true, rows;
 	int last = -1, rc;
-	double *buf;
+	unsigned char *buf, *o = out;
 	enum wc_status ret = WC_OK;
 
 	for (int d = 0; d < v->ndims; d++) {
@@ -2311,18 +2379,23 @@ static enum wc_status read_box(struct nwp_file *f, const struct nwp_var *v, size
 		else if (v->role[d] == NWP_DIM_EXPVER)
 			se = stride[d];
 	}
-	buf = direct ? out : malloc(total * sizeof(double));
+	/* canonical order but a narrower part of a wider box: copy whole rows */
+	rows = direct && out_nx != nx;
+	direct = direct && out_nx == nx;
+	buf = direct ? out : malloc(total * es);
 	if (!buf)
 		return wc_error_set(err, WC_ENOMEM, "out of memory reading '%s'", v->name);
-	rc = nc_get_vara_double(f->ncid, v->varid, start, count, buf);
+	rc = nc_get_vara(f->ncid, v->varid, start, count, buf);
 	if (rc != NC_NOERR) {
 		ret = wc_error_set(err, WC_ENETCDF, "cannot read '%s' in '%s': %s", v->name,
 				   f->label, nc_msg(rc));
 		goto cleanup;
 	}
-	if (direct) {
-		for (size_t i = 0; i < total; i++)
-			out[i] = decode(v, out[i]);
+	if (direct)
+		goto cleanup;
+	if (rows) {
+		for (size_t r = 0; r < nt * ny; r++)
+			memcpy(o + (r * out_nx + xoff) * es, buf + r * nx * es, nx * es);
 		goto cleanup;
 	}
 	for (size_t t = 0; t < nt; t++) {
@@ -2334,8 +2407,8 @@ static enum wc_status read_box(struct nwp_file *f, const struct nwp_var *v, size
 
 			for (size_t y = 0; y < ny && !valid; y++)
 				for (size_t x = 0; x < nx && !valid; x++)
-					valid = !isnan(decode(v, buf[t * st + y * sy +
-								      x * sx + k * se]));
+					valid = !isnan(nwp_var_value(v, buf, t * st + y * sy +
+								     x * sx + k * se));
 			if (valid) {
 				e = k;
 				break;
@@ -2343,8 +2416,8 @@ static enum wc_status read_box(struct nwp_file *f, const struct nwp_var *v, size
 		}
 		for (size_t y = 0; y < ny; y++)
 			for (size_t x = 0; x < nx; x++)
-				out[(t * ny + y) * out_nx + xoff + x] =
-					decode(v, buf[t * st + y * sy + x * sx + e * se]);
+				memcpy(o + ((t * ny + y) * out_nx + xoff + x) * es,
+				       buf + (t * st + y * sy + x * sx + e * se) * es, es);
 	}
 cleanup:
 	if (!direct)
@@ -2352,9 +2425,9 @@ cleanup:
 	return ret;
 }
 
-enum wc_status nwp_file_read(struct nwp_file *f, size_t var, size_t t0, size_t nt,
-			     size_t y0, size_t ny, size_t x0, size_t nx, double *out,
-			     struct wc_error *err)
+enum wc_status nwp_file_read_native(struct nwp_file *f, size_t var, size_t t0, size_t nt,
+				    size_t y0, size_t ny, size_t x0, size_t nx, void *out,
+				    struct wc_error *err)
 {
 	const struct nwp_var *v;
 	size_t n1;
@@ -2370,6 +2443,21 @@ enum wc_status nwp_file_read(struct nwp_file *f, size_t var, size_t t0, size_t n
 	if (n1 < nx)
 		ret = read_box(f, v, t0, nt, y0, ny, 0, nx - n1, out, nx, n1, err);
 	return ret;
+}
+
+enum wc_status nwp_file_read(struct nwp_file *f, size_t var, size_t t0, size_t nt,
+			     size_t y0, size_t ny, size_t x0, size_t nx, double *out,
+			     struct wc_error *err)
+{
+	enum wc_status ret = nwp_file_read_native(f, var, t0, nt, y0, ny, x0, nx, out, err);
+	const struct nwp_var *v = &f->vars[var];
+
+	if (ret)
+		return ret;
+	/* widen in place from the end: native values are never larger than a double */
+	for (size_t i = nt * ny * nx; i-- > 0;)
+		out[i] = nwp_var_value(v, out, i);
+	return WC_OK;
 }
 
 size_t nwp_file_time_block(struct nwp_file *f, size_t var, size_t box_ny, size_t box_nx,

@@ -93,8 +93,6 @@ struct nwp_var {
 struct nwp_file {
 	char *label;			/* path or caller's label; owned */
 	int ncid;			/* open netCDF id; -1 when closed */
-	void *map;			/* netCDF-3 files opened by path are mapped */
-	size_t map_len;
 	char format[24];		/* "classic", "64-bit offset", "netCDF-4", ... */
 	char source[256];		/* free text: institution/source/history/Conventions */
 
@@ -158,6 +156,19 @@ size_t nwp_file_heights(const struct nwp_file *f, double *heights, size_t max);
 enum wc_status nwp_file_read(struct nwp_file *f, size_t var, size_t t0, size_t nt,
 			     size_t y0, size_t ny, size_t x0, size_t nx, double *out,
 			     struct wc_error *err);
+
+/*
+ * The same read without decoding: values in the variable's own type (nwp_var_size()
+ * bytes each, layout (nt, ny, nx)), expver already collapsed. Sites use it to decode
+ * only the cells they need; nwp_var_value() decodes one value.
+ */
+enum wc_status nwp_file_read_native(struct nwp_file *f, size_t var, size_t t0, size_t nt,
+				    size_t y0, size_t ny, size_t x0, size_t nx, void *out,
+				    struct wc_error *err);
+/* Bytes per native value of v. */
+size_t nwp_var_size(const struct nwp_var *v);
+/* Value i of a native buffer of v, masked (NaN), unpacked and in SI units. */
+double nwp_var_value(const struct nwp_var *v, const void *raw, size_t i);
 
 /*
  * Number of time steps to read per nwp_file_read() call for a box of `box_cells` cells,

@@ -546,6 +546,11 @@ static enum wc_status column_box(const struct nwp_file *f, const struct loc *loc
 	free(used);
 	*c0 = best_len ? (best_start + best_len) % nx : 0;
 	*nxb = nx - best_len;
+	/* a box over most of the globe: one contiguous read beats two strided ones */
+	if (*nxb > nx / 2) {
+		*c0 = 0;
+		*nxb = nx;
+	}
 	return WC_OK;
 }
 
@@ -558,7 +563,9 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 	size_t nloc = 0, nt = f->ntimes, nvars = f->nvars, r0, r1, c0 = 0, nxb = 0, nyb;
 	size_t block = SIZE_MAX;
 	struct loc *locs = NULL;
-	double *buf = NULL, *win = NULL, *angles = NULL;
+	double *win = NULL, *angles = NULL;
+	void *buf = NULL;
+	size_t es = 1;
 	struct plan p;
 	char dom[128];
 	enum wc_status ret = WC_OK;
@@ -676,7 +683,9 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 		block = 1;
 	for (size_t k = 0; k < nvars; k++)
 		nwp_file_time_block(f, k, nyb, nxb, block * nyb * nxb);
-	buf = malloc(block * nyb * nxb * sizeof(double));
+	for (size_t k = 0; k < nvars; k++)
+		es = nwp_var_size(&f->vars[k]) > es ? nwp_var_size(&f->vars[k]) : es;
+	buf = malloc(block * nyb * nxb * es);
 	win = malloc(nloc * nvars * block * WIN2 * sizeof(double));
 	if (!buf || !win) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
@@ -686,7 +695,10 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 		size_t nb = nt - t0 < block ? nt - t0 : block;
 
 		for (size_t k = 0; k < nvars; k++) {
-			if ((ret = nwp_file_read(f, k, t0, nb, r0, nyb, c0, nxb, buf, err)))
+			const struct nwp_var *v = &f->vars[k];
+
+			if ((ret = nwp_file_read_native(f, k, t0, nb, r0, nyb, c0, nxb, buf,
+							err)))
 				goto cleanup;
 			for (size_t i = 0; i < nloc; i++) {
 				double *w0 = win + ((i * nvars + k) * block) * WIN2;
@@ -712,7 +724,8 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 						bc = ((size_t)c + f->nx - c0) % f->nx;
 						if (bc >= nxb)
 							continue;
-						w[q] = buf[(t * nyb + (size_t)r - r0) * nxb + bc];
+						w[q] = nwp_var_value(v, buf, (t * nyb + (size_t)r -
+									      r0) * nxb + bc);
 					}
 				}
 			}
