@@ -314,7 +314,11 @@ int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 		    forecast_check_levels(&fcs[nfc], levels, nlevels, &err)) {
 			char t[UTC_ISO_LEN];
 
-			cmd_error("forecast", "issued %s: %s", utc_format(T, t), wc_error_msg(&err));
+			if (ntimes > 1)
+				cmd_error("forecast", "issued %s: %s", utc_format(T, t),
+					  wc_error_msg(&err));
+			else
+				cmd_error("forecast", "%s", wc_error_msg(&err));
 			forecast_release(&fcs[nfc]);
 			ret = err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
 			continue;
@@ -340,7 +344,7 @@ int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 		fwrite(dynbuf_str(&csv), 1, csv.len, stdout);
 	else if (json_array_size(arr) == 1 && ntimes == 1)
 		cli_print_json(json_array_get(arr, 0));
-	else
+	else if (nfc)
 		cli_print_json(arr);
 cleanup:
 	for (size_t i = 0; fcs && i < nfc; i++)

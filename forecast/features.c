@@ -223,6 +223,11 @@ enum wc_status feature_config_set_regional(struct feature_config *cfg, struct st
 				else if (!(ret = store_farm_get(st, id, &g, err)))
 					snprintf(cfg->regional[cfg->n_regional++],
 						 FARM_ID_MAX + 1, "%s", id);
+				else if (ret == WC_ENOTFOUND)
+					wc_error_prefix(err,
+							"invalid regional farms '%s' (use none, "
+							"all, <R>km or farm ids)",
+							spec);
 			}
 			free(copy);
 			goto cleanup;
