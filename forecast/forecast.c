@@ -440,7 +440,8 @@ enum wc_status forecast_from_body(const char *text, struct forecast *fc, struct 
 			"point", &point, "q", &q) ||
 	    json_array_size(point) != json_array_size(valid) ||
 	    !json_is_array(taus) || !json_is_array(valid) || !json_is_array(q) ||
-	    json_array_size(taus) > FORECAST_MAX_LEVELS ||
+	    json_array_size(taus) > FORECAST_MAX_LEVELS || json_array_size(taus) == 0 ||
+	    json_array_size(valid) == 0 ||
 	    json_array_size(valid) != json_array_size(q) ||
 	    !utc_parse(issued, &fc->issued)) {
 		ret = wc_error_set(err, WC_EFORMAT, "stored forecast is damaged");
@@ -589,6 +590,8 @@ enum wc_status forecast_parse_levels(const char *s, float *levels, int *n,
 enum wc_status forecast_check_levels(const struct forecast *fc, const float *levels, int n,
 				     struct wc_error *err)
 {
+	if (fc->nq < 1)
+		return wc_error_set(err, WC_EINTERNAL, "forecast without quantile levels");
 	for (int i = 0; i < n; i++)
 		if (levels[i] < fc->taus[0] - 1e-6f || levels[i] > fc->taus[fc->nq - 1] + 1e-6f)
 			return wc_error_set(err, WC_EINVAL,

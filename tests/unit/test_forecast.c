@@ -359,8 +359,16 @@ Test(forecast_shape, stored_body_round_trip)
 	for (int i = 0; i < f.nlead; i++)
 		cr_assert_float_eq(g.point[i], f.point[i], 1e-6);
 	free(body);
+	/* damaged bodies are refused, never half read */
+	cr_assert_eq(forecast_from_body("{}", &g, &err), WC_EFORMAT);
+	cr_assert_eq(forecast_from_body("not json", &g, &err), WC_EFORMAT);
+	cr_assert_eq(forecast_from_body("{\"farm\":\"alpha\",\"issued\":\"2026-01-01T00:00Z\","
+					"\"model\":\"nn\",\"model_version\":1,\"fallback\":\"\","
+					"\"note\":\"\",\"run\":null,\"taus\":[],\"valid\":[],"
+					"\"point\":[],\"q\":[]}",
+					&g, &err),
+		     WC_EFORMAT);
 	forecast_release(&f);
-	forecast_release(&g);
 	store_close(st);
 	tu_rmrf_free(d);
 }
