@@ -605,8 +605,9 @@ enum wc_status features_init(struct features *f, const struct feature_config *cf
 			ret = add_name(f, &cap, err, "wd100_cos@%+d", k);
 	}
 	if (!cfg->nwp_only && cfg->prev_run && !ret &&
-	    !(ret = add_name(f, &cap, err, "prev_ws_hub")))
-		ret = add_name(f, &cap, err, "prev_ws10");
+	    !(ret = add_name(f, &cap, err, "prev_ws_hub")) &&
+	    !(ret = add_name(f, &cap, err, "prev_ws10")))
+		ret = add_name(f, &cap, err, "prev2_ws_hub");
 	/* the run's own forecast for the issue hour: against obs_lag0 it shows the NWP's
 	 * current error, which the short leads inherit */
 	if (!cfg->nwp_only && cfg->n_lags && !ret &&
@@ -711,8 +712,11 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 	if (!c->nwp_only && c->prev_run) {
 		const struct weather_row *wp = w ? farm_series_nwp(s, T, v, 1, NULL) : NULL;
 
+		const struct weather_row *wp2 = wp ? farm_series_nwp(s, T, v, 2, NULL) : NULL;
+
 		x[k++] = wp ? f_or_nan(weather_row_speed(wp)) : fnan();
 		x[k++] = wp ? f_or_nan(wp->v[WX_WS10]) : fnan();
+		x[k++] = wp2 ? f_or_nan(weather_row_speed(wp2)) : fnan();
 	}
 	if (!c->nwp_only && c->n_lags) {
 		const struct weather_row *wt = w ? run_row(s, r, utc_floor(T, UTC_HOUR)) : NULL;

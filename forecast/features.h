@@ -22,7 +22,7 @@
  *                                                   the run's site weather at T + h
  *   ws_hub@k wd100_sin@k wd100_cos@k               the same run at T + h + k hours,
  *                                                   k = -nbr_hours..nbr_hours, k != 0
- *   prev_ws_hub prev_ws10                           the previous available run at T + h
+ *   prev_ws_hub prev_ws10 prev2_ws_hub              the two previous available runs at T + h
  *   ws_hub_at_T                                     the same run at the issue hour T
  *   obs_now_decay                                   obs_lag0 * exp(-h / 4 h)
  *   obs_lag<L>                                      power / capacity at T - L hours

@@ -115,6 +115,7 @@ Test(features_rows, values_from_the_run_available_at_T)
 	cr_assert_float_eq(x[name_index(&f, "ws_hub@+2")], fx_forecast(ref, v + 2 * 3600), 1e-4);
 	/* the previous run, 12 h older, for the same valid time */
 	cr_assert_float_eq(x[name_index(&f, "prev_ws_hub")], fx_forecast(ref - 43200, v), 1e-4);
+	cr_assert_float_eq(x[name_index(&f, "prev2_ws_hub")], fx_forecast(ref - 86400, v), 1e-4);
 	/* observed power / capacity at T and 6 h before (outage hours are NaN) */
 	cr_assert_float_eq(x[name_index(&f, "obs_lag0")], fx_curve(fx_truth(T)), 1e-6);
 	cr_assert_float_eq(x[name_index(&f, "obs_lag6")], fx_curve(fx_truth(T - 6 * 3600)), 1e-6);
