@@ -152,30 +152,77 @@ void dropout_backward(float *dinp, const float *mask, const float *dout, size_t 
 }
 
 /*
- * log(1 + e^x) without overflow. logf(1 + e^x) rather than log1pf: glibc's logf is several
- * times faster, and below x = -15, where 1 + e^x loses e^x's digits, e^x itself is the
- * answer to float precision; the absolute error stays under 1e-7 everywhere.
+ * softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), four lanes at a time with GCC
+ * vector extensions (libm's expf and logf calls were half the time of a 36-row ensemble
+ * prediction, and the compiler's if-conversion gives up on this loop when written with
+ * scalars). e^y (y <= 0) is 2^k e^r with |r| <= ln2/2 and a degree-6 polynomial, and
+ * log1p(t) for t = e^y in [0, 1] is the atanh series in t / (2 + t). Below x = -87 the
+ * answer is 0 (e^x is not a normal float there); NaN stays NaN. Relative error under 1e-6 (tested
+ * against double). Every lane does the same operations, so the bits of a value do not
+ * depend on its position.
  */
-static inline float softplusf(float x)
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f v4_select(v4i mask, v4f a, v4f b)
 {
-	if (x > 20.0f)
-		return x;
-	if (x < -15.0f)
-		return expf(x);
-	return logf(1.0f + expf(x));
+	return (v4f)(((v4i)a & mask) | ((v4i)b & ~mask));
+}
+
+static inline v4f softplus4(v4f x)
+{
+	const v4f zero = { 0 }, one = zero + 1.0f;
+	v4f ax = (v4f)((v4i)x & 0x7fffffff);
+	v4i live = ax < 87.0f;
+	v4f y = v4_select(live, -ax, zero - 87.0f);
+	/* e^y = 2^k e^r, r = y - k ln2 with ln2 split in two for exactness */
+	v4i ki = __builtin_convertvector(y * 1.44269504f - 0.5f, v4i);
+	v4f kf = __builtin_convertvector(ki, v4f);
+	v4f r = (y - kf * 0.693145752f) - kf * 1.42860677e-6f;
+	v4f p = one + r * (one + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f +
+		r * (8.33333333e-3f + r * 1.38888889e-3f)))));
+	v4f t = (v4f)((v4i)(p * (v4f)((ki + 127) << 23)) & live);	/* e^-|x| in [0, 1] */
+	/* log1p(t) = 2 atanh(s), s = t / (2 + t) in [0, 1/3]: exact digits for tiny t too */
+	v4f sq = t / (t + 2.0f), s2 = sq * sq;
+	v4f l1p = 2.0f * sq * (one + s2 * (0.333333333f + s2 * (0.2f + s2 * (0.142857143f +
+		  s2 * (0.111111111f + s2 * (9.09090909e-2f + s2 * (7.69230769e-2f +
+		  s2 * 6.66666667e-2f)))))));
+	v4f sp = v4_select(x > 0.0f, x, zero) + l1p;
+
+	return v4_select(x != x, x, sp);
+}
+
+static void softplus_vec(float *out, const float *in, size_t n)
+{
+	size_t i = 0;
+	v4f v;
+
+	for (; i + 4 <= n; i += 4) {
+		memcpy(&v, in + i, sizeof(v));
+		v = softplus4(v);
+		memcpy(out + i, &v, sizeof(v));
+	}
+	if (i < n) {	/* the tail through the same code, padded with zeros */
+		memset(&v, 0, sizeof(v));
+		memcpy(&v, in + i, (n - i) * sizeof(float));
+		v = softplus4(v);
+		memcpy(out + i, &v, (n - i) * sizeof(float));
+	}
 }
 
 void quantile_head_forward(float *q, const float *z, int B, int Q, int a)
 {
+	/* softplus of everything first (one vectorised pass), then the per-row sums */
+	softplus_vec(q, z, (size_t)B * Q);
 	for (int r = 0; r < B; r++) {
 		const float *zr = z + (size_t)r * Q;
 		float *qr = q + (size_t)r * Q;
 
 		qr[a] = zr[a];
 		for (int k = a + 1; k < Q; k++)
-			qr[k] = qr[k - 1] + softplusf(zr[k]);
+			qr[k] += qr[k - 1];
 		for (int k = a - 1; k >= 0; k--)
-			qr[k] = qr[k + 1] - softplusf(zr[k]);
+			qr[k] = qr[k + 1] - qr[k];
 	}
 }
 

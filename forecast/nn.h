@@ -95,7 +95,8 @@ void dropout_forward(float *out, float *mask, const float *inp, size_t n, float 
 		     uint64_t *rng);
 void dropout_backward(float *dinp, const float *mask, const float *dout, size_t n);
 
-/* Non-crossing quantile head: q (B, Q) from z (B, Q), anchor a in [0, Q). */
+/* Non-crossing quantile head: q (B, Q) from z (B, Q), anchor a in [0, Q); q must not
+ * alias z. */
 void quantile_head_forward(float *q, const float *z, int B, int Q, int a);
 /* dz (B, Q) from dq (B, Q) and the forward input z. dz must not alias dq. */
 void quantile_head_backward(float *dz, const float *dq, const float *z, int B, int Q, int a);

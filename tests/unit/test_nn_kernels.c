@@ -163,6 +163,34 @@ Test(nn_kernels, elementwise_and_losses_match_reference)
 	free(x), free(y);
 }
 
+/* The head's vectorised softplus against log1p(exp(x)) in double, through q[0] = 0 - sp(x). */
+Test(nn_kernels, softplus_accuracy)
+{
+	enum { N = 4001 };
+	float *z = malloc(2 * N * sizeof(float)), *q = malloc(2 * N * sizeof(float));
+	double worst = 0.0;
+
+	for (int i = 0; i < N; i++) {	/* rows (x, 0), anchor 1: q[0] = -softplus(x) */
+		z[2 * i] = -86.0f + 176.0f * (float)i / (N - 1);
+		z[2 * i + 1] = 0.0f;
+	}
+	z[0] = -INFINITY, z[2] = INFINITY, z[4] = NAN, z[6] = -100.0f, z[8] = 0.0f;
+	quantile_head_forward(q, z, N, 2, 1);
+	cr_assert_eq(q[0], 0.0f);
+	cr_assert(isinf(q[2]) && q[2] < 0);
+	cr_assert(isnan(q[4]));
+	cr_assert(q[6] == 0.0f && fabsf(-q[8] - 0.69314718f) < 1e-7f);
+	for (int i = 5; i < N; i++) {
+		double x = z[2 * i], ref = x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+		double rel = fabs(-q[2 * i] - ref) / ref;
+
+		worst = fmax(worst, rel);
+		cr_assert(rel < 1e-6, "softplus(%g) = %.9g, want %.9g", x, -(double)q[2 * i], ref);
+	}
+	printf("nn_kernels softplus: max relative error %.3g on [-86, 90] (tol 1e-6)\n", worst);
+	free(z), free(q);
+}
+
 /* ---- finite-difference gradient checks ---------------------------------------- */
 
 #define FD_H 1e-2f
