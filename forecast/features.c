@@ -511,7 +511,9 @@ enum wc_status farm_series_issue_times(const struct farm_series *s, int64_t from
 		if (!(v = malloc(nfc * sizeof(*v))))
 			return wc_error_set(err, WC_ENOMEM, "out of memory");
 		for (size_t r = s->nanalyses; r < s->nruns; r++) {
-			int64_t t = s->runs[r].ref_time + s->delay_s;
+			/* rows are hourly: a run delivered between hours serves from the next */
+			int64_t t = utc_floor(s->runs[r].ref_time + s->delay_s + UTC_HOUR - 1,
+					      UTC_HOUR);
 
 			if (t >= from && t <= to && t <= s->upto &&
 			    (len == 0 || v[len - 1] != t))

@@ -142,8 +142,8 @@ double weather_row_speed(const struct weather_row *r);
 /*
  * Issue times for training within [from, to]: every `every` seconds from `from` rounded up
  * to the hour when every > 0; else the moments the series' forecast runs became
- * available (ref_time + delay), or every 24 h over the analyses when there are no
- * forecast runs. *out malloc'd, ascending.
+ * available (ref_time + delay, rounded up to the hour), or every 24 h over the analyses
+ * when there are no forecast runs. *out malloc'd, ascending.
  */
 enum wc_status farm_series_issue_times(const struct farm_series *s, int64_t from, int64_t to,
 				       int64_t every, int64_t **out, size_t *n,
