@@ -167,7 +167,13 @@ bool tu_http_request(unsigned port, const char *method, const char *path,
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)(len == (size_t)-1 ? strlen(body) : len));
 	}
-	hl = curl_slist_append(hl, "Expect:");
+	/*
+	 * Small bodies go without "Expect: 100-continue" (no round trip); large ones keep
+	 * it, as real clients do, so that a server refusing the body early (413) answers
+	 * before the upload instead of resetting a connection mid-send.
+	 */
+	if (!body || (len == (size_t)-1 ? strlen(body) : len) < 65536)
+		hl = curl_slist_append(hl, "Expect:");
 	for (size_t i = 0; headers && headers[i]; i++)
 		hl = curl_slist_append(hl, headers[i]);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
