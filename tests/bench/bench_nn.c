@@ -310,13 +310,38 @@ int main(int argc, char **argv)
 		double peak, gflops;
 		struct run r;
 
-		nn_blas_threads(t);
-		peak = sgemm_peak();
-		r = train_c(X, Y, t);
-		/* on a shared machine the load moves: take the better of before and after */
+		/*
+		 * The machine is shared and its load moves within seconds: on 1 thread both
+		 * sides run twice, alternating, and each keeps its faster run; the sgemm peak
+		 * is the best of its measurements around them. (Two threads run once: the
+		 * peer is slow there.)
+		 */
+		peak = 0;
+		r.model = NULL;
+		for (int rep = 0; rep < (t == 1 ? 2 : 1); rep++) {
+			struct run again;
+			struct peer p;
+
+			nn_blas_threads(t);
+			peak = fmax(peak, sgemm_peak());
+			again = train_c(X, Y, t);
+			printf("  %d thread(s), run %d: windcast %.4f s/epoch\n", t, rep + 1,
+			       again.epoch_s);
+			if (!r.model || again.epoch_s < r.epoch_s) {
+				nn_model_free(r.model);
+				r = again;
+			} else {
+				nn_model_free(again.model);
+			}
+			p = run_peer(path, t);
+			if (p.ok)
+				printf("  %d thread(s), run %d: torch %.4f s/epoch\n", t, rep + 1,
+				       p.epoch_s);
+			if (p.ok && (!peer[t].ok || p.epoch_s < peer[t].epoch_s))
+				peer[t] = p;
+		}
 		nn_blas_threads(t);
 		peak = fmax(peak, sgemm_peak());
-		peer[t] = run_peer(path, t);
 		gflops = flops_epoch / r.epoch_s / 1e9;
 		printf("  %d thread(s): sgemm peak %.1f GFLOP/s; windcast %.4f s/epoch (%.1f GFLOP/s, %.0f%% of peak), val mse %.5f",
 		       t, peak, r.epoch_s, gflops, 100 * gflops / peak, r.val_mse);
