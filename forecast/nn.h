@@ -35,6 +35,9 @@
  * any number of threads may predict from one model at once, each with its own workspace.
  * The process should keep OpenBLAS at one thread while serving (nn_blas_threads(1)): rows
  * per call are few and a second BLAS thread only adds synchronisation.
+ * NEEDSWORK: the OpenBLAS thread count is process-wide; a process that trains while other
+ * threads predict should train with cfg->threads = 0 (or the serving count) so that
+ * training does not change it under them.
  */
 #ifndef WC_NN_H
 #define WC_NN_H
