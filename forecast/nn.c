@@ -1011,23 +1011,27 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Progress for member k after epoch e: a bar with ETA on a TTY, else a log line. */
-static void progress_report(const struct nn_config *c, int k, int e, float train_loss,
-			    float val_loss, double elapsed, int final)
+/*
+ * Progress for member k after its epoch e, `done` epochs run so far over all members: a bar
+ * on a TTY, else a log line. The ETA assumes every remaining epoch runs, so early stopping
+ * only makes it shorter.
+ */
+static void progress_report(const struct nn_config *c, int k, int e, long done,
+			    float train_loss, float val_loss, double elapsed, int final)
 {
-	double done = (double)k * c->epochs + e, all = (double)c->n_members * c->epochs;
-	double eta = done > 0 ? elapsed / done * (all - done) : 0.0;
+	double left = (double)(c->epochs - e) + (double)(c->n_members - k - 1) * c->epochs;
+	double eta = elapsed / (double)done * left;
 
 	if (!c->progress)
 		return;
 	if (isatty(STDERR_FILENO)) {
+		double share = (double)done / ((double)done + left);
 		char bar[31];
-		int fill = (int)(30.0 * done / all);
 
 		for (int i = 0; i < 30; i++)
-			bar[i] = i < fill ? '#' : '.';
+			bar[i] = i < (int)(30.0 * share) ? '#' : '.';
 		bar[30] = '\0';
-		fprintf(stderr, "\rtrain [%s] member %d/%d epoch %d loss %.5f val %.5f eta %.0fs   %s",
+		fprintf(stderr, "\rtrain [%s] member %d/%d epoch %d loss %.5f val %.5f eta <%.0fs   %s",
 			bar, k + 1, c->n_members, e, (double)train_loss, (double)val_loss,
 			eta, final ? "\n" : "");
 		fflush(stderr);
@@ -1191,7 +1195,7 @@ static uint64_t member_seed(uint64_t seed, int k)
 /* Train member k of model on the standardised rows Xn (n_rows, n_in). */
 static enum wc_status train_member(struct nn_model *model, int k, const struct nn_config *c,
 				   const struct nn_data *d, const float *Xn, int64_t *perm,
-				   double t0, struct wc_error *err)
+				   double t0, long *done, struct wc_error *err)
 {
 	struct mlp *net = &model->member[k];
 	struct nn_member_info *info = &model->info.member[k];
@@ -1276,8 +1280,9 @@ static enum wc_status train_member(struct nn_model *model, int k, const struct n
 		} else {
 			wait++;
 		}
-		progress_report(c, k, e, train_loss, val, now_seconds() - t0,
-				wait >= c->patience || e == c->epochs);
+		++*done;
+		progress_report(c, k, e, *done, train_loss, val, now_seconds() - t0,
+				(n_val && wait >= c->patience) || e == c->epochs);
 		if (n_val && wait >= c->patience)
 			break;
 	}
@@ -1306,6 +1311,7 @@ enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data 
 	int64_t *perm = NULL;
 	struct nn_workspace ws = { 0 };
 	int old_threads = -1;
+	long done = 0;
 	double t0 = now_seconds();
 	enum wc_status ret;
 
@@ -1339,7 +1345,7 @@ enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data 
 		old_threads = nn_blas_threads(cfg->threads);
 	for (int k = 0; k < cfg->n_members; k++) {
 		model->n_members = k + 1;
-		ret = train_member(model, k, cfg, data, Xn, perm, t0, err);
+		ret = train_member(model, k, cfg, data, Xn, perm, t0, &done, err);
 		if (ret)
 			goto cleanup;
 	}
