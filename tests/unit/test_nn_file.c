@@ -260,3 +260,46 @@ Test(nn_file, other_features_refused)
 	cr_assert(strstr(err.msg, "cannot open model"), "%s", err.msg);
 	nn_model_free(a), tu_rmrf_free(dir);
 }
+
+Test(nn_file, linear_head_round_trip)
+{
+	enum { N = 200, T = 3 };
+	float X[N * 2], Y[N * T], pa[4 * T], pb[4 * T];
+	struct nn_data d = { X, Y, N, 2, T, 150, NULL, 0, 0 };
+	struct nn_config c;
+	struct nn_model *a = NULL, *b = NULL;
+	struct dynbuf img;
+	struct nn_workspace ws;
+	uint64_t rng = 3;
+
+	for (int r = 0; r < N; r++) {
+		X[r * 2] = nn_rng_normal(&rng);
+		X[r * 2 + 1] = nn_rng_normal(&rng);
+		for (int t = 0; t < T; t++)
+			Y[r * T + t] = X[r * 2] * (float)t - X[r * 2 + 1];
+	}
+	nn_config_default(&c);
+	c.head = NN_HEAD_LINEAR;
+	c.act = NN_ACT_SILU;
+	c.n_hidden = 3;
+	c.hidden[2] = 5;
+	c.n_members = 2;
+	c.epochs = 2;
+	c.progress = 0;
+	cr_assert_eq(nn_model_train(&c, &d, &a, NULL), WC_OK);
+	dynbuf_init(&img, NN_MODEL_MAX_BYTES);
+	cr_assert_eq(nn_model_encode(a, &img, NULL), WC_OK);
+	cr_assert_eq(nn_model_decode(img.data, img.len, "<memory>", &b, NULL), WC_OK);
+	cr_assert_eq(b->head, NN_HEAD_LINEAR);
+	cr_assert_eq(b->n_quantiles, 0);
+	cr_assert_eq(b->n_outputs, T);
+	cr_assert_eq(b->member[1].act, NN_ACT_SILU);
+	cr_assert_eq(b->member[1].n_layers, 4);
+	cr_assert_eq(nn_workspace_init(&ws, a, 4, NULL), WC_OK);
+	cr_assert_eq(nn_model_predict(a, &ws, X, 4, pa, NULL), WC_OK);
+	cr_assert_eq(nn_model_predict(b, &ws, X, 4, pb, NULL), WC_OK);
+	cr_assert_eq(memcmp(pa, pb, sizeof(pa)), 0);
+	nn_workspace_release(&ws);
+	dynbuf_release(&img);
+	nn_model_free(a), nn_model_free(b);
+}
