@@ -61,6 +61,8 @@ Test(nn_train, quantiles_cover_heteroscedastic_noise, .timeout = 120)
 	int n_wide = 0, n_narrow = 0;
 
 	small_config(&c);
+	c.epochs = 100;
+	c.patience = 15;
 	make_hetero(1, N, X, Y);
 	make_hetero(99, NT, Xt, Yt);
 	cr_assert_eq(nn_model_train(&c, &d, &m, &err), WC_OK, "%s", err.msg);
