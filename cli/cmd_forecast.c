@@ -39,8 +39,8 @@ static const char forecast_usage[] =
 	"                    interpolated between the model's levels\n"
 	"  --format F        json (default) or csv: issued,valid_time,lead_h,point,q<level>...\n"
 	"  --units U         csv values in mw (default) or frac (of capacity)\n"
-	"  --point P         the model's point forecast: median (default) or mean (of its\n"
-	"                    quantiles; lower RMSE when the distribution is skewed)\n"
+	"  --point P         the model's point forecast: median or mean (of its quantiles;\n"
+	"                    lower RMSE when skewed); default: the model's (train --point)\n"
 	"  --issued-from A --issued-to B [--every H]\n"
 	"                    many issue times A, A+H, ... <= B (H default 12) in one run\n"
 	"  --issued-file F   issue times, one ISO 8601 time per line\n"
@@ -138,7 +138,8 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 		case 'p':
 			if (strcmp(optarg, "median") && strcmp(optarg, "mean"))
 				return bad("--point", optarg, "use median or mean");
-			f->o.point_mean = !strcmp(optarg, "mean");
+			f->o.point = !strcmp(optarg, "mean") ? FORECAST_POINT_MEAN
+							      : FORECAST_POINT_MEDIAN;
 			break;
 		case 'h':
 			fputs(forecast_usage, stdout);

@@ -22,7 +22,8 @@ static const char train_usage[] =
 	"                      [--seed N] [--delay H] [--leads N] [--issue-every H]\n"
 	"                      [--regional none|all|RKM|ID,...] [--lags L,L|none]\n"
 	"                      [--obs-max-lead H] [--no-prev-run] [--nwp-only]\n"
-	"                      [--quantiles LIST] [--val-frac F] [--format text|json]\n"
+	"                      [--quantiles LIST] [--val-frac F] [--point median|mean]\n"
+	"                      [--format text|json]\n"
 	"\n"
 	"Train a farm's forecaster (a quantile MLP ensemble) on rows (issue time T, lead h)\n"
 	"built from the NWP runs available at T and the observations up to T, and save it as\n"
@@ -44,7 +45,9 @@ static const char train_usage[] =
 	"  --lags L,L        observed power lags in hours before T (default 0,1,2,3,6)\n"
 	"  --obs-max-lead H  observed power inputs only for leads <= H (default 12, 0: all)\n"
 	"  --nwp-only        NWP and calendar inputs only (analyses, e.g. GEFCom2014)\n"
-	"  --quantiles LIST  trained levels, e.g. 0.05,0.5,0.95 or 0.01:0.99:0.02 (<= 64)\n";
+	"  --quantiles LIST  trained levels, e.g. 0.05,0.5,0.95 or 0.01:0.99:0.02 (<= 64)\n"
+	"  --point P         the model's point forecast: median (default) or mean of its\n"
+	"                    quantiles (lower RMSE when the distribution is skewed)\n";
 
 struct train_cli {
 	const char *farm;
@@ -82,6 +85,7 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		{ "quantiles", required_argument, NULL, 'q' },
 		{ "val-frac", required_argument, NULL, 'v' },
 		{ "format", required_argument, NULL, 'F' },
+		{ "point", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -216,6 +220,11 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 			break;
 		case 'F':
 			t->format = optarg;
+			break;
+		case 'M':
+			if (strcmp(optarg, "median") && strcmp(optarg, "mean"))
+				return bad("--point", optarg, "use median or mean");
+			o->point_mean = !strcmp(optarg, "mean");
 			break;
 		case 'h':
 			fputs(train_usage, stdout);

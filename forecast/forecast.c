@@ -220,6 +220,8 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 	const struct farm_model *m = fc->model;
 	int F = fc->feat.n, nq = m->nn->n_quantiles, med = farm_model_median(m);
 	int H = fc->o.horizon, reach = 0;
+	bool mean = fc->o.point == FORECAST_POINT_MEAN ||
+		    (fc->o.point == FORECAST_POINT_MODEL && m->point_mean);
 	size_t run1 = SIZE_MAX;
 	enum wc_status ret;
 	char t[UTC_ISO_LEN];
@@ -261,7 +263,7 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 			if (k && q[k] < q[k - 1])
 				q[k] = q[k - 1];
 		}
-		out->point[i] = fc->o.point_mean ? (float)quantile_mean(out->taus, q, nq) : q[med];
+		out->point[i] = mean ? (float)quantile_mean(out->taus, q, nq) : q[med];
 	}
 	if (T < m->train_to) {
 		size_t l = strlen(out->note);

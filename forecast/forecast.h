@@ -27,13 +27,17 @@
 #define FORECAST_MAX_LEVELS (NN_MAX_QUANTILES + 2)
 #define FORECAST_MAX_REQUEST 128	/* quantile levels one request may ask for */
 
+/* The point forecast of the model: the median, or the mean of its quantile function
+ * (lower RMSE when the distribution is skewed, near 0 and near capacity). */
+enum forecast_point { FORECAST_POINT_MODEL = 0, FORECAST_POINT_MEDIAN, FORECAST_POINT_MEAN };
+
 struct forecast_options {
 	const char *model;	/* "auto" (default), "nn", "persistence", "climatology",
 				 * "powercurve" */
 	int model_version;	/* nn: 0 for the newest */
 	int horizon;		/* leads 1..horizon, 1..FEAT_MAX_LEAD (default 36) */
-	bool point_mean;	/* nn: point = mean of the quantile function, not the median
-				 * (better for RMSE when the distribution is skewed) */
+	enum forecast_point point;	/* nn's point forecast; FORECAST_POINT_MODEL: as the
+					 * model was trained to give it (train --point) */
 };
 
 void forecast_options_init(struct forecast_options *o);
@@ -55,7 +59,8 @@ struct forecast {
 	int nlead;
 	int64_t *valid;			/* (nlead) hour-ending valid times */
 	float *point;			/* (nlead) the point forecast: the median (nn, or the mean
-					 * with point_mean), see baselines.h for the baselines */
+					 * with FORECAST_POINT_MEAN), see baselines.h for the
+					 * baselines */
 	float *q;			/* (nlead, nq) */
 };
 

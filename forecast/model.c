@@ -215,6 +215,7 @@ enum wc_status farm_model_train(struct store *st, const char *farm_id,
 	}
 	snprintf(m->farm_id, sizeof(m->farm_id), "%s", farm_id);
 	m->features = *c;
+	m->point_mean = o->point_mean;
 	m->train_from = rowT[0];
 	m->train_to = rowT[n - 1];
 	m->n_rows = n;
@@ -274,9 +275,10 @@ static enum wc_status set_meta(struct farm_model *m, struct wc_error *err)
 	feature_config_format(&m->features, fcfg, sizeof(fcfg));
 	if (asprintf(&meta,
 		     "farm=%s\nversion=%d\ntrain_from=%" PRId64 "\ntrain_to=%" PRId64
-		     "\nn_rows=%" PRId64 "\ndelay_s=%" PRId64 "\nfeatures=%s\nscores=%s\n",
+		     "\nn_rows=%" PRId64 "\ndelay_s=%" PRId64 "\npoint=%s\nfeatures=%s\nscores=%s\n",
 		     m->farm_id, m->version, m->train_from, m->train_to, m->n_rows,
-		     m->features.delay_s, fcfg, m->scores ? m->scores : "{}") < 0)
+		     m->features.delay_s, m->point_mean ? "mean" : "median", fcfg,
+		     m->scores ? m->scores : "{}") < 0)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
 	ret = nn_model_set_meta(m->nn, meta, err);
 	free(meta);
@@ -342,7 +344,7 @@ enum wc_status farm_model_load(struct store *st, const char *farm_id, int versio
 	struct model_rec rec;
 	struct farm_model *m = NULL;
 	enum wc_status ret;
-	char buf[4096];
+	char buf[4096], buf2[16];
 
 	*out = NULL;
 	if ((ret = store_model_get(st, farm_id, version, &rec, err)))
@@ -367,6 +369,8 @@ enum wc_status farm_model_load(struct store *st, const char *farm_id, int versio
 				   rec.path, farm_id, farm_id);
 		goto cleanup;
 	}
+	m->point_mean = meta_get(m->nn->meta, "point", buf2, sizeof(buf2)) &&
+			!strcmp(buf2, "mean");
 	if ((ret = feature_config_parse(buf, &m->features, err))) {
 		wc_error_prefix(err, "model file '%s'", rec.path);
 		goto cleanup;

@@ -11,7 +11,8 @@
  * the training rows.
  *
  * The model file's metadata block holds key=value lines: farm, version, train_from,
- * train_to, features (feature_config_format), delay_s and scores (one-line JSON).
+ * train_to, n_rows, delay_s, point (median or mean), features (feature_config_format)
+ * and scores (one-line JSON).
  */
 #ifndef WC_MODEL_H
 #define WC_MODEL_H
@@ -27,6 +28,7 @@ struct train_options {
 	int64_t from, to;		/* issue times; INT64_MIN / INT64_MAX for all */
 	int64_t issue_every;		/* seconds between issue times; 0: run deliveries */
 	double val_frac;		/* share of issue times held out, 0 .. 0.5 */
+	bool point_mean;		/* the model's point forecast is its mean, not median */
 	struct feature_config features;
 	struct nn_config nn;
 };
@@ -46,6 +48,7 @@ struct farm_model {
 	struct nn_model *nn;		/* owned */
 	int64_t train_from, train_to;	/* first and last issue time of the rows */
 	int64_t n_rows;
+	bool point_mean;		/* point forecast: mean of the quantiles, else median */
 	double train_seconds;
 	char *scores;			/* one-line JSON, owned */
 };

@@ -97,7 +97,8 @@ static bool parse_query(struct request *req, struct reply *rep, struct forecast_
 		reply_error(rep, 400, "bad_request", "invalid point '%s': use median or mean", point);
 		return false;
 	}
-	q->o.point_mean = point && !strcmp(point, "mean");
+	if (point)
+		q->o.point = !strcmp(point, "mean") ? FORECAST_POINT_MEAN : FORECAST_POINT_MEDIAN;
 	return true;
 }
 

@@ -21,6 +21,7 @@
 #include "forecast/baselines.h"
 #include "forecast/features.h"
 #include "forecast/forecast.h"
+#include "forecast/metrics.h"
 #include "forecast/model.h"
 #include "server/server.h"
 #include "testutil.h"
@@ -723,6 +724,7 @@ Test(forecast_analyses, nwp_only_model_forecasts_any_lead)
 	o.features.max_lead = 24;
 	o.issue_every = 24 * 3600;
 	o.to = T;
+	o.point_mean = true;	/* the model's point: the mean of its quantiles */
 	cr_assert_eq(farm_model_train(st, "alpha", &o, &m, &err), WC_OK, "%s", err.msg);
 	/* issue times every 24 h from the first observation: the last is T - 23 h */
 	cr_assert_eq(m->train_to, T - 23 * 3600);
@@ -734,7 +736,24 @@ Test(forecast_analyses, nwp_only_model_forecasts_any_lead)
 	cr_assert_eq(f.nlead, 168, "%s", f.note);
 	cr_assert(f.has_run && !f.run_is_forecast);
 	cr_assert_str_eq(f.fallback, "");
+	for (int i = 0; i < f.nlead; i += 50)
+		cr_assert_float_eq(f.point[i], quantile_mean(f.taus, f.q + (size_t)i * f.nq, f.nq),
+				   1e-6);
 	forecast_release(&f);
+	/* asked for the median, the median it is */
+	{
+		struct forecast_options fo;
+		struct forecaster *fcr;
+
+		forecast_options_init(&fo);
+		fo.horizon = 3;
+		fo.point = FORECAST_POINT_MEDIAN;
+		cr_assert_eq(forecaster_open(st, "alpha", &fo, T, T, &fcr, &err), WC_OK);
+		cr_assert_eq(forecaster_issue(fcr, T, &f, &err), WC_OK, "%s", err.msg);
+		cr_assert_float_eq(f.point[0], forecast_quantile(&f, 0, 0.5f), 1e-7);
+		forecast_release(&f);
+		forecaster_free(fcr);
+	}
 	store_close(st);
 	tu_rmrf_free(d);
 }
