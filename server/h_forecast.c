@@ -19,6 +19,7 @@
 #include "forecast/baselines.h"
 #include "forecast/features.h"
 #include "forecast/forecast.h"
+#include "forecast/metrics.h"
 #include "forecast/model.h"
 #include "server/handlers.h"
 #include "server/jobs.h"
@@ -175,6 +176,15 @@ void farm_forecast_handler(struct request *req, struct reply *rep)
 			}
 			if (rc == WC_OK) {
 				fc.capacity_mw = f.capacity_mw;
+				/* the stored quantiles give either point rule of the model */
+				for (int i = 0; q.o.point && !strcmp(fc.model, "nn") && i < fc.nlead;
+				     i++)
+					fc.point[i] = q.o.point == FORECAST_POINT_MEAN
+							      ? (float)quantile_mean(
+									fc.taus,
+									fc.q + (size_t)i * fc.nq,
+									fc.nq)
+							      : forecast_quantile(&fc, i, 0.5f);
 				reply_forecast(req, rep, &q, &fc, true);
 				forecast_release(&fc);
 				return;

@@ -581,6 +581,23 @@ Test(forecast_e2e, cli_and_http)
 	cr_assert_eq(json_array_size(json_object_get(j, "leads")), 6);
 	json_decref(j);
 	tu_http_release(&r);
+	/* the stored quantiles serve either point rule */
+	cr_assert(tu_http_request(server_port(srv), "GET",
+				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=6"
+				  "&point=median&quantiles=0.5",
+				  NULL, 0, NULL, &r));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = json_loads(r.body, 0, NULL);
+	cr_assert(json_is_true(json_object_get(j, "stored")), "%s", r.body);
+	{
+		json_t *l0 = json_array_get(json_object_get(j, "leads"), 0);
+
+		cr_assert_float_eq(json_real_value(json_object_get(l0, "point_frac")),
+				   json_real_value(json_array_get(json_object_get(l0, "quantiles_frac"), 0)),
+				   1e-6, "%s", r.body);
+	}
+	json_decref(j);
+	tu_http_release(&r);
 	/* a longer horizon than stored is computed again (and stored in its place) */
 	cr_assert(tu_http_request(server_port(srv), "GET",
 				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=9",
