@@ -638,11 +638,12 @@ static enum ckind coord_kind(int ncid, int vid, const char *name)
 		return CK_LAT;
 	if (is_lon_units(units) || streq_ci(axt, "Lon"))
 		return CK_LON;
-	if (streq_ci(name, "lat") || streq_ci(name, "latitude") || streq_ci(name, "nav_lat") ||
-	    streq_ci(name, "xlat") || streq_ci(name, "lats") || streq_ci(name, "gridlat_0"))
+	/* names: lat, latitude, lats, nav_lat, XLAT, gridlat_0, ...; units "degrees" (#13) */
+	if (strncasecmp(name, "lat", 3) == 0 || streq_ci(name, "nav_lat") ||
+	    streq_ci(name, "xlat") || streq_ci(name, "gridlat_0"))
 		return CK_LAT;
-	if (streq_ci(name, "lon") || streq_ci(name, "longitude") || streq_ci(name, "nav_lon") ||
-	    streq_ci(name, "xlong") || streq_ci(name, "lons") || streq_ci(name, "gridlon_0"))
+	if (strncasecmp(name, "lon", 3) == 0 || streq_ci(name, "nav_lon") ||
+	    streq_ci(name, "xlong") || streq_ci(name, "gridlon_0"))
 		return CK_LON;
 	return CK_NONE;
 }

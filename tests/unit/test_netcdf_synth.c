@@ -906,3 +906,28 @@ Test(netcdf_synth, point_file_one_series_per_station)
 	nwp_file_free(f);
 	unlink(path);
 }
+
+/* #13: true latitude/longitude with units "degrees", found by their names */
+Test(netcdf_synth, plain_degrees_units)
+{
+	struct grid g;
+	float w[4] = { 1, 2, 3, 4 };
+	int vu, vv;
+
+	grid_begin(&g, "degrees", NC_CLASSIC_MODEL, 1, 2, 2, "hours since 2000-01-01", NC_INT);
+	put_text(g.ncid, g.vy, "units", "degrees");
+	put_text(g.ncid, g.vx, "units", "degrees");
+	vu = grid_var(&g, "u10", NC_FLOAT);
+	vv = grid_var(&g, "v10", NC_FLOAT);
+	grid_coords(&g, 50, 1, 5, 1);
+	NC(nc_put_var_float(g.ncid, vu, w));
+	NC(nc_put_var_float(g.ncid, vv, w));
+	NC(nc_close(g.ncid));
+
+	struct nwp_file *f = open_ok(g.path);
+
+	cr_assert_eq(f->geometry, NWP_GRID_REGULAR);
+	cr_assert_float_eq(f->lat1d[1], 51, 1e-12);
+	nwp_file_free(f);
+	unlink(g.path);
+}
