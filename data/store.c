@@ -156,6 +156,19 @@ enum wc_status store_prepare(struct store *st, const char *sql, sqlite3_stmt **o
 	return WC_OK;
 }
 
+void *store_grow(void *arr, size_t *cap, size_t len, size_t size)
+{
+	void *p;
+
+	if (len < *cap)
+		return arr;
+	*cap = *cap ? *cap * 2 : 64;
+	p = realloc(arr, *cap * size);
+	if (!p)
+		free(arr);
+	return p;
+}
+
 void store_lock(struct store *st)
 {
 	pthread_mutex_lock(&st->lock);
@@ -507,16 +520,9 @@ enum wc_status store_farm_list(struct store *st, struct farm **out, size_t *n,
 				 err)))
 		goto out;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct farm *nv = realloc(v, ncap * sizeof(*v));
-
-			if (!nv) {
-				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-				break;
-			}
-			v = nv;
-			cap = ncap;
+		if (!(v = store_grow(v, &cap, len, sizeof(*v)))) {
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			break;
 		}
 		read_farm(s, &v[len++]);
 	}

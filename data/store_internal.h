@@ -26,6 +26,11 @@ enum wc_status store_prepare(struct store *st, const char *sql, sqlite3_stmt **o
 /* Map a SQLite result code to a status with SQLite's message, prefixed by `what`. */
 enum wc_status store_sql_error(struct store *st, int rc, struct wc_error *err,
 			       const char *what);
+/*
+ * Make room for element `len` of a growable array of `size`-byte elements (capacity
+ * doubling from 64). Returns the array, or NULL after freeing it when out of memory.
+ */
+void *store_grow(void *arr, size_t *cap, size_t len, size_t size);
 enum wc_status store_farm_get_locked(struct store *st, const char *id, struct farm *out,
 				     struct wc_error *err);
 

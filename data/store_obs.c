@@ -67,16 +67,9 @@ enum wc_status store_obs_query(struct store *st, const char *farm_id, int64_t fr
 	sqlite3_bind_int64(s, 2, from);
 	sqlite3_bind_int64(s, 3, to);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-			struct obs_row *nv = realloc(v, ncap * sizeof(*v));
-
-			if (!nv) {
-				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-				break;
-			}
-			v = nv;
-			cap = ncap;
+		if (!(v = store_grow(v, &cap, len, sizeof(*v)))) {
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			break;
 		}
 		v[len].time = sqlite3_column_int64(s, 0);
 		v[len].power_mw = sqlite3_column_double(s, 1);

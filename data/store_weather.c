@@ -196,20 +196,6 @@ out:
 	return ret;
 }
 
-/* Append one element of `size` bytes to a growable array. */
-static void *grow(void *arr, size_t *cap, size_t len, size_t size)
-{
-	void *p;
-
-	if (len < *cap)
-		return arr;
-	*cap = *cap ? *cap * 2 : 64;
-	p = realloc(arr, *cap * size);
-	if (!p)
-		free(arr);
-	return p;
-}
-
 enum wc_status store_run_list(struct store *st, struct nwp_run **out, size_t *n,
 			      struct wc_error *err)
 {
@@ -227,7 +213,7 @@ enum wc_status store_run_list(struct store *st, struct nwp_run **out, size_t *n,
 				 &s, err)))
 		goto out;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (!(v = grow(v, &cap, len, sizeof(*v)))) {
+		if (!(v = store_grow(v, &cap, len, sizeof(*v)))) {
 			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 			break;
 		}
@@ -277,8 +263,8 @@ enum wc_status store_weather_query(struct store *st, const char *farm_id, int64_
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct weather_row *r;
 
-		vr = grow(vr, &cap_r, len, sizeof(*vr));
-		vn = grow(vn, &cap_n, len, sizeof(*vn));
+		vr = store_grow(vr, &cap_r, len, sizeof(*vr));
+		vn = store_grow(vn, &cap_n, len, sizeof(*vn));
 		if (!vr || !vn) {
 			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 			break;
