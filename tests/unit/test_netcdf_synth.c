@@ -931,3 +931,121 @@ Test(netcdf_synth, plain_degrees_units)
 	nwp_file_free(f);
 	unlink(g.path);
 }
+
+/* Dimensions in another order than (time, lat, lon): read element by element. */
+Test(netcdf_synth, transposed_dimension_order)
+{
+	char path[512];
+	int ncid, dt, dy, dx, vt, vy, vx, vu, vv, d3[3];
+	double t[2] = { 0, 1 }, lat[3] = { 50, 51, 52 }, lon[2] = { 5, 6 };
+	float u[2 * 3 * 2];	/* (lon, lat, time) */
+
+	tmp_path(path, sizeof(path), "transposed");
+	NC(nc_create(path, NC_CLOBBER, &ncid));
+	NC(nc_def_dim(ncid, "lon", 2, &dx));
+	NC(nc_def_dim(ncid, "lat", 3, &dy));
+	NC(nc_def_dim(ncid, "time", 2, &dt));
+	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
+	put_text(ncid, vt, "units", "hours since 2020-01-01");
+	NC(nc_def_var(ncid, "lat", NC_DOUBLE, 1, &dy, &vy));
+	NC(nc_def_var(ncid, "lon", NC_DOUBLE, 1, &dx, &vx));
+	d3[0] = dx;
+	d3[1] = dy;
+	d3[2] = dt;
+	NC(nc_def_var(ncid, "u10", NC_FLOAT, 3, d3, &vu));
+	NC(nc_def_var(ncid, "v10", NC_FLOAT, 3, d3, &vv));
+	NC(nc_enddef(ncid));
+	for (int j = 0; j < 2; j++)
+		for (int i = 0; i < 3; i++)
+			for (int k = 0; k < 2; k++)
+				u[(j * 3 + i) * 2 + k] = (float)(100 * k + 10 * i + j);
+	NC(nc_put_var_double(ncid, vt, t));
+	NC(nc_put_var_double(ncid, vy, lat));
+	NC(nc_put_var_double(ncid, vx, lon));
+	NC(nc_put_var_float(ncid, vu, u));
+	NC(nc_put_var_float(ncid, vv, u));
+	NC(nc_close(ncid));
+
+	struct nwp_file *f = open_ok(path);
+	double *w = read_all_of(f, NWP_U, 10);
+
+	cr_assert_eq(f->ny, 3);
+	cr_assert_eq(f->nx, 2);
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < 3; i++)
+			for (int j = 0; j < 2; j++)
+				cr_assert_float_eq(w[(k * 3 + i) * 2 + j], 100 * k + 10 * i + j,
+						   1e-12);
+	free(w);
+	nwp_file_free(f);
+	unlink(path);
+}
+
+/* Time blocks follow the chunking: whole chunks along time. */
+Test(netcdf_synth, time_block_follows_chunks)
+{
+	struct grid g;
+	size_t chunks[3] = { 4, 2, 2 };
+	int vu, vv;
+
+	grid_begin(&g, "chunks", NC_NETCDF4, 10, 2, 2, "hours since 2020-01-01", NC_DOUBLE);
+	vu = grid_var(&g, "u10", NC_FLOAT);
+	vv = grid_var(&g, "v10", NC_FLOAT);
+	NC(nc_def_var_chunking(g.ncid, vu, NC_CHUNKED, chunks));
+	NC(nc_def_var_chunking(g.ncid, vv, NC_CHUNKED, chunks));
+	NC(nc_def_var_deflate(g.ncid, vu, 0, 1, 1));
+	grid_coords(&g, 50, 1, 5, 1);
+	NC(nc_close(g.ncid));
+
+	struct nwp_file *f = open_ok(g.path);
+
+	/* room for 9 steps of a 2x2 box: two whole chunks of 4 */
+	cr_assert_eq(nwp_file_time_block(f, 0, 2, 2, 36), 8);
+	/* room for 3 steps: less than a chunk, blocks of 3 with the chunks cached */
+	cr_assert_eq(nwp_file_time_block(f, 0, 2, 2, 12), 3);
+	/* room for everything */
+	cr_assert_eq(nwp_file_time_block(f, 0, 2, 2, 1000), 10);
+	nwp_file_free(f);
+	unlink(g.path);
+}
+
+/* A single station: scalar latitude/longitude, data over time only. */
+Test(netcdf_synth, single_station_point_file)
+{
+	char path[512];
+	int ncid, dt, vt, vla, vlo, vu, vv;
+	double t[3] = { 0, 1, 2 }, lat = 55.5, lon = 8.25;
+	float u[3] = { 1, 2, 3 }, v[3] = { 0, 0, 0 };
+
+	tmp_path(path, sizeof(path), "station");
+	NC(nc_create(path, NC_CLOBBER, &ncid));
+	put_text(ncid, NC_GLOBAL, "featureType", "timeSeries");
+	NC(nc_def_dim(ncid, "time", 3, &dt));
+	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
+	put_text(ncid, vt, "units", "hours since 2020-01-01");
+	NC(nc_def_var(ncid, "lat", NC_DOUBLE, 0, NULL, &vla));
+	put_text(ncid, vla, "units", "degrees_north");
+	NC(nc_def_var(ncid, "lon", NC_DOUBLE, 0, NULL, &vlo));
+	put_text(ncid, vlo, "units", "degrees_east");
+	NC(nc_def_var(ncid, "u100", NC_FLOAT, 1, &dt, &vu));
+	NC(nc_def_var(ncid, "v100", NC_FLOAT, 1, &dt, &vv));
+	NC(nc_enddef(ncid));
+	NC(nc_put_var_double(ncid, vt, t));
+	NC(nc_put_var_double(ncid, vla, &lat));
+	NC(nc_put_var_double(ncid, vlo, &lon));
+	NC(nc_put_var_float(ncid, vu, u));
+	NC(nc_put_var_float(ncid, vv, v));
+	NC(nc_close(ncid));
+
+	struct nwp_file *f = open_ok(path);
+	struct site s = { "horns-rev", 55.52, 8.2, 100 };
+	struct sites_result r = extract(f, &s, 1);
+
+	cr_assert_eq(f->geometry, NWP_POINTS);
+	cr_assert_eq(f->nx, 1);
+	cr_assert_eq(r.nseries, 1);
+	cr_assert_float_eq(site_series_get(&r.series[0], 3, SITE_WS100, 2), 3, 1e-12);
+	sites_result_release(&r);
+	nwp_file_free(f);
+	unlink(path);
+}
