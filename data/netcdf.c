@@ -1064,9 +1064,11 @@ static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
 		in->x_dim = a->dimids[a->ndims - 1];
 		nc_inq_dimlen(ncid, in->y_dim, &ny);
 		nc_inq_dimlen(ncid, in->x_dim, &nx);
-		if (ny == 0 || nx == 0 || ny > NWP_MAX_CELLS / nx)
+		if (ny == 0 || nx == 0 || ny > NWP_MAX_CURVILINEAR / nx)
 			return wc_error_set(err, WC_ETOOLARGE,
-					    "cannot read '%s': grid is too large", f->label);
+					    "cannot read '%s': curvilinear grid %zux%zu is too "
+					    "large (at most %d cells)", f->label, ny, nx,
+					    NWP_MAX_CURVILINEAR);
 		f->ny = ny;
 		f->nx = nx;
 		if ((ret = read_first(in, vlat, ny * nx, &f->lat2d, err)) ||

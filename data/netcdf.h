@@ -47,6 +47,7 @@
 #define NWP_MAX_VARS 32		/* selected variables per file */
 #define NWP_MAX_TIMES 1000000	/* valid times per file */
 #define NWP_MAX_CELLS 50000000	/* grid cells (ny * nx) per file */
+#define NWP_MAX_CURVILINEAR 10000000	/* cells of 2-D latitude/longitude (160 MB) */
 #define NWP_MAX_STATIONS 1000000
 #define NWP_MAX_READ 67108864	/* doubles per nwp_file_read() call (512 MiB) */
 

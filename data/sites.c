@@ -560,7 +560,9 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 {
 	double max_km = opt && opt->max_station_km > 0 ? opt->max_station_km : 30;
 	size_t max_cells = opt && opt->max_cells > 0 ? opt->max_cells : (size_t)1 << 20;
-	size_t nloc = 0, nt = f->ntimes, nvars = f->nvars, r0, r1, c0 = 0, nxb = 0, nyb;
+	size_t tf = opt ? opt->time_first : 0, nt = opt && opt->time_count ? opt->time_count :
+		    f->ntimes - (tf < f->ntimes ? tf : f->ntimes);
+	size_t nloc = 0, nvars = f->nvars, r0, r1, c0 = 0, nxb = 0, nyb;
 	size_t block = SIZE_MAX;
 	struct loc *locs = NULL;
 	double *win = NULL, *angles = NULL;
@@ -571,6 +573,10 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 	enum wc_status ret = WC_OK;
 
 	memset(out, 0, sizeof(*out));
+	if (tf >= f->ntimes || nt > f->ntimes - tf)
+		return wc_error_set(err, WC_EINVAL,
+				    "times %zu..%zu are outside '%s' (%zu times)", tf, tf + nt,
+				    f->label, f->ntimes);
 	locs = calloc(n + 1, sizeof(*locs));
 	out->skipped = calloc(n + 1, sizeof(*out->skipped));
 	out->valid_times = malloc(nt * sizeof(int64_t));
@@ -580,8 +586,8 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 		goto cleanup;
 	}
 	out->ntimes = nt;
-	memcpy(out->valid_times, f->valid_times, nt * sizeof(int64_t));
-	memcpy(out->lead_hours, f->lead_hours, nt * sizeof(double));
+	memcpy(out->valid_times, f->valid_times + tf, nt * sizeof(int64_t));
+	memcpy(out->lead_hours, f->lead_hours + tf, nt * sizeof(double));
 	make_plan(&p, f);
 	out->nheights = p.nh;
 	memcpy(out->heights_m, p.h, p.nh * sizeof(double));
@@ -697,8 +703,8 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 		for (size_t k = 0; k < nvars; k++) {
 			const struct nwp_var *v = &f->vars[k];
 
-			if ((ret = nwp_file_read_native(f, k, t0, nb, r0, nyb, c0, nxb, buf,
-							err)))
+			if ((ret = nwp_file_read_native(f, k, tf + t0, nb, r0, nyb, c0, nxb,
+							buf, err)))
 				goto cleanup;
 			for (size_t i = 0; i < nloc; i++) {
 				double *w0 = win + ((i * nvars + k) * block) * WIN2;

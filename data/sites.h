@@ -45,7 +45,13 @@ struct site {
 
 struct sites_options {
 	double max_station_km;	/* point files: nearest-station radius; 0 means 30 */
-	size_t max_cells;	/* doubles per read; 0 means 1 << 20 */
+	size_t max_cells;	/* values per read; 0 means 1 << 20 */
+	/*
+	 * Window of the file's times to extract: [time_first, time_first + time_count);
+	 * time_count 0 means to the end. Long files (a year of hourly reanalysis for
+	 * 1,000 farms is over the result cap) are extracted window by window.
+	 */
+	size_t time_first, time_count;
 };
 
 enum site_column {
@@ -74,7 +80,7 @@ struct site_skip {
 
 /* Everything sites_extract() produced; owned, freed by sites_result_release(). */
 struct sites_result {
-	size_t ntimes;
+	size_t ntimes;		/* times extracted (the window of sites_options) */
 	int64_t *valid_times;	/* (ntimes) copy of the file's valid times */
 	double *lead_hours;	/* (ntimes) copy; NaN for an analysis */
 	size_t nheights;
@@ -89,7 +95,9 @@ struct sites_result {
 /*
  * Extract all columns for the `n` sites from `f` into *out (zeroed first). Sites outside
  * the domain (or without a station in range) are listed in out->skipped, which is not an
- * error. opt may be NULL. On failure *out is empty (released) and err says why;
+ * error. opt may be NULL (all times, defaults). WC_ETOOLARGE when sites x times x
+ * columns exceeds 64 Mi values: extract fewer times per call. WC_EINVAL for a time
+ * window outside the file. On failure *out is empty (released) and err says why;
  * f stays usable. On success the caller owns *out.
  */
 enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_t n,

@@ -269,3 +269,60 @@ Test(sites_extract, speed_only_and_invalid_sites)
 	nwp_file_free(f);
 	unlink(path);
 }
+
+Test(sites_extract, time_windows)
+{
+	char path[512];
+	int ncid, dt, dy, dx, vt, vy, vx, vu, vv, d3[3];
+	double t[5] = { 0, 1, 2, 3, 4 }, lat[2] = { 50, 51 }, lon[2] = { 5, 6 };
+	float u[20];
+	struct site s = { "a", 50.5, 5.5, 100 };
+	struct sites_options o = { 0 };
+	struct sites_result r;
+	struct wc_error err = { 0 };
+
+	for (int i = 0; i < 20; i++)
+		u[i] = (float)(i / 4);	/* the time index */
+	tmp_path(path, sizeof(path), "windows");
+	NC(nc_create(path, NC_CLOBBER, &ncid));
+	NC(nc_def_dim(ncid, "time", 5, &dt));
+	NC(nc_def_dim(ncid, "lat", 2, &dy));
+	NC(nc_def_dim(ncid, "lon", 2, &dx));
+	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
+	put_text(ncid, vt, "units", "hours since 2024-01-01");
+	NC(nc_def_var(ncid, "lat", NC_DOUBLE, 1, &dy, &vy));
+	NC(nc_def_var(ncid, "lon", NC_DOUBLE, 1, &dx, &vx));
+	d3[0] = dt;
+	d3[1] = dy;
+	d3[2] = dx;
+	NC(nc_def_var(ncid, "u10", NC_FLOAT, 3, d3, &vu));
+	NC(nc_def_var(ncid, "v10", NC_FLOAT, 3, d3, &vv));
+	NC(nc_enddef(ncid));
+	NC(nc_put_var_double(ncid, vt, t));
+	NC(nc_put_var_double(ncid, vy, lat));
+	NC(nc_put_var_double(ncid, vx, lon));
+	NC(nc_put_var_float(ncid, vu, u));
+	NC(nc_put_var_float(ncid, vv, u));
+	NC(nc_close(ncid));
+	struct nwp_file *f = open_path(path);
+
+	o.time_first = 3;
+	cr_assert_eq(sites_extract(f, &s, 1, &o, &r, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(r.ntimes, 2);
+	cr_assert_eq(r.valid_times[0], r.valid_times[1] - 3600);
+	cr_assert_float_eq(site_series_get(&r.series[0], r.ntimes, SITE_U10, 0), 3, 1e-12);
+	cr_assert_float_eq(site_series_get(&r.series[0], r.ntimes, SITE_U10, 1), 4, 1e-12);
+	sites_result_release(&r);
+	o.time_first = 1;
+	o.time_count = 2;
+	cr_assert_eq(sites_extract(f, &s, 1, &o, &r, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(r.ntimes, 2);
+	cr_assert_float_eq(site_series_get(&r.series[0], r.ntimes, SITE_U10, 1), 2, 1e-12);
+	sites_result_release(&r);
+	o.time_first = 4;
+	o.time_count = 2;
+	cr_assert_eq(sites_extract(f, &s, 1, &o, &r, &err), WC_EINVAL);
+	cr_assert(strstr(err.msg, "outside"), "%s", err.msg);
+	nwp_file_free(f);
+	unlink(path);
+}
