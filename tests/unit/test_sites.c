@@ -14,19 +14,20 @@
 
 struct field {
 	const char *name;
-	const float *values;	/* (ny, nx), one time */
+	const float *values;	/* (nt, ny, nx) */
 };
 
-/* One time step on a regular grid: lat0 + i*dlat, lon0 + j*dlon. */
-static void write_grid(const char *path, size_t ny, size_t nx, double lat0, double dlat,
-		       double lon0, double dlon, const struct field *fields, size_t n)
+/* nt hourly steps on a regular grid: lat0 + i*dlat, lon0 + j*dlon. */
+static void write_grid_nt(const char *path, size_t nt, size_t ny, size_t nx, double lat0,
+			  double dlat, double lon0, double dlon, const struct field *fields,
+			  size_t n)
 {
 	int ncid, dt, dy, dx, vt, vy, vx, d3[3], v[16];
-	double t = 0, lat[64], lon[64];
+	double t[64], lat[64], lon[64];
 	float fill = NAN;
 
 	NC(nc_create(path, NC_CLOBBER, &ncid));
-	NC(nc_def_dim(ncid, "time", 1, &dt));
+	NC(nc_def_dim(ncid, "time", nt, &dt));
 	NC(nc_def_dim(ncid, "lat", ny, &dy));
 	NC(nc_def_dim(ncid, "lon", nx, &dx));
 	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
@@ -43,16 +44,24 @@ static void write_grid(const char *path, size_t ny, size_t nx, double lat0, doub
 		NC(nc_put_att_float(ncid, v[k], "_FillValue", NC_FLOAT, 1, &fill));
 	}
 	NC(nc_enddef(ncid));
+	for (size_t i = 0; i < nt; i++)
+		t[i] = (double)i;
 	for (size_t i = 0; i < ny; i++)
 		lat[i] = lat0 + dlat * (double)i;
 	for (size_t j = 0; j < nx; j++)
 		lon[j] = lon0 + dlon * (double)j;
-	NC(nc_put_var_double(ncid, vt, &t));
+	NC(nc_put_var_double(ncid, vt, t));
 	NC(nc_put_var_double(ncid, vy, lat));
 	NC(nc_put_var_double(ncid, vx, lon));
 	for (size_t k = 0; k < n; k++)
 		NC(nc_put_var_float(ncid, v[k], fields[k].values));
 	NC(nc_close(ncid));
+}
+
+static void write_grid(const char *path, size_t ny, size_t nx, double lat0, double dlat,
+		       double lon0, double dlon, const struct field *fields, size_t n)
+{
+	write_grid_nt(path, 1, ny, nx, lat0, dlat, lon0, dlon, fields, n);
 }
 
 static struct nwp_file *open_path(const char *path)
@@ -273,9 +282,8 @@ Test(sites_extract, speed_only_and_invalid_sites)
 Test(sites_extract, time_windows)
 {
 	char path[512];
-	int ncid, dt, dy, dx, vt, vy, vx, vu, vv, d3[3];
-	double t[5] = { 0, 1, 2, 3, 4 }, lat[2] = { 50, 51 }, lon[2] = { 5, 6 };
 	float u[20];
+	struct field fl[] = { { "u10", u }, { "v10", u } };
 	struct site s = { "a", 50.5, 5.5, 100 };
 	struct sites_options o = { 0 };
 	struct sites_result r;
@@ -284,26 +292,7 @@ Test(sites_extract, time_windows)
 	for (int i = 0; i < 20; i++)
 		u[i] = (float)(i / 4);	/* the time index */
 	tmp_path(path, sizeof(path), "windows");
-	NC(nc_create(path, NC_CLOBBER, &ncid));
-	NC(nc_def_dim(ncid, "time", 5, &dt));
-	NC(nc_def_dim(ncid, "lat", 2, &dy));
-	NC(nc_def_dim(ncid, "lon", 2, &dx));
-	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
-	put_text(ncid, vt, "units", "hours since 2024-01-01");
-	NC(nc_def_var(ncid, "lat", NC_DOUBLE, 1, &dy, &vy));
-	NC(nc_def_var(ncid, "lon", NC_DOUBLE, 1, &dx, &vx));
-	d3[0] = dt;
-	d3[1] = dy;
-	d3[2] = dx;
-	NC(nc_def_var(ncid, "u10", NC_FLOAT, 3, d3, &vu));
-	NC(nc_def_var(ncid, "v10", NC_FLOAT, 3, d3, &vv));
-	NC(nc_enddef(ncid));
-	NC(nc_put_var_double(ncid, vt, t));
-	NC(nc_put_var_double(ncid, vy, lat));
-	NC(nc_put_var_double(ncid, vx, lon));
-	NC(nc_put_var_float(ncid, vu, u));
-	NC(nc_put_var_float(ncid, vv, u));
-	NC(nc_close(ncid));
+	write_grid_nt(path, 5, 2, 2, 50, 1, 5, 1, fl, 2);
 	struct nwp_file *f = open_path(path);
 
 	o.time_first = 3;
