@@ -233,6 +233,25 @@ enum wc_status farm_model_train(struct store *st, const char *farm_id,
 		ret = err ? err->code : WC_ENOMEM;
 		goto cleanup;
 	}
+	if (o->refit && split < n) {
+		/* the validation rows are the latest: learn from them too, for as many
+		 * epochs as early stopping chose (the scores stay those of the first fit) */
+		struct nn_config cfg = o->nn;
+		struct nn_model *all = NULL;
+		int best = 0;
+
+		for (int k = 0; k < m->nn->n_members; k++)
+			best = m->nn->info.member[k].best_epoch > best
+				       ? m->nn->info.member[k].best_epoch
+				       : best;
+		cfg.epochs = best > 0 ? best : 1;
+		data.split = n;
+		if ((ret = nn_model_train(&cfg, &data, &all, err)))
+			goto cleanup;
+		m->train_seconds += all->info.train_seconds;
+		nn_model_free(m->nn);
+		m->nn = all;
+	}
 	*out = m;
 	m = NULL;
 cleanup:

@@ -8,7 +8,9 @@
  * time, lead) with forecast/features, splits them by issue time (the last val_frac of
  * issue times validate, for early stopping and scores), trains K members, and scores the
  * ensemble median per lead against persistence, climatology and a power curve fitted on
- * the training rows.
+ * the training rows. With refit, it then trains again on all rows (validation ones
+ * included: they are the most recent) for the epochs early stopping chose; the scores
+ * stay those of the validated fit.
  *
  * The model file's metadata block holds key=value lines: farm, version, train_from,
  * train_to, n_rows, delay_s, point (median or mean), features (feature_config_format)
@@ -29,6 +31,8 @@ struct train_options {
 	int64_t issue_every;		/* seconds between issue times; 0: run deliveries */
 	double val_frac;		/* share of issue times held out, 0 .. 0.5 */
 	bool point_mean;		/* the model's point forecast is its mean, not median */
+	bool refit;			/* after validating, train again on every row for the
+					 * epochs early stopping chose */
 	struct feature_config features;
 	struct nn_config nn;
 };
