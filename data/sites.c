@@ -32,8 +32,10 @@ void sites_result_release(struct sites_result *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->nseries; i++)
+	for (size_t i = 0; i < r->nseries; i++) {
 		free(r->series[i].values);
+		free(r->series[i].ws_h);
+	}
 	free(r->series);
 	free(r->skipped);
 	free(r->valid_times);
@@ -402,6 +404,8 @@ static void derive(const struct plan *p, const struct site *s, const struct loc 
 		}
 		if (k == p->nbr && p->f->geometry != NWP_POINTS)
 			neighbourhood(spd, l->wy, l->wx, &mean, &sd);
+		out->ws_h[k * ntimes + tg] = ws[k];
+		out->wd_h[k * ntimes + tg] = met_direction(u[k], v[k]);
 	}
 	(void)nvars;
 	double *val = out->values;
@@ -618,7 +622,7 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 	}
 	if (nloc == 0)
 		goto cleanup;
-	if (nt > (size_t)67108864 / SITE_NCOLUMNS / nloc) {
+	if (nt > (size_t)67108864 / (SITE_NCOLUMNS + 2 * p.nh) / nloc) {
 		ret = wc_error_set(err, WC_ETOOLARGE,
 				   "cannot extract %zu sites x %zu times from '%s': too large; "
 				   "split the sites or the file", nloc, nt, f->label);
@@ -638,7 +642,11 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 		ss->fx = locs[i].fx;
 		ss->distance_km = locs[i].dist_km;
 		ss->values = malloc(SITE_NCOLUMNS * nt * sizeof(double));
-		if (!ss->values) {
+		ss->ws_h = malloc((2 * p.nh + 1) * nt * sizeof(double));
+		ss->wd_h = ss->ws_h + p.nh * nt;
+		for (size_t k = 0; ss->ws_h && k < 2 * p.nh * nt; k++)
+			ss->ws_h[k] = NAN;
+		if (!ss->values || !ss->ws_h) {
 			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 			goto cleanup;
 		}

@@ -71,6 +71,9 @@ struct site_series {
 	double distance_km;	/* points: distance to the station; grids: 0 */
 	unsigned derived;	/* bit (1u << c) set when column c was extrapolated */
 	double *values;		/* (SITE_NCOLUMNS, ntimes): values[c * ntimes + t]; owned */
+	double *ws_h;		/* (nheights, ntimes): speed at each height of the file,
+				 * sites_result.heights_m[k]; owned (one block with wd_h) */
+	double *wd_h;		/* (nheights, ntimes): direction there; NaN for speed only */
 };
 
 struct site_skip {

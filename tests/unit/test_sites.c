@@ -229,6 +229,11 @@ Test(sites_derived, shear_between_two_heights_and_one_odd_height)
 	cr_assert_float_eq(col(&r, 0, SITE_WS10), 5, 1e-12);
 	cr_assert_eq(r.series[0].derived, 1u << SITE_WS_HUB);
 	cr_assert_float_eq(r.nbr_height_m, 100, 0);
+	/* the speed and direction at every height of the file */
+	cr_assert_eq(r.nheights, 2);
+	cr_assert_float_eq(r.series[0].ws_h[0 * r.ntimes], 5, 1e-12);
+	cr_assert_float_eq(r.series[0].ws_h[1 * r.ntimes], 8, 1e-12);
+	cr_assert_float_eq(r.series[0].wd_h[1 * r.ntimes], 270, 1e-9);
 	sites_result_release(&r);
 	nwp_file_free(f);
 	unlink(path);
