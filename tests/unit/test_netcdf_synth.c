@@ -1049,3 +1049,79 @@ Test(netcdf_synth, single_station_point_file)
 	nwp_file_free(f);
 	unlink(path);
 }
+
+/* A Mercator projected grid: sites projected onto x/y; grid axes are east/north. */
+Test(netcdf_synth, mercator_projected_grid)
+{
+	char path[512];
+	int ncid, dt, dy, dx, vt, vy, vx, vp, vu, vv, d3[3];
+	double t = 0, xs[5], ys[4], sp = 20, lon0 = -90, R = 6371229;
+	float u[20], v[20];
+	struct projection p;
+
+	projection_init_mercator(&p, 20, -90, R, 0, 0, NULL);
+	for (int j = 0; j < 5; j++)
+		xs[j] = -20000 + 10000.0 * j;
+	for (int i = 0; i < 4; i++)
+		ys[i] = 2400000 + 10000.0 * i;
+	for (int i = 0; i < 4; i++) {
+		for (int j = 0; j < 5; j++) {
+			u[i * 5 + j] = (float)j;
+			v[i * 5 + j] = (float)i;
+		}
+	}
+	tmp_path(path, sizeof(path), "mercator");
+	NC(nc_create(path, NC_CLOBBER | NC_NETCDF4, &ncid));
+	NC(nc_def_dim(ncid, "time", 1, &dt));
+	NC(nc_def_dim(ncid, "y", 4, &dy));
+	NC(nc_def_dim(ncid, "x", 5, &dx));
+	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
+	put_text(ncid, vt, "units", "hours since 2020-01-01");
+	NC(nc_def_var(ncid, "y", NC_DOUBLE, 1, &dy, &vy));
+	put_text(ncid, vy, "standard_name", "projection_y_coordinate");
+	put_text(ncid, vy, "units", "m");
+	NC(nc_def_var(ncid, "x", NC_DOUBLE, 1, &dx, &vx));
+	put_text(ncid, vx, "standard_name", "projection_x_coordinate");
+	put_text(ncid, vx, "units", "m");
+	NC(nc_def_var(ncid, "mercator", NC_INT, 0, NULL, &vp));
+	put_text(ncid, vp, "grid_mapping_name", "mercator");
+	NC(nc_put_att_double(ncid, vp, "standard_parallel", NC_DOUBLE, 1, &sp));
+	NC(nc_put_att_double(ncid, vp, "longitude_of_projection_origin", NC_DOUBLE, 1, &lon0));
+	NC(nc_put_att_double(ncid, vp, "earth_radius", NC_DOUBLE, 1, &R));
+	d3[0] = dt;
+	d3[1] = dy;
+	d3[2] = dx;
+	NC(nc_def_var(ncid, "x_wind_10m", NC_FLOAT, 3, d3, &vu));
+	put_text(ncid, vu, "standard_name", "x_wind");
+	put_text(ncid, vu, "grid_mapping", "mercator");
+	NC(nc_def_var(ncid, "y_wind_10m", NC_FLOAT, 3, d3, &vv));
+	put_text(ncid, vv, "standard_name", "y_wind");
+	put_text(ncid, vv, "grid_mapping", "mercator");
+	NC(nc_enddef(ncid));
+	NC(nc_put_var_double(ncid, vt, &t));
+	NC(nc_put_var_double(ncid, vy, ys));
+	NC(nc_put_var_double(ncid, vx, xs));
+	NC(nc_put_var_float(ncid, vu, u));
+	NC(nc_put_var_float(ncid, vv, v));
+	NC(nc_close(ncid));
+
+	struct nwp_file *f = open_ok(path);
+	double lat, lon;
+
+	cr_assert_eq(f->geometry, NWP_GRID_PROJECTED);
+	cr_assert_eq(f->proj.kind, PROJECTION_MERCATOR);
+	cr_assert(!f->vars[0].grid_relative, "Mercator grid axes are east and north");
+	/* the site at x = 5 km, y = 2415 km: fractional (1.5, 2.5) */
+	projection_inverse(&p, 5000, 2415000, &lat, &lon);
+	struct site s = { "m", lat, lon, 100 };
+	struct sites_result r = extract(f, &s, 1);
+
+	cr_assert_eq(r.nseries, 1);
+	cr_assert_float_eq(r.series[0].fy, 1.5, 1e-6);
+	cr_assert_float_eq(r.series[0].fx, 2.5, 1e-6);
+	cr_assert_float_eq(site_series_get(&r.series[0], 1, SITE_U10, 0), 2.5, 1e-6);
+	cr_assert_float_eq(site_series_get(&r.series[0], 1, SITE_V10, 0), 1.5, 1e-6);
+	sites_result_release(&r);
+	nwp_file_free(f);
+	unlink(path);
+}
