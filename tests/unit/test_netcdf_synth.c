@@ -37,9 +37,9 @@ static void grid_begin(struct grid *g, const char *name, int cmode, size_t nt, s
 	NC(nc_def_var(g->ncid, "time", time_type, 1, &g->dt, &g->vt));
 	NC(nc_put_att_text(g->ncid, g->vt, "units", strlen(time_units), time_units));
 	NC(nc_def_var(g->ncid, "latitude", NC_DOUBLE, 1, &g->dy, &g->vy));
-	NC(nc_put_att_text(g->ncid, g->vy, "units", strlen("degrees_north"), "degrees_north"));
+	put_text(g->ncid, g->vy, "units", "degrees_north");
 	NC(nc_def_var(g->ncid, "longitude", NC_DOUBLE, 1, &g->dx, &g->vx));
-	NC(nc_put_att_text(g->ncid, g->vx, "units", strlen("degrees_east"), "degrees_east"));
+	put_text(g->ncid, g->vx, "units", "degrees_east");
 }
 
 static int grid_var(struct grid *g, const char *name, nc_type t)
@@ -225,7 +225,7 @@ Test(netcdf_synth, unsigned_packed)
 	grid_begin(&g, "unsigned_byte", NC_CLASSIC_MODEL, 1, 2, 2, "hours since 2000-01-01",
 		   NC_INT);
 	v = grid_var(&g, "si10", NC_BYTE);
-	NC(nc_put_att_text(g.ncid, v, "_Unsigned", strlen("true"), "true"));
+	put_text(g.ncid, v, "_Unsigned", "true");
 	NC(nc_put_att_double(g.ncid, v, "scale_factor", NC_DOUBLE, 1, &bsc));
 	NC(nc_put_att_schar(g.ncid, v, "_FillValue", NC_BYTE, 1, &bfill));
 	grid_coords(&g, 50, 1, 5, 1);
@@ -286,10 +286,10 @@ Test(netcdf_synth, units_converted_to_si)
 	vv = grid_var(&g, "v10", NC_FLOAT);
 	vt = grid_var(&g, "t2m", NC_FLOAT);
 	vp = grid_var(&g, "sp", NC_FLOAT);
-	NC(nc_put_att_text(g.ncid, vu, "units", strlen("knots"), "knots"));
-	NC(nc_put_att_text(g.ncid, vv, "units", strlen("knots"), "knots"));
-	NC(nc_put_att_text(g.ncid, vt, "units", strlen("degC"), "degC"));
-	NC(nc_put_att_text(g.ncid, vp, "units", strlen("hPa"), "hPa"));
+	put_text(g.ncid, vu, "units", "knots");
+	put_text(g.ncid, vv, "units", "knots");
+	put_text(g.ncid, vt, "units", "degC");
+	put_text(g.ncid, vp, "units", "hPa");
 	grid_coords(&g, 50, 1, 5, 1);
 	NC(nc_put_var_float(g.ncid, vu, kt));
 	NC(nc_put_var_float(g.ncid, vv, kt));
@@ -422,18 +422,18 @@ Test(netcdf_synth, curvilinear_2d_coordinates)
 	NC(nc_def_dim(ncid, "y", ny, &dy));
 	NC(nc_def_dim(ncid, "x", nx, &dx));
 	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
-	NC(nc_put_att_text(ncid, vt, "units", strlen("hours since 2000-01-01"), "hours since 2000-01-01"));
+	put_text(ncid, vt, "units", "hours since 2000-01-01");
 	d2[0] = dy;
 	d2[1] = dx;
 	NC(nc_def_var(ncid, "lat", NC_DOUBLE, 2, d2, &vla));
-	NC(nc_put_att_text(ncid, vla, "standard_name", strlen("latitude"), "latitude"));
+	put_text(ncid, vla, "standard_name", "latitude");
 	NC(nc_def_var(ncid, "lon", NC_DOUBLE, 2, d2, &vlo));
-	NC(nc_put_att_text(ncid, vlo, "standard_name", strlen("longitude"), "longitude"));
+	put_text(ncid, vlo, "standard_name", "longitude");
 	d3[0] = dt;
 	d3[1] = dy;
 	d3[2] = dx;
 	NC(nc_def_var(ncid, "u10", NC_FLOAT, 3, d3, &vu));
-	NC(nc_put_att_text(ncid, vu, "coordinates", strlen("lon lat"), "lon lat"));
+	put_text(ncid, vu, "coordinates", "lon lat");
 	NC(nc_def_var(ncid, "v10", NC_FLOAT, 3, d3, &vv));
 	NC(nc_enddef(ncid));
 	for (size_t i = 0; i < ny; i++) {
@@ -470,43 +470,68 @@ Test(netcdf_synth, curvilinear_2d_coordinates)
 
 /* ---- projections and grid-relative winds --------------------------------------- */
 
-Test(netcdf_synth, lambert_grid_relative_rotated)
+/*
+ * A projected grid: unlimited time (one step), y(ny) and x(nx) coordinates in `units`,
+ * a grid mapping variable filled by `mapping`, and x_wind_10m/y_wind_10m (y, x).
+ */
+static void write_projected(const char *path, int cmode, const char *units,
+			    const double *xs, size_t nx, const double *ys, size_t ny,
+			    const float *u, const float *v, void (*mapping)(int ncid, int var))
 {
-	char path[512];
 	int ncid, dt, dy, dx, vt, vy, vx, vp, vu, vv, d3[3];
-	enum { N = 21 };
-	double xs[N], ys[N], t0 = 0, sp[2] = { 45, 45 }, lat0 = 45, lon0 = 10, R = 6371229;
-	float ones[N * N], zeros[N * N];
+	size_t start[3] = { 0, 0, 0 }, count[3] = { 1, ny, nx }, one = 1, z = 0;
+	double t0 = 0;
 
-	tmp_path(path, sizeof(path), "lcc");
-	NC(nc_create(path, NC_CLOBBER, &ncid));
+	NC(nc_create(path, cmode | NC_CLOBBER, &ncid));
 	NC(nc_def_dim(ncid, "time", NC_UNLIMITED, &dt));
-	NC(nc_def_dim(ncid, "y", N, &dy));
-	NC(nc_def_dim(ncid, "x", N, &dx));
+	NC(nc_def_dim(ncid, "y", ny, &dy));
+	NC(nc_def_dim(ncid, "x", nx, &dx));
 	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
-	NC(nc_put_att_text(ncid, vt, "units", strlen("seconds since 2020-01-01"), "seconds since 2020-01-01"));
+	put_text(ncid, vt, "units", "seconds since 2020-01-01");
 	NC(nc_def_var(ncid, "y", NC_DOUBLE, 1, &dy, &vy));
-	NC(nc_put_att_text(ncid, vy, "standard_name", strlen("projection_y_coordinate"), "projection_y_coordinate"));
-	NC(nc_put_att_text(ncid, vy, "units", strlen("km"), "km"));
+	put_text(ncid, vy, "standard_name", "projection_y_coordinate");
+	put_text(ncid, vy, "units", units);
 	NC(nc_def_var(ncid, "x", NC_DOUBLE, 1, &dx, &vx));
-	NC(nc_put_att_text(ncid, vx, "standard_name", strlen("projection_x_coordinate"), "projection_x_coordinate"));
-	NC(nc_put_att_text(ncid, vx, "units", strlen("km"), "km"));
-	NC(nc_def_var(ncid, "lambert", NC_INT, 0, NULL, &vp));
-	NC(nc_put_att_text(ncid, vp, "grid_mapping_name", strlen("lambert_conformal_conic"), "lambert_conformal_conic"));
-	NC(nc_put_att_double(ncid, vp, "standard_parallel", NC_DOUBLE, 2, sp));
-	NC(nc_put_att_double(ncid, vp, "latitude_of_projection_origin", NC_DOUBLE, 1, &lat0));
-	NC(nc_put_att_double(ncid, vp, "longitude_of_central_meridian", NC_DOUBLE, 1, &lon0));
-	NC(nc_put_att_double(ncid, vp, "earth_radius", NC_DOUBLE, 1, &R));
+	put_text(ncid, vx, "standard_name", "projection_x_coordinate");
+	put_text(ncid, vx, "units", units);
+	NC(nc_def_var(ncid, "mapping", NC_INT, 0, NULL, &vp));
+	mapping(ncid, vp);
 	d3[0] = dt;
 	d3[1] = dy;
 	d3[2] = dx;
 	NC(nc_def_var(ncid, "x_wind_10m", NC_FLOAT, 3, d3, &vu));
-	NC(nc_put_att_text(ncid, vu, "standard_name", strlen("x_wind"), "x_wind"));
-	NC(nc_put_att_text(ncid, vu, "grid_mapping", strlen("lambert"), "lambert"));
+	put_text(ncid, vu, "standard_name", "x_wind");
+	put_text(ncid, vu, "grid_mapping", "mapping");
 	NC(nc_def_var(ncid, "y_wind_10m", NC_FLOAT, 3, d3, &vv));
-	NC(nc_put_att_text(ncid, vv, "standard_name", strlen("y_wind"), "y_wind"));
-	NC(nc_put_att_text(ncid, vv, "grid_mapping", strlen("lambert"), "lambert"));
+	put_text(ncid, vv, "standard_name", "y_wind");
+	put_text(ncid, vv, "grid_mapping", "mapping");
 	NC(nc_enddef(ncid));
+	NC(nc_put_vara_double(ncid, vt, &z, &one, &t0));
+	NC(nc_put_var_double(ncid, vy, ys));
+	NC(nc_put_var_double(ncid, vx, xs));
+	NC(nc_put_vara_float(ncid, vu, start, count, u));
+	NC(nc_put_vara_float(ncid, vv, start, count, v));
+	NC(nc_close(ncid));
+}
+
+static void lcc_mapping(int ncid, int vp)
+{
+	double sp[2] = { 45, 45 }, lat0 = 45, lon0 = 10, R = 6371229;
+
+	put_text(ncid, vp, "grid_mapping_name", "lambert_conformal_conic");
+	NC(nc_put_att_double(ncid, vp, "standard_parallel", NC_DOUBLE, 2, sp));
+	NC(nc_put_att_double(ncid, vp, "latitude_of_projection_origin", NC_DOUBLE, 1, &lat0));
+	NC(nc_put_att_double(ncid, vp, "longitude_of_central_meridian", NC_DOUBLE, 1, &lon0));
+	NC(nc_put_att_double(ncid, vp, "earth_radius", NC_DOUBLE, 1, &R));
+}
+
+Test(netcdf_synth, lambert_grid_relative_rotated)
+{
+	char path[512];
+	enum { N = 21 };
+	double xs[N], ys[N], R = 6371229;
+	float ones[N * N], zeros[N * N];
+
 	for (int i = 0; i < N; i++) {
 		xs[i] = 200 + 50.0 * i;	/* km: east of the central meridian */
 		ys[i] = -500 + 50.0 * i;
@@ -515,14 +540,8 @@ Test(netcdf_synth, lambert_grid_relative_rotated)
 		ones[i] = 1;
 		zeros[i] = 0;
 	}
-	size_t start[3] = { 0, 0, 0 }, count[3] = { 1, N, N }, one = 1, z = 0;
-
-	NC(nc_put_vara_double(ncid, vt, &z, &one, &t0));
-	NC(nc_put_var_double(ncid, vy, ys));
-	NC(nc_put_var_double(ncid, vx, xs));
-	NC(nc_put_vara_float(ncid, vu, start, count, ones));
-	NC(nc_put_vara_float(ncid, vv, start, count, zeros));
-	NC(nc_close(ncid));
+	tmp_path(path, sizeof(path), "lcc");
+	write_projected(path, NC_CLASSIC_MODEL, "km", xs, N, ys, N, ones, zeros, lcc_mapping);
 
 	struct nwp_file *f = open_ok(path);
 	struct projection p;
@@ -643,8 +662,8 @@ Test(netcdf_synth, scalar_forecast_reference_time_variable)
 		NC(nc_put_att_short(g.ncid, names[k], "missing_value", NC_SHORT, 1, &fill));
 	}
 	NC(nc_def_var(g.ncid, "forecast_reference_time", NC_DOUBLE, 0, NULL, &vr));
-	NC(nc_put_att_text(g.ncid, vr, "standard_name", strlen("forecast_reference_time"), "forecast_reference_time"));
-	NC(nc_put_att_text(g.ncid, vr, "units", strlen("hours since 1900-01-01 00:00:00.0"), "hours since 1900-01-01 00:00:00.0"));
+	put_text(g.ncid, vr, "standard_name", "forecast_reference_time");
+	put_text(g.ncid, vr, "units", "hours since 1900-01-01 00:00:00.0");
 	grid_coords(&g, 53, -0.25, 5, 0.25);
 	tv[0] = ref + 6;
 	tv[1] = ref + 7;
@@ -682,15 +701,15 @@ Test(netcdf_synth, lead_dimension_and_time_run)
 	NC(nc_def_dim(ncid, "latitude", 2, &dy));
 	NC(nc_def_dim(ncid, "longitude", 2, &dx));
 	NC(nc_def_var(ncid, "step", NC_DOUBLE, 1, &ds, &vs));
-	NC(nc_put_att_text(ncid, vs, "units", strlen("hours"), "hours"));
-	NC(nc_put_att_text(ncid, vs, "standard_name", strlen("forecast_period"), "forecast_period"));
+	put_text(ncid, vs, "units", "hours");
+	put_text(ncid, vs, "standard_name", "forecast_period");
 	NC(nc_def_var(ncid, "latitude", NC_DOUBLE, 1, &dy, &vy));
-	NC(nc_put_att_text(ncid, vy, "standard_name", strlen("latitude"), "latitude"));
+	put_text(ncid, vy, "standard_name", "latitude");
 	NC(nc_def_var(ncid, "longitude", NC_DOUBLE, 1, &dx, &vx));
-	NC(nc_put_att_text(ncid, vx, "standard_name", strlen("longitude"), "longitude"));
+	put_text(ncid, vx, "standard_name", "longitude");
 	NC(nc_def_var(ncid, "time", NC_INT, 0, NULL, &vt));
-	NC(nc_put_att_text(ncid, vt, "standard_name", strlen("forecast_reference_time"), "forecast_reference_time"));
-	NC(nc_put_att_text(ncid, vt, "units", strlen("seconds since 1970-01-01"), "seconds since 1970-01-01"));
+	put_text(ncid, vt, "standard_name", "forecast_reference_time");
+	put_text(ncid, vt, "units", "seconds since 1970-01-01");
 	d3[0] = ds;
 	d3[1] = dy;
 	d3[2] = dx;
@@ -721,8 +740,8 @@ Test(netcdf_synth, lead_dimension_and_time_run)
 
 	grid_begin(&g, "time_run", NC_CLASSIC_MODEL, 3, 2, 2, "hours since 2020-01-01", NC_DOUBLE);
 	NC(nc_def_var(g.ncid, "time_run", NC_DOUBLE, 1, &g.dt, &vr));
-	NC(nc_put_att_text(g.ncid, vr, "standard_name", strlen("forecast_reference_time"), "forecast_reference_time"));
-	NC(nc_put_att_text(g.ncid, vr, "units", strlen("hours since 2020-01-01"), "hours since 2020-01-01"));
+	put_text(g.ncid, vr, "standard_name", "forecast_reference_time");
+	put_text(g.ncid, vr, "units", "hours since 2020-01-01");
 	a = grid_var(&g, "u10", NC_FLOAT);
 	b = grid_var(&g, "v10", NC_FLOAT);
 	grid_coords(&g, 50, 1, 5, 1);
@@ -771,12 +790,12 @@ Test(netcdf_synth, expver_collapsed_and_real_extra_dimension_refused)
 	NC(nc_def_dim(ncid, "latitude", 2, &dy));
 	NC(nc_def_dim(ncid, "longitude", 2, &dx));
 	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
-	NC(nc_put_att_text(ncid, vt, "units", strlen("hours since 2021-07-1"), "hours since 2021-07-1"));
+	put_text(ncid, vt, "units", "hours since 2021-07-1");
 	NC(nc_def_var(ncid, "expver", NC_INT, 1, &de, &ve));
 	NC(nc_def_var(ncid, "latitude", NC_DOUBLE, 1, &dy, &vy));
-	NC(nc_put_att_text(ncid, vy, "units", strlen("degrees_north"), "degrees_north"));
+	put_text(ncid, vy, "units", "degrees_north");
 	NC(nc_def_var(ncid, "longitude", NC_DOUBLE, 1, &dx, &vx));
-	NC(nc_put_att_text(ncid, vx, "units", strlen("degrees_east"), "degrees_east"));
+	put_text(ncid, vx, "units", "degrees_east");
 	d4[0] = dt;
 	d4[1] = de;
 	d4[2] = dy;
@@ -853,23 +872,23 @@ Test(netcdf_synth, point_file_one_series_per_station)
 
 	tmp_path(path, sizeof(path), "points");
 	NC(nc_create(path, NC_CLOBBER, &ncid));
-	NC(nc_put_att_text(ncid, NC_GLOBAL, "featureType", strlen("timeSeries"), "timeSeries"));
+	put_text(ncid, NC_GLOBAL, "featureType", "timeSeries");
 	NC(nc_def_dim(ncid, "station", 3, &ds));
 	NC(nc_def_dim(ncid, "time", 4, &dt));
 	NC(nc_def_dim(ncid, "name_strlen", 8, &dl));
 	d2[0] = ds;
 	d2[1] = dl;
 	NC(nc_def_var(ncid, "station_id", NC_CHAR, 2, d2, &vid));
-	NC(nc_put_att_text(ncid, vid, "cf_role", strlen("timeseries_id"), "timeseries_id"));
+	put_text(ncid, vid, "cf_role", "timeseries_id");
 	NC(nc_def_var(ncid, "lat", NC_DOUBLE, 1, &ds, &vla));
-	NC(nc_put_att_text(ncid, vla, "units", strlen("degrees_north"), "degrees_north"));
+	put_text(ncid, vla, "units", "degrees_north");
 	NC(nc_def_var(ncid, "lon", NC_DOUBLE, 1, &ds, &vlo));
-	NC(nc_put_att_text(ncid, vlo, "units", strlen("degrees_east"), "degrees_east"));
+	put_text(ncid, vlo, "units", "degrees_east");
 	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
-	NC(nc_put_att_text(ncid, vt, "units", strlen("hours since 2012-01-01"), "hours since 2012-01-01"));
+	put_text(ncid, vt, "units", "hours since 2012-01-01");
 	d2[1] = dt;
 	NC(nc_def_var(ncid, "u10", NC_FLOAT, 2, d2, &vu));
-	NC(nc_put_att_text(ncid, vu, "coordinates", strlen("time lat lon"), "time lat lon"));
+	put_text(ncid, vu, "coordinates", "time lat lon");
 	NC(nc_def_var(ncid, "v10", NC_FLOAT, 2, d2, &vv));
 	NC(nc_enddef(ncid));
 	for (int s = 0; s < 3; s++) {
@@ -1050,16 +1069,25 @@ Test(netcdf_synth, single_station_point_file)
 	unlink(path);
 }
 
+static void mercator_mapping(int ncid, int vp)
+{
+	double sp = 20, lon0 = -90, R = 6371229;
+
+	put_text(ncid, vp, "grid_mapping_name", "mercator");
+	NC(nc_put_att_double(ncid, vp, "standard_parallel", NC_DOUBLE, 1, &sp));
+	NC(nc_put_att_double(ncid, vp, "longitude_of_projection_origin", NC_DOUBLE, 1, &lon0));
+	NC(nc_put_att_double(ncid, vp, "earth_radius", NC_DOUBLE, 1, &R));
+}
+
 /* A Mercator projected grid: sites projected onto x/y; grid axes are east/north. */
 Test(netcdf_synth, mercator_projected_grid)
 {
 	char path[512];
-	int ncid, dt, dy, dx, vt, vy, vx, vp, vu, vv, d3[3];
-	double t = 0, xs[5], ys[4], sp = 20, lon0 = -90, R = 6371229;
+	double xs[5], ys[4];
 	float u[20], v[20];
 	struct projection p;
 
-	projection_init_mercator(&p, 20, -90, R, 0, 0, NULL);
+	projection_init_mercator(&p, 20, -90, 6371229, 0, 0, NULL);
 	for (int j = 0; j < 5; j++)
 		xs[j] = -20000 + 10000.0 * j;
 	for (int i = 0; i < 4; i++)
@@ -1071,39 +1099,7 @@ Test(netcdf_synth, mercator_projected_grid)
 		}
 	}
 	tmp_path(path, sizeof(path), "mercator");
-	NC(nc_create(path, NC_CLOBBER | NC_NETCDF4, &ncid));
-	NC(nc_def_dim(ncid, "time", 1, &dt));
-	NC(nc_def_dim(ncid, "y", 4, &dy));
-	NC(nc_def_dim(ncid, "x", 5, &dx));
-	NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
-	put_text(ncid, vt, "units", "hours since 2020-01-01");
-	NC(nc_def_var(ncid, "y", NC_DOUBLE, 1, &dy, &vy));
-	put_text(ncid, vy, "standard_name", "projection_y_coordinate");
-	put_text(ncid, vy, "units", "m");
-	NC(nc_def_var(ncid, "x", NC_DOUBLE, 1, &dx, &vx));
-	put_text(ncid, vx, "standard_name", "projection_x_coordinate");
-	put_text(ncid, vx, "units", "m");
-	NC(nc_def_var(ncid, "mercator", NC_INT, 0, NULL, &vp));
-	put_text(ncid, vp, "grid_mapping_name", "mercator");
-	NC(nc_put_att_double(ncid, vp, "standard_parallel", NC_DOUBLE, 1, &sp));
-	NC(nc_put_att_double(ncid, vp, "longitude_of_projection_origin", NC_DOUBLE, 1, &lon0));
-	NC(nc_put_att_double(ncid, vp, "earth_radius", NC_DOUBLE, 1, &R));
-	d3[0] = dt;
-	d3[1] = dy;
-	d3[2] = dx;
-	NC(nc_def_var(ncid, "x_wind_10m", NC_FLOAT, 3, d3, &vu));
-	put_text(ncid, vu, "standard_name", "x_wind");
-	put_text(ncid, vu, "grid_mapping", "mercator");
-	NC(nc_def_var(ncid, "y_wind_10m", NC_FLOAT, 3, d3, &vv));
-	put_text(ncid, vv, "standard_name", "y_wind");
-	put_text(ncid, vv, "grid_mapping", "mercator");
-	NC(nc_enddef(ncid));
-	NC(nc_put_var_double(ncid, vt, &t));
-	NC(nc_put_var_double(ncid, vy, ys));
-	NC(nc_put_var_double(ncid, vx, xs));
-	NC(nc_put_var_float(ncid, vu, u));
-	NC(nc_put_var_float(ncid, vv, v));
-	NC(nc_close(ncid));
+	write_projected(path, NC_NETCDF4, "m", xs, 5, ys, 4, u, v, mercator_mapping);
 
 	struct nwp_file *f = open_ok(path);
 	double lat, lon;
