@@ -431,7 +431,12 @@ Test(forecast_fallback, model_falls_back_without_nwp_and_cuts_at_reach)
 
 	fx_fill(st, 6, INT64_MAX, 0);
 	tiny_train_options(&o);
+	o.refit = true;
 	cr_assert_eq(farm_model_train(st, "alpha", &o, &m, &err), WC_OK, "%s", err.msg);
+	/* refit: every row trained, the validated fit's scores kept */
+	cr_assert_eq(m->nn->info.n_train, m->n_rows);
+	cr_assert_eq(m->nn->info.n_val, 0);
+	cr_assert(strstr(m->scores, "\"per_lead\":[{"), "%s", m->scores);
 	cr_assert_eq(farm_model_save(st, m, &err), WC_OK, "%s", err.msg);
 	cr_assert_eq(m->version, 1);
 	farm_model_free(m);
