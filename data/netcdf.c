@@ -320,6 +320,7 @@ static bool classify_standard_name(const char *sn, struct cand *c)
 	} tab[] = {
 		{ "eastward_wind", NWP_U, false }, { "northward_wind", NWP_V, false },
 		{ "x_wind", NWP_U, true }, { "y_wind", NWP_V, true },
+		{ "grid_eastward_wind", NWP_U, true }, { "grid_northward_wind", NWP_V, true },
 		{ "wind_speed", NWP_SPEED, false }, { "air_temperature", NWP_T2M, false },
 		{ "surface_air_pressure", NWP_SP, false },
 	};
@@ -628,8 +629,11 @@ static enum ckind coord_kind(int ncid, int vid, const char *name)
 		return CK_PX;
 	if (streq_ci(sn, "projection_y_coordinate"))
 		return CK_PY;
-	if (streq_ci(sn, "grid_latitude") || streq_ci(sn, "grid_longitude"))
-		return CK_NONE;	/* rotated pole: not supported */
+	/* rotated pole: rotated degrees, used with the grid mapping like x/y */
+	if (streq_ci(sn, "grid_latitude"))
+		return CK_PY;
+	if (streq_ci(sn, "grid_longitude"))
+		return CK_PX;
 	if (streq_ci(axis, "Y") || streq_ci(axt, "GeoY"))
 		return is_length_unit(units, &to_m) ? CK_PY : CK_LAT;
 	if (streq_ci(axis, "X") || streq_ci(axt, "GeoX"))
@@ -803,10 +807,19 @@ static enum wc_status setup_projection(const struct inspect *in, int gm,
 		}
 		return projection_init_mercator(&in->f->proj, sp[0], lon0, r, fe, fn, err);
 	}
+	if (streq_ci(name, "rotated_latitude_longitude")) {
+		double plat = NAN, plon = NAN, npgl = 0;
+
+		att_double(ncid, gm, "grid_north_pole_latitude", &plat);
+		att_double(ncid, gm, "grid_north_pole_longitude", &plon);
+		att_double(ncid, gm, "north_pole_grid_longitude", &npgl);
+		return projection_init_rotated(&in->f->proj, plat, plon, npgl, err);
+	}
 	return wc_error_set(err, WC_EUNSUPPORTED,
 			    "unsupported grid_mapping '%s' in '%s': windcast reads "
-			    "lambert_conformal_conic and mercator projected grids, or files "
-			    "with latitude/longitude", name[0] ? name : "?", in->f->label);
+			    "lambert_conformal_conic, mercator and rotated_latitude_longitude "
+			    "grids, or files with latitude/longitude", name[0] ? name : "?",
+			    in->f->label);
 }
 
 /* Find a variable with grid_mapping_name: the var's grid_mapping, else any. */
@@ -1789,11 +1802,20 @@ static enum wc_status setup_rotation(struct inspect *in, struct wc_error *err)
 		/* WRF winds follow the model grid (#10): Lambert needs a rotation */
 		if (in->wrf_map_proj == 1 || in->wrf_map_proj == 2)
 			v->grid_relative = true;
+		/* rotated-pole models (COSMO) write components along the rotated grid
+		 * unless the standard_name says eastward/northward */
+		if (f->geometry == NWP_GRID_PROJECTED && f->proj.kind == PROJECTION_ROTATED) {
+			char sn[64];
+
+			att_text(f->ncid, v->varid, "standard_name", sn, sizeof(sn));
+			if (!streq_ci(sn, "eastward_wind") && !streq_ci(sn, "northward_wind"))
+				v->grid_relative = true;
+		}
 		if (f->geometry == NWP_GRID_REGULAR)
 			v->grid_relative = false;
 		any_rel = any_rel || v->grid_relative;
 	}
-	if (!any_rel || f->proj.kind == PROJECTION_LCC)
+	if (!any_rel || f->proj.kind == PROJECTION_LCC || f->proj.kind == PROJECTION_ROTATED)
 		return WC_OK;
 	if (in->wrf_map_proj == 1) {
 		double t1 = NAN, t2 = NAN, sl = NAN;

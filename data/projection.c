@@ -2,6 +2,7 @@
 #include "data/projection.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 #define DEG (M_PI / 180.0)
 
@@ -64,12 +65,59 @@ enum wc_status projection_init_mercator(struct projection *p, double lat_ts_deg,
 	return WC_OK;
 }
 
+enum wc_status projection_init_rotated(struct projection *p, double pole_lat_deg,
+				       double pole_lon_deg, double north_pole_grid_lon_deg,
+				       struct wc_error *err)
+{
+	if (!isfinite(pole_lat_deg) || fabs(pole_lat_deg) > 90 || !isfinite(pole_lon_deg))
+		return wc_error_set(err, WC_EINVAL, "invalid rotated pole parameters");
+	if (isfinite(north_pole_grid_lon_deg) && north_pole_grid_lon_deg != 0)
+		return wc_error_set(err, WC_EUNSUPPORTED,
+				    "unsupported rotated pole: north_pole_grid_longitude %g "
+				    "(only 0 is supported)", north_pole_grid_lon_deg);
+	p->kind = PROJECTION_ROTATED;
+	p->radius = 1;
+	p->pole_lat = pole_lat_deg * DEG;
+	p->pole_lon = pole_lon_deg * DEG;
+	p->false_easting = p->false_northing = 0;
+	return WC_OK;
+}
+
+/*
+ * Rotated to geographic: rotate the unit vector about y by theta = 90 - pole_lat, then
+ * about z by phi = pole_lon + 180; geographic to rotated is the reverse. With the pole
+ * at (40, -170) the rotated origin is at 50 N, 10 E (COSMO-EU).
+ */
+static void rotate(const struct projection *p, double lat, double lon, bool to_geo,
+		   double *olat, double *olon)
+{
+	double th = M_PI / 2 - p->pole_lat, ph = p->pole_lon + M_PI;
+	double x = cos(lat * DEG) * cos(lon * DEG), y = cos(lat * DEG) * sin(lon * DEG);
+	double z = sin(lat * DEG), x2, y2, z2;
+
+	if (to_geo) {
+		x2 = cos(th) * x - sin(th) * z;
+		z2 = sin(th) * x + cos(th) * z;
+		y2 = sin(ph) * x2 + cos(ph) * y;
+		x2 = cos(ph) * x2 - sin(ph) * y;
+	} else {
+		x2 = cos(ph) * x + sin(ph) * y;
+		y2 = -sin(ph) * x + cos(ph) * y;
+		z2 = -sin(th) * x2 + cos(th) * z;
+		x2 = cos(th) * x2 + sin(th) * z;
+	}
+	*olat = asin(fmax(-1, fmin(1, z2))) / DEG;
+	*olon = atan2(y2, x2) / DEG;
+}
+
 void projection_forward(const struct projection *p, double lat, double lon, double *x,
 			double *y)
 {
 	double dl = wrap180(lon - p->lon0 / DEG) * DEG, phi = lat * DEG;
 
-	if (p->kind == PROJECTION_LCC) {
+	if (p->kind == PROJECTION_ROTATED) {
+		rotate(p, lat, lon, false, y, x);
+	} else if (p->kind == PROJECTION_LCC) {
 		double rho = p->radius * p->F / pow(tan(M_PI / 4 + phi / 2), p->n);
 
 		*x = rho * sin(p->n * dl) + p->false_easting;
@@ -86,6 +134,10 @@ void projection_forward(const struct projection *p, double lat, double lon, doub
 void projection_inverse(const struct projection *p, double x, double y, double *lat,
 			double *lon)
 {
+	if (p->kind == PROJECTION_ROTATED) {
+		rotate(p, y, x, true, lat, lon);
+		return;
+	}
 	x -= p->false_easting;
 	y -= p->false_northing;
 	if (p->kind == PROJECTION_LCC) {
@@ -105,11 +157,20 @@ void projection_inverse(const struct projection *p, double x, double y, double *
 	}
 }
 
-double projection_convergence(const struct projection *p, double lon)
+double projection_convergence(const struct projection *p, double lat, double lon)
 {
-	if (p->kind != PROJECTION_LCC)
-		return 0;
-	return p->n * wrap180(lon - p->lon0 / DEG) * DEG;
+	if (p->kind == PROJECTION_LCC)
+		return p->n * wrap180(lon - p->lon0 / DEG) * DEG;
+	if (p->kind == PROJECTION_ROTATED) {
+		/* the rotated meridian through the point, by a small step along it */
+		double rx, ry, la1, lo1, la2, lo2, e = 1e-5;
+
+		projection_forward(p, lat, lon, &rx, &ry);
+		projection_inverse(p, rx, ry - e, &la1, &lo1);
+		projection_inverse(p, rx, ry + e, &la2, &lo2);
+		return atan2(wrap180(lo2 - lo1) * cos(lat * DEG), la2 - la1);
+	}
+	return 0;
 }
 
 void projection_rotate_to_earth(double angle, double *u, double *v)

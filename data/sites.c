@@ -681,7 +681,8 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 				if (r < 0 || r >= (long)f->ny || c < 0 || c >= (long)f->nx)
 					continue;
 				nwp_file_cell_latlon(f, (size_t)r, (size_t)c, &la, &lo);
-				angles[i * WIN2 + (size_t)w] = projection_convergence(&f->proj, lo);
+				angles[i * WIN2 + (size_t)w] =
+					projection_convergence(&f->proj, la, lo);
 			}
 		}
 	}

@@ -1121,3 +1121,79 @@ Test(netcdf_synth, mercator_projected_grid)
 	nwp_file_free(f);
 	unlink(path);
 }
+
+static void rotated_mapping(int ncid, int vp)
+{
+	double plat = 40, plon = -170;
+
+	put_text(ncid, vp, "grid_mapping_name", "rotated_latitude_longitude");
+	NC(nc_put_att_double(ncid, vp, "grid_north_pole_latitude", NC_DOUBLE, 1, &plat));
+	NC(nc_put_att_double(ncid, vp, "grid_north_pole_longitude", NC_DOUBLE, 1, &plon));
+}
+
+/* Rotated pole (COSMO-EU's pole at 40 N, 170 W): sites rotated, winds turned. */
+Test(netcdf_synth, rotated_pole_grid_relative)
+{
+	char path[512];
+	double rc[9], lat, lon, x0, y0, x1, y1, x2, y2;
+	float ones[81], zeros[81];
+	struct projection p;
+	int ncid, vx, vy;
+
+	projection_init_rotated(&p, 40, -170, 0, NULL);
+	projection_inverse(&p, 0, 0, &lat, &lon);
+	cr_assert_float_eq(lat, 50, 1e-9, "rotated origin of COSMO-EU");
+	cr_assert_float_eq(lon, 10, 1e-9);
+	for (int i = 0; i < 9; i++)
+		rc[i] = -2 + 0.5 * i;
+	for (int i = 0; i < 81; i++) {
+		ones[i] = 1;
+		zeros[i] = 0;
+	}
+	tmp_path(path, sizeof(path), "rotated");
+	write_projected(path, NC_CLASSIC_MODEL, "degrees", rc, 9, rc, 9, ones, zeros,
+			rotated_mapping);
+	/* rotated coordinates are grid_latitude/grid_longitude, not projection x/y */
+	NC(nc_open(path, NC_WRITE, &ncid));
+	NC(nc_redef(ncid));
+	NC(nc_inq_varid(ncid, "x", &vx));
+	NC(nc_inq_varid(ncid, "y", &vy));
+	put_text(ncid, vx, "standard_name", "grid_longitude");
+	put_text(ncid, vy, "standard_name", "grid_latitude");
+	NC(nc_close(ncid));
+
+	struct nwp_file *f = open_ok(path);
+
+	cr_assert_eq(f->geometry, NWP_GRID_PROJECTED);
+	cr_assert_eq(f->proj.kind, PROJECTION_ROTATED);
+	cr_assert(f->vars[0].grid_relative);
+	projection_inverse(&p, 0.25, 0.25, &lat, &lon);
+	struct site s = { "r", lat, lon, 100 };
+	struct sites_result r = extract(f, &s, 1);
+
+	cr_assert_eq(r.nseries, 1);
+	cr_assert_float_eq(r.series[0].fy, 4.5, 1e-9);
+	cr_assert_float_eq(r.series[0].fx, 4.5, 1e-9);
+	/* a wind (1, 0) along the rotated grid: its earth components from the directions
+	 * of geographic east and north in rotated coordinates (finite differences) */
+	projection_forward(&p, lat, lon, &x0, &y0);
+	projection_forward(&p, lat, lon + 1e-6, &x1, &y1);
+	projection_forward(&p, lat + 1e-6, lon, &x2, &y2);
+	{
+		double ex = (x1 - x0) * cos(y0 * M_PI / 180), ey = y1 - y0;
+		double nx_ = (x2 - x0) * cos(y0 * M_PI / 180), ny_ = y2 - y0;
+
+		/* corners are turned by their own angles (0.2 degrees apart) before the
+		 * interpolation, which shortens the vector by about 1e-5 */
+		cr_assert_float_eq(site_series_get(&r.series[0], 1, SITE_U10, 0),
+				   ex / hypot(ex, ey), 1e-4);
+		cr_assert_float_eq(site_series_get(&r.series[0], 1, SITE_V10, 0),
+				   nx_ / hypot(nx_, ny_), 1e-4);
+		cr_assert_float_eq(site_series_get(&r.series[0], 1, SITE_WD10, 0),
+				   fmod(atan2(-ex / hypot(ex, ey), -nx_ / hypot(nx_, ny_)) * 180 / M_PI +
+					360, 360), 1e-3);
+	}
+	sites_result_release(&r);
+	nwp_file_free(f);
+	unlink(path);
+}
