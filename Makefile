@@ -98,7 +98,7 @@ TEST_ENV := WINDCAST_BIN=$(CURDIR)/$(SAN)/windcast WINDCAST_SRC=$(CURDIR) \
 
 test: deps
 	@$(MAKE) --no-print-directory $(SAN)/windcast $(SAN)/windcast-tests
-	$(TEST_ENV) $(SAN)/windcast-tests --jobs 2 --timeout 600
+	$(TEST_ENV) scripts/run-tests $(SAN)/windcast-tests --jobs 2 --timeout 600
 	@$(MAKE) --no-print-directory fuzz
 
 # libFuzzer harnesses, 60 s each, when clang is available (issue 3).

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,70 +74,242 @@ static enum wc_status make_dirs(const char *dir, struct wc_error *err)
 	return WC_OK;
 }
 
-/* Copy src to dst (fsync'd), via dst.tmp and a rename, so dst is whole or absent. */
-static enum wc_status copy_file(const char *src, const char *dst, struct wc_error *err)
+/*
+ * The raw bytes' side of an ingest, run on a second thread while the main thread
+ * decodes: one pass over the file that hashes it and, unless the file is to be moved,
+ * copies it to a temporary name in DATA/tmp (renamed to its content address later).
+ */
+struct raw_pass {
+	const char *src;
+	char tmp[4200];		/* the copy, "" when not copying */
+	bool created;		/* tmp exists (remove it unless it is kept) */
+	char sha256[SHA256_HEX_LEN];
+	struct wc_error err;
+	enum wc_status ret;
+};
+
+static enum wc_status write_all(int fd, const char *p, size_t n, const char *path,
+				struct wc_error *err)
 {
-	static __thread char buf[1 << 16];
-	char tmp[4200];
-	enum wc_status ret = WC_OK;
-	int in, out;
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return wc_error_set(err, WC_EIO, "cannot write '%s': %s", path,
+					    strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+	return WC_OK;
+}
+
+static void *raw_pass_run(void *cls)
+{
+	static __thread char buf[1 << 20];
+	struct raw_pass *rp = cls;
+	struct sha256 h;
+	int in = open(rp->src, O_RDONLY), out = -1;
 	ssize_t n;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
-	in = open(src, O_RDONLY);
-	if (in < 0)
-		return wc_error_set(err, WC_EIO, "cannot open '%s': %s", src, strerror(errno));
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (out < 0) {
+	rp->ret = WC_OK;
+	if (in < 0) {
+		rp->ret = wc_error_set(&rp->err, WC_EIO, "%s", strerror(errno));
+		return NULL;
+	}
+	if (rp->tmp[0] && (out = mkstemp(rp->tmp)) < 0) {
+		rp->ret = wc_error_set(&rp->err, WC_EIO, "cannot create '%s': %s", rp->tmp,
+				       strerror(errno));
 		close(in);
-		return wc_error_set(err, WC_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+		return NULL;
 	}
-	/* in-kernel copy first (no round trip through user space); plain reads if refused */
-	while ((n = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0)) > 0)
-		;
-	if (n < 0 && errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
-	    errno != EOPNOTSUPP) {
-		ret = wc_error_set(err, WC_EIO, "cannot copy '%s': %s", src, strerror(errno));
-		goto cleanup;
-	}
-	if (n == 0)
-		goto cleanup;	/* copied in the kernel */
-	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				ret = wc_error_set(err, WC_EIO, "cannot write '%s': %s", tmp,
-						   strerror(errno));
-				goto cleanup;
-			}
-			off += w;
+	rp->created = out >= 0;
+	sha256_init(&h);
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rp->ret = wc_error_set(&rp->err, WC_EIO, "cannot read: %s", strerror(errno));
+			break;
 		}
+		sha256_update(&h, buf, (size_t)n);
+		if (out >= 0 && (rp->ret = write_all(out, buf, (size_t)n, rp->tmp, &rp->err)))
+			break;
 	}
-	if (n < 0)
-		ret = wc_error_set(err, WC_EIO, "cannot read '%s': %s", src, strerror(errno));
-cleanup:
-	if (!ret && fsync(out) != 0)
-		ret = wc_error_set(err, WC_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
-	if (close(out) != 0 && !ret)
-		ret = wc_error_set(err, WC_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+	sha256_final_hex(&h, rp->sha256);
+	/*
+	 * No fsync: the store runs with synchronous=NORMAL, so a commit is no more durable
+	 * than this file's pages; both reach the disk with the next checkpoint.
+	 */
+	if (out >= 0 && close(out) != 0 && !rp->ret)
+		rp->ret = wc_error_set(&rp->err, WC_EIO, "cannot write '%s': %s", rp->tmp,
+				       strerror(errno));
 	close(in);
-	if (!ret && rename(tmp, dst) != 0)
-		ret = wc_error_set(err, WC_EIO, "cannot rename '%s': %s", tmp, strerror(errno));
-	if (ret)
-		unlink(tmp);
-	return ret;
+	return NULL;
 }
 
 /*
- * Put the raw file at its content address. *placed tells whether this call created it
- * (so that a failed transaction can take it back).
+ * The decoded rows wait in an unlinked spool file between extraction and the store
+ * transaction, so that a long file (a year of hourly reanalysis for many farms) needs
+ * neither all its rows in memory nor the store's write lock while it is decoded.
  */
-static enum wc_status place_raw(struct store *st, const char *path, const char *sha,
-				bool move, char *dst, size_t dstlen, bool *placed,
-				struct wc_error *err)
+struct spool_rec {
+	uint32_t farm;		/* index into the farm list */
+	struct weather_row row;
+};
+
+struct spool {
+	FILE *f;
+	const struct farm *farms;
+	struct spool_rec pending;	/* read ahead: first row of the next batch */
+	bool have_pending;
+	struct weather_row *batch;	/* (SPOOL_BATCH) */
+};
+
+#define SPOOL_BATCH 4096
+
+static enum wc_status spool_next(void *cls, struct farm_weather *out, bool *done,
+				 struct wc_error *err)
+{
+	struct spool *sp = cls;
+	struct spool_rec r;
+	size_t n = 0;
+
+	*done = false;
+	if (!sp->have_pending && fread(&sp->pending, sizeof(sp->pending), 1, sp->f) != 1) {
+		*done = true;
+		return ferror(sp->f) ? wc_error_set(err, WC_EIO, "cannot read the row spool")
+				     : WC_OK;
+	}
+	sp->have_pending = false;
+	r = sp->pending;
+	out->farm_id = sp->farms[r.farm].id;
+	sp->batch[n++] = r.row;
+	while (n < SPOOL_BATCH && fread(&sp->pending, sizeof(sp->pending), 1, sp->f) == 1) {
+		if (sp->pending.farm != r.farm) {
+			sp->have_pending = true;
+			break;
+		}
+		sp->batch[n++] = sp->pending.row;
+	}
+	out->rows = sp->batch;
+	out->nrows = n;
+	return WC_OK;
+}
+
+/* Values per sites_extract call: bounds the memory of one window of times. */
+#define WINDOW_VALUES ((size_t)8 << 20)
+
+/*
+ * Decode `path` and interpolate it to every farm, window of times by window, spooling
+ * the rows; fills run and the farms kept and skipped (res).
+ */
+static enum wc_status decode(const char *path, const char *name, const struct farm *farms,
+			     size_t nfarms, const struct ingest_options *o, struct nwp_run *run,
+			     FILE *spool, struct ingest_result *res, struct wc_error *err)
+{
+	struct nwp_file *f = NULL;
+	struct site *sites = calloc(nfarms ? nfarms : 1, sizeof(*sites));
+	bool *kept = calloc(nfarms ? nfarms : 1, sizeof(*kept));
+	struct sites_options so = { .max_station_km = o->point_max_km };
+	struct sites_result sr = { 0 };
+	enum wc_status ret = WC_OK;
+	size_t window;
+
+	if (!sites || !kept) {
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < nfarms; i++) {
+		sites[i].id = farms[i].id;
+		sites[i].lat = farms[i].lat;
+		sites[i].lon = farms[i].lon;
+		sites[i].hub_height_m = farms[i].hub_height_m;
+	}
+	pthread_mutex_lock(&netcdf_lock);
+	if ((ret = nwp_file_open(&f, path, err)))
+		goto unlock;
+	memset(run, 0, sizeof(*run));
+	snprintf(run->source, sizeof(run->source), "%s", f->source[0] ? f->source : name);
+	run->is_forecast = f->is_forecast;
+	run->ref_time = f->is_forecast ? f->reference_time : 0;
+	run->ntimes = (int)f->ntimes;
+	run->first_valid = f->ntimes ? f->valid_times[0] : 0;
+	run->last_valid = f->ntimes ? f->valid_times[f->ntimes - 1] : 0;
+	nwp_file_describe(f, run->description, sizeof(run->description));
+	if (f->ntimes == 0) {
+		ret = wc_error_set(err, WC_EFORMAT, "the file has no time steps");
+		goto unlock;
+	}
+	window = WINDOW_VALUES / ((nfarms ? nfarms : 1) * (SITE_NCOLUMNS + 16));
+	if (window < 1)
+		window = 1;
+	for (size_t t0 = 0; t0 < f->ntimes && !ret; t0 += window) {
+		so.time_first = t0;
+		so.time_count = t0 + window < f->ntimes ? window : f->ntimes - t0;
+		if ((ret = sites_extract(f, sites, nfarms, &so, &sr, err)))
+			break;
+		for (size_t s = 0; s < sr.nseries && !ret; s++) {
+			const struct site_series *ss = &sr.series[s];
+
+			kept[ss->site] = true;
+			for (size_t t = 0; t < sr.ntimes; t++) {
+				struct spool_rec r = { .farm = (uint32_t)ss->site };
+
+				r.row.valid_time = sr.valid_times[t];
+				r.row.lead_h = sr.lead_hours[t];
+				for (int c = 0; c < WEATHER_NCOLS; c++)
+					r.row.v[c] = site_series_get(ss, sr.ntimes,
+								     weather_from_site[c], t);
+				if (fwrite(&r, sizeof(r), 1, spool) != 1) {
+					ret = wc_error_set(err, WC_EIO,
+							   "cannot write the row spool: %s",
+							   strerror(errno));
+					break;
+				}
+			}
+		}
+		if (!ret && t0 == 0 && sr.nskipped) {
+			res->skipped = calloc(sr.nskipped, sizeof(*res->skipped));
+			if (!res->skipped) {
+				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+				break;
+			}
+			res->nskipped = sr.nskipped;
+			for (size_t i = 0; i < sr.nskipped; i++) {
+				snprintf(res->skipped[i].farm_id, sizeof(res->skipped[i].farm_id),
+					 "%s", farms[sr.skipped[i].site].id);
+				snprintf(res->skipped[i].reason, sizeof(res->skipped[i].reason),
+					 "%s", sr.skipped[i].reason);
+			}
+		}
+		sites_result_release(&sr);
+	}
+	if (!ret && fflush(spool) != 0)
+		ret = wc_error_set(err, WC_EIO, "cannot write the row spool: %s", strerror(errno));
+	if (!ret) {
+		res->farm_ids = calloc(nfarms ? nfarms : 1, sizeof(*res->farm_ids));
+		if (!res->farm_ids)
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+		for (size_t i = 0; i < nfarms && !ret; i++)
+			if (kept[i])
+				snprintf(res->farm_ids[res->nfarms++], FARM_ID_MAX + 1, "%s",
+					 farms[i].id);
+	}
+unlock:
+	sites_result_release(&sr);
+	nwp_file_free(f);
+	pthread_mutex_unlock(&netcdf_lock);
+cleanup:
+	free(sites);
+	free(kept);
+	return ret;
+}
+
+/* Move or rename the raw bytes to DATA/grids/<sha[0:2]>/<sha>.nc. */
+static enum wc_status place_raw(struct store *st, const char *from, const char *sha,
+				char *dst, size_t dstlen, bool *placed, struct wc_error *err)
 {
 	char dir[4096];
 	struct stat sb;
@@ -148,91 +322,10 @@ static enum wc_status place_raw(struct store *st, const char *path, const char *
 		return WC_OK;	/* same bytes kept by an earlier, interrupted ingest */
 	if ((ret = make_dirs(dir, err)))
 		return ret;
-	if (move && rename(path, dst) == 0) {
-		*placed = true;
-		return WC_OK;
-	}
-	ret = copy_file(path, dst, err);
-	*placed = ret == WC_OK;
-	return ret;
-}
-
-/* Decode `path`, interpolate to every farm; fills run, rows and skips. */
-static enum wc_status decode(struct store *st, const char *path, const char *name,
-			     const struct ingest_options *o, struct nwp_run *run,
-			     struct sites_result *sr, struct farm **farms, size_t *nfarms,
-			     struct wc_error *err)
-{
-	struct nwp_file *f = NULL;
-	struct site *sites = NULL;
-	struct sites_options so = { .max_station_km = o->point_max_km };
-	enum wc_status ret;
-
-	if ((ret = store_farm_list(st, farms, nfarms, err)))
-		return ret;
-	sites = calloc(*nfarms ? *nfarms : 1, sizeof(*sites));
-	if (!sites)
-		return wc_error_set(err, WC_ENOMEM, "out of memory");
-	for (size_t i = 0; i < *nfarms; i++) {
-		sites[i].id = (*farms)[i].id;
-		sites[i].lat = (*farms)[i].lat;
-		sites[i].lon = (*farms)[i].lon;
-		sites[i].hub_height_m = (*farms)[i].hub_height_m;
-	}
-	pthread_mutex_lock(&netcdf_lock);
-	ret = nwp_file_open(&f, path, err);
-	if (!ret)
-		ret = sites_extract(f, sites, *nfarms, &so, sr, err);
-	if (!ret) {
-		memset(run, 0, sizeof(*run));
-		snprintf(run->source, sizeof(run->source), "%s", f->source[0] ? f->source : name);
-		run->is_forecast = f->is_forecast;
-		run->ref_time = f->is_forecast ? f->reference_time : 0;
-		run->ntimes = (int)f->ntimes;
-		run->first_valid = f->ntimes ? f->valid_times[0] : 0;
-		run->last_valid = f->ntimes ? f->valid_times[f->ntimes - 1] : 0;
-		nwp_file_describe(f, run->description, sizeof(run->description));
-		if (f->ntimes == 0)
-			ret = wc_error_set(err, WC_EFORMAT, "the file has no time steps");
-	}
-	nwp_file_free(f);
-	pthread_mutex_unlock(&netcdf_lock);
-	free(sites);
-	return ret;
-}
-
-/* Convert the interpolated series into store rows, one block per farm. */
-static enum wc_status to_rows(const struct sites_result *sr, const struct farm *farms,
-			      struct farm_weather **fw_out, struct weather_row **rows_out,
-			      struct wc_error *err)
-{
-	size_t nt = sr->ntimes, nrows = sr->nseries * nt;
-	struct farm_weather *fw = calloc(sr->nseries ? sr->nseries : 1, sizeof(*fw));
-	struct weather_row *rows = calloc(nrows ? nrows : 1, sizeof(*rows));
-
-	if (!fw || !rows) {
-		free(fw);
-		free(rows);
-		return wc_error_set(err, WC_ENOMEM, "out of memory for %zu rows",
-				    sr->nseries * nt);
-	}
-	for (size_t s = 0; s < sr->nseries; s++) {
-		const struct site_series *ss = &sr->series[s];
-
-		fw[s].farm_id = farms[ss->site].id;
-		fw[s].rows = rows + s * nt;
-		fw[s].nrows = nt;
-		for (size_t t = 0; t < nt; t++) {
-			struct weather_row *r = &rows[s * nt + t];
-
-			r->valid_time = sr->valid_times[t];
-			r->lead_h = sr->lead_hours[t];
-			for (int c = 0; c < WEATHER_NCOLS; c++)
-				r->v[c] = site_series_get(ss, nt, weather_from_site[c], t);
-		}
-	}
-	*fw_out = fw;
-	*rows_out = rows;
+	if (rename(from, dst) != 0)
+		return wc_error_set(err, WC_EIO, "cannot keep the raw file at '%s': %s", dst,
+				    strerror(errno));
+	*placed = true;
 	return WC_OK;
 }
 
@@ -240,13 +333,13 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 			   struct ingest_result *res)
 {
 	struct ingest_options defaults;
-	struct sites_result sr = { 0 };
+	struct raw_pass rp = { 0 };
+	struct spool sp = { 0 };
 	struct farm *farms = NULL;
-	struct farm_weather *fw = NULL;
-	struct weather_row *rows = NULL;
 	struct wc_error err = { 0 };
-	char stored[4200];
-	bool placed = false;
+	char stored[4200], tmpdir[4200];
+	bool placed = false, hashing = false;
+	pthread_t thread;
 	size_t nfarms = 0;
 	struct stat sb;
 	enum wc_status ret;
@@ -267,28 +360,67 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 		ret = wc_error_set(&res->error, WC_EINVAL, "not a regular file");
 		goto rejected;
 	}
-	if (o->sha256)
+	if (o->sha256 && o->move) {
 		snprintf(res->sha256, sizeof(res->sha256), "%s", o->sha256);
-	else if ((ret = sha256_file(path, res->sha256, &res->error)))
-		goto rejected;
-	if (store_run_by_sha(st, res->sha256, &res->run, NULL) == WC_OK) {
-		res->outcome = INGEST_KNOWN;
-		ret = WC_OK;
-		goto cleanup;
+		if (store_run_by_sha(st, res->sha256, &res->run, NULL) == WC_OK) {
+			res->outcome = INGEST_KNOWN;
+			ret = WC_OK;
+			goto cleanup;
+		}
+	} else {
+		/* hash (and copy) on a second thread while this one decodes */
+		rp.src = path;
+		snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", store_dir(st));
+		if ((ret = make_dirs(tmpdir, &res->error)))
+			goto rejected;
+		if (!o->move)
+			snprintf(rp.tmp, sizeof(rp.tmp), "%s/ingest-XXXXXX", tmpdir);
+		if (pthread_create(&thread, NULL, raw_pass_run, &rp) != 0) {
+			ret = wc_error_set(&res->error, WC_ENOMEM, "cannot start a thread");
+			goto rejected;
+		}
+		hashing = true;
 	}
-	if ((ret = decode(st, path, name, o, &res->run, &sr, &farms, &nfarms, &res->error)))
+	sp.batch = malloc(SPOOL_BATCH * sizeof(*sp.batch));
+	sp.f = tmpfile();
+	if (!sp.batch || !sp.f) {
+		ret = wc_error_set(&res->error, WC_EIO, "cannot create the row spool: %s",
+				   strerror(errno));
 		goto rejected;
-	if ((ret = to_rows(&sr, farms, &fw, &rows, &res->error)) ||
-	    (ret = place_raw(st, path, res->sha256, o->move, stored, sizeof(stored), &placed,
-			     &res->error)))
+	}
+	if ((ret = store_farm_list(st, &farms, &nfarms, &res->error)) ||
+	    (ret = decode(path, name, farms, nfarms, o, &res->run, sp.f, res, &res->error)))
 		goto rejected;
-	ret = store_ingest_run(st, res->sha256, (int64_t)sb.st_size, stored, name, &res->run,
-			       fw, sr.nseries, &err);
+	if (hashing) {
+		pthread_join(thread, NULL);
+		hashing = false;
+		if ((ret = rp.ret)) {
+			res->error = rp.err;
+			goto rejected;
+		}
+		memcpy(res->sha256, rp.sha256, sizeof(res->sha256));
+		if (store_run_by_sha(st, res->sha256, &res->run, NULL) == WC_OK) {
+			res->outcome = INGEST_KNOWN;
+			res->nfarms = res->nskipped = 0;
+			ret = WC_OK;
+			goto cleanup;
+		}
+	}
+	if ((ret = place_raw(st, rp.created ? rp.tmp : path, res->sha256, stored,
+			     sizeof(stored), &placed, &res->error)))
+		goto rejected;
+	if (placed && rp.created)
+		rp.created = false;	/* renamed into place */
+	rewind(sp.f);
+	sp.farms = farms;
+	ret = store_ingest_batches(st, res->sha256, (int64_t)sb.st_size, stored, name,
+				   &res->run, spool_next, &sp, &err);
 	if (ret == WC_EEXIST) {
 		/* the same bytes won a race with us: report them as known */
 		placed = false;
 		store_run_by_sha(st, res->sha256, &res->run, NULL);
 		res->outcome = INGEST_KNOWN;
+		res->nfarms = res->nskipped = 0;
 		ret = WC_OK;
 		goto cleanup;
 	}
@@ -298,26 +430,10 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 	}
 	placed = false;
 	res->outcome = INGEST_INGESTED;
-	res->nfarms = sr.nseries;
-	res->farm_ids = calloc(sr.nseries ? sr.nseries : 1, sizeof(*res->farm_ids));
-	res->skipped = calloc(sr.nskipped ? sr.nskipped : 1, sizeof(*res->skipped));
-	if (!res->farm_ids || !res->skipped) {
-		res->nfarms = 0;
-		goto cleanup;
-	}
-	for (size_t i = 0; i < sr.nseries; i++)
-		snprintf(res->farm_ids[i], sizeof(res->farm_ids[i]), "%s",
-			 farms[sr.series[i].site].id);
-	res->nskipped = sr.nskipped;
-	for (size_t i = 0; i < sr.nskipped; i++) {
-		snprintf(res->skipped[i].farm_id, sizeof(res->skipped[i].farm_id), "%s",
-			 farms[sr.skipped[i].site].id);
-		snprintf(res->skipped[i].reason, sizeof(res->skipped[i].reason), "%s",
-			 sr.skipped[i].reason);
-	}
 	goto cleanup;
 rejected:
 	res->outcome = INGEST_REJECTED;
+	res->nfarms = res->nskipped = 0;
 	if (res->error.code == WC_OK)
 		wc_error_set(&res->error, ret, "%s", wc_strerror(ret));
 	wc_error_prefix(&res->error, "cannot ingest '%s'", name);
@@ -325,12 +441,16 @@ rejected:
 		unlink(stored);
 	placed = false;
 cleanup:
+	if (hashing)
+		pthread_join(thread, NULL);
+	if (rp.created)
+		unlink(rp.tmp);	/* a copy that was not kept */
 	if (o->move)
 		unlink(path);	/* the caller handed the file over in every outcome */
-	sites_result_release(&sr);
+	if (sp.f)
+		fclose(sp.f);
+	free(sp.batch);
 	free(farms);
-	free(fw);
-	free(rows);
 	return res->outcome == INGEST_REJECTED ? (ret ? ret : WC_EINVAL) : WC_OK;
 }
 

@@ -7,7 +7,10 @@
  * "known" and add nothing. A rejected file stores nothing (no row, no raw file).
  *
  * netcdf-c is not thread-safe: ingest_file serialises its netCDF work on a process-wide
- * mutex, so it may be called from several job threads.
+ * mutex, so it may be called from several job threads. The raw bytes are hashed (and
+ * copied) on a second thread while the file is decoded; decoded rows wait in a spool
+ * file, so memory stays bounded for long files and the store's write lock is held only
+ * for the final transaction.
  */
 #ifndef WC_INGEST_H
 #define WC_INGEST_H
@@ -40,7 +43,7 @@ struct ingest_result {
 
 struct ingest_options {
 	const char *original_name;	/* name for messages and the grids table; NULL: path */
-	const char *sha256;		/* precomputed content hash, or NULL to compute */
+	const char *sha256;		/* with move: the content hash, known already */
 	bool move;			/* rename the file into the store instead of copying */
 	double point_max_km;		/* point files: nearest station within this distance */
 };

@@ -109,10 +109,24 @@ enum wc_status store_run_by_sha(struct store *st, const char *sha256, struct nwp
 				struct wc_error *err);
 
 /*
- * Record an ingested file in one transaction: the raw file entry (sha256, size, stored
- * path, original name), the run (run->id is set), and every farm's rows. All or nothing;
- * WC_EEXIST if the sha256 is already known.
+ * Supplies the weather rows of an ingest in batches: fill *out with the next farm's
+ * rows (borrowed until the next call) and return WC_OK, or set *done when there are no
+ * more. An error aborts the ingest.
  */
+typedef enum wc_status (*weather_batch_fn)(void *cls, struct farm_weather *out, bool *done,
+					   struct wc_error *err);
+
+/*
+ * Record an ingested file in one transaction: the raw file entry (sha256, size, stored
+ * path, original name), the run (run->id, run->nfarms are set), and every row `next`
+ * supplies. All or nothing; WC_EEXIST if the sha256 is already known.
+ */
+enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_t size,
+				    const char *stored_path, const char *original_name,
+				    struct nwp_run *run, weather_batch_fn next, void *cls,
+				    struct wc_error *err);
+
+/* The same with every farm's rows in memory (farms[0..nfarms)). */
 enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t size,
 				const char *stored_path, const char *original_name,
 				struct nwp_run *run, const struct farm_weather *farms,

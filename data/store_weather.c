@@ -118,11 +118,14 @@ static enum wc_status insert_rows(struct store *st, int64_t run_id,
 	return ret;
 }
 
-enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t size,
-				const char *stored_path, const char *original_name,
-				struct nwp_run *run, const struct farm_weather *farms,
-				size_t nfarms, struct wc_error *err)
+enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_t size,
+				    const char *stored_path, const char *original_name,
+				    struct nwp_run *run, weather_batch_fn next, void *cls,
+				    struct wc_error *err)
 {
+	struct farm_weather fw;
+	bool done = false;
+	char last_farm[FARM_ID_MAX + 1] = "";
 	sqlite3_stmt *s = NULL;
 	enum wc_status ret;
 	int64_t now = utc_now();
@@ -160,7 +163,6 @@ enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t si
 		goto fail;
 	snprintf(run->sha256, sizeof(run->sha256), "%s", sha256);
 	run->ingested_at = now;
-	run->nfarms = (int)nfarms;
 	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 2, run->source, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 3, run->is_forecast);
@@ -181,10 +183,27 @@ enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t si
 		goto fail;
 	}
 	run->id = sqlite3_last_insert_rowid(st->db);
-	for (size_t i = 0; i < nfarms && !ret; i++)
-		ret = insert_rows(st, run->id, &farms[i], err);
+	run->nfarms = 0;
+	while (!ret && !(ret = next(cls, &fw, &done, err)) && !done) {
+		/* batches of one farm come together; count each farm once */
+		if (strcmp(last_farm, fw.farm_id)) {
+			run->nfarms++;
+			snprintf(last_farm, sizeof(last_farm), "%s", fw.farm_id);
+		}
+		ret = insert_rows(st, run->id, &fw, err);
+	}
 	if (ret)
 		goto fail;
+	if ((ret = store_prepare(st, "UPDATE nwp_runs SET nfarms = ? WHERE id = ?", &s, err)))
+		goto fail;
+	sqlite3_bind_int(s, 1, run->nfarms);
+	sqlite3_bind_int64(s, 2, run->id);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		ret = store_sql_error(st, rc, err, "cannot record run");
+		goto fail;
+	}
 	ret = store_exec(st, "COMMIT", err);
 	if (ret)
 		goto fail;
@@ -194,6 +213,33 @@ fail:
 out:
 	store_unlock(st);
 	return ret;
+}
+
+struct farm_array {
+	const struct farm_weather *farms;
+	size_t n, next;
+};
+
+static enum wc_status next_in_array(void *cls, struct farm_weather *out, bool *done,
+				    struct wc_error *err)
+{
+	struct farm_array *a = cls;
+
+	*done = a->next >= a->n;
+	if (!*done)
+		*out = a->farms[a->next++];
+	return WC_OK;
+}
+
+enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t size,
+				const char *stored_path, const char *original_name,
+				struct nwp_run *run, const struct farm_weather *farms,
+				size_t nfarms, struct wc_error *err)
+{
+	struct farm_array a = { farms, nfarms, 0 };
+
+	return store_ingest_batches(st, sha256, size, stored_path, original_name, run,
+				    next_in_array, &a, err);
 }
 
 enum wc_status store_run_list(struct store *st, struct nwp_run **out, size_t *n,

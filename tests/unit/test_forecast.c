@@ -360,6 +360,7 @@ Test(forecast_shape, stored_body_round_trip)
 	for (int i = 0; i < f.nlead; i++)
 		cr_assert_float_eq(g.point[i], f.point[i], 1e-6);
 	free(body);
+	forecast_release(&g);
 	/* damaged bodies are refused, never half read */
 	cr_assert_eq(forecast_from_body("{}", &g, &err), WC_EFORMAT);
 	cr_assert_eq(forecast_from_body("not json", &g, &err), WC_EFORMAT);
