@@ -281,7 +281,7 @@ int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 	if ((ret = issue_times(&f, &times, &ntimes)))
 		return ret;
 	csv_out = !strcmp(f.format, "csv");
-	dynbuf_init(&csv, (size_t)1 << 34);
+	dynbuf_init(&csv, (size_t)1 << 31);	/* 2 GiB of CSV: about 10 million rows */
 	for (size_t i = 0; i < ntimes; i++) {
 		lo = i == 0 || times[i] < lo ? times[i] : lo;
 		hi = i == 0 || times[i] > hi ? times[i] : hi;

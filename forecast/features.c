@@ -96,8 +96,7 @@ enum wc_status feature_config_parse(const char *text, struct feature_config *c,
 	memset(c, 0, sizeof(*c));
 	for (char *tok = strtok_r(copy, " ", &save); tok && !ret;
 	     tok = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(tok, '=');
-		const char *v;
+		char *eq = strchr(tok, '='), *v;
 
 		if (!eq) {
 			ret = wc_error_set(err, WC_EFORMAT, "bad feature config item '%s'", tok);
@@ -128,9 +127,8 @@ enum wc_status feature_config_parse(const char *text, struct feature_config *c,
 				c->n_lags = n;
 		} else if (!strcmp(tok, "regional")) {
 			char *s2 = NULL;
-			char *vv = (char *)v;
 
-			for (char *id = strtok_r(vv, ",", &s2); id; id = strtok_r(NULL, ",", &s2)) {
+			for (char *id = strtok_r(v, ",", &s2); id; id = strtok_r(NULL, ",", &s2)) {
 				if (c->n_regional == FEAT_MAX_REGIONAL || !farm_id_valid(id)) {
 					ret = wc_error_set(err, WC_EFORMAT, "bad regional farm '%s'",
 							   id);
@@ -565,6 +563,8 @@ static enum wc_status add_name(struct features *f, int *cap, struct wc_error *er
 	return WC_OK;
 }
 
+static const char *const calendar_names[] = { "hod_sin", "hod_cos", "doy_sin", "doy_cos" };
+
 static const char *const nwp_names[] = {
 	"ws_hub", "ws100", "ws10", "wd100_sin", "wd100_cos", "wd10_sin", "wd10_cos",
 	"shear", "rho", "nbr_mean", "nbr_std",
@@ -593,8 +593,7 @@ enum wc_status features_init(struct features *f, const struct feature_config *cf
 	if (!cfg->nwp_only)
 		ret = add_name(f, &cap, err, "lead_h");
 	for (int i = 0; i < 4 && !ret; i++)
-		ret = add_name(f, &cap, err, "%s",
-			       (const char *[]){ "hod_sin", "hod_cos", "doy_sin", "doy_cos" }[i]);
+		ret = add_name(f, &cap, err, "%s", calendar_names[i]);
 	if (!cfg->nwp_only && !ret)
 		ret = add_name(f, &cap, err, "nwp_lead_h");
 	for (int i = 0; i < N_NWP && !ret; i++)
