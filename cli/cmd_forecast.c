@@ -57,12 +57,6 @@ struct forecast_cli {
 	struct forecast_options o;
 };
 
-static int bad(const char *opt, const char *val, const char *hint)
-{
-	cmd_error("forecast", "invalid %s '%s': %s", opt, val, hint);
-	return CMD_USAGE;
-}
-
 static int parse_args(int argc, char **argv, struct forecast_cli *f)
 {
 	static const struct option opts[] = {
@@ -98,13 +92,13 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 		case 'a':
 		case 'b':
 			if (!utc_parse(optarg, c == 'i' ? &f->issued : c == 'a' ? &f->from : &f->to))
-				return bad(c == 'i' ? "--issued" : c == 'a' ? "--issued-from"
+				return cli_bad_option("forecast", c == 'i' ? "--issued" : c == 'a' ? "--issued-from"
 									    : "--issued-to",
 					   optarg, "use ISO 8601, e.g. 2026-03-01T12:00Z");
 			break;
 		case 'e':
 			if (cli_parse_double(optarg, &d) || d < 1 || d > 24 * 366)
-				return bad("--every", optarg, "use hours, 1..8784");
+				return cli_bad_option("forecast", "--every", optarg, "use hours, 1..8784");
 			f->every = (int64_t)llround(d * UTC_HOUR);
 			break;
 		case 'I':
@@ -112,7 +106,7 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 			break;
 		case 'H':
 			if (cli_parse_long(optarg, 1, FEAT_MAX_LEAD, &v))
-				return bad("--horizon", optarg, "use 1..744 hours");
+				return cli_bad_option("forecast", "--horizon", optarg, "use 1..744 hours");
 			f->o.horizon = (int)v;
 			break;
 		case 'q':
@@ -123,7 +117,7 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 			break;
 		case 'v':
 			if (cli_parse_long(optarg, 1, 1000000, &v))
-				return bad("--model-version", optarg, "use a version number >= 1");
+				return cli_bad_option("forecast", "--model-version", optarg, "use a version number >= 1");
 			f->o.model_version = (int)v;
 			break;
 		case 'F':
@@ -137,7 +131,7 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 			break;
 		case 'p':
 			if (strcmp(optarg, "median") && strcmp(optarg, "mean"))
-				return bad("--point", optarg, "use median or mean");
+				return cli_bad_option("forecast", "--point", optarg, "use median or mean");
 			f->o.point = !strcmp(optarg, "mean") ? FORECAST_POINT_MEAN
 							      : FORECAST_POINT_MEDIAN;
 			break;
@@ -155,14 +149,14 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 		return CMD_USAGE;
 	}
 	if (!f->farm || !farm_id_valid(f->farm))
-		return f->farm ? bad("--farm", f->farm, "not a farm id")
+		return f->farm ? cli_bad_option("forecast", "--farm", f->farm, "not a farm id")
 			       : (cmd_error("forecast", "--farm is required; see 'windcast "
 							"forecast --help'"),
 				  CMD_USAGE);
 	if (strcmp(f->format, "json") && strcmp(f->format, "csv"))
-		return bad("--format", f->format, "use json or csv");
+		return cli_bad_option("forecast", "--format", f->format, "use json or csv");
 	if (strcmp(f->units, "mw") && strcmp(f->units, "frac"))
-		return bad("--units", f->units, "use mw or frac");
+		return cli_bad_option("forecast", "--units", f->units, "use mw or frac");
 	if ((f->from != INT64_MIN) != (f->to != INT64_MIN)) {
 		cmd_error("forecast", "--issued-from and --issued-to go together");
 		return CMD_USAGE;
@@ -173,7 +167,7 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 		return CMD_USAGE;
 	}
 	if (f->from != INT64_MIN && f->to < f->from)
-		return bad("--issued-to", "", "it must not be before --issued-from");
+		return cli_bad_option("forecast", "--issued-to", "", "it must not be before --issued-from");
 	return CMD_OK;
 }
 
@@ -191,7 +185,7 @@ static int issue_times(const struct forecast_cli *f, int64_t **out, size_t *n)
 		int64_t step = f->every ? f->every : 12 * UTC_HOUR;
 
 		if ((b - a) / step + 1 > MAX_ISSUES)
-			return bad("--issued-to", "", "more than 1000000 issue times");
+			return cli_bad_option("forecast", "--issued-to", "", "more than 1000000 issue times");
 		cap = (size_t)((b - a) / step + 1);
 		if (!(v = malloc(cap * sizeof(*v)))) {
 			cmd_error("forecast", "out of memory");

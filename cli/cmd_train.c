@@ -58,12 +58,6 @@ struct train_cli {
 	struct train_options o;
 };
 
-static int bad(const char *opt, const char *val, const char *hint)
-{
-	cmd_error("train", "invalid %s '%s': %s", opt, val, hint);
-	return CMD_USAGE;
-}
-
 static int parse_args(int argc, char **argv, struct train_cli *t)
 {
 	static const struct option opts[] = {
@@ -108,12 +102,12 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		case 'a':
 		case 'b':
 			if (!utc_parse(optarg, c == 'a' ? &o->from : &o->to))
-				return bad(c == 'a' ? "--from" : "--to", optarg,
+				return cli_bad_option("train", c == 'a' ? "--from" : "--to", optarg,
 					   "use ISO 8601, e.g. 2026-03-01T00:00Z");
 			break;
 		case 'k':
 			if (cli_parse_long(optarg, 1, NN_MAX_MEMBERS, &v))
-				return bad("--ensemble", optarg, "use 1..32");
+				return cli_bad_option("train", "--ensemble", optarg, "use 1..32");
 			o->nn.n_members = (int)v;
 			break;
 		case 'H': {
@@ -124,49 +118,49 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 			     p = strtok_r(NULL, ",", &save)) {
 				if (n == NN_MAX_HIDDEN || cli_parse_long(p, 1, 1024, &v)) {
 					free(copy);
-					return bad("--hidden", optarg, "use widths 1..1024, e.g. 128,64");
+					return cli_bad_option("train", "--hidden", optarg, "use widths 1..1024, e.g. 128,64");
 				}
 				o->nn.hidden[n++] = (int)v;
 			}
 			free(copy);
 			if (n == 0)
-				return bad("--hidden", optarg, "use widths 1..1024, e.g. 128,64");
+				return cli_bad_option("train", "--hidden", optarg, "use widths 1..1024, e.g. 128,64");
 			o->nn.n_hidden = n;
 			break;
 		}
 		case 'd':
 			if (cli_parse_double(optarg, &d) || d < 0 || d > 0.9)
-				return bad("--dropout", optarg, "use 0..0.9");
+				return cli_bad_option("train", "--dropout", optarg, "use 0..0.9");
 			o->nn.dropout = (float)d;
 			break;
 		case 'e':
 			if (cli_parse_long(optarg, 1, 10000, &v))
-				return bad("--epochs", optarg, "use 1..10000");
+				return cli_bad_option("train", "--epochs", optarg, "use 1..10000");
 			o->nn.epochs = (int)v;
 			break;
 		case 'p':
 			if (cli_parse_long(optarg, 1, 10000, &v))
-				return bad("--patience", optarg, "use 1..10000");
+				return cli_bad_option("train", "--patience", optarg, "use 1..10000");
 			o->nn.patience = (int)v;
 			break;
 		case 's':
 			if (cli_parse_long(optarg, 0, 2147483647L, &v))
-				return bad("--seed", optarg, "use a non-negative integer");
+				return cli_bad_option("train", "--seed", optarg, "use a non-negative integer");
 			o->nn.seed = (uint64_t)v;
 			break;
 		case 'D':
 			if (cli_parse_double(optarg, &d) || d < 0 || d > 24 * 30)
-				return bad("--delay", optarg, "use hours, 0..720");
+				return cli_bad_option("train", "--delay", optarg, "use hours, 0..720");
 			o->features.delay_s = (int64_t)llround(d * UTC_HOUR);
 			break;
 		case 'L':
 			if (cli_parse_long(optarg, 1, FEAT_MAX_LEAD, &v))
-				return bad("--leads", optarg, "use 1..744");
+				return cli_bad_option("train", "--leads", optarg, "use 1..744");
 			o->features.max_lead = (int)v;
 			break;
 		case 'E':
 			if (cli_parse_double(optarg, &d) || d < 1 || d > 24 * 31)
-				return bad("--issue-every", optarg, "use hours, 1..744");
+				return cli_bad_option("train", "--issue-every", optarg, "use hours, 1..744");
 			o->issue_every = (int64_t)llround(d * UTC_HOUR);
 			break;
 		case 'r':
@@ -183,7 +177,7 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 
 					if (end == p || lag < 0 || lag > 168 || n == FEAT_MAX_LAGS ||
 					    (*end && *end != ','))
-						return bad("--lags", optarg,
+						return cli_bad_option("train", "--lags", optarg,
 							   "use up to 12 hours 0..168, e.g. 0,1,2,3,6");
 					o->features.lags[n++] = (int)lag;
 					p = *end ? end + 1 : end;
@@ -194,7 +188,7 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		}
 		case 'o':
 			if (cli_parse_long(optarg, 0, FEAT_MAX_LEAD, &v))
-				return bad("--obs-max-lead", optarg, "use 0..744 (0: all leads)");
+				return cli_bad_option("train", "--obs-max-lead", optarg, "use 0..744 (0: all leads)");
 			o->features.obs_max_lead = (int)v;
 			break;
 		case 'P':
@@ -218,7 +212,7 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		}
 		case 'v':
 			if (cli_parse_double(optarg, &d) || d < 0 || d > 0.5)
-				return bad("--val-frac", optarg, "use 0..0.5");
+				return cli_bad_option("train", "--val-frac", optarg, "use 0..0.5");
 			o->val_frac = d;
 			break;
 		case 'F':
@@ -229,7 +223,7 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 			break;
 		case 'M':
 			if (strcmp(optarg, "median") && strcmp(optarg, "mean"))
-				return bad("--point", optarg, "use median or mean");
+				return cli_bad_option("train", "--point", optarg, "use median or mean");
 			o->point_mean = !strcmp(optarg, "mean");
 			break;
 		case 'h':
@@ -250,9 +244,9 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		return CMD_USAGE;
 	}
 	if (strcmp(t->format, "text") && strcmp(t->format, "json"))
-		return bad("--format", t->format, "use text or json");
+		return cli_bad_option("train", "--format", t->format, "use text or json");
 	if (o->from != INT64_MIN && o->to != INT64_MAX && o->from >= o->to)
-		return bad("--from", "", "--from must be before --to");
+		return cli_bad_option("train", "--from", "", "--from must be before --to");
 	return CMD_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cmd.h"
 #include "common/dynbuf.h"
 
 int cli_parse_double(const char *s, double *out)
@@ -37,6 +38,12 @@ int cli_parse_long(const char *s, long lo, long hi, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int cli_bad_option(const char *cmd, const char *opt, const char *val, const char *hint)
+{
+	cmd_error(cmd, "invalid %s '%s': %s", opt, val, hint);
+	return CMD_USAGE;
 }
 
 json_t *cli_load_json(const char *path, size_t max, struct wc_error *err)

@@ -15,6 +15,9 @@ int cli_parse_double(const char *s, double *out);
 /* Parse a whole string as a long in [lo, hi]; nonzero on failure. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 
+/* Report "windcast CMD: invalid OPT 'VAL': HINT" and return CMD_USAGE (2). */
+int cli_bad_option(const char *cmd, const char *opt, const char *val, const char *hint);
+
 /*
  * Read and parse a JSON file of at most `max` bytes. Returns a new reference, or NULL
  * with the reason (file, size, line and column of a syntax error) in err.
