@@ -100,6 +100,7 @@ test: deps
 	@$(MAKE) --no-print-directory $(SAN)/windcast $(SAN)/windcast-tests
 	$(TEST_ENV) scripts/run-tests $(SAN)/windcast-tests --jobs 2 --timeout 600
 	@$(MAKE) --no-print-directory fuzz
+	@cat build/test.summary
 
 # libFuzzer harnesses, 60 s each, when clang is available (issue 3).
 FUZZ_SECONDS ?= 60
