@@ -205,22 +205,6 @@ out:
 	return ret;
 }
 
-/* Make room for one more element of `size` bytes; false when out of memory. */
-static bool grow(void **arr, size_t *cap, size_t len, size_t size)
-{
-	size_t ncap;
-	void *p;
-
-	if (len < *cap)
-		return true;
-	ncap = *cap ? *cap * 2 : 256;
-	if (!(p = realloc(*arr, ncap * size)))
-		return false;
-	*arr = p;
-	*cap = ncap;
-	return true;
-}
-
 static double column_or_nan(sqlite3_stmt *s, int c)
 {
 	return sqlite3_column_type(s, c) == SQLITE_NULL ? NAN : sqlite3_column_double(s, c);
@@ -265,8 +249,9 @@ enum wc_status store_weather_until(struct store *st, const char *farm_id, int64_
 		struct weather_row *r;
 		int64_t id = sqlite3_column_int64(s, 16);
 
-		if (!grow((void **)&vr, &cap_r, len, sizeof(*vr)) ||
-		    !grow((void **)&vi, &cap_i, len, sizeof(*vi))) {
+		vr = store_grow(vr, &cap_r, len, sizeof(*vr));
+		vi = store_grow(vi, &cap_i, len, sizeof(*vi));
+		if (!vr || !vi) {
 			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 			break;
 		}
@@ -274,7 +259,7 @@ enum wc_status store_weather_until(struct store *st, const char *farm_id, int64_
 			struct nwp_run *u;
 			const unsigned char *src = sqlite3_column_text(s, 21);
 
-			if (!grow((void **)&vn, &cap_n, nrun, sizeof(*vn))) {
+			if (!(vn = store_grow(vn, &cap_n, nrun, sizeof(*vn)))) {
 				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 				break;
 			}
