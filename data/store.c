@@ -156,6 +156,14 @@ enum wc_status store_prepare(struct store *st, const char *sql, sqlite3_stmt **o
 	return WC_OK;
 }
 
+enum wc_status store_end(struct store *st, enum wc_status ret, struct wc_error *err)
+{
+	if (!ret && !(ret = store_exec(st, "COMMIT", err)))
+		return WC_OK;
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
 void *store_grow(void *arr, size_t *cap, size_t len, size_t size)
 {
 	void *p;
@@ -432,11 +440,7 @@ static enum wc_status farms_in_transaction(struct store *st, struct farm *farms,
 		if (ret && n > 1)
 			wc_error_prefix(err, "farm %zu of %zu", i + 1, n);
 	}
-	if (ret)
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	else
-		ret = store_exec(st, "COMMIT", err);
-	return ret;
+	return store_end(st, ret, err);
 }
 
 enum wc_status store_farm_put(struct store *st, struct farm *f, bool *created,

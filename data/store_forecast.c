@@ -144,7 +144,7 @@ enum wc_status store_forecast_put(struct store *st, const char *farm_id, size_t 
 	    (ret = store_prepare(st, "INSERT OR REPLACE INTO forecasts (farm_id, issued, "
 				     "model, created_at, body) VALUES (?, ?, ?, ?, ?)",
 				 &s, err)))
-		goto fail;
+		goto end;
 	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 4, now);
 	for (size_t i = 0; i < n; i++) {
@@ -157,16 +157,12 @@ enum wc_status store_forecast_put(struct store *st, const char *farm_id, size_t 
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE) {
 			ret = store_sql_error(st, rc, err, "cannot store forecast");
-			goto fail;
+			break;
 		}
 	}
+end:
 	sqlite3_finalize(s);
-	s = NULL;
-	if (!(ret = store_exec(st, "COMMIT", err)))
-		goto out;
-fail:
-	sqlite3_finalize(s);
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	ret = store_end(st, ret, err);
 out:
 	store_unlock(st);
 	return ret;

@@ -23,6 +23,11 @@ void store_unlock(struct store *st);
 enum wc_status store_exec(struct store *st, const char *sql, struct wc_error *err);
 enum wc_status store_prepare(struct store *st, const char *sql, sqlite3_stmt **out,
 			     struct wc_error *err);
+/*
+ * End the transaction opened with BEGIN IMMEDIATE: COMMIT when ret is WC_OK, else
+ * ROLLBACK. Returns ret, or the COMMIT's failure (after rolling back). Lock held.
+ */
+enum wc_status store_end(struct store *st, enum wc_status ret, struct wc_error *err);
 /* Map a SQLite result code to a status with SQLite's message, prefixed by `what`. */
 enum wc_status store_sql_error(struct store *st, int rc, struct wc_error *err,
 			       const char *what);

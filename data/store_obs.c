@@ -19,7 +19,7 @@ enum wc_status store_obs_upsert(struct store *st, const char *farm_id,
 				     "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (farm_id, time) DO "
 				     "UPDATE SET power_mw = excluded.power_mw, flag = excluded.flag",
 				 &s, err)))
-		goto fail;
+		goto end;
 	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
 	for (size_t i = 0; i < n; i++) {
 		int rc;
@@ -31,16 +31,12 @@ enum wc_status store_obs_upsert(struct store *st, const char *farm_id,
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE) {
 			ret = store_sql_error(st, rc, err, "cannot store observation");
-			goto fail;
+			break;
 		}
 	}
+end:
 	sqlite3_finalize(s);
-	s = NULL;
-	if (!(ret = store_exec(st, "COMMIT", err)))
-		goto out;
-fail:
-	sqlite3_finalize(s);
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	ret = store_end(st, ret, err);
 out:
 	store_unlock(st);
 	return ret;

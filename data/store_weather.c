@@ -138,12 +138,12 @@ enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_
 	if (ret == WC_OK) {
 		ret = wc_error_set(err, WC_EEXIST, "file with sha256 %s is already ingested",
 				   sha256);
-		goto fail;
+		goto end;
 	}
 	if ((ret = store_prepare(st, "INSERT OR REPLACE INTO grids (sha256, size, path, "
 				     "original_name, received_at) VALUES (?, ?, ?, ?, ?)",
 				 &s, err)))
-		goto fail;
+		goto end;
 	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, size);
 	sqlite3_bind_text(s, 3, stored_path, -1, SQLITE_TRANSIENT);
@@ -154,13 +154,13 @@ enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_
 	s = NULL;
 	if (rc != SQLITE_DONE) {
 		ret = store_sql_error(st, rc, err, "cannot record grid file");
-		goto fail;
+		goto end;
 	}
 	if ((ret = store_prepare(st, "INSERT INTO nwp_runs (sha256, source, is_forecast, "
 				     "ref_time, first_valid, last_valid, ntimes, nfarms, "
 				     "description, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				 &s, err)))
-		goto fail;
+		goto end;
 	snprintf(run->sha256, sizeof(run->sha256), "%s", sha256);
 	run->ingested_at = now;
 	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_TRANSIENT);
@@ -180,7 +180,7 @@ enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
 		ret = store_sql_error(st, rc, err, "cannot record run");
-		goto fail;
+		goto end;
 	}
 	run->id = sqlite3_last_insert_rowid(st->db);
 	run->nfarms = 0;
@@ -193,23 +193,19 @@ enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_
 		ret = insert_rows(st, run->id, &fw, err);
 	}
 	if (ret)
-		goto fail;
+		goto end;
 	if ((ret = store_prepare(st, "UPDATE nwp_runs SET nfarms = ? WHERE id = ?", &s, err)))
-		goto fail;
+		goto end;
 	sqlite3_bind_int(s, 1, run->nfarms);
 	sqlite3_bind_int64(s, 2, run->id);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
 		ret = store_sql_error(st, rc, err, "cannot record run");
-		goto fail;
+		goto end;
 	}
-	ret = store_exec(st, "COMMIT", err);
-	if (ret)
-		goto fail;
-	goto out;
-fail:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+end:
+	ret = store_end(st, ret, err);
 out:
 	store_unlock(st);
 	return ret;
