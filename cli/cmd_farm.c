@@ -1,5 +1,8 @@
 /*
  * cmd_farm.c - `windcast farm add|list|show|rm|import`: the farm registry from the shell.
+ *
+ * Limits: a power curve file (farm add --power-curve) is at most FARM_CURVE_MAX points,
+ * with lines of at most CURVE_LINE_MAX bytes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,12 +21,115 @@
 
 static const char farm_usage[] =
 	"usage: windcast farm add --id ID --name NAME --lat LAT --lon LON --capacity-mw C\n"
-	"                         [--hub-height-m H]\n"
+	"                         [--hub-height-m H] [--power-curve FILE]\n"
+	"            (FILE: CSV with the header 'ws,power', or a JSON array of\n"
+	"             {\"ws\": m/s, \"power\": fraction}; speed at hub height, power as a\n"
+	"             fraction of capacity 0..1, 2 to 64 points, speeds increasing)\n"
 	"       windcast farm list [--format table|json|csv]\n"
 	"       windcast farm show ID\n"
 	"       windcast farm rm ID\n"
 	"       windcast farm import [--replace] FILE.json\n"
 	"            (an array of farm objects; all or none; --replace updates existing ids)\n";
+
+#define CURVE_LINE_MAX 256
+#define CURVE_JSON_MAX (64u << 10)
+
+/* Parse one CSV line "ws,power" (line ending already cut) into point i of c. */
+static enum wc_status curve_csv_row(char *line, int lineno, int i, struct farm_curve *c,
+				    struct wc_error *err)
+{
+	char *comma = strchr(line, ',');
+	bool ok;
+
+	if (!comma)
+		return wc_error_set(err, WC_EFORMAT,
+				    "line %d: expected two numbers 'ws,power', got '%s'", lineno,
+				    line);
+	*comma = '\0';
+	ok = !cli_parse_double(line, &c->ws[i]) && !cli_parse_double(comma + 1, &c->power[i]);
+	*comma = ',';
+	if (!ok)
+		return wc_error_set(err, WC_EFORMAT,
+				    "line %d: expected two numbers 'ws,power', got '%s'", lineno,
+				    line);
+	return WC_OK;
+}
+
+/* A CSV curve file: the header "ws,power", then one point per line (blank lines skipped). */
+static enum wc_status curve_csv(FILE *f, struct farm_curve *c, struct wc_error *err)
+{
+	char line[CURVE_LINE_MAX + 2];
+	int lineno = 0;
+	enum wc_status ret;
+
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+
+		lineno++;
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n')
+			return wc_error_set(err, WC_EFORMAT, "line %d is longer than %d bytes",
+					    lineno, CURVE_LINE_MAX);
+		line[strcspn(line, "\r\n")] = '\0';
+		if (lineno == 1) {
+			if (strcmp(line, "ws,power"))
+				return wc_error_set(err, WC_EFORMAT,
+						    "line 1: expected the header 'ws,power', got "
+						    "'%s'",
+						    line);
+			continue;
+		}
+		if (line[strspn(line, " \t")] == '\0')
+			continue;
+		if (c->n == FARM_CURVE_MAX)
+			return wc_error_set(err, WC_EFORMAT, "more than %d points (line %d)",
+					    FARM_CURVE_MAX, lineno);
+		if ((ret = curve_csv_row(line, lineno, c->n, c, err)))
+			return ret;
+		c->n++;
+	}
+	if (ferror(f))
+		return wc_error_set(err, WC_EIO, "%s", strerror(errno));
+	if (lineno == 0)
+		return wc_error_set(err, WC_EFORMAT, "the file is empty");
+	return WC_OK;
+}
+
+/*
+ * Read a power curve file: a JSON array when its first non-blank byte is '[', else CSV.
+ * The message says what is wrong, without the file name.
+ */
+static enum wc_status load_curve(const char *path, struct farm_curve *c,
+				 struct wc_error *err)
+{
+	FILE *f = fopen(path, "r");
+	enum wc_status ret;
+	int ch;
+
+	memset(c, 0, sizeof(*c));
+	if (!f)
+		return wc_error_set(err, WC_EIO, "%s", strerror(errno));
+	while ((ch = getc(f)) != EOF && (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'))
+		;
+	if (ch == '[') {
+		json_t *v;
+
+		fclose(f);
+		if (!(v = cli_load_json(path, CURVE_JSON_MAX, err)))
+			return err ? err->code : WC_EFORMAT;
+		ret = farm_curve_from_json(v, c, err);
+		json_decref(v);
+		return ret;
+	}
+	rewind(f);
+	ret = curve_csv(f, c, err);
+	fclose(f);
+	if (ret)
+		return ret;
+	if (c->n < 2)
+		return wc_error_set(err, WC_EINVAL, "%d point%s: give 2 to %d", c->n,
+				    c->n == 1 ? "" : "s", FARM_CURVE_MAX);
+	return farm_curve_validate(c, err);
+}
 
 static int farm_add(int argc, char **argv, struct cmd_ctx *ctx)
 {
@@ -34,11 +140,13 @@ static int farm_add(int argc, char **argv, struct cmd_ctx *ctx)
 		{ "lon", required_argument, NULL, 'o' },
 		{ "capacity-mw", required_argument, NULL, 'c' },
 		{ "hub-height-m", required_argument, NULL, 'h' },
+		{ "power-curve", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'H' },
 		{ 0 },
 	};
 	struct farm f = { .lat = NAN, .lon = NAN, .capacity_mw = NAN, .hub_height_m = NAN };
 	struct wc_error err = { 0 };
+	const char *curve = NULL;
 	int c;
 
 	optind = 1;
@@ -74,6 +182,9 @@ static int farm_add(int argc, char **argv, struct cmd_ctx *ctx)
 			}
 			break;
 		}
+		case 'p':
+			curve = optarg;
+			break;
 		case 'H':
 			fputs(farm_usage, stdout);
 			return CMD_OK;
@@ -89,6 +200,12 @@ static int farm_add(int argc, char **argv, struct cmd_ctx *ctx)
 	if (!f.id[0] || !f.name[0] || isnan(f.lat) || isnan(f.lon) || isnan(f.capacity_mw)) {
 		cmd_error("farm add", "--id, --name, --lat, --lon and --capacity-mw are required");
 		return CMD_USAGE;
+	}
+	/* a bad file is a failure of the job, as with farm import and obs import */
+	if (curve && load_curve(curve, &f.power_curve, &err)) {
+		cmd_error("farm add", "cannot read power curve '%s': %s; nothing was added", curve,
+			  wc_error_msg(&err));
+		return CMD_FAIL;
 	}
 	if (farm_validate(&f, &err)) {
 		cmd_error("farm add", "%s", wc_error_msg(&err));

@@ -46,7 +46,118 @@ enum wc_status farm_validate(const struct farm *f, struct wc_error *err)
 		return wc_error_set(err, WC_EINVAL,
 				    "invalid farm '%s': hub_height_m must be > 0, got %g", f->id,
 				    f->hub_height_m);
+	if (farm_curve_validate(&f->power_curve, err)) {
+		wc_error_prefix(err, "invalid farm '%s': power_curve", f->id);
+		return WC_EINVAL;
+	}
 	return WC_OK;
+}
+
+enum wc_status farm_curve_validate(const struct farm_curve *c, struct wc_error *err)
+{
+	if (c->n == 0)
+		return WC_OK;
+	if (c->n < 2 || c->n > FARM_CURVE_MAX)
+		return wc_error_set(err, WC_EINVAL,
+				    "%d point%s: give 2 to %d, or none", c->n,
+				    c->n == 1 ? "" : "s", FARM_CURVE_MAX);
+	for (int i = 0; i < c->n; i++) {
+		if (!isfinite(c->ws[i]) || c->ws[i] < 0)
+			return wc_error_set(err, WC_EINVAL,
+					    "point %d: ws %g must be finite and >= 0",
+					    i + 1, c->ws[i]);
+		if (i > 0 && !(c->ws[i] > c->ws[i - 1]))
+			return wc_error_set(err, WC_EINVAL,
+					    "point %d: ws %g must be above the previous "
+					    "point's %g (speeds increase strictly)",
+					    i + 1, c->ws[i], c->ws[i - 1]);
+		if (!isfinite(c->power[i]) || c->power[i] < 0 || c->power[i] > 1)
+			return wc_error_set(err, WC_EINVAL,
+					    "point %d: power %g is outside [0, 1] (a "
+					    "fraction of capacity, not MW)",
+					    i + 1, c->power[i]);
+	}
+	return WC_OK;
+}
+
+/* One point {"ws": .., "power": ..} of a JSON curve into c at index i. */
+static enum wc_status curve_point_from_json(const json_t *p, int i, struct farm_curve *c,
+					    struct wc_error *err)
+{
+	static const char *const keys[] = { "ws", "power" };
+	double *dst[] = { &c->ws[i], &c->power[i] };
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(p))
+		return wc_error_set(err, WC_EINVAL,
+				    "field 'power_curve': point %d must be an object "
+				    "{\"ws\": m/s, \"power\": fraction}",
+				    i + 1);
+	json_object_foreach((json_t *)p, key, val) {
+		if (strcmp(key, "ws") && strcmp(key, "power"))
+			return wc_error_set(err, WC_EINVAL,
+					    "field 'power_curve': point %d has unknown field '%s' "
+					    "(use 'ws' and 'power')",
+					    i + 1, key);
+	}
+	for (int k = 0; k < 2; k++) {
+		const json_t *v = json_object_get(p, keys[k]);
+
+		if (!v)
+			return wc_error_set(err, WC_EINVAL,
+					    "field 'power_curve': point %d is missing '%s'", i + 1,
+					    keys[k]);
+		if (!json_is_number(v))
+			return wc_error_set(err, WC_EINVAL,
+					    "field 'power_curve': point %d: '%s' must be a number",
+					    i + 1, keys[k]);
+		*dst[k] = json_number_value(v);
+	}
+	return WC_OK;
+}
+
+enum wc_status farm_curve_from_json(const json_t *v, struct farm_curve *c,
+				    struct wc_error *err)
+{
+	size_t n;
+	enum wc_status st;
+
+	memset(c, 0, sizeof(*c));
+	if (!v || json_is_null(v))
+		return WC_OK;
+	if (!json_is_array(v))
+		return wc_error_set(err, WC_EINVAL,
+				    "field 'power_curve' must be an array of {\"ws\", \"power\"} "
+				    "points, or null");
+	n = json_array_size(v);
+	if (n < 2 || n > FARM_CURVE_MAX)
+		return wc_error_set(err, WC_EINVAL,
+				    "field 'power_curve' has %zu point%s: give 2 to %d, or null",
+				    n, n == 1 ? "" : "s", FARM_CURVE_MAX);
+	for (size_t i = 0; i < n; i++)
+		if ((st = curve_point_from_json(json_array_get(v, i), (int)i, c, err)))
+			return st;
+	c->n = (int)n;
+	if ((st = farm_curve_validate(c, err))) {
+		wc_error_prefix(err, "field 'power_curve'");
+		return st;
+	}
+	return WC_OK;
+}
+
+json_t *farm_curve_to_json(const struct farm_curve *c)
+{
+	json_t *arr;
+
+	if (c->n == 0)
+		return json_null();
+	if (!(arr = json_array()))
+		return NULL;
+	for (int i = 0; i < c->n; i++)
+		json_array_append_new(arr, json_pack("{s:f,s:f}", "ws", c->ws[i], "power",
+						     c->power[i]));
+	return arr;
 }
 
 static enum wc_status get_number(const json_t *obj, const char *key, bool required,
@@ -88,7 +199,8 @@ enum wc_status farm_from_json(const json_t *obj, const char *id_override, struct
 			      struct wc_error *err)
 {
 	static const char *const known[] = { "id", "name", "lat", "lon", "capacity_mw",
-					     "hub_height_m", "created_at", "updated_at" };
+					     "hub_height_m", "power_curve", "created_at",
+					     "updated_at" };
 	const char *key;
 	json_t *val;
 	enum wc_status st;
@@ -122,7 +234,9 @@ enum wc_status farm_from_json(const json_t *obj, const char *id_override, struct
 	    (st = get_number(obj, "lat", true, &f->lat, err)) ||
 	    (st = get_number(obj, "lon", true, &f->lon, err)) ||
 	    (st = get_number(obj, "capacity_mw", true, &f->capacity_mw, err)) ||
-	    (st = get_number(obj, "hub_height_m", false, &f->hub_height_m, err)))
+	    (st = get_number(obj, "hub_height_m", false, &f->hub_height_m, err)) ||
+	    (st = farm_curve_from_json(json_object_get(obj, "power_curve"), &f->power_curve,
+				       err)))
 		return st;
 	return farm_validate(f, err);
 }
@@ -141,6 +255,7 @@ json_t *farm_to_json(const struct farm *f)
 	json_object_set_new(o, "capacity_mw", json_real(f->capacity_mw));
 	json_object_set_new(o, "hub_height_m",
 			    isnan(f->hub_height_m) ? json_null() : json_real(f->hub_height_m));
+	json_object_set_new(o, "power_curve", farm_curve_to_json(&f->power_curve));
 	if (f->created_at)
 		json_object_set_new(o, "created_at",
 				    json_string(utc_format(f->created_at, created)));

@@ -7,6 +7,7 @@
 #include "data/store.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -108,6 +109,10 @@ static const char *const migrations[] = {
 	"  body TEXT NOT NULL,"			/* JSON, see forecast/forecast.h */
 	"  PRIMARY KEY (farm_id, issued, model)"
 	") WITHOUT ROWID;",
+
+	/* 4 -> 5: a farm's own power curve, JSON [{"ws","power"}...] (data/farm.h); NULL
+	 * when none */
+	"ALTER TABLE farms ADD COLUMN power_curve TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -322,8 +327,22 @@ const char *store_db_path(const struct store *st)
 
 /* ---- farms ---- */
 
-static void bind_farm(sqlite3_stmt *s, const struct farm *f)
+/*
+ * Bind f's columns in FARM_COLS order; *curve gets the power curve's JSON text (NULL when
+ * none), which the caller frees after the statement ran.
+ */
+static enum wc_status bind_farm(sqlite3_stmt *s, const struct farm *f, char **curve,
+				struct wc_error *err)
 {
+	*curve = NULL;
+	if (f->power_curve.n > 0) {
+		json_t *v = farm_curve_to_json(&f->power_curve);
+
+		*curve = v ? json_dumps(v, JSON_COMPACT) : NULL;
+		json_decref(v);
+		if (!*curve)
+			return wc_error_set(err, WC_ENOMEM, "out of memory");
+	}
 	sqlite3_bind_text(s, 1, f->id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 2, f->name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_double(s, 3, f->lat);
@@ -335,12 +354,19 @@ static void bind_farm(sqlite3_stmt *s, const struct farm *f)
 		sqlite3_bind_double(s, 6, f->hub_height_m);
 	sqlite3_bind_int64(s, 7, f->created_at);
 	sqlite3_bind_int64(s, 8, f->updated_at);
+	if (*curve)
+		sqlite3_bind_text(s, 9, *curve, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 9);
+	return WC_OK;
 }
 
-static void read_farm(sqlite3_stmt *s, struct farm *f)
+/* Read one row of FARM_COLS; WC_EFORMAT when the stored curve does not parse. */
+static enum wc_status read_farm(sqlite3_stmt *s, struct farm *f, struct wc_error *err)
 {
 	const unsigned char *id = sqlite3_column_text(s, 0);
 	const unsigned char *name = sqlite3_column_text(s, 1);
+	const unsigned char *curve = sqlite3_column_text(s, 8);
 
 	memset(f, 0, sizeof(*f));
 	snprintf(f->id, sizeof(f->id), "%s", id ? (const char *)id : "");
@@ -353,14 +379,31 @@ static void read_farm(sqlite3_stmt *s, struct farm *f)
 				  : sqlite3_column_double(s, 5);
 	f->created_at = sqlite3_column_int64(s, 6);
 	f->updated_at = sqlite3_column_int64(s, 7);
+	if (curve) {
+		struct wc_error why = { 0 };
+		json_t *v = json_loads((const char *)curve, 0, NULL);
+		enum wc_status ret = v ? farm_curve_from_json(v, &f->power_curve, &why)
+				       : wc_error_set(&why, WC_EFORMAT, "not JSON");
+
+		json_decref(v);
+		if (ret)
+			return wc_error_set(err, WC_EFORMAT,
+					    "the stored power curve of farm '%s' is damaged (%s): "
+					    "set it again with PUT /v1/farms/%s or farm import "
+					    "--replace",
+					    f->id, why.msg, f->id);
+	}
+	return WC_OK;
 }
 
-#define FARM_COLS "id, name, lat, lon, capacity_mw, hub_height_m, created_at, updated_at"
+#define FARM_COLS                                                                        \
+	"id, name, lat, lon, capacity_mw, hub_height_m, created_at, updated_at, power_curve"
 
 /* Insert one farm; caller holds the lock. */
 static enum wc_status insert_farm(struct store *st, struct farm *f, struct wc_error *err)
 {
 	sqlite3_stmt *s;
+	char *curve = NULL;
 	enum wc_status ret;
 	int rc;
 
@@ -368,16 +411,19 @@ static enum wc_status insert_farm(struct store *st, struct farm *f, struct wc_er
 		return ret;
 	f->created_at = f->updated_at = utc_now();
 	if ((ret = store_prepare(st, "INSERT INTO farms (" FARM_COLS ") VALUES "
-				     "(?, ?, ?, ?, ?, ?, ?, ?)",
+				     "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				 &s, err)))
 		return ret;
-	bind_farm(s, f);
+	if ((ret = bind_farm(s, f, &curve, err)))
+		goto cleanup;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 		ret = wc_error_set(err, WC_EEXIST, "farm '%s' already exists", f->id);
 	else if (rc != SQLITE_DONE)
 		ret = store_sql_error(st, rc, err, "cannot add farm");
+cleanup:
 	sqlite3_finalize(s);
+	free(curve);
 	return ret;
 }
 
@@ -397,6 +443,7 @@ static enum wc_status upsert_farm(struct store *st, struct farm *f, bool *create
 {
 	struct farm old;
 	sqlite3_stmt *s = NULL;
+	char *curve = NULL;
 	enum wc_status ret = store_farm_get_locked(st, f->id, &old, err);
 	int rc;
 
@@ -413,14 +460,17 @@ static enum wc_status upsert_farm(struct store *st, struct farm *f, bool *create
 	f->updated_at = utc_now();
 	if ((ret = store_prepare(st, "UPDATE farms SET name = ?2, lat = ?3, lon = ?4, "
 				     "capacity_mw = ?5, hub_height_m = ?6, created_at = ?7, "
-				     "updated_at = ?8 WHERE id = ?1",
+				     "updated_at = ?8, power_curve = ?9 WHERE id = ?1",
 				 &s, err)))
 		return ret;
-	bind_farm(s, f);
+	if ((ret = bind_farm(s, f, &curve, err)))
+		goto cleanup;
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
 		ret = store_sql_error(st, rc, err, "cannot update farm");
+cleanup:
 	sqlite3_finalize(s);
+	free(curve);
 	return ret;
 }
 
@@ -467,7 +517,7 @@ enum wc_status store_farm_get_locked(struct store *st, const char *id, struct fa
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		read_farm(s, out);
+		ret = read_farm(s, out, err);
 	else if (rc == SQLITE_DONE)
 		ret = wc_error_set(err, WC_ENOTFOUND, "no farm '%s'", id);
 	else
@@ -528,7 +578,8 @@ enum wc_status store_farm_list(struct store *st, struct farm **out, size_t *n,
 			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 			break;
 		}
-		read_farm(s, &v[len++]);
+		if ((ret = read_farm(s, &v[len++], err)))
+			break;
 	}
 	if (!ret && rc != SQLITE_DONE)
 		ret = store_sql_error(st, rc, err, "cannot list farms");

@@ -43,8 +43,6 @@ enum wc_status power_curve_fit(struct power_curve *pc, const double *ws, const f
 {
 	double sum[POWER_CURVE_NBINS] = { 0 };
 	size_t cnt[POWER_CURVE_NBINS] = { 0 };
-	float *res = NULL;
-	size_t nres = 0;
 	int prev = -1;
 
 	memset(pc, 0, sizeof(*pc));
@@ -81,7 +79,22 @@ enum wc_status power_curve_fit(struct power_curve *pc, const double *ws, const f
 				    POWER_CURVE_MIN_COUNT);
 	for (int j = prev + 1; j < POWER_CURVE_NBINS; j++)
 		pc->value[j] = pc->value[prev];
-	/* residual distribution of the fit, for the quantiles */
+	return power_curve_set_resid(pc, ws, y, n, err);
+}
+
+void power_curve_from_farm(struct power_curve *pc, const struct farm_curve *c)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->given = *c;
+}
+
+enum wc_status power_curve_set_resid(struct power_curve *pc, const double *ws,
+				     const float *y, size_t n, struct wc_error *err)
+{
+	float *res;
+	size_t nres = 0;
+
+	pc->nresid = 0;
 	if (!(res = malloc((n ? n : 1) * sizeof(float))))
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
@@ -90,12 +103,29 @@ enum wc_status power_curve_fit(struct power_curve *pc, const double *ws, const f
 		if (isfinite(p) && isfinite(y[i]))
 			res[nres++] = (float)(y[i] - p);
 	}
-	sort_floats(res, nres);
-	pc->nresid = 101;
-	for (int k = 0; k <= 100; k++)
-		pc->resid[k] = (float)quantile_sorted(res, nres, k / 100.0);
+	if (nres) {
+		sort_floats(res, nres);
+		pc->nresid = 101;
+		for (int k = 0; k <= 100; k++)
+			pc->resid[k] = (float)quantile_sorted(res, nres, k / 100.0);
+	}
 	free(res);
 	return WC_OK;
+}
+
+/* A given curve at ws: linear between points, 0 below the first, the last value beyond. */
+static double given_eval(const struct farm_curve *c, double ws)
+{
+	int i = 1;
+
+	if (ws < c->ws[0])
+		return 0;
+	if (ws >= c->ws[c->n - 1])
+		return c->power[c->n - 1];
+	while (c->ws[i] <= ws)
+		i++;
+	return c->power[i - 1] + (ws - c->ws[i - 1]) / (c->ws[i] - c->ws[i - 1]) *
+					 (c->power[i] - c->power[i - 1]);
 }
 
 double power_curve_eval(const struct power_curve *pc, double ws)
@@ -105,6 +135,8 @@ double power_curve_eval(const struct power_curve *pc, double ws)
 
 	if (!isfinite(ws))
 		return NAN;
+	if (pc->given.n > 0)
+		return clip01(given_eval(&pc->given, ws));
 	x = ws / POWER_CURVE_BIN - 0.5;
 	if (x <= 0)
 		return clip01(pc->value[0]);
@@ -211,49 +243,54 @@ static enum wc_status persistence(const struct farm_series *s, int64_t T, int nl
 }
 
 static enum wc_status powercurve(const struct farm_series *s, int64_t T, int nlead,
-				 const float *taus, int nq, const struct power_curve *given,
-				 float *point, float *q, size_t *run, float *buf,
+				 const float *taus, int nq, const struct farm_curve *given,
+				 float *point, float *q, struct baseline_info *info, float *buf,
 				 struct wc_error *err)
 {
-	struct power_curve fitted;
-	const struct power_curve *pc = given;
+	struct power_curve pc;
+	size_t cap = (size_t)HISTORY_DAYS * 24, n = 0;
+	double *ws = malloc(cap * sizeof(double));
 	enum wc_status ret;
 	bool any = false;
 
-	if (!pc) {
-		size_t cap = (size_t)HISTORY_DAYS * 24, n = 0;
-		double *ws = malloc(cap * sizeof(double));
+	if (!ws)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	/* (available NWP speed, observed power) of the year before T: the fit, or the
+	 * given curve's residuals */
+	for (int64_t t = T - (int64_t)HISTORY_DAYS * UTC_DAY + UTC_HOUR; t <= T && n < cap;
+	     t += UTC_HOUR) {
+		float y = farm_series_obs(s, t, T);
+		const struct weather_row *w;
 
-		if (!ws)
-			return wc_error_set(err, WC_ENOMEM, "out of memory");
-		for (int64_t t = T - (int64_t)HISTORY_DAYS * UTC_DAY + UTC_HOUR;
-		     t <= T && n < cap; t += UTC_HOUR) {
-			float y = farm_series_obs(s, t, T);
-			const struct weather_row *w;
-
-			if (!isfinite(y) || !(w = farm_series_nwp(s, T, t, 0, NULL)))
-				continue;
-			ws[n] = weather_row_speed(w);
-			buf[n++] = y;
-		}
-		ret = power_curve_fit(&fitted, ws, buf, n, err);
-		free(ws);
-		if (ret)
-			return wc_error_prefix(err, "farm '%s'", s->farm.id);
-		pc = &fitted;
+		if (!isfinite(y) || !(w = farm_series_nwp(s, T, t, 0, NULL)))
+			continue;
+		ws[n] = weather_row_speed(w);
+		buf[n++] = y;
 	}
+	info->curve_given = given && given->n > 0;
+	info->curve_pairs = n;
+	if (info->curve_given) {
+		power_curve_from_farm(&pc, given);
+		ret = n >= POWER_CURVE_MIN_RESID ? power_curve_set_resid(&pc, ws, buf, n, err)
+						 : WC_OK;
+	} else if ((ret = power_curve_fit(&pc, ws, buf, n, err))) {
+		wc_error_prefix(err, "farm '%s'", s->farm.id);
+	}
+	free(ws);
+	if (ret)
+		return ret;
 	for (int h = 1; h <= nlead; h++) {
 		size_t r;
 		const struct weather_row *w =
 			farm_series_nwp(s, T, T + (int64_t)h * UTC_HOUR, 0, &r);
-		double p = w ? power_curve_eval(pc, weather_row_speed(w)) : NAN;
+		double p = w ? power_curve_eval(&pc, weather_row_speed(w)) : NAN;
 		float *qh = q + (size_t)(h - 1) * nq;
 
-		if (h == 1 && run)
-			*run = w ? r : SIZE_MAX;
+		if (h == 1)
+			info->run = w ? r : SIZE_MAX;
 		point[h - 1] = isfinite(p) ? (float)p : NAN;
 		for (int k = 0; k < nq; k++)
-			qh[k] = isfinite(p) ? clip01(p + power_curve_resid(pc, taus[k])) : NAN;
+			qh[k] = isfinite(p) ? clip01(p + power_curve_resid(&pc, taus[k])) : NAN;
 		if (isfinite(p)) {
 			monotone(qh, nq);
 			any = true;
@@ -268,15 +305,18 @@ static enum wc_status powercurve(const struct farm_series *s, int64_t T, int nle
 
 enum wc_status baseline_forecast(enum baseline b, const struct farm_series *s, int64_t T,
 				 int nlead, const float *taus, int nq,
-				 const struct power_curve *curve, float *point, float *q,
-				 size_t *run, struct wc_error *err)
+				 const struct farm_curve *curve, float *point, float *q,
+				 struct baseline_info *info, struct wc_error *err)
 {
 	float *buf = malloc(((size_t)HISTORY_DAYS * 24 + 1) * sizeof(float));
+	struct baseline_info dummy;
 	enum wc_status ret;
 
 	T = utc_floor(T, UTC_HOUR);	/* hourly data: between hours, the hour before */
-	if (run)
-		*run = SIZE_MAX;
+	if (!info)
+		info = &dummy;
+	memset(info, 0, sizeof(*info));
+	info->run = SIZE_MAX;
 	if (!buf)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
 	switch (b) {
@@ -287,7 +327,7 @@ enum wc_status baseline_forecast(enum baseline b, const struct farm_series *s, i
 		ret = climatology(s, T, nlead, taus, nq, point, q, buf, err);
 		break;
 	case BASELINE_POWERCURVE:
-		ret = powercurve(s, T, nlead, taus, nq, curve, point, q, run, buf, err);
+		ret = powercurve(s, T, nlead, taus, nq, curve, point, q, info, buf, err);
 		break;
 	default:
 		ret = wc_error_set(err, WC_EINVAL, "unknown baseline %d", (int)b);

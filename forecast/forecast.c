@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,24 @@ static float clip01f(float v)
 	return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
+/* Append "; " (when out->note is not empty) and the formatted text to out->note. */
+static void add_note(struct forecast *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add_note(struct forecast *out, const char *fmt, ...)
+{
+	size_t l = strlen(out->note);
+	va_list ap;
+
+	if (l)
+		l += (size_t)snprintf(out->note + l, sizeof(out->note) - l, "; ");
+	if (l >= sizeof(out->note))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(out->note + l, sizeof(out->note) - l, fmt, ap);
+	va_end(ap);
+}
+
 /* The model's forecast; WC_ENOTFOUND (with the reason) when it has no NWP at T + 1. */
 static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forecast *out,
 				  struct wc_error *err)
@@ -265,14 +284,10 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 		}
 		out->point[i] = mean ? (float)quantile_mean(out->taus, q, nq) : q[med];
 	}
-	if (T < m->train_to) {
-		size_t l = strlen(out->note);
-
-		snprintf(out->note + l, sizeof(out->note) - l,
-			 "%smodel %d was trained on issue times up to %s, after this one: not a "
-			 "leakage-free hindcast",
-			 l ? "; " : "", m->version, utc_format(m->train_to, t));
-	}
+	if (T < m->train_to)
+		add_note(out, "model %d was trained on issue times up to %s, after this one: "
+			      "not a leakage-free hindcast",
+			 m->version, utc_format(m->train_to, t));
 	snprintf(out->model, sizeof(out->model), "nn");
 	out->model_version = m->version;
 	set_run(out, &fc->in.target, run1);
@@ -282,29 +297,36 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 static enum wc_status issue_baseline(struct forecaster *fc, enum baseline b, int64_t T,
 				     struct forecast *out, struct wc_error *err)
 {
+	const struct farm_curve *curve = &fc->in.target.farm.power_curve;
+	struct baseline_info info;
 	struct nn_config dflt;
 	int H = fc->o.horizon, nlead = H;
-	size_t run;
 	enum wc_status ret;
 
 	nn_config_default(&dflt);
 	if ((ret = load_inputs(fc, true, err)) || (ret = alloc_leads(out, H, dflt.n_quantiles, err)))
 		return ret;
 	memcpy(out->taus, dflt.quantiles, (size_t)dflt.n_quantiles * sizeof(float));
-	ret = baseline_forecast(b, &fc->in.target, T, H, out->taus, out->nq, NULL, out->point,
-				out->q, &run, err);
+	ret = baseline_forecast(b, &fc->in.target, T, H, out->taus, out->nq, curve, out->point,
+				out->q, &info, err);
 	if (ret)
 		return ret;
 	if (b == BASELINE_POWERCURVE) {
 		for (nlead = 0; nlead < H && isfinite(out->point[nlead]); nlead++)
 			;
 		if (nlead < H)
-			snprintf(out->note, sizeof(out->note),
-				 "horizon cut to %d h, the reach of the NWP available at the issue "
-				 "time",
+			add_note(out, "horizon cut to %d h, the reach of the NWP available at the "
+				      "issue time",
 				 nlead);
 		out->nlead = nlead;
-		set_run(out, &fc->in.target, run);
+		set_run(out, &fc->in.target, info.run);
+		snprintf(out->curve, sizeof(out->curve), "%s",
+			 info.curve_given ? "farm" : "fitted");
+		if (info.curve_given && info.curve_pairs < POWER_CURVE_MIN_RESID)
+			add_note(out, "the farm's power curve has %zu hours of NWP and observed "
+				      "power before the issue time to measure its errors (fewer "
+				      "than %d): every quantile is the point",
+				 info.curve_pairs, POWER_CURVE_MIN_RESID);
 	}
 	for (int i = 0; i < out->nlead; i++)
 		out->valid[i] = T + (int64_t)(i + 1) * UTC_HOUR;
@@ -417,9 +439,10 @@ json_t *forecast_body(const struct forecast *fc)
 			json_array_append_new(row, json_real(fc->q[(size_t)i * fc->nq + k]));
 		json_array_append_new(q, row);
 	}
-	return json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "farm", fc->farm_id,
-			 "issued", utc_format(fc->issued, t), "model", fc->model, "model_version",
-			 fc->model_version, "fallback", fc->fallback, "note", fc->note, "run",
+	return json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "farm",
+			 fc->farm_id, "issued", utc_format(fc->issued, t), "model", fc->model,
+			 "model_version", fc->model_version, "curve", fc->curve, "fallback",
+			 fc->fallback, "note", fc->note, "run",
 			 fc->has_run ? json_pack("{s:I,s:b,s:s}", "ref_time",
 						 (json_int_t)fc->run_ref_time, "is_forecast",
 						 fc->run_is_forecast, "source", fc->run_source)
@@ -453,6 +476,12 @@ enum wc_status forecast_from_body(const char *text, struct forecast *fc, struct 
 	snprintf(fc->model, sizeof(fc->model), "%s", model);
 	snprintf(fc->fallback, sizeof(fc->fallback), "%s", fallback);
 	snprintf(fc->note, sizeof(fc->note), "%s", note);
+	/* bodies stored before farm power curves have no "curve": the curve was fitted */
+	snprintf(fc->curve, sizeof(fc->curve), "%s",
+		 json_is_string(json_object_get(root, "curve"))
+			 ? json_string_value(json_object_get(root, "curve"))
+		 : strcmp(fc->model, "powercurve") ? ""
+						   : "fitted");
 	fc->model_version = version;
 	if (json_is_object(run)) {
 		const char *src = "";
@@ -649,10 +678,11 @@ json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int
 					 qf));
 	}
 	return json_pack(
-		"{s:s,s:f,s:s,s:{s:s,s:o},s:o,s:o,s:o,s:b,s:i,s:o,s:o}", "farm", fc->farm_id,
+		"{s:s,s:f,s:s,s:{s:s,s:o,s:o},s:o,s:o,s:o,s:b,s:i,s:o,s:o}", "farm", fc->farm_id,
 		"capacity_mw", fc->capacity_mw, "issued", utc_format(fc->issued, t), "model",
 		"name", fc->model, "version",
-		strcmp(fc->model, "nn") ? json_null() : json_integer(fc->model_version), "fallback",
+		strcmp(fc->model, "nn") ? json_null() : json_integer(fc->model_version), "curve",
+		fc->curve[0] ? json_string(fc->curve) : json_null(), "fallback",
 		fc->fallback[0] ? json_string(fc->fallback) : json_null(), "note",
 		fc->note[0] ? json_string(fc->note) : json_null(), "nwp_run",
 		fc->has_run ? json_pack("{s:o,s:s}", "ref_time",

@@ -48,6 +48,8 @@ struct forecast {
 	int64_t issued;
 	char model[32];			/* "nn" or a baseline name */
 	int model_version;		/* nn: the version used, else 0 */
+	char curve[8];			/* powercurve: "farm" (the farm's own curve) or
+					 * "fitted" (from history); "" for other models */
 	char fallback[384];		/* why a baseline stood in; "" when none did */
 	char note[512];			/* e.g. horizon cut at the NWP's reach; "" */
 	bool has_run;

@@ -125,6 +125,50 @@ Test(baselines_hand, power_curve_fit)
 	cr_assert_eq(power_curve_fit(&pc, ws, y, 2, &err), WC_ENOTFOUND);
 }
 
+/* A farm's given curve: linear between its points, 0 below the first, the last beyond. */
+Test(baselines_hand, given_power_curve)
+{
+	const struct farm_curve cut = { 5, { 3, 5, 12, 25, 25.5 }, { 0, 0.1, 1, 1, 0 } };
+	const struct farm_curve plain = { 2, { 3, 12 }, { 0, 1 } };
+	const struct farm_curve lifted = { 2, { 4, 10 }, { 0.2, 0.8 } };
+	const double ws[3] = { 4, 8.5, 12 };
+	const float y[3] = { 0.1f, 0.55f, 0.9f };
+	struct power_curve pc;
+	struct wc_error err = { 0 };
+
+	power_curve_from_farm(&pc, &cut);
+	cr_assert_float_eq(power_curve_eval(&pc, 0), 0, 1e-9);
+	cr_assert_float_eq(power_curve_eval(&pc, 2.9), 0, 1e-9);
+	cr_assert_float_eq(power_curve_eval(&pc, 3), 0, 1e-9);
+	cr_assert_float_eq(power_curve_eval(&pc, 4), 0.05, 1e-7);	/* (4-3)/(5-3) * 0.1 */
+	cr_assert_float_eq(power_curve_eval(&pc, 5), 0.1, 1e-7);
+	cr_assert_float_eq(power_curve_eval(&pc, 8.5), 0.55, 1e-7);	/* 0.1 + 3.5/7 * 0.9 */
+	cr_assert_float_eq(power_curve_eval(&pc, 12), 1, 1e-9);
+	cr_assert_float_eq(power_curve_eval(&pc, 20), 1, 1e-9);
+	cr_assert_float_eq(power_curve_eval(&pc, 25.25), 0.5, 1e-7);	/* into cut-out */
+	cr_assert_float_eq(power_curve_eval(&pc, 25.5), 0, 1e-9);
+	cr_assert_float_eq(power_curve_eval(&pc, 40), 0, 1e-9, "cut-out kept beyond the end");
+	cr_assert(isnan(power_curve_eval(&pc, NAN)));
+	/* no residuals yet: no spread */
+	cr_assert_float_eq(power_curve_resid(&pc, 0.1), 0, 1e-12);
+	cr_assert_float_eq(power_curve_resid(&pc, 0.9), 0, 1e-12);
+	/* residuals y - curve: 0.05, 0, -0.1 */
+	cr_assert_eq(power_curve_set_resid(&pc, ws, y, 3, &err), WC_OK, "%s", err.msg);
+	cr_assert_float_eq(power_curve_resid(&pc, 0.0), -0.1, 1e-6);
+	cr_assert_float_eq(power_curve_resid(&pc, 0.5), 0, 1e-6);
+	cr_assert_float_eq(power_curve_resid(&pc, 1.0), 0.05, 1e-6);
+	cr_assert_float_eq(power_curve_eval(&pc, 8.5), 0.55, 1e-7, "residuals leave the curve");
+
+	power_curve_from_farm(&pc, &plain);
+	cr_assert_float_eq(power_curve_eval(&pc, 7.5), 0.5, 1e-7);
+	cr_assert_float_eq(power_curve_eval(&pc, 40), 1, 1e-9, "no cut-out given: held at 1");
+	power_curve_from_farm(&pc, &lifted);
+	cr_assert_float_eq(power_curve_eval(&pc, 3.99), 0, 1e-9, "0 below the first speed");
+	cr_assert_float_eq(power_curve_eval(&pc, 4), 0.2, 1e-7);
+	cr_assert_float_eq(power_curve_eval(&pc, 7), 0.5, 1e-7);
+	cr_assert_float_eq(power_curve_eval(&pc, 11), 0.8, 1e-7);
+}
+
 Test(baselines_hand, names)
 {
 	for (int b = 0; b < BASELINE_COUNT; b++)

@@ -1,4 +1,7 @@
-/* test_cli.c - the built `windcast` binary: help, exit codes, farm commands, bad usage. */
+/*
+ * test_cli.c - the built `windcast` binary: help, exit codes, farm commands (power curve
+ * files included), bad usage.
+ */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -166,6 +169,161 @@ Test(cli, farm_import)
 	cr_assert(!strstr(out, "c,C"), "a failed import stores nothing: %s", out);
 	free(out);
 	free(err);
+	tu_rmrf_free(dir);
+}
+
+/* Write `text` to DIR/name; returns the path (static buffer, one at a time). */
+static const char *write_file(const char *dir, const char *name, const char *text)
+{
+	static char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* `farm show ID`, which must succeed, as JSON (a new reference). */
+static json_t *show_farm(const char *dir, const char *id)
+{
+	char *out, *err;
+	json_t *v;
+
+	cr_assert_eq(tu_cli(dir, &out, &err, "farm show %s", id), 0, "%s", err);
+	v = json_loads(out, 0, NULL);
+	cr_assert_not_null(v, "out: %s", out);
+	free(out);
+	free(err);
+	return v;
+}
+
+#define ADD_C "farm add --id c1 --name 'Curved' --lat 56 --lon 7 --capacity-mw 200 "
+
+Test(cli, farm_add_power_curve)
+{
+	static const struct {
+		const char *name, *text, *msg;
+	} bad[] = {
+		{ "h.csv", "speed,power\n3,0\n25,1\n", "line 1: expected the header 'ws,power', got 'speed,power'" },
+		{ "n.csv", "ws,power\n3,0\n12,full\n", "line 3: expected two numbers 'ws,power', got '12,full'" },
+		{ "c.csv", "ws,power\n3,0\n12\n", "line 3: expected two numbers 'ws,power', got '12'" },
+		{ "d.csv", "ws,power\n3,0\n12,1\n11,1\n", "point 3: ws 11 must be above the previous point's 12" },
+		{ "m.csv", "ws,power\n3,0\n12,200\n", "point 2: power 200 is outside [0, 1] (a fraction of capacity, not MW)" },
+		{ "g.csv", "ws,power\n-3,0\n12,1\n", "point 1: ws -3 must be finite and >= 0" },
+		{ "o.csv", "ws,power\n3,0\n", "1 point: give 2 to 64" },
+		{ "e.csv", "", "the file is empty" },
+		{ "u.json", "[{\"ws\":3,\"power\":0},{\"ws\":12,\"kw\":1}]", "point 2 has unknown field 'kw'" },
+		{ "s.json", "[{\"ws\":3,\"power\":0},", "cannot parse" },
+	};
+	char *dir = tu_tmpdir(), *out, *err;
+	const char *path;
+	json_t *v, *c;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc;
+
+		path = write_file(dir, bad[i].name, bad[i].text);
+		rc = tu_cli(dir, &out, &err, ADD_C "--power-curve '%s'", path);
+		cr_assert_eq(rc, 1, "%s: exit %d, want 1 (a bad file fails the job)", bad[i].name, rc);
+		cr_assert(strstr(err, "cannot read power curve") && strstr(err, bad[i].name) &&
+				  strstr(err, bad[i].msg) && strstr(err, "nothing was added"),
+			  "%s: stderr '%s', want '%s'", bad[i].name, err, bad[i].msg);
+		free(out);
+		free(err);
+		cr_assert_eq(tu_cli(dir, &out, &err, "farm show c1"), 1, "%s stored a farm",
+			     bad[i].name);
+		free(out);
+		free(err);
+	}
+	cr_assert_eq(tu_cli(dir, &out, &err, ADD_C "--power-curve '%s/missing.csv'", dir), 1);
+	cr_assert(strstr(err, "missing.csv"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(tu_cli(dir, &out, &err, ADD_C "--power-curve"), 2, "no FILE is bad usage");
+	free(out);
+	free(err);
+
+	/* CSV, with CRLF line ends and a blank line at the end */
+	path = write_file(dir, "curve.csv", "ws,power\r\n3,0\r\n7.5,0.4\r\n13,1\r\n25,1\r\n25.5,0\r\n\r\n");
+	cr_assert_eq(tu_cli(dir, &out, &err, ADD_C "--power-curve '%s'", path), 0, "%s", err);
+	free(out);
+	free(err);
+	v = show_farm(dir, "c1");
+	c = json_object_get(v, "power_curve");
+	cr_assert_eq(json_array_size(c), 5);
+	cr_assert_float_eq(json_number_value(json_object_get(json_array_get(c, 1), "ws")), 7.5, 1e-12);
+	cr_assert_float_eq(json_number_value(json_object_get(json_array_get(c, 1), "power")), 0.4,
+			   1e-12);
+	cr_assert_float_eq(json_number_value(json_object_get(json_array_get(c, 4), "power")), 0,
+			   1e-12);
+	json_decref(v);
+
+	/* JSON, the API's form */
+	path = write_file(dir, "curve.json", " [{\"ws\": 4, \"power\": 0}, {\"ws\": 14, \"power\": 1}]\n");
+	cr_assert_eq(tu_cli(dir, &out, &err,
+			    "farm add --id c2 --name C2 --lat 1 --lon 2 --capacity-mw 3 "
+			    "--power-curve '%s'",
+			    path),
+		     0, "%s", err);
+	free(out);
+	free(err);
+	v = show_farm(dir, "c2");
+	c = json_object_get(v, "power_curve");
+	cr_assert_eq(json_array_size(c), 2);
+	cr_assert_float_eq(json_number_value(json_object_get(json_array_get(c, 1), "ws")), 14, 1e-12);
+	json_decref(v);
+
+	/* without the option: null */
+	cr_assert_eq(tu_cli(dir, &out, &err,
+			    "farm add --id c3 --name C3 --lat 1 --lon 2 --capacity-mw 3"), 0);
+	free(out);
+	free(err);
+	v = show_farm(dir, "c3");
+	cr_assert(json_is_null(json_object_get(v, "power_curve")));
+	json_decref(v);
+	tu_rmrf_free(dir);
+}
+
+Test(cli, farm_import_power_curve)
+{
+	char *dir = tu_tmpdir(), *out, *err;
+	const char *path;
+	json_t *v;
+
+	path = write_file(dir, "farms.json",
+			  "[{\"id\":\"a\",\"name\":\"A\",\"lat\":1,\"lon\":2,\"capacity_mw\":3,"
+			  "\"power_curve\":[{\"ws\":3,\"power\":0},{\"ws\":12,\"power\":1}]},"
+			  " {\"id\":\"b\",\"name\":\"B\",\"lat\":1,\"lon\":2,\"capacity_mw\":3,"
+			  "\"power_curve\":[{\"ws\":3,\"power\":0},{\"ws\":2,\"power\":1}]}]");
+	cr_assert_eq(tu_cli(dir, &out, &err, "farm import '%s'", path), 1);
+	cr_assert(strstr(err, "farm 2: field 'power_curve': point 2: ws 2 must be above"),
+		  "stderr: %s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(tu_cli(dir, &out, &err, "farm show a"), 1, "nothing imported");
+	free(out);
+	free(err);
+	path = write_file(dir, "farms.json",
+			  "[{\"id\":\"a\",\"name\":\"A\",\"lat\":1,\"lon\":2,\"capacity_mw\":3,"
+			  "\"power_curve\":[{\"ws\":3,\"power\":0},{\"ws\":12,\"power\":1}]}]");
+	cr_assert_eq(tu_cli(dir, &out, &err, "farm import '%s'", path), 0, "%s", err);
+	free(out);
+	free(err);
+	v = show_farm(dir, "a");
+	cr_assert_eq(json_array_size(json_object_get(v, "power_curve")), 2);
+	json_decref(v);
+	/* --replace without the field removes the curve */
+	path = write_file(dir, "farms.json",
+			  "[{\"id\":\"a\",\"name\":\"A\",\"lat\":1,\"lon\":2,\"capacity_mw\":3}]");
+	cr_assert_eq(tu_cli(dir, &out, &err, "farm import --replace '%s'", path), 0, "%s", err);
+	free(out);
+	free(err);
+	v = show_farm(dir, "a");
+	cr_assert(json_is_null(json_object_get(v, "power_curve")));
+	json_decref(v);
 	tu_rmrf_free(dir);
 }
 

@@ -463,6 +463,206 @@ Test(forecast_fallback, model_falls_back_without_nwp_and_cuts_at_reach)
 	tu_rmrf_free(d);
 }
 
+/* ---- the farm's own power curve ---- */
+
+TestSuite(forecast_curve, .timeout = 60);
+
+/* The curve the tests give farm alpha, with cut-out at 14.5 m/s. */
+static const double curve_ws[] = { 3, 6, 9, 12, 14, 14.5 };
+static const double curve_p[] = { 0, 0.15, 0.55, 0.9, 1.0, 0 };
+#define CURVE_N ((int)(sizeof(curve_ws) / sizeof(curve_ws[0])))
+
+/* The test's own reading of that curve: a plain scan for the segment holding x. */
+static double ref_curve(double x)
+{
+	if (x < curve_ws[0])
+		return 0;
+	for (int i = 0; i + 1 < CURVE_N; i++)
+		if (x >= curve_ws[i] && x < curve_ws[i + 1])
+			return curve_p[i] + (curve_p[i + 1] - curve_p[i]) * (x - curve_ws[i]) /
+						    (curve_ws[i + 1] - curve_ws[i]);
+	return curve_p[CURVE_N - 1];
+}
+
+/* The hub-height speed fx_fill wrote for valid time v in the run of reference time ref. */
+static double fx_speed(int64_t ref, int64_t v)
+{
+	return fx_truth(v) + 0.04 * ((double)(v - ref) / 3600) * sin((double)ref / 70000.0);
+}
+
+/* Give (with_curve) or take away farm alpha's power curve. */
+static void set_alpha_curve(struct store *st, bool with_curve)
+{
+	struct wc_error err = { 0 };
+	struct farm f;
+	bool created;
+
+	cr_assert_eq(store_farm_get(st, "alpha", &f, &err), WC_OK, "%s", err.msg);
+	f.power_curve.n = with_curve ? CURVE_N : 0;
+	for (int i = 0; with_curve && i < CURVE_N; i++) {
+		f.power_curve.ws[i] = curve_ws[i];
+		f.power_curve.power[i] = curve_p[i];
+	}
+	cr_assert_eq(store_farm_put(st, &f, &created, &err), WC_OK, "%s", err.msg);
+}
+
+static const char *json_model_curve(const struct forecast *f)
+{
+	static char buf[16];
+	float lv[1] = { 0.5f };
+	json_t *j = forecast_json(f, lv, 1, 1, false);
+	json_t *c = json_object_get(json_object_get(j, "model"), "curve");
+
+	cr_assert(json_is_string(c) || json_is_null(c));
+	snprintf(buf, sizeof(buf), "%s", json_is_string(c) ? json_string_value(c) : "(null)");
+	json_decref(j);
+	return buf;
+}
+
+/*
+ * With a curve on the farm, --model powercurve is that curve at the NWP speed of the run
+ * available at T, lead by lead, as computed here from fx_fill's formula.
+ */
+Test(forecast_curve, farm_curve_matches_hand_interpolation)
+{
+	char *d;
+	struct store *st = open_store(&d);
+	struct forecast f, g;
+	struct wc_error err = { 0 };
+	const int64_t ref = FX_T0 + 2 * 86400, T = ref + 5 * 3600;
+	int inside = 0, spread = 0;
+	char *body;
+
+	fx_fill(st, 4, INT64_MAX, 0);
+	set_alpha_curve(st, true);
+	issue(st, "alpha", "powercurve", T, 24, &f);
+	cr_assert_str_eq(f.model, "powercurve");
+	cr_assert_str_eq(f.curve, "farm");
+	cr_assert_str_eq(json_model_curve(&f), "farm");
+	cr_assert_eq(f.run_ref_time, ref);
+	cr_assert_eq(f.nlead, 24);
+	cr_assert_str_eq(f.note, "", "two days of history measure the errors: %s", f.note);
+	for (int h = 1; h <= 24; h++) {
+		int64_t v = T + (int64_t)h * 3600;
+		double want = ref_curve(fx_speed(ref, v));
+		const float *q = f.q + (size_t)(h - 1) * f.nq;
+
+		cr_assert_eq(f.valid[h - 1], v);
+		cr_assert_float_eq(f.point[h - 1], want, 1e-6, "lead %d: speed %.4f, got %.7f want %.7f",
+				   h, fx_speed(ref, v), f.point[h - 1], want);
+		inside += want > 0.01 && want < 0.99;
+		cr_assert_leq(q[0], f.point[h - 1] + 1e-6);
+		cr_assert_geq(q[f.nq - 1], f.point[h - 1] - 1e-6);
+		spread += q[f.nq - 1] > q[0];
+	}
+	cr_assert_geq(inside, 6, "the leads cross the curve's slope, not only its ends");
+	cr_assert_gt(spread, 0, "residuals against the farm curve give the quantiles width");
+
+	/* stored and read back, it still says which curve */
+	cr_assert_eq(forecast_store(st, &f, 1, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_forecast_get(st, "alpha", T, "powercurve", &body, &err), WC_OK, "%s",
+		     err.msg);
+	cr_assert_eq(forecast_from_body(body, &g, &err), WC_OK, "%s", err.msg);
+	cr_assert_str_eq(g.curve, "farm");
+	free(body);
+	forecast_release(&g);
+	forecast_release(&f);
+
+	/* auto without a trained model falls back to the farm's curve and says so */
+	issue(st, "alpha", "auto", T, 6, &f);
+	cr_assert_str_eq(f.model, "powercurve");
+	cr_assert_str_eq(f.curve, "farm");
+	cr_assert(strstr(f.fallback, "no trained model of farm 'alpha'"), "%s", f.fallback);
+	cr_assert_float_eq(f.point[0], ref_curve(fx_speed(ref, T + 3600)), 1e-6);
+	forecast_release(&f);
+	store_close(st);
+	tu_rmrf_free(d);
+}
+
+/* Without a curve the power curve is fitted from history, and the answer says that. */
+Test(forecast_curve, falls_back_to_the_fitted_curve)
+{
+	char *d;
+	struct store *st = open_store(&d);
+	struct forecast fit, given, other;
+	struct farm_series s;
+	struct baseline_info info;
+	struct wc_error err = { 0 };
+	const int64_t T = FX_T0 + 3 * 86400 + 5 * 3600;
+	const float mid[1] = { 0.5f };
+	float point[12], q[12];
+	int differ = 0;
+
+	fx_fill(st, 4, INT64_MAX, 0);
+	issue(st, "alpha", "powercurve", T, 12, &fit);
+	cr_assert_str_eq(fit.curve, "fitted");
+	cr_assert_str_eq(json_model_curve(&fit), "fitted");
+	/* the same as the baseline fitted directly on the series */
+	cr_assert_eq(farm_series_load(st, "alpha", T, FEAT_DEFAULT_DELAY_S, INT64_MIN, INT64_MAX,
+				      &s, &err),
+		     WC_OK, "%s", err.msg);
+	cr_assert_eq(baseline_forecast(BASELINE_POWERCURVE, &s, T, 12, mid, 1, NULL, point, q,
+				       &info, &err),
+		     WC_OK, "%s", err.msg);
+	cr_assert(!info.curve_given);
+	cr_assert_gt(info.curve_pairs, 24);
+	for (int h = 0; h < 12; h++)
+		cr_assert_eq(fit.point[h], point[h], "lead %d", h + 1);
+	farm_series_release(&s);
+
+	/* giving the farm a curve changes the forecast; taking it away restores the fit */
+	set_alpha_curve(st, true);
+	issue(st, "alpha", "powercurve", T, 12, &given);
+	cr_assert_str_eq(given.curve, "farm");
+	for (int h = 0; h < 12; h++)
+		differ += fabsf(given.point[h] - fit.point[h]) > 1e-4f;
+	cr_assert_gt(differ, 0);
+	forecast_release(&given);
+	set_alpha_curve(st, false);
+	issue(st, "alpha", "powercurve", T, 12, &given);
+	cr_assert_str_eq(given.curve, "fitted");
+	cr_assert_eq(memcmp(given.point, fit.point, 12 * sizeof(float)), 0);
+	forecast_release(&given);
+	forecast_release(&fit);
+
+	/* other models name no curve */
+	issue(st, "alpha", "persistence", T, 3, &other);
+	cr_assert_str_eq(other.curve, "");
+	cr_assert_str_eq(json_model_curve(&other), "(null)");
+	forecast_release(&other);
+	store_close(st);
+	tu_rmrf_free(d);
+}
+
+/*
+ * A farm with a curve forecasts from its first NWP run, before history could fit one;
+ * with too few hours to measure the curve's errors the quantiles are the point, and the
+ * note says so.
+ */
+Test(forecast_curve, farm_curve_needs_no_history)
+{
+	char *d;
+	struct store *st = open_store(&d);
+	struct forecast f;
+	const int64_t T = FX_T0 + 5 * 3600;	/* the first run is just in: 5 hours of pairs */
+
+	fx_fill(st, 2, INT64_MAX, 0);
+	set_alpha_curve(st, true);
+	issue(st, "alpha", "auto", T, 6, &f);
+	cr_assert_str_eq(f.model, "powercurve");
+	cr_assert_str_eq(f.curve, "farm");
+	cr_assert(strstr(f.note, "5 hours of NWP and observed power"), "%s", f.note);
+	cr_assert(strstr(f.note, "every quantile is the point"), "%s", f.note);
+	for (int h = 1; h <= 6; h++) {
+		cr_assert_float_eq(f.point[h - 1], ref_curve(fx_speed(FX_T0, T + h * 3600)), 1e-6);
+		for (int k = 0; k < f.nq; k++)
+			cr_assert_eq(f.q[(size_t)(h - 1) * f.nq + k], f.point[h - 1]);
+	}
+	forecast_release(&f);
+	store_close(st);
+	tu_rmrf_free(d);
+}
+
 /* ---- end to end on demo data: CLI and HTTP ---- */
 
 TestSuite(forecast_e2e, .timeout = 240);

@@ -123,6 +123,55 @@ Test(http, farm_lifecycle)
 	assert_error(req_json("DELETE", "/v1/farms/horns-rev", NULL, 404), "not_found");
 }
 
+Test(http, farm_power_curve)
+{
+	json_t *v, *c;
+
+	v = req_json("POST", "/v1/farms",
+		     "{\"id\":\"curved\",\"name\":\"C\",\"lat\":55,\"lon\":8,\"capacity_mw\":50,"
+		     "\"power_curve\":[{\"ws\":3,\"power\":0},{\"ws\":12.5,\"power\":1},"
+		     "{\"ws\":25,\"power\":1},{\"ws\":25.5,\"power\":0}]}",
+		     201);
+	cr_assert_eq(json_array_size(json_object_get(v, "power_curve")), 4);
+	json_decref(v);
+	v = req_json("GET", "/v1/farms/curved", NULL, 200);
+	c = json_object_get(v, "power_curve");
+	cr_assert_eq(json_array_size(c), 4);
+	cr_assert_float_eq(json_number_value(json_object_get(json_array_get(c, 1), "ws")), 12.5,
+			   1e-12);
+	json_decref(v);
+	/* a farm without one shows null; PUT replaces the whole farm, curve included */
+	v = req_json("PUT", "/v1/farms/curved",
+		     "{\"name\":\"C\",\"lat\":55,\"lon\":8,\"capacity_mw\":50}", 200);
+	cr_assert(json_is_null(json_object_get(v, "power_curve")));
+	json_decref(v);
+	v = req_json("PUT", "/v1/farms/curved",
+		     "{\"name\":\"C\",\"lat\":55,\"lon\":8,\"capacity_mw\":50,"
+		     "\"power_curve\":[{\"ws\":4,\"power\":0},{\"ws\":14,\"power\":0.9}]}",
+		     200);
+	cr_assert_eq(json_array_size(json_object_get(v, "power_curve")), 2);
+	json_decref(v);
+	/* invalid curves: 400 naming the point, nothing changed */
+	v = req_json("PUT", "/v1/farms/curved",
+		     "{\"name\":\"C\",\"lat\":55,\"lon\":8,\"capacity_mw\":50,"
+		     "\"power_curve\":[{\"ws\":4,\"power\":0},{\"ws\":14,\"power\":40}]}",
+		     400);
+	assert_error(json_incref(v), "bad_request");
+	cr_assert(strstr(json_string_value(json_object_get(json_object_get(v, "error"), "message")),
+			 "field 'power_curve': point 2: power 40 is outside [0, 1]"));
+	json_decref(v);
+	assert_error(req_json("POST", "/v1/farms",
+			      "{\"id\":\"x\",\"name\":\"x\",\"lat\":1,\"lon\":1,\"capacity_mw\":1,"
+			      "\"power_curve\":[{\"ws\":4,\"power\":0}]}",
+			      400),
+		     "bad_request");
+	v = req_json("GET", "/v1/farms/curved", NULL, 200);
+	cr_assert_float_eq(json_number_value(json_object_get(
+				   json_array_get(json_object_get(v, "power_curve"), 1), "power")),
+			   0.9, 1e-12);
+	json_decref(v);
+}
+
 Test(http, csv_listing)
 {
 	const char *accept[] = { "Accept: text/csv", NULL };

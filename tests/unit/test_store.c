@@ -1,5 +1,9 @@
-/* test_store.c - data/store: migrations, reopen, farm CRUD, constraints, versions. */
+/*
+ * test_store.c - data/store: migrations, reopen, farm CRUD, constraints, versions; the
+ * farm JSON form (data/farm.c), power curves included.
+ */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -205,6 +209,296 @@ Test(store, import_is_all_or_nothing)
 	cr_assert_eq(n, 2);
 	cr_assert_float_eq(list[0].capacity_mw, 9, 1e-12);
 	free(list);
+	store_close(st);
+	tu_rmrf_free(dir);
+}
+
+/* ---- farm power curves: JSON validation, storage, migration 4 -> 5 ---- */
+
+/* A farm of 10 MW with a five-point curve ending in cut-out. */
+static struct farm curved_farm(const char *id)
+{
+	static const double ws[] = { 3, 5.5, 12, 25, 25.5 }, p[] = { 0, 0.125, 1, 1, 0 };
+	struct farm f = mkfarm(id, 10);
+
+	f.power_curve.n = 5;
+	for (int i = 0; i < 5; i++) {
+		f.power_curve.ws[i] = ws[i];
+		f.power_curve.power[i] = p[i];
+	}
+	return f;
+}
+
+static void assert_same_curve(const struct farm_curve *a, const struct farm_curve *b)
+{
+	cr_assert_eq(a->n, b->n);
+	for (int i = 0; i < a->n; i++) {
+		cr_assert_eq(a->ws[i], b->ws[i], "point %d ws", i + 1);
+		cr_assert_eq(a->power[i], b->power[i], "point %d power", i + 1);
+	}
+}
+
+/* farm_from_json on a farm whose power_curve is `curve` (JSON text): status, message. */
+static enum wc_status curve_json(const char *curve, struct farm *f, struct wc_error *err)
+{
+	char text[8192];
+	json_t *v;
+	enum wc_status ret;
+
+	snprintf(text, sizeof(text),
+		 "{\"id\":\"c\",\"name\":\"C\",\"lat\":1,\"lon\":2,\"capacity_mw\":10%s%s}",
+		 curve ? ",\"power_curve\":" : "", curve ? curve : "");
+	v = json_loads(text, 0, NULL);
+	cr_assert_not_null(v, "test JSON: %s", text);
+	ret = farm_from_json(v, NULL, f, err);
+	json_decref(v);
+	return ret;
+}
+
+TestSuite(farm_json, .timeout = 30);
+
+Test(farm_json, power_curve_accepted_and_written)
+{
+	struct wc_error err = { 0 };
+	struct farm f;
+	json_t *o, *c;
+
+	cr_assert_eq(curve_json(NULL, &f, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(f.power_curve.n, 0, "absent: no curve");
+	o = farm_to_json(&f);
+	cr_assert(json_is_null(json_object_get(o, "power_curve")), "none is written as null");
+	json_decref(o);
+	cr_assert_eq(curve_json("null", &f, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(f.power_curve.n, 0);
+	cr_assert_eq(curve_json("[{\"ws\":3,\"power\":0},{\"power\":0.5,\"ws\":8.5},"
+				"{\"ws\":25,\"power\":1}]",
+				&f, &err),
+		     WC_OK, "%s", err.msg);
+	cr_assert_eq(f.power_curve.n, 3);
+	cr_assert_eq(f.power_curve.ws[1], 8.5);
+	cr_assert_eq(f.power_curve.power[1], 0.5);
+	o = farm_to_json(&f);
+	c = json_object_get(o, "power_curve");
+	cr_assert_eq(json_array_size(c), 3);
+	cr_assert_eq(json_number_value(json_object_get(json_array_get(c, 1), "ws")), 8.5);
+	cr_assert_eq(json_number_value(json_object_get(json_array_get(c, 2), "power")), 1.0);
+	/* what farm_to_json writes, farm_from_json reads back */
+	{
+		struct farm back;
+
+		cr_assert_eq(farm_from_json(o, NULL, &back, &err), WC_OK, "%s", err.msg);
+		assert_same_curve(&back.power_curve, &f.power_curve);
+	}
+	json_decref(o);
+	/* 64 points is the most */
+	{
+		char text[8192];
+		size_t l = 0;
+
+		l += (size_t)snprintf(text + l, sizeof(text) - l, "[");
+		for (int i = 0; i < FARM_CURVE_MAX; i++)
+			l += (size_t)snprintf(text + l, sizeof(text) - l,
+					      "%s{\"ws\":%d,\"power\":%g}", i ? "," : "", i,
+					      i / 63.0);
+		snprintf(text + l, sizeof(text) - l, "]");
+		cr_assert_eq(curve_json(text, &f, &err), WC_OK, "%s", err.msg);
+		cr_assert_eq(f.power_curve.n, FARM_CURVE_MAX);
+	}
+}
+
+Test(farm_json, power_curve_rules_and_messages)
+{
+	static const struct {
+		const char *curve, *msg;
+	} bad[] = {
+		{ "{\"ws\":3,\"power\":0}", "field 'power_curve' must be an array" },
+		{ "\"3:0,25:1\"", "field 'power_curve' must be an array" },
+		{ "[]", "field 'power_curve' has 0 points: give 2 to 64, or null" },
+		{ "[{\"ws\":3,\"power\":0}]", "field 'power_curve' has 1 point: give 2 to 64" },
+		{ "[{\"ws\":3,\"power\":0},[25,1]]", "field 'power_curve': point 2 must be an object" },
+		{ "[{\"ws\":3,\"power\":0},{\"ws\":25,\"power\":1,\"mw\":5}]",
+		  "field 'power_curve': point 2 has unknown field 'mw'" },
+		{ "[{\"speed\":3,\"power\":0},{\"ws\":25,\"power\":1}]",
+		  "field 'power_curve': point 1 has unknown field 'speed'" },
+		{ "[{\"ws\":3},{\"ws\":25,\"power\":1}]", "field 'power_curve': point 1 is missing 'power'" },
+		{ "[{\"ws\":3,\"power\":0},{\"power\":1}]", "field 'power_curve': point 2 is missing 'ws'" },
+		{ "[{\"ws\":\"3\",\"power\":0},{\"ws\":25,\"power\":1}]",
+		  "field 'power_curve': point 1: 'ws' must be a number" },
+		{ "[{\"ws\":3,\"power\":null},{\"ws\":25,\"power\":1}]",
+		  "field 'power_curve': point 1: 'power' must be a number" },
+		{ "[{\"ws\":-1,\"power\":0},{\"ws\":25,\"power\":1}]",
+		  "field 'power_curve': point 1: ws -1 must be finite and >= 0" },
+		{ "[{\"ws\":3,\"power\":0},{\"ws\":3,\"power\":1}]",
+		  "field 'power_curve': point 2: ws 3 must be above the previous point's 3 (speeds "
+		  "increase strictly)" },
+		{ "[{\"ws\":3,\"power\":0},{\"ws\":10,\"power\":0.5},{\"ws\":9,\"power\":1}]",
+		  "field 'power_curve': point 3: ws 9 must be above the previous point's 10" },
+		{ "[{\"ws\":3,\"power\":0},{\"ws\":25,\"power\":1.5}]",
+		  "field 'power_curve': point 2: power 1.5 is outside [0, 1] (a fraction of "
+		  "capacity, not MW)" },
+		{ "[{\"ws\":3,\"power\":-0.1},{\"ws\":25,\"power\":1}]",
+		  "field 'power_curve': point 1: power -0.1 is outside [0, 1]" },
+		{ "[{\"ws\":3,\"power\":0},{\"ws\":25,\"power\":150}]",
+		  "field 'power_curve': point 2: power 150 is outside [0, 1]" },
+	};
+	struct wc_error err = { 0 };
+	struct farm f;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(curve_json(bad[i].curve, &f, &err), WC_EINVAL, "accepted %s",
+			     bad[i].curve);
+		cr_assert(strstr(err.msg, bad[i].msg), "%s: message '%s', want '%s'", bad[i].curve,
+			  err.msg, bad[i].msg);
+	}
+	/* 65 points: one too many */
+	{
+		char text[8192];
+		size_t l = 0;
+
+		l += (size_t)snprintf(text + l, sizeof(text) - l, "[");
+		for (int i = 0; i <= FARM_CURVE_MAX; i++)
+			l += (size_t)snprintf(text + l, sizeof(text) - l, "%s{\"ws\":%d,\"power\":0}",
+					      i ? "," : "", i);
+		snprintf(text + l, sizeof(text) - l, "]");
+		cr_assert_eq(curve_json(text, &f, &err), WC_EINVAL);
+		cr_assert(strstr(err.msg, "field 'power_curve' has 65 points: give 2 to 64"), "%s",
+			  err.msg);
+	}
+}
+
+/* farm_validate checks the struct too, for farms that do not come from JSON. */
+Test(farm_json, validate_checks_the_curve)
+{
+	struct wc_error err = { 0 };
+	struct farm f = curved_farm("v");
+
+	cr_assert_eq(farm_validate(&f, &err), WC_OK, "%s", err.msg);
+	f.power_curve.ws[2] = NAN;
+	cr_assert_eq(farm_validate(&f, &err), WC_EINVAL);
+	cr_assert_str_eq(err.msg, "invalid farm 'v': power_curve: point 3: ws nan must be finite "
+				  "and >= 0");
+	f = curved_farm("v");
+	f.power_curve.power[0] = INFINITY;
+	cr_assert_eq(farm_validate(&f, &err), WC_EINVAL);
+	cr_assert(strstr(err.msg, "point 1: power inf is outside [0, 1]"), "%s", err.msg);
+	f = curved_farm("v");
+	f.power_curve.n = 1;
+	cr_assert_eq(farm_validate(&f, &err), WC_EINVAL);
+	cr_assert_str_eq(err.msg, "invalid farm 'v': power_curve: 1 point: give 2 to 64, or none");
+	f.power_curve.n = FARM_CURVE_MAX + 1;
+	cr_assert_eq(farm_validate(&f, &err), WC_EINVAL);
+	cr_assert_eq(farm_validate(&f, NULL), WC_EINVAL, "the status does not need err");
+	f.power_curve.n = 0;
+	cr_assert_eq(farm_validate(&f, &err), WC_OK, "no curve is valid");
+}
+
+Test(store, farm_power_curve_round_trip)
+{
+	char *dir = tu_tmpdir();
+	struct wc_error err = { 0 };
+	struct store *st;
+	struct farm a = curved_farm("curved"), plain = mkfarm("plain", 5), got, *list;
+	bool created;
+	size_t n;
+
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_farm_add(st, &a, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_farm_add(st, &plain, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_farm_get(st, "curved", &got, &err), WC_OK, "%s", err.msg);
+	assert_same_curve(&got.power_curve, &a.power_curve);
+	cr_assert_eq(store_farm_list(st, &list, &n, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(n, 2);
+	assert_same_curve(&list[0].power_curve, &a.power_curve);
+	cr_assert_eq(list[1].power_curve.n, 0);
+	free(list);
+	/* an update replaces the curve, or removes it */
+	a.power_curve.n = 2;
+	a.power_curve.ws[1] = 1.0 / 3.0;	/* exact through the JSON text */
+	a.power_curve.ws[0] = 0.1;
+	cr_assert_eq(store_farm_put(st, &a, &created, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_farm_get(st, "curved", &got, &err), WC_OK, "%s", err.msg);
+	assert_same_curve(&got.power_curve, &a.power_curve);
+	a.power_curve.n = 0;
+	cr_assert_eq(store_farm_put(st, &a, &created, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_farm_get(st, "curved", &got, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(got.power_curve.n, 0);
+	/* an invalid curve is refused before any SQL, and nothing changes */
+	a = curved_farm("curved");
+	a.power_curve.power[4] = 2;
+	cr_assert_eq(store_farm_put(st, &a, &created, &err), WC_EINVAL);
+	cr_assert(strstr(err.msg, "power_curve: point 5: power 2"), "%s", err.msg);
+	cr_assert_eq(store_farm_get(st, "curved", &got, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(got.power_curve.n, 0);
+	store_close(st);
+	tu_rmrf_free(dir);
+}
+
+/* Run SQL on the store's file behind its back. */
+static void raw_sql(const char *dir, const char *sql)
+{
+	char path[4096];
+	sqlite3 *db;
+	char *msg = NULL;
+
+	snprintf(path, sizeof(path), "%s/windcast.db", dir);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &msg), SQLITE_OK, "%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+/*
+ * A store at schema 4 (farms without the power_curve column; the 4 -> 5 migration only
+ * adds it, so dropping it gives the old schema exactly) upgrades in place on open, its
+ * farms intact and able to take a curve.
+ */
+Test(store, migrates_schema_4_to_5_in_place)
+{
+	char *dir = tu_tmpdir();
+	struct wc_error err = { 0 };
+	struct store *st;
+	struct farm a = mkfarm("old", 42), got, c = curved_farm("old");
+	bool created;
+
+	cr_assert_eq(store_schema_version(), 5);
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
+	a.hub_height_m = 90;
+	cr_assert_eq(store_farm_add(st, &a, &err), WC_OK, "%s", err.msg);
+	store_close(st);
+	raw_sql(dir, "ALTER TABLE farms DROP COLUMN power_curve; PRAGMA user_version = 4;");
+	cr_assert_eq(user_version(dir), 4);
+
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(user_version(dir), 5);
+	cr_assert_eq(store_farm_get(st, "old", &got, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(got.capacity_mw, 42);
+	cr_assert_eq(got.hub_height_m, 90);
+	cr_assert_eq(got.power_curve.n, 0, "an upgraded farm has no curve");
+	c.hub_height_m = 90;
+	cr_assert_eq(store_farm_put(st, &c, &created, &err), WC_OK, "%s", err.msg);
+	cr_assert(!created);
+	cr_assert_eq(store_farm_get(st, "old", &got, &err), WC_OK, "%s", err.msg);
+	assert_same_curve(&got.power_curve, &c.power_curve);
+	store_close(st);
+	tu_rmrf_free(dir);
+}
+
+/* A curve damaged behind the store's back is an error naming the farm, not garbage. */
+Test(store, damaged_power_curve_is_refused)
+{
+	char *dir = tu_tmpdir();
+	struct wc_error err = { 0 };
+	struct store *st;
+	struct farm a = curved_farm("hurt"), got, *list;
+	size_t n;
+
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_farm_add(st, &a, &err), WC_OK, "%s", err.msg);
+	raw_sql(dir, "UPDATE farms SET power_curve = '[{\"ws\":1,\"power\":7}]'");
+	cr_assert_eq(store_farm_get(st, "hurt", &got, &err), WC_EFORMAT);
+	cr_assert(strstr(err.msg, "stored power curve of farm 'hurt' is damaged"), "%s", err.msg);
+	raw_sql(dir, "UPDATE farms SET power_curve = 'not json'");
+	cr_assert_eq(store_farm_list(st, &list, &n, &err), WC_EFORMAT);
+	cr_assert_null(list);
 	store_close(st);
 	tu_rmrf_free(dir);
 }
