@@ -238,6 +238,19 @@ Test(cli, farm_add_power_curve)
 		free(out);
 		free(err);
 	}
+	/* 65 points: one too many */
+	{
+		char text[4096];
+		size_t l = (size_t)snprintf(text, sizeof(text), "ws,power\n");
+
+		for (int i = 0; i <= 64; i++)
+			l += (size_t)snprintf(text + l, sizeof(text) - l, "%d,0\n", i);
+		path = write_file(dir, "many.csv", text);
+		cr_assert_eq(tu_cli(dir, &out, &err, ADD_C "--power-curve '%s'", path), 1);
+		cr_assert(strstr(err, "more than 64 points (line 66)"), "%s", err);
+		free(out);
+		free(err);
+	}
 	cr_assert_eq(tu_cli(dir, &out, &err, ADD_C "--power-curve '%s/missing.csv'", dir), 1);
 	cr_assert(strstr(err, "missing.csv"), "%s", err);
 	free(out);

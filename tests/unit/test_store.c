@@ -255,6 +255,20 @@ static enum wc_status curve_json(const char *curve, struct farm *f, struct wc_er
 	return ret;
 }
 
+/* A valid-looking JSON curve of n points (ws 0, 1, ..., power rising to 1); static. */
+static const char *points_json(int n)
+{
+	static char text[8192];
+	size_t l = 0;
+
+	l += (size_t)snprintf(text + l, sizeof(text) - l, "[");
+	for (int i = 0; i < n; i++)
+		l += (size_t)snprintf(text + l, sizeof(text) - l, "%s{\"ws\":%d,\"power\":%.17g}",
+				      i ? "," : "", i, (double)i / (n - 1));
+	snprintf(text + l, sizeof(text) - l, "]");
+	return text;
+}
+
 TestSuite(farm_json, .timeout = 30);
 
 Test(farm_json, power_curve_accepted_and_written)
@@ -291,19 +305,9 @@ Test(farm_json, power_curve_accepted_and_written)
 	}
 	json_decref(o);
 	/* 64 points is the most */
-	{
-		char text[8192];
-		size_t l = 0;
-
-		l += (size_t)snprintf(text + l, sizeof(text) - l, "[");
-		for (int i = 0; i < FARM_CURVE_MAX; i++)
-			l += (size_t)snprintf(text + l, sizeof(text) - l,
-					      "%s{\"ws\":%d,\"power\":%g}", i ? "," : "", i,
-					      i / 63.0);
-		snprintf(text + l, sizeof(text) - l, "]");
-		cr_assert_eq(curve_json(text, &f, &err), WC_OK, "%s", err.msg);
-		cr_assert_eq(f.power_curve.n, FARM_CURVE_MAX);
-	}
+	cr_assert_eq(curve_json(points_json(FARM_CURVE_MAX), &f, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(f.power_curve.n, FARM_CURVE_MAX);
+	cr_assert_eq(f.power_curve.power[FARM_CURVE_MAX - 1], 1.0);
 }
 
 Test(farm_json, power_curve_rules_and_messages)
@@ -351,19 +355,9 @@ Test(farm_json, power_curve_rules_and_messages)
 			  err.msg, bad[i].msg);
 	}
 	/* 65 points: one too many */
-	{
-		char text[8192];
-		size_t l = 0;
-
-		l += (size_t)snprintf(text + l, sizeof(text) - l, "[");
-		for (int i = 0; i <= FARM_CURVE_MAX; i++)
-			l += (size_t)snprintf(text + l, sizeof(text) - l, "%s{\"ws\":%d,\"power\":0}",
-					      i ? "," : "", i);
-		snprintf(text + l, sizeof(text) - l, "]");
-		cr_assert_eq(curve_json(text, &f, &err), WC_EINVAL);
-		cr_assert(strstr(err.msg, "field 'power_curve' has 65 points: give 2 to 64"), "%s",
-			  err.msg);
-	}
+	cr_assert_eq(curve_json(points_json(FARM_CURVE_MAX + 1), &f, &err), WC_EINVAL);
+	cr_assert(strstr(err.msg, "field 'power_curve' has 65 points: give 2 to 64"), "%s",
+		  err.msg);
 }
 
 /* farm_validate checks the struct too, for farms that do not come from JSON. */
