@@ -2,14 +2,16 @@
  * nn.c - dense layers on cblas_sgemm, losses, Adam, the training loop and ensemble
  * inference; see nn.h for the contracts.
  *
- * Limits: float32 only, fully connected layers only, one training thread (OpenBLAS may
- * use more inside sgemm). Training holds the standardised copy of all rows in memory.
+ * Limits: float32 only, fully connected layers only, one thread per member in training
+ * (OpenBLAS may use more inside sgemm when members train in turn). Training holds the
+ * standardised copy of all rows in memory, shared by the members.
  */
 #include "forecast/nn.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,6 +542,7 @@ void nn_config_default(struct nn_config *cfg)
 	cfg->seed = 1;
 	cfg->n_members = 5;
 	cfg->threads = 1;
+	cfg->workers = 1;
 	cfg->progress = 1;
 }
 
@@ -590,6 +593,10 @@ static enum wc_status config_check(const struct nn_config *c, struct wc_error *e
 				    c->n_members, NN_MAX_MEMBERS);
 	if (c->threads < 0 || c->threads > 256)
 		return wc_error_set(err, WC_EINVAL, "bad thread count %d", c->threads);
+	if (c->workers < 1 || c->workers > NN_MAX_MEMBERS)
+		return wc_error_set(err, WC_EINVAL,
+				    "bad worker count %d: want 1..%d members trained at once",
+				    c->workers, NN_MAX_MEMBERS);
 	return WC_OK;
 }
 
@@ -1012,20 +1019,20 @@ static double now_seconds(void)
 }
 
 /*
- * Progress for member k after its epoch e, `done` epochs run so far over all members: a bar
- * on a TTY, else a log line. The ETA assumes every remaining epoch runs, so early stopping
- * only makes it shorter.
+ * Progress for member k after its epoch e, `done` epochs run so far over all members and
+ * `left` still to run: a bar on a TTY, else a log line. The ETA assumes every remaining
+ * epoch runs, so early stopping only makes it shorter; `done` counts the epochs of every
+ * thread, so the rate already includes members trained at once.
  */
-static void progress_report(const struct nn_config *c, int k, int e, long done,
+static void progress_report(const struct nn_config *c, int k, int e, long done, long left,
 			    float train_loss, float val_loss, double elapsed, int final)
 {
-	double left = (double)(c->epochs - e) + (double)(c->n_members - k - 1) * c->epochs;
-	double eta = elapsed / (double)done * left;
+	double eta = elapsed / (double)done * (double)left;
 
 	if (!c->progress)
 		return;
 	if (isatty(STDERR_FILENO)) {
-		double share = (double)done / ((double)done + left);
+		double share = (double)done / ((double)done + (double)left);
 		char bar[31];
 
 		for (int i = 0; i < 30; i++)
@@ -1192,11 +1199,64 @@ static uint64_t member_seed(uint64_t seed, int k)
 	return nn_rng_u64(&s);
 }
 
-/* Train member k of model on the standardised rows Xn (n_rows, n_in). */
-static enum wc_status train_member(struct nn_model *model, int k, const struct nn_config *c,
-				   const struct nn_data *d, const float *Xn, int64_t *perm,
-				   double t0, long *done, struct wc_error *err)
+/*
+ * What the threads training the members share; one thread (the caller's) when
+ * cfg->workers is 1. Member k's network and info belong to the thread that took k; the
+ * rows, config and the rest of the model are only read; the fields after `lock` are
+ * guarded by it.
+ */
+struct member_pool {
+	struct nn_model *model;
+	const struct nn_config *cfg;
+	const struct nn_data *data;
+	const float *Xn;		/* (n_rows, n_inputs) standardised rows */
+	double t0;			/* start of training, for progress */
+	pthread_mutex_t lock;
+	int next;			/* next member to take */
+	long done;			/* epochs run, all members */
+	long left;			/* epochs still to run if no member stops early */
+	enum wc_status ret;		/* the first failure; once set, no member starts */
+	struct wc_error err;		/* its message */
+};
+
+/*
+ * Count epoch e of member k, its last if `last`, and report progress. Returns nonzero when
+ * another member has failed, so that this one stops too.
+ */
+static int pool_epoch_done(struct member_pool *p, int k, int e, int last, float train_loss,
+			   float val_loss)
 {
+	int stop;
+
+	pthread_mutex_lock(&p->lock);
+	p->done++;
+	p->left -= 1 + (last ? p->cfg->epochs - e : 0);
+	progress_report(p->cfg, k, e, p->done, p->left, train_loss, val_loss,
+			now_seconds() - p->t0, last);
+	stop = p->ret != WC_OK;
+	pthread_mutex_unlock(&p->lock);
+	return stop;
+}
+
+static atomic_int fail_member = -1;
+
+void nn_test_fail_member(int k)
+{
+	atomic_store(&fail_member, k);
+}
+
+/*
+ * Train member k of p->model on the standardised rows, shuffling with perm (n_train),
+ * which belongs to the calling thread. Writes only model->member[k] and
+ * model->info.member[k]; a network left half made is freed with the model.
+ */
+static enum wc_status train_member(struct member_pool *p, int k, int64_t *perm,
+				   struct wc_error *err)
+{
+	struct nn_model *model = p->model;
+	const struct nn_config *c = p->cfg;
+	const struct nn_data *d = p->data;
+	const float *Xn = p->Xn;
 	struct mlp *net = &model->member[k];
 	struct nn_member_info *info = &model->info.member[k];
 	int sizes[NN_MAX_HIDDEN + 2], n_in = model->n_inputs, T = d->n_targets;
@@ -1208,6 +1268,9 @@ static enum wc_status train_member(struct nn_model *model, int k, const struct n
 	struct trainer t;
 	enum wc_status ret;
 
+	if (atomic_load(&fail_member) == k)
+		return wc_error_set(err, WC_ENOMEM,
+				    "cannot allocate member %d: failure injected by a test", k + 1);
 	sizes[0] = n_in;
 	for (int l = 0; l < c->n_hidden; l++)
 		sizes[l + 1] = c->hidden[l];
@@ -1280,9 +1343,9 @@ static enum wc_status train_member(struct nn_model *model, int k, const struct n
 		} else {
 			wait++;
 		}
-		++*done;
-		progress_report(c, k, e, *done, train_loss, val, now_seconds() - t0,
-				(n_val && wait >= c->patience) || e == c->epochs);
+		if (pool_epoch_done(p, k, e, (n_val && wait >= c->patience) || e == c->epochs,
+				    train_loss, val))
+			break;	/* another member failed: this model is not returned */
 		if (n_val && wait >= c->patience)
 			break;
 	}
@@ -1290,6 +1353,73 @@ static enum wc_status train_member(struct nn_model *model, int k, const struct n
 cleanup:
 	trainer_release(&t);
 	return ret;
+}
+
+/*
+ * A training thread: train members taken from the pool until none is left or one has
+ * failed. The shuffle permutation is the thread's own; the first error is copied into the
+ * pool. Returns NULL (pthread's signature).
+ */
+static void *pool_worker(void *arg)
+{
+	struct member_pool *p = arg;
+	struct wc_error err = { 0 };
+	int64_t *perm = malloc((size_t)p->data->split * sizeof(int64_t));	/* (n_train) */
+	enum wc_status ret = WC_OK;
+
+	if (!perm)
+		ret = wc_error_set(&err, WC_ENOMEM, "cannot allocate a shuffle of %lld rows",
+				   (long long)p->data->split);
+	for (;;) {
+		int k = -1;
+
+		pthread_mutex_lock(&p->lock);
+		if (ret && !p->ret) {
+			p->ret = ret;
+			p->err = err;
+		}
+		if (!p->ret && p->next < p->cfg->n_members)
+			k = p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (k < 0)
+			break;
+		ret = train_member(p, k, perm, &err);
+	}
+	free(perm);
+	return NULL;
+}
+
+/*
+ * Train every member of p->model on min(cfg->workers, n_members) threads, the caller's
+ * among them. While more than one trains, OpenBLAS runs each sgemm on its caller's thread
+ * only, which is what makes the bits those of training in turn on one BLAS thread. A
+ * thread that cannot be started only leaves more members to the others.
+ */
+static void pool_run(struct member_pool *p)
+{
+	int n = p->cfg->workers < p->cfg->n_members ? p->cfg->workers : p->cfg->n_members;
+	pthread_t th[NN_MAX_MEMBERS];
+	int started = 0, old_threads;
+
+	if (n <= 1) {
+		pool_worker(p);
+		return;
+	}
+	old_threads = nn_blas_threads(1);
+	for (int i = 1; i < n; i++) {
+		int rc = pthread_create(&th[started], NULL, pool_worker, p);
+
+		if (rc) {
+			log_warn("cannot start training thread %d of %d: %s; training on fewer",
+				 i + 1, n, strerror(rc));
+			break;
+		}
+		started++;
+	}
+	pool_worker(p);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	nn_blas_threads(old_threads);
 }
 
 static pthread_once_t coretype_once = PTHREAD_ONCE_INIT;
@@ -1308,10 +1438,9 @@ enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data 
 {
 	struct nn_model *model = NULL;
 	float *Xn = NULL;
-	int64_t *perm = NULL;
 	struct nn_workspace ws = { 0 };
-	int old_threads = -1;
-	long done = 0;
+	struct member_pool pool = { 0 };
+	int old_threads = -1, lock_made = 0;
 	double t0 = now_seconds();
 	enum wc_status ret;
 
@@ -1334,20 +1463,33 @@ enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data 
 		model->n_outputs = data->n_targets;
 	}
 	Xn = malloc((size_t)data->n_rows * model->n_inputs * sizeof(float));
-	perm = malloc((size_t)data->split * sizeof(int64_t));
-	if (!Xn || !perm) {
+	if (!Xn) {
 		ret = wc_error_set(err, WC_ENOMEM, "cannot allocate %lld standardised rows",
 				   (long long)data->n_rows);
 		goto cleanup;
 	}
 	nn_model_standardise(model, data->X, data->n_rows, Xn);
+	if (pthread_mutex_init(&pool.lock, NULL)) {
+		ret = wc_error_set(err, WC_ENOMEM, "cannot create the training lock");
+		goto cleanup;
+	}
+	lock_made = 1;
+	pool.model = model;
+	pool.cfg = cfg;
+	pool.data = data;
+	pool.Xn = Xn;
+	pool.t0 = t0;
+	pool.left = (long)cfg->n_members * cfg->epochs;
+	/* members not reached yet are zeroed (nn_model_alloc), which frees as empty */
+	model->n_members = cfg->n_members;
 	if (cfg->threads > 0)
 		old_threads = nn_blas_threads(cfg->threads);
-	for (int k = 0; k < cfg->n_members; k++) {
-		model->n_members = k + 1;
-		ret = train_member(model, k, cfg, data, Xn, perm, t0, &done, err);
-		if (ret)
-			goto cleanup;
+	pool_run(&pool);
+	if (pool.ret) {
+		ret = pool.ret;
+		if (err)
+			*err = pool.err;
+		goto cleanup;
 	}
 	model->info.data_from = data->data_from;
 	model->info.data_to = data->data_to;
@@ -1372,9 +1514,10 @@ enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data 
 cleanup:
 	if (old_threads > 0)
 		nn_blas_threads(old_threads);
+	if (lock_made)
+		pthread_mutex_destroy(&pool.lock);
 	nn_workspace_release(&ws);
 	nn_model_free(model);
 	free(Xn);
-	free(perm);
 	return ret;
 }

@@ -30,6 +30,10 @@
  * weights: the shuffle, dropout and initialisation use one seeded generator per member,
  * and OpenBLAS's sgemm gives the same bits for the same thread count. nn_model_train() sets
  * the OpenBLAS thread count to cfg->threads for the duration of training (0 leaves it).
+ * A member's training reads only the shared standardised rows and writes only its own
+ * network and info, so training members at once (cfg->workers > 1, each member on one
+ * thread with OpenBLAS on one thread per call) gives the same bits as training them in
+ * turn with cfg->threads = 1.
  *
  * Threads. nn_model_predict() only reads the model and writes the caller's workspace, so
  * any number of threads may predict from one model at once, each with its own workspace.
@@ -37,7 +41,8 @@
  * per call are few and a second BLAS thread only adds synchronisation.
  * NEEDSWORK: the OpenBLAS thread count is process-wide; a process that trains while other
  * threads predict should train with cfg->threads = 0 (or the serving count) so that
- * training does not change it under them.
+ * training does not change it under them. Training with cfg->workers > 1 sets it to 1
+ * while the members train, whatever cfg->threads says.
  */
 #ifndef WC_NN_H
 #define WC_NN_H
@@ -204,6 +209,12 @@ struct nn_config {
 	uint64_t seed;			/* member k uses a seed derived from (seed, k) */
 	int n_members;			/* ensemble size K, 1..NN_MAX_MEMBERS */
 	int threads;			/* OpenBLAS threads while training; 0 leaves it alone */
+	/*
+	 * Members trained at once, each on its own thread, 1..NN_MAX_MEMBERS; 1 trains them
+	 * in turn. Results are bit-identical either way (with threads = 1): while more than
+	 * one member trains, OpenBLAS runs on one thread per call, whatever `threads` says.
+	 */
+	int workers;
 	int progress;			/* 1: bar on a TTY or a log line per epoch; 0: quiet */
 };
 
@@ -211,7 +222,7 @@ struct nn_config {
  * Defaults: 2 hidden layers of 64, ReLU, fan-in uniform init, no dropout, quantile head
  * with levels 0.01, 0.05, 0.10, ..., 0.95, 0.99, lr 1e-3, weight decay 1e-4, Adam
  * (0.9, 0.999, 1e-8), clip 1, cosine with 5% warm-up, 200 epochs, patience 15, batch 256, seed 1, K = 5,
- * 1 thread, progress on.
+ * 1 OpenBLAS thread, 1 worker (members in turn), progress on.
  */
 void nn_config_default(struct nn_config *cfg);
 
@@ -275,11 +286,20 @@ struct nn_model {
 /*
  * Train an ensemble of cfg->n_members networks on data and return it in *out (owned by
  * the caller, free with nn_model_free). Fails with WC_EINVAL on a bad config or data (NaN
- * targets, split out of range, no training rows), WC_ENOMEM. Logs progress if
+ * targets, split out of range, no training rows), WC_ENOMEM. With cfg->workers > 1 the
+ * members train on min(workers, n_members) threads (the caller's among them); the first
+ * member to fail stops the others and its error is the one returned. Logs progress if
  * cfg->progress.
  */
 enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data *data,
 			      struct nn_model **out, struct wc_error *err);
+
+/*
+ * For tests (curl's torture tests do the same for allocations): from now on, member k of
+ * every training fails with WC_ENOMEM as it starts, as if its buffers could not be
+ * allocated; -1 (the initial value) turns this off. Any thread may call it.
+ */
+void nn_test_fail_member(int k);
 
 /* Free the model and everything it owns; NULL is fine. */
 void nn_model_free(struct nn_model *model);

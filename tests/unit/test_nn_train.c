@@ -2,8 +2,10 @@
  * test_nn_train.c - training end to end: a quantile ensemble recovers a known function
  * with heteroscedastic noise (held-out coverage of every level within 0.03, no crossing),
  * the MSE head fits a smooth function, early stopping keeps the best epoch, training is
- * bit-reproducible, missing inputs are handled, bad configs are refused, and many threads
- * predict from one model at once with the same bits as one thread.
+ * bit-reproducible, members trained on several threads give the same bits as in turn,
+ * the first failing member stops the others, missing inputs are handled, bad configs are
+ * refused, and many threads predict from one model at once with the same bits as one
+ * thread.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -207,6 +209,8 @@ static struct nn_model *train_small(uint64_t seed, float dropout, int threads)
 	return train_small_h(seed, dropout, threads, 32);
 }
 
+enum { PRED_ROWS_W = 50 };
+
 static int same_weights(const struct nn_model *a, const struct nn_model *b)
 {
 	if (a->n_members != b->n_members)
@@ -231,6 +235,92 @@ Test(nn_train, bit_reproducible)
 	cr_assert(memcmp(a->member[0].params, a->member[1].params,
 			 a->member[0].n_params * sizeof(float)), "members differ");
 	nn_model_free(a), nn_model_free(b), nn_model_free(c), nn_model_free(d), nn_model_free(e);
+}
+
+/* Three members of the small model trained on `workers` threads, dropout on. */
+static struct nn_model *train_workers(int workers, struct wc_error *err, enum wc_status *ret)
+{
+	enum { N = 1000 };
+	static float X[N * 3], Y[N];
+	struct nn_data d = { X, Y, N, 3, 1, 800, NULL, 0, 0 };
+	struct nn_config c;
+	struct nn_model *m = NULL;
+
+	make_hetero(3, N, X, Y);
+	small_config(&c);
+	c.epochs = 30;
+	c.patience = 2;		/* members stop at different epochs: 6, 10, 11 */
+	c.lr = 1e-1f;
+	c.dropout = 0.1f;
+	c.n_members = 3;
+	c.seed = 11;
+	c.workers = workers;
+	*ret = nn_model_train(&c, &d, &m, err);
+	return m;
+}
+
+Test(nn_train, workers_give_the_same_bits)
+{
+	struct wc_error err = { 0 };
+	enum wc_status ret;
+	struct nn_model *m[3];
+	float X[PRED_ROWS_W * 3], Y[PRED_ROWS_W], *q[3];
+	struct nn_workspace ws;
+
+	make_hetero(55, PRED_ROWS_W, X, Y);
+	for (int i = 0; i < 3; i++) {
+		m[i] = train_workers(i + 1, &err, &ret);	/* 1, 2, 3 workers */
+		cr_assert_eq(ret, WC_OK, "%d workers: %s", i + 1, err.msg);
+		cr_assert_eq(m[i]->n_members, 3);
+		q[i] = malloc(PRED_ROWS_W * m[i]->n_outputs * sizeof(float));
+		cr_assert_eq(nn_workspace_init(&ws, m[i], PRED_ROWS_W, NULL), WC_OK);
+		cr_assert_eq(nn_model_predict(m[i], &ws, X, PRED_ROWS_W, q[i], NULL), WC_OK);
+		nn_workspace_release(&ws);
+	}
+	for (int i = 1; i < 3; i++) {
+		for (int k = 0; k < 3; k++) {
+			cr_assert_eq(m[i]->member[k].n_params, m[0]->member[k].n_params);
+			cr_assert(!memcmp(m[i]->member[k].params, m[0]->member[k].params,
+					  m[0]->member[k].n_params * sizeof(float)),
+				  "%d workers: member %d has other weights", i + 1, k);
+			cr_assert(!memcmp(&m[i]->info.member[k], &m[0]->info.member[k],
+					  sizeof(m[0]->info.member[k])),
+				  "%d workers: member %d has other training info", i + 1, k);
+		}
+		cr_assert(!memcmp(q[i], q[0], PRED_ROWS_W * m[0]->n_outputs * sizeof(float)),
+			  "%d workers: other predictions", i + 1);
+		cr_assert(!memcmp(&m[i]->info.val_loss, &m[0]->info.val_loss, sizeof(float)));
+	}
+	printf("nn_train workers 1/2/3: same bits; epochs run per member %d %d %d\n",
+	       m[0]->info.member[0].epochs_run, m[0]->info.member[1].epochs_run,
+	       m[0]->info.member[2].epochs_run);
+	for (int i = 0; i < 3; i++)
+		nn_model_free(m[i]), free(q[i]);
+}
+
+Test(nn_train, first_failing_member_stops_the_rest)
+{
+	struct wc_error err = { 0 };
+	enum wc_status ret;
+
+	/* member 2 of 3 fails; with 2 workers member 1 is then stopped mid-training and
+	 * member 3 never starts; nothing leaks (ASan) and no model comes back */
+	nn_test_fail_member(1);
+	for (int workers = 1; workers <= 3; workers++) {
+		struct nn_model *m = train_workers(workers, &err, &ret);
+
+		cr_assert_eq(ret, WC_ENOMEM, "%d workers", workers);
+		cr_assert_null(m);
+		cr_assert(strstr(err.msg, "cannot allocate member 2"), "%s", err.msg);
+		cr_assert_eq(err.code, WC_ENOMEM);
+	}
+	nn_test_fail_member(-1);
+	{
+		struct nn_model *m = train_workers(2, &err, &ret);
+
+		cr_assert_eq(ret, WC_OK, "%s", err.msg);
+		nn_model_free(m);
+	}
 }
 
 Test(nn_train, missing_inputs_never_reach_the_net)
@@ -275,6 +365,19 @@ Test(nn_train, bad_config_and_data_refused)
 	c.n_members = 0;
 	cr_assert_eq(nn_model_train(&c, &d, &m, &err), WC_EINVAL);
 	cr_assert_null(m);
+	small_config(&c);
+	cr_assert_eq(c.workers, 1, "default: members in turn");
+	c.workers = 0;
+	cr_assert_eq(nn_model_train(&c, &d, &m, &err), WC_EINVAL);
+	cr_assert(strstr(err.msg, "bad worker count 0"), "%s", err.msg);
+	cr_assert_null(m);
+	c.workers = NN_MAX_MEMBERS + 1;
+	cr_assert_eq(nn_model_train(&c, &d, &m, &err), WC_EINVAL);
+	cr_assert(strstr(err.msg, "bad worker count 33: want 1..32"), "%s", err.msg);
+	cr_assert_null(m);
+	c.workers = NN_MAX_MEMBERS;	/* more workers than members is fine */
+	cr_assert_eq(nn_model_train(&c, &d, &m, &err), WC_OK, "%s", err.msg);
+	nn_model_free(m);
 }
 
 /* ---- concurrent readers --------------------------------------------------------- */
