@@ -17,9 +17,12 @@
 #include "forecast/model.h"
 
 static const char train_usage[] =
-	"usage: windcast train --farm ID|all [--from ISO] [--to ISO] [--ensemble K]\n"
+	"usage: windcast train --farm ID|all | --pool all|ID,ID,...\n"
+	"                      [--from ISO] [--to ISO] [--ensemble K]\n"
 	"                      [--hidden N,N] [--dropout P] [--epochs N] [--patience N]\n"
 	"                      [--seed N] [--delay H] [--leads N] [--issue-every H]\n"
+	"                      [--short-leads N] [--short-every H] [--lr LR]\n"
+	"                      [--weight-decay WD] [--batch N] [--workers N]\n"
 	"                      [--regional none|all|RKM|ID,...] [--lags L,L|none]\n"
 	"                      [--obs-max-lead H] [--no-prev-run] [--nwp-only]\n"
 	"                      [--quantiles LIST] [--val-frac F] [--point median|mean]\n"
@@ -33,13 +36,24 @@ static const char train_usage[] =
 	"printed per lead beside persistence, climatology and a fitted power curve.\n"
 	"\n"
 	"  --farm ID|all     a farm, or every farm in turn\n"
+	"  --pool all|IDS    one network for these farms (2..32), saved as each one's next\n"
+	"                    version: their rows together, a one-hot of the farm among the\n"
+	"                    inputs; --regional all then gives every farm all the pool's\n"
+	"                    NWP and observed power\n"
 	"  --ensemble K      members with different seeds (default 3)\n"
+	"  --workers N       members trained at once, one thread each (default: the\n"
+	"                    online CPUs); the model is bit-identical for any N\n"
 	"  --hidden N,N      hidden layer widths (default 64,64); --dropout P (default 0.1)\n"
 	"  --epochs N        at most N epochs (default 60); --patience N (default 8)\n"
+	"  --lr LR           peak learning rate (default 0.002); --weight-decay WD (AdamW,\n"
+	"                    default 0.0001); --batch N rows per step (default 256)\n"
 	"  --delay H         NWP delivery delay in hours (default 5): a run with reference\n"
 	"                    time R is usable from R + H\n"
 	"  --leads N         train leads 1..N hours (default 48)\n"
 	"  --issue-every H   issue times every H hours (default: each run's delivery)\n"
+	"  --short-leads N   also train leads 1..N from issue times every --short-every H\n"
+	"                    hours (default 1) between those (more rows where the observed\n"
+	"                    power matters; validation stays on the issue times above)\n"
 	"  --regional SPEC   other farms' NWP and observed power as inputs: none (default),\n"
 	"                    all, farms within R km ('100km'), or a list of ids\n"
 	"  --lags L,L        observed power lags in hours before T (default 0,1,2,3,6)\n"
@@ -53,6 +67,7 @@ static const char train_usage[] =
 
 struct train_cli {
 	const char *farm;
+	const char *pool;
 	const char *regional;
 	const char *format;
 	struct train_options o;
@@ -73,6 +88,13 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		{ "delay", required_argument, NULL, 'D' },
 		{ "leads", required_argument, NULL, 'L' },
 		{ "issue-every", required_argument, NULL, 'E' },
+		{ "pool", required_argument, NULL, 'G' },
+		{ "lr", required_argument, NULL, 'A' },
+		{ "weight-decay", required_argument, NULL, 'W' },
+		{ "batch", required_argument, NULL, 'B' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "short-leads", required_argument, NULL, 'S' },
+		{ "short-every", required_argument, NULL, 'T' },
 		{ "regional", required_argument, NULL, 'r' },
 		{ "lags", required_argument, NULL, 'l' },
 		{ "obs-max-lead", required_argument, NULL, 'o' },
@@ -133,6 +155,26 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 				return cli_bad_option("train", "--dropout", optarg, "use 0..0.9");
 			o->nn.dropout = (float)d;
 			break;
+		case 'A':
+			if (cli_parse_double(optarg, &d) || !(d > 0) || d > 1)
+				return cli_bad_option("train", "--lr", optarg, "use 0 < lr <= 1, e.g. 0.002");
+			o->nn.lr = (float)d;
+			break;
+		case 'W':
+			if (cli_parse_double(optarg, &d) || d < 0 || d > 1)
+				return cli_bad_option("train", "--weight-decay", optarg, "use 0..1");
+			o->nn.weight_decay = (float)d;
+			break;
+		case 'B':
+			if (cli_parse_long(optarg, 1, 65536, &v))
+				return cli_bad_option("train", "--batch", optarg, "use 1..65536 rows");
+			o->nn.batch = (int)v;
+			break;
+		case 'w':
+			if (cli_parse_long(optarg, 1, NN_MAX_MEMBERS, &v))
+				return cli_bad_option("train", "--workers", optarg, "use 1..32");
+			o->nn.workers = (int)v;
+			break;
 		case 'e':
 			if (cli_parse_long(optarg, 1, 10000, &v))
 				return cli_bad_option("train", "--epochs", optarg, "use 1..10000");
@@ -162,6 +204,19 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 			if (cli_parse_double(optarg, &d) || d < 1 || d > 24 * 31)
 				return cli_bad_option("train", "--issue-every", optarg, "use hours, 1..744");
 			o->issue_every = (int64_t)llround(d * UTC_HOUR);
+			break;
+		case 'G':
+			t->pool = optarg;
+			break;
+		case 'S':
+			if (cli_parse_long(optarg, 0, FEAT_MAX_LEAD, &v))
+				return cli_bad_option("train", "--short-leads", optarg, "use 0..744 (0: none)");
+			o->short_leads = (int)v;
+			break;
+		case 'T':
+			if (cli_parse_double(optarg, &d) || d < 1 || d > 24 * 31)
+				return cli_bad_option("train", "--short-every", optarg, "use hours, 1..744");
+			o->short_every = (int64_t)llround(d * UTC_HOUR);
 			break;
 		case 'r':
 			t->regional = optarg;
@@ -239,10 +294,15 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		cmd_error("train", "unexpected argument '%s'", argv[optind]);
 		return CMD_USAGE;
 	}
-	if (!t->farm) {
-		cmd_error("train", "--farm is required; see 'windcast train --help'");
+	if (!t->farm == !t->pool) {
+		cmd_error("train", "give --farm or --pool (one of them); see 'windcast train --help'");
 		return CMD_USAGE;
 	}
+	if (t->pool && t->regional && strcmp(t->regional, "none") && strcmp(t->regional, "all"))
+		return cli_bad_option("train", "--regional", t->regional,
+				      "with --pool use none or all (the pool's farms)");
+	if (o->short_leads && !o->short_every)
+		o->short_every = UTC_HOUR;
 	if (strcmp(t->format, "text") && strcmp(t->format, "json"))
 		return cli_bad_option("train", "--format", t->format, "use text or json");
 	if (o->from != INT64_MIN && o->to != INT64_MAX && o->from >= o->to)
@@ -271,6 +331,31 @@ static void print_text(const struct farm_model *m)
 	json_decref(s);
 }
 
+/* Print a trained and saved model: a JSON element into arr, or text. */
+static void report(const struct farm_model *m, json_t *arr)
+{
+	const char *farm_id = m->farm_id;
+
+	if (arr) {
+		char a[UTC_ISO_LEN], b[UTC_ISO_LEN];
+		json_t *scores = json_loads(m->scores, 0, NULL), *epochs = json_array();
+
+		/* the epochs each member ran (of the last fit: with --refit, the refit's) */
+		for (int k = 0; k < m->nn->n_members; k++)
+			json_array_append_new(epochs, json_integer(m->nn->info.member[k].best_epoch));
+		json_array_append_new(arr,
+				      json_pack("{s:s,s:i,s:I,s:s,s:s,s:f,s:o,s:o}", "farm", farm_id,
+						"version", m->version, "rows", (json_int_t)m->n_rows,
+						"train_from", utc_format(m->train_from, a),
+						"train_to", utc_format(m->train_to, b),
+						"train_seconds", m->train_seconds, "best_epochs",
+						epochs, "scores", scores ? scores : json_null()));
+	} else {
+		print_text(m);
+		fflush(stdout);
+	}
+}
+
 static int train_one(struct cmd_ctx *ctx, const struct train_cli *t, const char *farm_id,
 		     json_t *arr)
 {
@@ -286,23 +371,86 @@ static int train_one(struct cmd_ctx *ctx, const struct train_cli *t, const char 
 		farm_model_free(m);
 		return err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
 	}
-	if (arr) {
-		char a[UTC_ISO_LEN], b[UTC_ISO_LEN];
-		json_t *scores = json_loads(m->scores, 0, NULL);
-
-		json_array_append_new(arr,
-				      json_pack("{s:s,s:i,s:I,s:s,s:s,s:f,s:o}", "farm", farm_id,
-						"version", m->version, "rows", (json_int_t)m->n_rows,
-						"train_from", utc_format(m->train_from, a),
-						"train_to", utc_format(m->train_to, b),
-						"train_seconds", m->train_seconds, "scores",
-						scores ? scores : json_null()));
-	} else {
-		print_text(m);
-		fflush(stdout);
-	}
+	report(m, arr);
 	farm_model_free(m);
 	return CMD_OK;
+}
+
+/* --pool: the farm ids (every farm for "all"), checked against the store. */
+static int pool_ids(struct cmd_ctx *ctx, const char *spec, char (*ids)[FARM_ID_MAX + 1],
+		    int *n)
+{
+	struct wc_error err = { 0 };
+	struct farm *farms = NULL, f;
+	size_t nf = 0;
+	char *copy, *save = NULL;
+
+	*n = 0;
+	if (!strcmp(spec, "all")) {
+		if (store_farm_list(ctx->store, &farms, &nf, &err)) {
+			cmd_error("train", "%s", wc_error_msg(&err));
+			return CMD_FAIL;
+		}
+		for (size_t i = 0; i < nf && *n < FEAT_MAX_REGIONAL + 1; i++)
+			snprintf(ids[(*n)++], FARM_ID_MAX + 1, "%s", farms[i].id);
+		free(farms);
+	} else {
+		if (!(copy = strdup(spec)))
+			return CMD_FAIL;
+		for (char *id = strtok_r(copy, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+			if (*n == FEAT_MAX_REGIONAL + 1)
+				break;
+			if (store_farm_get(ctx->store, id, &f, &err)) {
+				cmd_error("train", "--pool: %s", wc_error_msg(&err));
+				free(copy);
+				return err.code == WC_ENOTFOUND ? CMD_USAGE : CMD_FAIL;
+			}
+			for (int i = 0; i < *n; i++)
+				if (!strcmp(ids[i], id)) {
+					free(copy);
+					return cli_bad_option("train", "--pool", spec,
+							      "each farm once");
+				}
+			snprintf(ids[(*n)++], FARM_ID_MAX + 1, "%s", id);
+		}
+		free(copy);
+	}
+	if (*n < 2 || *n > FEAT_MAX_REGIONAL)
+		return cli_bad_option("train", "--pool", spec,
+				      "a pool has 2..32 farms (all: the store's farms)");
+	return CMD_OK;
+}
+
+static int train_pool(struct cmd_ctx *ctx, const struct train_cli *t, json_t *arr)
+{
+	char ids[FEAT_MAX_REGIONAL + 1][FARM_ID_MAX + 1];
+	const char *idp[FEAT_MAX_REGIONAL + 1];
+	struct farm_model *m[FEAT_MAX_REGIONAL] = { 0 };
+	struct train_options o = t->o;
+	struct wc_error err = { 0 };
+	int n, ret = pool_ids(ctx, t->pool, ids, &n);
+
+	if (ret)
+		return ret;
+	for (int i = 0; i < n; i++)
+		idp[i] = ids[i];
+	/* any regional farm asks for the pool's; the pool code sets the list */
+	o.features.n_regional = t->regional && !strcmp(t->regional, "all") ? 1 : 0;
+	if (farm_model_train_pool(ctx->store, idp, n, &o, m, &err)) {
+		cmd_error("train", "%s", wc_error_msg(&err));
+		return err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
+	}
+	for (int i = 0; i < n && !ret; i++) {
+		if (farm_model_save(ctx->store, m[i], &err)) {
+			cmd_error("train", "%s", wc_error_msg(&err));
+			ret = CMD_FAIL;
+		} else {
+			report(m[i], arr);
+		}
+	}
+	for (int i = n; i-- > 0;)
+		farm_model_free(m[i]);
+	return ret;
 }
 
 int cmd_train(int argc, char **argv, struct cmd_ctx *ctx)
@@ -318,7 +466,9 @@ int cmd_train(int argc, char **argv, struct cmd_ctx *ctx)
 		return ret < 0 ? CMD_OK : ret;
 	if (!strcmp(t.format, "json"))
 		arr = json_array();
-	if (!strcmp(t.farm, "all")) {
+	if (t.pool) {
+		ret = train_pool(ctx, &t, arr);
+	} else if (!strcmp(t.farm, "all")) {
 		struct farm *farms;
 		size_t n;
 

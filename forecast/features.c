@@ -62,6 +62,25 @@ void feature_config_format(const struct feature_config *c, char *buf, size_t len
 		o += (size_t)snprintf(buf + o, len - o, " regional=");
 	for (int i = 0; i < c->n_regional && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", c->regional[i]);
+	if (c->n_pool && o < len)
+		o += (size_t)snprintf(buf + o, len - o, " pool=");
+	for (int i = 0; i < c->n_pool && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", c->pool[i]);
+}
+
+/* Parse a comma-separated list of farm ids into ids (at most FEAT_MAX_REGIONAL). */
+static enum wc_status parse_id_list(char *v, char ids[][FARM_ID_MAX + 1], int *n,
+				    struct wc_error *err)
+{
+	char *save = NULL;
+
+	*n = 0;
+	for (char *id = strtok_r(v, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+		if (*n == FEAT_MAX_REGIONAL || !farm_id_valid(id))
+			return wc_error_set(err, WC_EFORMAT, "bad farm id '%s' in a list", id);
+		snprintf(ids[(*n)++], FARM_ID_MAX + 1, "%s", id);
+	}
+	return WC_OK;
 }
 
 /* Parse a comma-separated list of ints into out (max n); -1 on error, else the count. */
@@ -126,16 +145,9 @@ enum wc_status feature_config_parse(const char *text, struct feature_config *c,
 			else
 				c->n_lags = n;
 		} else if (!strcmp(tok, "regional")) {
-			char *s2 = NULL;
-
-			for (char *id = strtok_r(v, ",", &s2); id; id = strtok_r(NULL, ",", &s2)) {
-				if (c->n_regional == FEAT_MAX_REGIONAL || !farm_id_valid(id)) {
-					ret = wc_error_set(err, WC_EFORMAT, "bad regional farm '%s'",
-							   id);
-					break;
-				}
-				snprintf(c->regional[c->n_regional++], FARM_ID_MAX + 1, "%s", id);
-			}
+			ret = parse_id_list(v, c->regional, &c->n_regional, err);
+		} else if (!strcmp(tok, "pool")) {
+			ret = parse_id_list(v, c->pool, &c->n_pool, err);
 		} else {
 			ret = wc_error_set(err, WC_EFORMAT, "unknown feature config key '%s'", tok);
 		}
@@ -584,7 +596,8 @@ enum wc_status features_init(struct features *f, const struct feature_config *cf
 	f->regional = regional;
 	if (cfg->nbr_hours < 0 || cfg->nbr_hours > FEAT_MAX_NBR || cfg->n_lags < 0 ||
 	    cfg->n_lags > FEAT_MAX_LAGS || cfg->n_regional < 0 ||
-	    cfg->n_regional > FEAT_MAX_REGIONAL)
+	    cfg->n_regional > FEAT_MAX_REGIONAL || cfg->n_pool < 0 ||
+	    cfg->n_pool > FEAT_MAX_REGIONAL)
 		return wc_error_set(err, WC_EINVAL, "feature config out of range");
 	for (int i = 0; i < cfg->n_regional; i++)
 		if (!regional || !regional[i] || strcmp(regional[i]->farm.id, cfg->regional[i]))
@@ -594,6 +607,8 @@ enum wc_status features_init(struct features *f, const struct feature_config *cf
 		ret = add_name(f, &cap, err, "lead_h");
 	for (int i = 0; i < 4 && !ret; i++)
 		ret = add_name(f, &cap, err, "%s", calendar_names[i]);
+	for (int i = 0; i < cfg->n_pool && !ret; i++)
+		ret = add_name(f, &cap, err, "pool:%s", cfg->pool[i]);
 	if (!cfg->nwp_only && !ret)
 		ret = add_name(f, &cap, err, "nwp_lead_h");
 	for (int i = 0; i < N_NWP && !ret; i++)
@@ -673,6 +688,8 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 	x[k++] = (float)cos(TWO_PI * hod);
 	x[k++] = (float)sin(TWO_PI * doy);
 	x[k++] = (float)cos(TWO_PI * doy);
+	for (int i = 0; i < c->n_pool; i++)
+		x[k++] = strcmp(s->farm.id, c->pool[i]) ? 0.0f : 1.0f;
 	if (!c->nwp_only)
 		x[k++] = w && s->runs[r].is_forecast
 				 ? (float)((double)(v - s->runs[r].ref_time) / UTC_HOUR)

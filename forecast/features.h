@@ -17,6 +17,8 @@
  *
  * Features (names as stored in the model file), all NaN-tolerant (forecast/nn imputes):
  *   lead_h, hod_sin, hod_cos, doy_sin, doy_cos     lead and calendar of the valid time
+ *   pool:<farm>                                     a pooled model's farm one-hot: 1 for
+ *                                                   the target farm, else 0
  *   nwp_lead_h                                      age of the NWP at the valid time
  *   ws_hub ws100 ws10 wd100_sin wd100_cos wd10_sin wd10_cos shear rho nbr_mean nbr_std
  *                                                   the run's site weather at T + h
@@ -66,6 +68,8 @@ struct feature_config {
 	bool regional_obs;		/* regional farms' observed power at T */
 	int n_regional;
 	char regional[FEAT_MAX_REGIONAL][FARM_ID_MAX + 1];
+	int n_pool;			/* a pooled model's farms: one-hot inputs */
+	char pool[FEAT_MAX_REGIONAL][FARM_ID_MAX + 1];
 };
 
 /* Delay 5 h, leads 1..48, neighbours +-3 h, lags 0 1 2 3 6 for leads 1..12, previous

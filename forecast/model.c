@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/utc.h"
@@ -38,14 +39,23 @@ void train_options_init(struct train_options *o)
 	o->nn.batch = 256;
 	o->nn.n_members = 3;
 	o->nn.threads = 1;
+	o->nn.workers = train_default_workers();
 	o->nn.progress = 0;
+}
+
+int train_default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > NN_MAX_MEMBERS ? NN_MAX_MEMBERS : (int)n;
 }
 
 void farm_model_free(struct farm_model *m)
 {
 	if (!m)
 		return;
-	nn_model_free(m->nn);
+	if (!m->nn_borrowed)
+		nn_model_free(m->nn);
 	free(m->scores);
 	free(m);
 }
@@ -149,6 +159,178 @@ cleanup:
 	return text;
 }
 
+/* Training rows of one farm: issue-time order, rows [0, split) train, [split, n) validate. */
+struct rowset {
+	float *X, *Y;
+	int64_t *T;
+	int *L;
+	int64_t n, split;
+	int nissues;
+};
+
+static void rowset_release(struct rowset *r)
+{
+	free(r->X);
+	free(r->Y);
+	free(r->T);
+	free(r->L);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * Issue times of training: the deliveries (o->issue_every, or every run's delivery) with
+ * leads 1..max_lead, and with o->short_leads also every o->short_every between them with
+ * leads 1..short_leads. *lim gets each time's longest lead; the validation cut *cut is the
+ * first of the last val_frac of the delivery times (INT64_MAX: none).
+ */
+static enum wc_status issue_plan(const struct farm_series *s, const struct train_options *o,
+				 int64_t **times, int **lim, size_t *n, int64_t *cut,
+				 struct wc_error *err)
+{
+	int64_t *d = NULL, *e = NULL;
+	size_t nd = 0, ne = 0, i = 0, j = 0, k = 0;
+	enum wc_status ret;
+
+	*times = NULL;
+	*lim = NULL;
+	*n = 0;
+	*cut = INT64_MAX;
+	if ((ret = farm_series_issue_times(s, o->from, o->to, o->issue_every, &d, &nd, err)))
+		return ret;
+	if (o->short_leads > 0 && o->short_every > 0 && nd &&
+	    (ret = farm_series_issue_times(s, d[0], d[nd - 1], o->short_every, &e, &ne, err)))
+		goto cleanup;
+	*times = malloc((nd + ne ? nd + ne : 1) * sizeof(int64_t));
+	*lim = malloc((nd + ne ? nd + ne : 1) * sizeof(int));
+	if (!*times || !*lim) {
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if (nd - (size_t)floor((double)nd * o->val_frac) < nd)
+		*cut = d[nd - (size_t)floor((double)nd * o->val_frac)];
+	while (i < nd || j < ne) {
+		if (j == ne || (i < nd && d[i] <= e[j])) {
+			if (j < ne && d[i] == e[j])
+				j++;
+			(*times)[k] = d[i++];
+			(*lim)[k++] = o->features.max_lead;
+		} else {
+			(*times)[k] = e[j++];
+			(*lim)[k++] = o->short_leads < o->features.max_lead ? o->short_leads
+									    : o->features.max_lead;
+		}
+	}
+	*n = k;
+cleanup:
+	free(d);
+	free(e);
+	if (ret) {
+		free(*times);
+		free(*lim);
+		*times = NULL;
+		*lim = NULL;
+	}
+	return ret;
+}
+
+/*
+ * Rows of f's target farm for the issue plan of o: every (issue time, lead) whose target
+ * is observed and whose NWP exists. The extra short-lead issue times serve training only:
+ * those at or after the validation cut are left out, so that validation and its scores
+ * are the operational issue times alone.
+ */
+static enum wc_status build_rows(const struct features *f, const struct train_options *o,
+				 struct rowset *rs, struct wc_error *err)
+{
+	const struct farm_series *s = f->target;
+	int64_t *issues = NULL, cut, cap = 0;
+	int *lim = NULL;
+	size_t nissues = 0;
+	enum wc_status ret;
+
+	memset(rs, 0, sizeof(*rs));
+	if ((ret = issue_plan(s, o, &issues, &lim, &nissues, &cut, err)))
+		return ret;
+	for (size_t i = 0; i < nissues; i++)
+		cap += lim[i];
+	rs->X = malloc((size_t)(cap ? cap : 1) * f->n * sizeof(float));
+	rs->Y = malloc((size_t)(cap ? cap : 1) * sizeof(float));
+	rs->T = malloc((size_t)(cap ? cap : 1) * sizeof(int64_t));
+	rs->L = malloc((size_t)(cap ? cap : 1) * sizeof(int));
+	if (!rs->X || !rs->Y || !rs->T || !rs->L) {
+		ret = wc_error_set(err, WC_ENOMEM, "cannot allocate %" PRId64 " training rows", cap);
+		goto cleanup;
+	}
+	rs->split = -1;
+	for (size_t i = 0; i < nissues; i++) {
+		bool extra = lim[i] < o->features.max_lead;
+
+		if (issues[i] >= cut && rs->split < 0)
+			rs->split = rs->n;
+		if (issues[i] >= cut && extra)
+			continue;
+		if (!extra)
+			rs->nissues++;
+		for (int h = 1; h <= lim[i]; h++) {
+			int64_t n = rs->n;
+			float y = farm_series_obs(s, issues[i] + (int64_t)h * UTC_HOUR, s->upto);
+
+			if (!isfinite(y) || !features_row(f, issues[i], h, rs->X + n * f->n, NULL))
+				continue;
+			rs->Y[n] = y < 0 ? 0 : y > 1 ? 1 : y;
+			rs->T[n] = issues[i];
+			rs->L[n] = h;
+			rs->n++;
+		}
+	}
+	if (rs->split < 0)
+		rs->split = rs->n;
+cleanup:
+	free(issues);
+	free(lim);
+	if (ret)
+		rowset_release(rs);
+	return ret;
+}
+
+static enum wc_status too_few_rows(const char *what, const struct rowset *rs,
+				   struct wc_error *err)
+{
+	return wc_error_set(err, WC_ENOTFOUND,
+			    "not enough training rows for %s (%" PRId64 " rows from %d issue "
+			    "times): it needs NWP runs and observations over the same period; "
+			    "ingest runs and import observations first",
+			    what, rs->n, rs->nissues);
+}
+
+/*
+ * Train o->nn on the rows (train rows first, then validation rows), then with o->refit
+ * again on all of them for the epochs early stopping chose. *nn gets the network used for
+ * the scores (the validated fit), *final the one to keep.
+ */
+static enum wc_status fit(const struct train_options *o, struct nn_data *data,
+			  struct nn_model **validated, struct nn_model **final,
+			  struct wc_error *err)
+{
+	struct nn_config cfg = o->nn;
+	enum wc_status ret;
+	int best = 0;
+
+	*validated = *final = NULL;
+	if ((ret = nn_model_train(&o->nn, data, validated, err)))
+		return ret;
+	if (!o->refit || data->split >= data->n_rows)
+		return WC_OK;
+	/* the validation rows are the latest: learn from them too, for as many epochs as
+	 * early stopping chose (the scores stay those of the first fit) */
+	for (int k = 0; k < (*validated)->n_members; k++)
+		if ((*validated)->info.member[k].best_epoch > best)
+			best = (*validated)->info.member[k].best_epoch;
+	cfg.epochs = best > 0 ? best : 1;
+	data->split = data->n_rows;
+	return nn_model_train(&cfg, data, final, err);
+}
+
 enum wc_status farm_model_train(struct store *st, const char *farm_id,
 				const struct train_options *o, struct farm_model **out,
 				struct wc_error *err)
@@ -157,12 +339,11 @@ enum wc_status farm_model_train(struct store *st, const char *farm_id,
 	struct farm_inputs ss;
 	struct features f = { 0 };
 	struct farm_model *m = NULL;
-	int64_t *issues = NULL, *rowT = NULL, n = 0, split = 0, cap;
-	int *rowL = NULL;
-	float *X = NULL, *Y = NULL;
-	size_t nissues = 0, val_start;
+	struct nn_model *validated = NULL, *final = NULL;
+	struct rowset rs = { 0 };
 	struct nn_data data;
 	enum wc_status ret;
+	char what[FARM_ID_MAX + 16];
 
 	*out = NULL;
 	if (o->val_frac < 0 || o->val_frac > 0.5 || c->max_lead < 1 || c->max_lead > FEAT_MAX_LEAD)
@@ -170,43 +351,11 @@ enum wc_status farm_model_train(struct store *st, const char *farm_id,
 	if ((ret = farm_inputs_load(&ss, st, farm_id, c, o->to, INT64_MIN, INT64_MAX, err)))
 		return ret;
 	if ((ret = features_init(&f, c, &ss.target, ss.rp, err)) ||
-	    (ret = farm_series_issue_times(&ss.target, o->from, o->to, o->issue_every, &issues,
-					   &nissues, err)))
+	    (ret = build_rows(&f, o, &rs, err)))
 		goto cleanup;
-	cap = (int64_t)nissues * c->max_lead;
-	X = malloc((size_t)(cap ? cap : 1) * f.n * sizeof(float));
-	Y = malloc((size_t)(cap ? cap : 1) * sizeof(float));
-	rowT = malloc((size_t)(cap ? cap : 1) * sizeof(int64_t));
-	rowL = malloc((size_t)(cap ? cap : 1) * sizeof(int));
-	if (!X || !Y || !rowT || !rowL) {
-		ret = wc_error_set(err, WC_ENOMEM, "cannot allocate %" PRId64 " training rows", cap);
-		goto cleanup;
-	}
-	/* rows in issue-time order, so that the validation split is the latest issues */
-	val_start = nissues - (size_t)floor((double)nissues * o->val_frac);
-	for (size_t i = 0; i < nissues; i++) {
-		if (i == val_start)
-			split = n;
-		for (int h = 1; h <= c->max_lead; h++) {
-			float y = farm_series_obs(&ss.target, issues[i] + (int64_t)h * UTC_HOUR,
-						  ss.target.upto);
-
-			if (!isfinite(y) || !features_row(&f, issues[i], h, X + n * f.n, NULL))
-				continue;
-			Y[n] = y < 0 ? 0 : y > 1 ? 1 : y;
-			rowT[n] = issues[i];
-			rowL[n] = h;
-			n++;
-		}
-	}
-	if (val_start >= nissues)
-		split = n;
-	if (split < 16) {
-		ret = wc_error_set(err, WC_ENOTFOUND,
-				   "not enough training rows for farm '%s' (%" PRId64 " rows from %zu "
-				   "issue times): it needs NWP runs and observations over the same "
-				   "period; ingest runs and import observations first",
-				   farm_id, n, nissues);
+	if (rs.split < 16) {
+		snprintf(what, sizeof(what), "farm '%s'", farm_id);
+		ret = too_few_rows(what, &rs, err);
 		goto cleanup;
 	}
 	if (!(m = calloc(1, sizeof(*m)))) {
@@ -216,53 +365,191 @@ enum wc_status farm_model_train(struct store *st, const char *farm_id,
 	snprintf(m->farm_id, sizeof(m->farm_id), "%s", farm_id);
 	m->features = *c;
 	m->point_mean = o->point_mean;
-	m->train_from = rowT[0];
-	m->train_to = rowT[n - 1];
-	m->n_rows = n;
-	data = (struct nn_data){ .X = X, .Y = Y, .n_rows = n, .n_features = f.n,
-				 .n_targets = 1, .split = split,
+	m->train_from = rs.T[0];
+	m->train_to = rs.T[rs.n - 1];
+	m->n_rows = rs.n;
+	data = (struct nn_data){ .X = rs.X, .Y = rs.Y, .n_rows = rs.n, .n_features = f.n,
+				 .n_targets = 1, .split = rs.split,
 				 .feature_names = (const char *const *)f.names,
 				 .data_from = m->train_from, .data_to = m->train_to };
 	log_info("training farm '%s': %" PRId64 " rows (%" PRId64 " validation), %d features, "
 		 "%d members",
-		 farm_id, n, n - split, f.n, o->nn.n_members);
-	if ((ret = nn_model_train(&o->nn, &data, &m->nn, err)))
+		 farm_id, rs.n, rs.n - rs.split, f.n, o->nn.n_members);
+	ret = fit(o, &data, &validated, &final, err);
+	m->nn = validated;
+	validated = NULL;
+	if (ret)
 		goto cleanup;
 	m->train_seconds = m->nn->info.train_seconds;
-	if (!(m->scores = score_json(&f, m, X, Y, rowT, rowL, split, n, err))) {
+	if (!(m->scores = score_json(&f, m, rs.X, rs.Y, rs.T, rs.L, rs.split, rs.n, err))) {
 		ret = err ? err->code : WC_ENOMEM;
 		goto cleanup;
 	}
-	if (o->refit && split < n) {
-		/* the validation rows are the latest: learn from them too, for as many
-		 * epochs as early stopping chose (the scores stay those of the first fit) */
-		struct nn_config cfg = o->nn;
-		struct nn_model *all = NULL;
-		int best = 0;
-
-		for (int k = 0; k < m->nn->n_members; k++)
-			best = m->nn->info.member[k].best_epoch > best
-				       ? m->nn->info.member[k].best_epoch
-				       : best;
-		cfg.epochs = best > 0 ? best : 1;
-		data.split = n;
-		if ((ret = nn_model_train(&cfg, &data, &all, err)))
-			goto cleanup;
-		m->train_seconds += all->info.train_seconds;
+	if (final) {
+		m->train_seconds += final->info.train_seconds;
 		nn_model_free(m->nn);
-		m->nn = all;
+		m->nn = final;
+		final = NULL;
 	}
 	*out = m;
 	m = NULL;
 cleanup:
+	nn_model_free(final);
 	farm_model_free(m);
 	features_release(&f);
 	farm_inputs_release(&ss);
-	free(issues);
+	rowset_release(&rs);
+	return ret;
+}
+
+/* Append rows [a, b) of r to the pooled arrays at row *n. */
+static void rows_append(const struct rowset *r, int64_t a, int64_t b, int F, float *X, float *Y,
+			int64_t *n)
+{
+	memcpy(X + *n * F, r->X + a * F, (size_t)(b - a) * F * sizeof(float));
+	memcpy(Y + *n, r->Y + a, (size_t)(b - a) * sizeof(float));
+	*n += b - a;
+}
+
+enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, int n_farms,
+				     const struct train_options *o, struct farm_model **out,
+				     struct wc_error *err)
+{
+	struct feature_config c = o->features;
+	struct farm_series *ser = NULL;
+	const struct farm_series **sp = NULL;
+	struct features *f = NULL;
+	struct rowset *rs = NULL;
+	struct nn_model *validated = NULL, *final = NULL;
+	float *X = NULL, *Y = NULL;
+	int64_t total = 0, ntrain = 0, n = 0, from = INT64_MAX, to = INT64_MIN;
+	struct nn_data data;
+	enum wc_status ret = WC_OK;
+	int loaded = 0;
+
+	for (int i = 0; i < n_farms; i++)
+		out[i] = NULL;
+	if (n_farms < 2 || n_farms > FEAT_MAX_REGIONAL)
+		return wc_error_set(err, WC_EINVAL, "a pool has 2..%d farms, not %d",
+				    FEAT_MAX_REGIONAL, n_farms);
+	if (o->val_frac < 0 || o->val_frac > 0.5 || c.max_lead < 1 || c.max_lead > FEAT_MAX_LEAD)
+		return wc_error_set(err, WC_EINVAL, "invalid training options");
+	/* every farm's inputs: the one-hot of the pool and, as regional inputs, every farm
+	 * of the pool in one order (the target's own slot included), so that the farms'
+	 * rows have the same columns */
+	c.n_pool = n_farms;
+	for (int i = 0; i < n_farms; i++)
+		snprintf(c.pool[i], FARM_ID_MAX + 1, "%s", ids[i]);
+	if (c.n_regional) {
+		c.n_regional = n_farms;
+		memcpy(c.regional, c.pool, sizeof(c.pool));
+	}
+	ser = calloc((size_t)n_farms, sizeof(*ser));
+	sp = calloc((size_t)n_farms, sizeof(*sp));
+	f = calloc((size_t)n_farms, sizeof(*f));
+	rs = calloc((size_t)n_farms, sizeof(*rs));
+	if (!ser || !sp || !f || !rs) {
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	/* each series loaded once, shared by every farm's features */
+	for (; loaded < n_farms; loaded++) {
+		if ((ret = farm_series_load(st, ids[loaded], o->to, c.delay_s, INT64_MIN,
+					    INT64_MAX, &ser[loaded], err)))
+			goto cleanup;
+		sp[loaded] = &ser[loaded];
+	}
+	for (int i = 0; i < n_farms; i++) {
+		char what[FARM_ID_MAX + 32];
+
+		if ((ret = features_init(&f[i], &c, &ser[i], c.n_regional ? sp : NULL, err)) ||
+		    (ret = build_rows(&f[i], o, &rs[i], err)))
+			goto cleanup;
+		if (rs[i].split < 16) {
+			snprintf(what, sizeof(what), "farm '%s' of the pool", ids[i]);
+			ret = too_few_rows(what, &rs[i], err);
+			goto cleanup;
+		}
+		total += rs[i].n;
+		ntrain += rs[i].split;
+		from = rs[i].T[0] < from ? rs[i].T[0] : from;
+		to = rs[i].T[rs[i].n - 1] > to ? rs[i].T[rs[i].n - 1] : to;
+	}
+	X = malloc((size_t)total * f[0].n * sizeof(float));
+	Y = malloc((size_t)total * sizeof(float));
+	if (!X || !Y) {
+		ret = wc_error_set(err, WC_ENOMEM, "cannot allocate %" PRId64 " pooled rows", total);
+		goto cleanup;
+	}
+	/* every farm's training rows, then every farm's validation rows */
+	for (int i = 0; i < n_farms; i++)
+		rows_append(&rs[i], 0, rs[i].split, f[0].n, X, Y, &n);
+	for (int i = 0; i < n_farms; i++)
+		rows_append(&rs[i], rs[i].split, rs[i].n, f[0].n, X, Y, &n);
+	data = (struct nn_data){ .X = X, .Y = Y, .n_rows = total, .n_features = f[0].n,
+				 .n_targets = 1, .split = ntrain,
+				 .feature_names = (const char *const *)f[0].names,
+				 .data_from = from, .data_to = to };
+	log_info("training a pool of %d farms: %" PRId64 " rows (%" PRId64 " validation), %d "
+		 "features, %d members",
+		 n_farms, total, total - ntrain, f[0].n, o->nn.n_members);
+	if ((ret = fit(o, &data, &validated, &final, err)))
+		goto cleanup;
+	for (int i = 0; i < n_farms && !ret; i++) {
+		struct farm_model *m = calloc(1, sizeof(*m));
+
+		if (!(out[i] = m)) {
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			break;
+		}
+		snprintf(m->farm_id, sizeof(m->farm_id), "%s", ids[i]);
+		m->features = c;
+		m->point_mean = o->point_mean;
+		m->train_from = from;
+		m->train_to = to;
+		m->n_rows = total;
+		m->nn = validated;	/* borrowed for the scores */
+		m->scores = score_json(&f[i], m, rs[i].X, rs[i].Y, rs[i].T, rs[i].L,
+				       rs[i].split, rs[i].n, err);
+		m->nn = NULL;
+		if (!m->scores) {
+			ret = err ? err->code : WC_ENOMEM;
+			break;
+		}
+		m->train_seconds = validated->info.train_seconds +
+				   (final ? final->info.train_seconds : 0);
+		/* farm 0 owns the network; the others borrow it */
+		m->nn = final ? final : validated;
+		m->nn_borrowed = i > 0;
+	}
+	if (!ret) {
+		if (final)
+			final = NULL;
+		else
+			validated = NULL;
+	}
+cleanup:
+	if (ret)
+		for (int i = n_farms; i-- > 0;) {
+			if (out[i])
+				out[i]->nn = NULL;
+			farm_model_free(out[i]);
+			out[i] = NULL;
+		}
+	nn_model_free(validated);
+	nn_model_free(final);
+	for (int i = 0; f && i < n_farms; i++)
+		features_release(&f[i]);
+	for (int i = 0; rs && i < n_farms; i++)
+		rowset_release(&rs[i]);
+	for (int i = 0; i < loaded; i++)
+		farm_series_release(&ser[i]);
+	free(ser);
+	free(sp);
+	free(f);
+	free(rs);
 	free(X);
 	free(Y);
-	free(rowT);
-	free(rowL);
 	return ret;
 }
 
@@ -288,7 +575,7 @@ static enum wc_status mkdir_p(const char *path, struct wc_error *err)
 
 static enum wc_status set_meta(struct farm_model *m, struct wc_error *err)
 {
-	char fcfg[4096], *meta = NULL;
+	char fcfg[8192], *meta = NULL;
 	enum wc_status ret;
 
 	feature_config_format(&m->features, fcfg, sizeof(fcfg));
@@ -363,7 +650,7 @@ enum wc_status farm_model_load(struct store *st, const char *farm_id, int versio
 	struct model_rec rec;
 	struct farm_model *m = NULL;
 	enum wc_status ret;
-	char buf[4096], buf2[16];
+	char buf[8192], buf2[16];
 
 	*out = NULL;
 	if ((ret = store_model_get(st, farm_id, version, &rec, err)))

@@ -29,6 +29,8 @@
 struct train_options {
 	int64_t from, to;		/* issue times; INT64_MIN / INT64_MAX for all */
 	int64_t issue_every;		/* seconds between issue times; 0: run deliveries */
+	int short_leads;		/* > 0: extra issue times every short_every between */
+	int64_t short_every;		/* those, with leads 1..short_leads (training only) */
 	double val_frac;		/* share of issue times held out, 0 .. 0.5 */
 	bool point_mean;		/* the model's point forecast is its mean, not median */
 	bool refit;			/* after validating, train again on every row for the
@@ -40,16 +42,21 @@ struct train_options {
 /*
  * Defaults: all data, issue times at run deliveries, 15 % validation, features as
  * feature_config_init, nn: 2 hidden layers of 64, ReLU, dropout 0.1, the 21 default
- * quantile levels, lr 2e-3, 60 epochs, patience 8, batch 256, K = 3, seed 1, 1 thread,
- * quiet.
+ * quantile levels, lr 2e-3, 60 epochs, patience 8, batch 256, K = 3, seed 1, 1 BLAS
+ * thread, members trained on train_default_workers() threads at once, quiet.
  */
 void train_options_init(struct train_options *o);
+
+/* The online CPUs, 1..NN_MAX_MEMBERS: members trained at once by default (the result is
+ * bit-identical for any count). */
+int train_default_workers(void);
 
 struct farm_model {
 	char farm_id[FARM_ID_MAX + 1];
 	int version;			/* 0 until saved */
 	struct feature_config features;
-	struct nn_model *nn;		/* owned */
+	struct nn_model *nn;		/* owned unless nn_borrowed */
+	bool nn_borrowed;		/* a pool's farms after the first share its network */
 	int64_t train_from, train_to;	/* first and last issue time of the rows */
 	int64_t n_rows;
 	bool point_mean;		/* point forecast: mean of the quantiles, else median */
@@ -78,6 +85,18 @@ enum wc_status farm_model_save(struct store *st, struct farm_model *m, struct wc
  */
 enum wc_status farm_model_load(struct store *st, const char *farm_id, int version,
 			       struct farm_model **out, struct wc_error *err);
+
+/*
+ * Train one network for the n_farms farms ids (2..FEAT_MAX_REGIONAL): every farm's rows
+ * as farm_model_train builds them, with a one-hot of the farm among the inputs and, when
+ * o->features has regional farms at all, every farm of the pool as regional inputs in the
+ * order of ids (so all rows have the same columns). The validation split is each farm's
+ * latest val_frac of issue times. On success out[i] is farm ids[i]'s model with its own
+ * validation scores; out[1..] borrow out[0]'s network: free them first, out[0] last.
+ */
+enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, int n_farms,
+				     const struct train_options *o, struct farm_model **out,
+				     struct wc_error *err);
 
 void farm_model_free(struct farm_model *m);
 

@@ -249,6 +249,177 @@ Test(forecast_leakage, run_chosen_by_delivery_delay)
 	tu_rmrf_free(d);
 }
 
+/* ---- pooled models and short-lead rows ---- */
+
+TestSuite(forecast_pool, .timeout = 180);
+
+/* Position of a feature name in a model's inputs, or -1. */
+static int input_index(const struct farm_model *m, const char *name)
+{
+	for (int i = 0; i < m->nn->n_features; i++)
+		if (!strcmp(m->nn->feature_names[i], name))
+			return i;
+	return -1;
+}
+
+/*
+ * One network for alpha and beta: it learns from both farms' rows (exactly the rows each
+ * farm's own training builds), tells them apart by a one-hot, sees both farms as regional
+ * inputs in one order, is saved as each farm's next version, forecasts each farm from its
+ * own data, and reads nothing later than --to (bit-identical under changed later data).
+ */
+Test(forecast_pool, one_network_for_the_pool)
+{
+	const int64_t T = FX_T0 + 10 * 86400 + 5 * 3600;
+	const char *ids[2] = { "alpha", "beta" };
+	char *da, *db;
+	struct store *a = open_store(&da), *b = open_store(&db);
+	struct train_options o;
+	struct farm_model *pa[2], *pb[2], *single[2];
+	struct wc_error err = { 0 };
+	struct forecast fa, fb;
+
+	fx_fill(a, 14, T, 0);
+	fx_fill(b, 14, T, 0.3);
+	tiny_train_options(&o);
+	o.to = T;
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(farm_model_train(a, ids[i], &o, &single[i], &err), WC_OK, "%s",
+			     err.msg);
+	o.features.n_regional = 1;	/* "all": the pool's farms */
+	cr_assert_eq(farm_model_train_pool(a, ids, 2, &o, pa, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(farm_model_train_pool(b, ids, 2, &o, pb, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(pa[0]->nn, pa[1]->nn, "one network");
+	cr_assert(!pa[0]->nn_borrowed && pa[1]->nn_borrowed);
+	cr_assert_eq(pa[0]->n_rows, single[0]->n_rows + single[1]->n_rows);
+	cr_assert_eq(memcmp(pa[0]->nn->member[0].params, pb[0]->nn->member[0].params,
+			    pa[0]->nn->member[0].n_params * sizeof(float)),
+		     0, "pooled training read data later than --to");
+	cr_assert_eq(pa[1]->features.n_pool, 2);
+	cr_assert_eq(pa[1]->features.n_regional, 2);
+	cr_assert_str_eq(pa[1]->features.regional[0], "alpha");
+	cr_assert_geq(input_index(pa[0], "pool:alpha"), 0);
+	cr_assert_geq(input_index(pa[0], "pool:beta"), 0);
+	cr_assert_geq(input_index(pa[0], "alpha:ws_hub"), 0);
+	cr_assert_geq(input_index(pa[0], "beta:obs_lag0"), 0);
+	/* each farm's scores are its own validation rows */
+	cr_assert_str_neq(pa[0]->scores, pa[1]->scores);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(farm_model_save(a, pa[i], &err), WC_OK, "%s", err.msg);
+		cr_assert_eq(pa[i]->version, 1, "each farm's first model");
+	}
+	farm_model_free(pa[1]);
+	farm_model_free(pa[0]);
+	farm_model_free(pb[1]);
+	farm_model_free(pb[0]);
+	farm_model_free(single[0]);
+	farm_model_free(single[1]);
+
+	/* the saved models load per farm, with the one-hot of their own farm */
+	{
+		struct farm_model *m;
+		struct farm_inputs in;
+		struct features f;
+		float x[512];
+		int ka, kb;
+
+		cr_assert_eq(farm_model_load(a, "beta", 0, &m, &err), WC_OK, "%s", err.msg);
+		cr_assert_eq(farm_inputs_load(&in, a, "beta", &m->features, T, INT64_MIN,
+					      INT64_MAX, &err),
+			     WC_OK, "%s", err.msg);
+		cr_assert_eq(features_init(&f, &m->features, &in.target, in.rp, &err), WC_OK);
+		cr_assert_eq(f.n, m->nn->n_features);
+		cr_assert(features_row(&f, T, 3, x, NULL));
+		ka = input_index(m, "pool:alpha");
+		kb = input_index(m, "pool:beta");
+		cr_assert_float_eq(x[ka], 0.0f, 0);
+		cr_assert_float_eq(x[kb], 1.0f, 0);
+		features_release(&f);
+		farm_inputs_release(&in);
+		farm_model_free(m);
+	}
+	issue(a, "alpha", "nn", T, 12, &fa);
+	issue(a, "beta", "nn", T, 12, &fb);
+	cr_assert_eq(fa.nlead, 12);
+	cr_assert_eq(fb.nlead, 12);
+	cr_assert_neq(memcmp(fa.point, fb.point, 12 * sizeof(float)), 0,
+		      "the one-hot and the farm's own inputs make the forecasts differ");
+	forecast_release(&fa);
+	forecast_release(&fb);
+
+	/* a pool needs 2 farms and known ones */
+	cr_assert_eq(farm_model_train_pool(a, ids, 1, &o, pa, &err), WC_EINVAL);
+	{
+		const char *bad[2] = { "alpha", "nope" };
+
+		cr_assert_eq(farm_model_train_pool(a, bad, 2, &o, pa, &err), WC_ENOTFOUND);
+		cr_assert_null(pa[0]);
+	}
+	store_close(a);
+	store_close(b);
+	tu_rmrf_free(da);
+	tu_rmrf_free(db);
+}
+
+/*
+ * --short-leads: extra issue times every hour between the deliveries add exactly the
+ * rows (T, h <= short_leads) that have NWP and an observed target, before the
+ * validation cut only; validation (its row count per lead) is unchanged.
+ */
+Test(forecast_pool, short_lead_rows)
+{
+	const int64_t T = FX_T0 + 10 * 86400 + 5 * 3600;
+	char *d;
+	struct store *st = open_store(&d);
+	struct train_options o;
+	struct farm_model *base, *more;
+	struct farm_series s;
+	struct wc_error err = { 0 };
+	int64_t *del, expect = 0, cut;
+	size_t nd;
+	json_t *jb, *jm;
+
+	fx_fill(st, 14, INT64_MAX, 0);
+	tiny_train_options(&o);
+	o.to = T;
+	cr_assert_eq(farm_model_train(st, "alpha", &o, &base, &err), WC_OK, "%s", err.msg);
+	o.short_leads = 3;
+	o.short_every = 3600;
+	cr_assert_eq(farm_model_train(st, "alpha", &o, &more, &err), WC_OK, "%s", err.msg);
+
+	/* the count, from the deliveries (05 and 17 UTC) and the public lookups */
+	cr_assert_eq(farm_series_load(st, "alpha", T, o.features.delay_s, INT64_MIN, INT64_MAX,
+				      &s, &err),
+		     WC_OK);
+	cr_assert_eq(farm_series_issue_times(&s, INT64_MIN, T, 0, &del, &nd, &err), WC_OK);
+	cut = del[nd - (size_t)floor((double)nd * o.val_frac)];
+	for (int64_t t = del[0]; t <= del[nd - 1] && t < cut; t += 3600) {
+		if ((t - del[0]) % 43200 == 0)
+			continue;	/* a delivery: already there */
+		for (int h = 1; h <= 3; h++) {
+			int64_t v = t + h * 3600;
+
+			if (isfinite(farm_series_obs(&s, v, T)) && farm_series_nwp(&s, t, v, 0, NULL))
+				expect++;
+		}
+	}
+	cr_assert_gt(expect, 100);
+	cr_assert_eq(more->n_rows - base->n_rows, expect);
+	jb = json_loads(base->scores, 0, NULL);
+	jm = json_loads(more->scores, 0, NULL);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(jb, "overall"), "n")),
+		     json_integer_value(json_object_get(json_object_get(jm, "overall"), "n")),
+		     "validation rows are the deliveries' alone");
+	json_decref(jb);
+	json_decref(jm);
+	free(del);
+	farm_series_release(&s);
+	farm_model_free(base);
+	farm_model_free(more);
+	store_close(st);
+	tu_rmrf_free(d);
+}
+
 /* ---- shapes ---- */
 
 TestSuite(forecast_shape, .timeout = 60);
