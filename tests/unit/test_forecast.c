@@ -938,6 +938,24 @@ Test(forecast_e2e, cli_and_http)
 	free(errs);
 	cr_assert_eq(tu_cli(dir, NULL, &errs, "train --farm north-sea-1 --ensemble 0"), 2);
 	free(errs);
+	{
+		static const char *const bad_pool[][2] = {
+			{ "train --pool north-sea-1", "a pool has 2..32 farms" },
+			{ "train --pool north-sea-1,nope", "farm 'nope'" },
+			{ "train --pool north-sea-1,north-sea-1", "each farm once" },
+			{ "train --pool all --farm north-sea-1", "give --farm or --pool" },
+			{ "train --pool all --regional 50km", "with --pool use none or all" },
+			{ "train --farm north-sea-1 --workers 0", "invalid --workers '0'" },
+			{ "train --farm north-sea-1 --short-leads -1", "invalid --short-leads" },
+		};
+
+		for (size_t i = 0; i < sizeof(bad_pool) / sizeof(bad_pool[0]); i++) {
+			cr_assert_eq(tu_cli(dir, NULL, &errs, "%s", bad_pool[i][0]), 2, "%s: %s",
+				     bad_pool[i][0], errs);
+			cr_assert(strstr(errs, bad_pool[i][1]), "%s: %s", bad_pool[i][0], errs);
+			free(errs);
+		}
+	}
 	cr_assert_eq(tu_cli(dir, NULL, &errs, "forecast --farm nope"), 1);
 	free(errs);
 
