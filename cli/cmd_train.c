@@ -23,6 +23,7 @@ static const char train_usage[] =
 	"                      [--seed N] [--delay H] [--leads N] [--issue-every H]\n"
 	"                      [--short-leads N] [--short-every H] [--lr LR]\n"
 	"                      [--weight-decay WD] [--batch N] [--workers N]\n"
+	"                      [--nbr-hours K] [--nbr-full]\n"
 	"                      [--regional none|all|RKM|ID,...] [--lags L,L|none]\n"
 	"                      [--obs-max-lead H] [--no-prev-run] [--nwp-only]\n"
 	"                      [--quantiles LIST] [--val-frac F] [--point median|mean]\n"
@@ -56,6 +57,8 @@ static const char train_usage[] =
 	"                    power matters; validation stays on the issue times above)\n"
 	"  --regional SPEC   other farms' NWP and observed power as inputs: none (default),\n"
 	"                    all, farms within R km ('100km'), or a list of ids\n"
+	"  --nbr-hours K     the run's speed and direction at T + h - K .. T + h + K\n"
+	"                    (default 3, 0..6); --nbr-full adds 10 m speed and shear there\n"
 	"  --lags L,L        observed power lags in hours before T (default 0,1,2,3,6)\n"
 	"  --obs-max-lead H  observed power inputs only for leads <= H (default 12, 0: all)\n"
 	"  --nwp-only        NWP and calendar inputs only (analyses, e.g. GEFCom2014)\n"
@@ -93,6 +96,8 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		{ "weight-decay", required_argument, NULL, 'W' },
 		{ "batch", required_argument, NULL, 'B' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "nbr-hours", required_argument, NULL, 'n' },
+		{ "nbr-full", no_argument, NULL, 'u' },
 		{ "short-leads", required_argument, NULL, 'S' },
 		{ "short-every", required_argument, NULL, 'T' },
 		{ "regional", required_argument, NULL, 'r' },
@@ -174,6 +179,14 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 			if (cli_parse_long(optarg, 1, NN_MAX_MEMBERS, &v))
 				return cli_bad_option("train", "--workers", optarg, "use 1..32");
 			o->nn.workers = (int)v;
+			break;
+		case 'n':
+			if (cli_parse_long(optarg, 0, FEAT_MAX_NBR, &v))
+				return cli_bad_option("train", "--nbr-hours", optarg, "use 0..6");
+			o->features.nbr_hours = (int)v;
+			break;
+		case 'u':
+			o->features.nbr_full = true;
 			break;
 		case 'e':
 			if (cli_parse_long(optarg, 1, 10000, &v))

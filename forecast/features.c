@@ -53,9 +53,10 @@ void feature_config_format(const struct feature_config *c, char *buf, size_t len
 
 	o = (size_t)snprintf(buf, len,
 			     "delay_s=%lld max_lead=%d nbr_hours=%d obs_max_lead=%d prev_run=%d "
-			     "nwp_only=%d regional_obs=%d lags=",
+			     "nwp_only=%d regional_obs=%d%s lags=",
 			     (long long)c->delay_s, c->max_lead, c->nbr_hours, c->obs_max_lead,
-			     c->prev_run, c->nwp_only, c->regional_obs);
+			     c->prev_run, c->nwp_only, c->regional_obs,
+			     c->nbr_full ? " nbr_full=1" : "");
 	for (int i = 0; i < c->n_lags && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? "," : "", c->lags[i]);
 	if (o < len)
@@ -137,6 +138,8 @@ enum wc_status feature_config_parse(const char *text, struct feature_config *c,
 			c->nwp_only = atoi(v) != 0;
 		else if (!strcmp(tok, "regional_obs"))
 			c->regional_obs = atoi(v) != 0;
+		else if (!strcmp(tok, "nbr_full"))
+			c->nbr_full = atoi(v) != 0;
 		else if (!strcmp(tok, "lags")) {
 			int n = parse_int_list(v, c->lags, FEAT_MAX_LAGS);
 
@@ -619,6 +622,8 @@ enum wc_status features_init(struct features *f, const struct feature_config *cf
 		if (!(ret = add_name(f, &cap, err, "ws_hub@%+d", k)) &&
 		    !(ret = add_name(f, &cap, err, "wd100_sin@%+d", k)))
 			ret = add_name(f, &cap, err, "wd100_cos@%+d", k);
+		if (cfg->nbr_full && !ret && !(ret = add_name(f, &cap, err, "ws10@%+d", k)))
+			ret = add_name(f, &cap, err, "shear@%+d", k);
 	}
 	if (!cfg->nwp_only && cfg->prev_run && !ret &&
 	    !(ret = add_name(f, &cap, err, "prev_ws_hub")) &&
@@ -666,6 +671,14 @@ static float f_or_nan(double v)
 	return isfinite(v) ? (float)v : fnan();
 }
 
+/* The shear exponent between 10 m and 100 m, when both speeds exceed 0.5 m/s. */
+static float shear_of(const struct weather_row *w)
+{
+	double ws10 = w->v[WX_WS10], ws100 = w->v[WX_WS100];
+
+	return ws10 > 0.5 && ws100 > 0.5 ? (float)(log(ws100 / ws10) / log(10.0)) : fnan();
+}
+
 bool features_row(const struct features *f, int64_t T, int lead, float *x, size_t *run)
 {
 	const struct feature_config *c = &f->cfg;
@@ -703,8 +716,7 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 		dir_sincos(w->v[WX_WD100], &x[k], &x[k + 1]);
 		dir_sincos(w->v[WX_WD10], &x[k + 2], &x[k + 3]);
 		k += 4;
-		x[k++] = ws10 > 0.5 && ws100 > 0.5 ? (float)(log(ws100 / ws10) / log(10.0))
-						   : fnan();
+		x[k++] = shear_of(w);
 		x[k++] = f_or_nan(w->v[WX_RHO]);
 		x[k++] = f_or_nan(w->v[WX_WS100_NBR_MEAN]);
 		x[k++] = f_or_nan(w->v[WX_WS100_NBR_STD]);
@@ -726,6 +738,10 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 		else
 			x[k] = x[k + 1] = fnan();
 		k += 2;
+		if (c->nbr_full) {
+			x[k++] = wn ? f_or_nan(wn->v[WX_WS10]) : fnan();
+			x[k++] = wn ? shear_of(wn) : fnan();
+		}
 	}
 	if (!c->nwp_only && c->prev_run) {
 		const struct weather_row *wp = w ? farm_series_nwp(s, T, v, 1, NULL) : NULL;

@@ -24,6 +24,7 @@
  *                                                   the run's site weather at T + h
  *   ws_hub@k wd100_sin@k wd100_cos@k               the same run at T + h + k hours,
  *                                                   k = -nbr_hours..nbr_hours, k != 0
+ *   [ws10@k shear@k]                                with nbr_full, at the same hours
  *   prev_ws_hub prev_ws10 prev2_ws_hub              the two previous available runs at T + h
  *   ws_hub_at_T                                     the same run at the issue hour T
  *   obs_now_decay                                   obs_lag0 * exp(-h / 4 h)
@@ -60,6 +61,7 @@ struct feature_config {
 	int64_t delay_s;		/* NWP delivery delay, seconds */
 	int max_lead;			/* training leads 1..max_lead hours */
 	int nbr_hours;			/* neighbouring valid times, 0..FEAT_MAX_NBR */
+	bool nbr_full;			/* also 10 m speed and shear at those times */
 	int n_lags;
 	int lags[FEAT_MAX_LAGS];	/* observed power at T - lag hours */
 	int obs_max_lead;		/* observation inputs only for leads <= this; 0: all */

@@ -62,11 +62,21 @@ Test(features_rule, config_round_trip)
 	a.n_regional = 2;
 	strcpy(a.regional[0], "beta");
 	strcpy(a.regional[1], "gamma-2");
+	a.nbr_full = true;
+	a.n_pool = 3;
+	strcpy(a.pool[0], "alpha");
+	strcpy(a.pool[1], "beta");
+	strcpy(a.pool[2], "gamma-2");
 	feature_config_format(&a, buf, sizeof(buf));
 	cr_assert_eq(feature_config_parse(buf, &b, &err), WC_OK, "%s", err.msg);
 	cr_assert_eq(memcmp(&a, &b, sizeof(a)), 0, "'%s'", buf);
 	cr_assert_eq(feature_config_parse("delay_s=1 bogus=2", &b, &err), WC_EFORMAT);
 	cr_assert_eq(feature_config_parse("max_lead=0", &b, &err), WC_EFORMAT);
+	cr_assert_eq(feature_config_parse("max_lead=4 pool=alpha,Bad!", &b, &err), WC_EFORMAT);
+	/* a model file written before nbr_full and pool existed reads as without them */
+	cr_assert_eq(feature_config_parse("delay_s=0 max_lead=4 nbr_hours=3 lags=0", &b, &err),
+		     WC_OK);
+	cr_assert(!b.nbr_full && b.n_pool == 0);
 }
 
 TestSuite(features_rows, .timeout = 60);
@@ -96,6 +106,10 @@ Test(features_rows, values_from_the_run_available_at_T)
 		     err.msg);
 	cr_assert_eq(c.n_regional, 1);
 	cr_assert_str_eq(c.regional[0], "beta");
+	c.nbr_full = true;
+	c.n_pool = 2;
+	strcpy(c.pool[0], "beta");
+	strcpy(c.pool[1], "alpha");
 	cr_assert_eq(farm_inputs_load(&in, st, "alpha", &c, T, INT64_MIN, INT64_MAX, &err), WC_OK,
 		     "%s", err.msg);
 	/* the query itself is bounded: nothing delivered or observed after T was read */
@@ -113,6 +127,14 @@ Test(features_rows, values_from_the_run_available_at_T)
 	cr_assert_float_eq(x[name_index(&f, "shear")], log(1 / 0.75) / log(10), 1e-5);
 	cr_assert_float_eq(x[name_index(&f, "ws_hub@-3")], fx_forecast(ref, v - 3 * 3600), 1e-4);
 	cr_assert_float_eq(x[name_index(&f, "ws_hub@+2")], fx_forecast(ref, v + 2 * 3600), 1e-4);
+	/* nbr_full: 10 m speed and shear at the neighbouring hours, same run */
+	cr_assert_float_eq(x[name_index(&f, "ws10@+1")], 0.75 * fx_forecast(ref, v + 3600), 1e-4);
+	cr_assert_float_eq(x[name_index(&f, "ws10@-3")], 0.75 * fx_forecast(ref, v - 3 * 3600),
+			   1e-4);
+	cr_assert_float_eq(x[name_index(&f, "shear@-2")], log(1 / 0.75) / log(10), 1e-5);
+	/* the pool's one-hot: 1 for the row's farm */
+	cr_assert_float_eq(x[name_index(&f, "pool:alpha")], 1, 0);
+	cr_assert_float_eq(x[name_index(&f, "pool:beta")], 0, 0);
 	/* the previous run, 12 h older, for the same valid time */
 	cr_assert_float_eq(x[name_index(&f, "prev_ws_hub")], fx_forecast(ref - 43200, v), 1e-4);
 	cr_assert_float_eq(x[name_index(&f, "prev2_ws_hub")], fx_forecast(ref - 86400, v), 1e-4);
