@@ -1,6 +1,7 @@
 /*
  * h_forecast.c - GET /v1/farms/{id}/forecast (a farm's forecast, computed or stored) and
- * POST /v1/farms/{id}/train (train the farm's model in a background job).
+ * POST /v1/farms/{id}/train (train the farm's model, or one network for a pool of farms
+ * saved as each one's model, in a background job).
  *
  * A forecast asked for a given ?issued= that is already stored for the model that would
  * serve it is answered from the store ("stored": true), so a trader sees what was
@@ -218,8 +219,64 @@ fail:
 struct train_job {
 	char farm_id[FARM_ID_MAX + 1];
 	char regional[512];
+	int n_pool;			/* 0: the farm alone; else 2..FEAT_MAX_REGIONAL farms */
+	char pool[FEAT_MAX_REGIONAL][FARM_ID_MAX + 1];
 	struct train_options o;
 };
+
+/* A saved model as the job's result shows it (a new reference). */
+static json_t *model_json(const struct farm_model *m)
+{
+	char a[UTC_ISO_LEN], b[UTC_ISO_LEN];
+	json_t *scores = json_loads(m->scores, 0, NULL);
+
+	return json_pack("{s:s,s:i,s:I,s:s,s:s,s:f,s:o}", "farm", m->farm_id, "version",
+			 m->version, "rows", (json_int_t)m->n_rows, "train_from",
+			 utc_format(m->train_from, a), "train_to", utc_format(m->train_to, b),
+			 "train_seconds", m->train_seconds, "scores", scores ? scores : json_null());
+}
+
+static json_t *pool_json(const struct train_job *j)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < j->n_pool; i++)
+		json_array_append_new(a, json_string(j->pool[i]));
+	return a;
+}
+
+/*
+ * One network for j's pool, saved as each farm's next version in pool order. A save
+ * that fails stops there: the farms before it keep their new versions, and the failed
+ * result lists them beside the error.
+ */
+static json_t *train_pool_run(struct train_job *j, struct store *st, int *failed)
+{
+	struct farm_model *m[FEAT_MAX_REGIONAL] = { 0 };
+	const char *ids[FEAT_MAX_REGIONAL];
+	struct wc_error err = { 0 };
+	json_t *models, *v;
+	int i;
+
+	for (i = 0; i < j->n_pool; i++)
+		ids[i] = j->pool[i];
+	/* any regional farm asks for the pool's; the pool code sets the list */
+	j->o.features.n_regional = !strcmp(j->regional, "all");
+	if (farm_model_train_pool(st, ids, j->n_pool, &j->o, m, &err))
+		return json_pack("{s:s}", "error", err.msg);
+	models = json_array();
+	for (i = 0; i < j->n_pool && !farm_model_save(st, m[i], &err); i++)
+		json_array_append_new(models, model_json(m[i]));
+	*failed = i < j->n_pool;
+	if (*failed)
+		v = json_pack("{s:s,s:o,s:o}", "error", err.msg, "pool", pool_json(j), "models",
+			      models);
+	else
+		v = json_pack("{s:o,s:o}", "pool", pool_json(j), "models", models);
+	for (i = j->n_pool; i-- > 0;)
+		farm_model_free(m[i]);
+	return v;
+}
 
 static char *train_job_run(void *arg, struct store *st, int *failed)
 {
@@ -230,20 +287,16 @@ static char *train_job_run(void *arg, struct store *st, int *failed)
 	char *text;
 
 	*failed = 1;
-	if (feature_config_set_regional(&j->o.features, st, j->farm_id, j->regional, &err) ||
-	    farm_model_train(st, j->farm_id, &j->o, &m, &err) ||
-	    farm_model_save(st, m, &err)) {
+	if (j->n_pool) {
+		v = train_pool_run(j, st, failed);
+	} else if (feature_config_set_regional(&j->o.features, st, j->farm_id, j->regional,
+					       &err) ||
+		   farm_model_train(st, j->farm_id, &j->o, &m, &err) ||
+		   farm_model_save(st, m, &err)) {
 		v = json_pack("{s:s}", "error", err.msg);
 	} else {
-		char a[UTC_ISO_LEN], b[UTC_ISO_LEN];
-		json_t *scores = json_loads(m->scores, 0, NULL);
-
 		*failed = 0;
-		v = json_pack("{s:s,s:i,s:I,s:s,s:s,s:f,s:o}", "farm", j->farm_id, "version",
-			      m->version, "rows", (json_int_t)m->n_rows, "train_from",
-			      utc_format(m->train_from, a), "train_to", utc_format(m->train_to, b),
-			      "train_seconds", m->train_seconds, "scores",
-			      scores ? scores : json_null());
+		v = model_json(m);
 	}
 	farm_model_free(m);
 	text = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -251,8 +304,91 @@ static char *train_job_run(void *arg, struct store *st, int *failed)
 	return text;
 }
 
+/* The body's "pool": "all" sets *all, an array fills j->pool; false with a 400 reply. */
+static bool pool_parse(json_t *v, struct train_job *j, bool *all, struct reply *rep)
+{
+	size_t i;
+	json_t *e;
+
+	if (json_is_string(v) && !strcmp(json_string_value(v), "all")) {
+		*all = true;
+		return true;
+	}
+	if (!json_is_array(v) || json_array_size(v) < 2 ||
+	    json_array_size(v) > FEAT_MAX_REGIONAL) {
+		reply_error(rep, 400, "bad_request",
+			    "invalid 'pool': use \"all\" or an array of 2..%d farm ids",
+			    FEAT_MAX_REGIONAL);
+		return false;
+	}
+	json_array_foreach(v, i, e) {
+		const char *id = json_string_value(e);
+
+		if (!id || !id[0] || strlen(id) > FARM_ID_MAX) {
+			reply_error(rep, 400, "bad_request",
+				    "invalid 'pool': element %zu is not a farm id", i + 1);
+			return false;
+		}
+		for (int k = 0; k < j->n_pool; k++) {
+			if (!strcmp(j->pool[k], id)) {
+				reply_error(rep, 400, "bad_request",
+					    "invalid 'pool': farm '%s' is listed twice; list each "
+					    "farm once",
+					    id);
+				return false;
+			}
+		}
+		snprintf(j->pool[j->n_pool++], FARM_ID_MAX + 1, "%s", id);
+	}
+	return true;
+}
+
+/*
+ * Resolve "all" to the store's farms, or check that each listed farm exists (404 naming
+ * it); the path's farm must be one of them. False with a 4xx reply.
+ */
+static bool pool_check(struct request *req, struct reply *rep, struct train_job *j, bool all)
+{
+	struct wc_error err = { 0 };
+	struct farm *farms = NULL, f;
+	size_t nf = 0;
+	bool member = false;
+
+	if (all) {
+		if (store_farm_list(req->store, &farms, &nf, &err)) {
+			reply_wc_error(rep, &err);
+			return false;
+		}
+		for (size_t i = 0; i < nf && i < FEAT_MAX_REGIONAL; i++)
+			snprintf(j->pool[j->n_pool++], FARM_ID_MAX + 1, "%s", farms[i].id);
+		free(farms);
+		if (nf < 2 || nf > FEAT_MAX_REGIONAL) {
+			reply_error(rep, 400, "bad_request",
+				    "invalid 'pool': a pool has 2..%d farms and \"all\" (the "
+				    "store's farms) is %zu",
+				    FEAT_MAX_REGIONAL, nf);
+			return false;
+		}
+	}
+	for (int i = 0; i < j->n_pool; i++) {
+		if (!all && store_farm_get(req->store, j->pool[i], &f, &err)) {
+			wc_error_prefix(&err, "invalid 'pool'");
+			reply_wc_error(rep, &err);
+			return false;
+		}
+		member |= !strcmp(j->pool[i], j->farm_id);
+	}
+	if (!member) {
+		reply_error(rep, 400, "bad_request",
+			    "invalid 'pool': it must include the farm '%s' of the path", j->farm_id);
+		return false;
+	}
+	return true;
+}
+
 /* Fill j from the optional JSON body; false with a 400 reply on a bad field. */
-static bool train_body(struct request *req, struct reply *rep, struct train_job *j)
+static bool train_body(struct request *req, struct reply *rep, struct train_job *j,
+		       bool *pool_all)
 {
 	json_t *body, *v;
 	const char *key;
@@ -291,15 +427,26 @@ static bool train_body(struct request *req, struct reply *rep, struct train_job 
 				goto fail;
 			}
 			snprintf(j->regional, sizeof(j->regional), "%s", json_string_value(v));
+		} else if (!strcmp(key, "pool")) {
+			if (!pool_parse(v, j, pool_all, rep))
+				goto fail;
 		} else {
 			reply_error(rep, 400, "bad_request",
-				    "unknown field '%s': use from, to, ensemble, regional", key);
+				    "unknown field '%s': use from, to, ensemble, regional, pool", key);
 			goto fail;
 		}
 	}
 	json_decref(body);
 	if (j->o.from != INT64_MIN && j->o.to != INT64_MAX && j->o.from >= j->o.to) {
 		reply_error(rep, 400, "bad_request", "'from' must be before 'to'");
+		return false;
+	}
+	if ((*pool_all || j->n_pool) && strcmp(j->regional, "none") &&
+	    strcmp(j->regional, "all")) {
+		reply_error(rep, 400, "bad_request",
+			    "invalid 'regional' '%s': with 'pool' use \"none\" or \"all\" (the "
+			    "pool's farms)",
+			    j->regional);
 		return false;
 	}
 	return true;
@@ -315,6 +462,7 @@ void farm_train_handler(struct request *req, struct reply *rep)
 	struct farm f;
 	json_t *input;
 	char *input_text = NULL;
+	bool pool_all = false;
 	int64_t id;
 
 	if (!j) {
@@ -324,7 +472,7 @@ void farm_train_handler(struct request *req, struct reply *rep)
 	snprintf(j->farm_id, sizeof(j->farm_id), "%s", req->params[0]);
 	snprintf(j->regional, sizeof(j->regional), "none");
 	train_options_init(&j->o);
-	if (!train_body(req, rep, j)) {
+	if (!train_body(req, rep, j, &pool_all)) {
 		free(j);
 		return;
 	}
@@ -333,8 +481,14 @@ void farm_train_handler(struct request *req, struct reply *rep)
 		reply_wc_error(rep, &err);
 		return;
 	}
+	if ((pool_all || j->n_pool) && !pool_check(req, rep, j, pool_all)) {
+		free(j);
+		return;
+	}
 	input = json_pack("{s:s,s:i,s:s}", "farm", j->farm_id, "ensemble", j->o.nn.n_members,
 			  "regional", j->regional);
+	if (input && j->n_pool)
+		json_object_set_new(input, "pool", pool_json(j));
 	input_text = input ? json_dumps(input, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(input);
 	if (!input_text || store_job_create(req->store, "train", input_text, &id, &err)) {

@@ -1,13 +1,14 @@
 /*
  * test_http.c - the HTTP API in-process: a real daemon on port 0 driven with libcurl.
  * Every route, every generic error status, malformed and oversized bodies, and the
- * server still answering afterwards.
+ * server still answering afterwards; pooled training on a small demo store (http_train).
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "data/store.h"
 #include "server/server.h"
@@ -18,12 +19,12 @@ static struct store *st;
 static struct server *srv;
 static unsigned port;
 
-static void setup(void)
+/* Open the store in dir and serve it on a free port. */
+static void start_server(void)
 {
 	struct server_config cfg;
 	struct wc_error err = { 0 };
 
-	dir = tu_tmpdir();
 	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
 	server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
@@ -31,6 +32,12 @@ static void setup(void)
 	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
 	port = server_port(srv);
 	cr_assert_gt(port, 0);
+}
+
+static void setup(void)
+{
+	dir = tu_tmpdir();
+	start_server();
 }
 
 static void teardown(void)
@@ -287,4 +294,210 @@ Test(http, listen_errors)
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	cfg.listen = addr;
 	cr_assert_eq(server_start(&cfg, st, &other, &err), WC_EHTTP, "port in use");
+}
+
+/* Error cases of a pooled training: each a 4xx with a message naming the rule, no job. */
+Test(http, train_pool_errors)
+{
+	static const char *const bad[][4] = {
+		/* path farm, body, status, in the message */
+		{ "horns-rev", "{\"pool\":[\"horns-rev\"]}", "400", "2..32 farm ids" },
+		{ "horns-rev", "{\"pool\":[\"horns-rev\",\"nope\"]}", "404", "no farm 'nope'" },
+		{ "horns-rev", "{\"pool\":[\"horns-rev\",\"horns-rev\"]}", "400", "listed twice" },
+		{ "horns-rev", "{\"pool\":[\"horns-rev\",\"b\"],\"regional\":\"50km\"}", "400",
+		  "with 'pool' use \"none\" or \"all\"" },
+		{ "horns-rev", "{\"regional\":\"horns-rev,b\",\"pool\":\"all\"}", "400",
+		  "with 'pool' use" },
+		{ "horns-rev", "{\"pool\":\"horns-rev,b\"}", "400", "\"all\" or an array" },
+		{ "horns-rev", "{\"pool\":42}", "400", "\"all\" or an array" },
+		{ "horns-rev", "{\"pool\":{\"a\":1}}", "400", "\"all\" or an array" },
+		{ "horns-rev", "{\"pool\":[\"horns-rev\",7]}", "400", "element 2 is not a farm id" },
+		{ "horns-rev", "{\"pool\":[\"b\",\"c\"]}", "400", "must include the farm 'horns-rev'" },
+		{ "nope", "{\"pool\":\"all\"}", "404", "no farm 'nope'" },
+	};
+	char path[128], body[1024];
+	const char *msg;
+	json_t *v;
+	int n;
+
+	json_decref(req_json("POST", "/v1/farms", farm_a, 201));
+	/* "all" with one farm in the store */
+	v = req_json("POST", "/v1/farms/horns-rev/train", "{\"pool\":\"all\"}", 400);
+	msg = json_string_value(json_object_get(json_object_get(v, "error"), "message"));
+	cr_assert(strstr(msg, "\"all\" (the store's farms) is 1"), "%s", msg);
+	assert_error(v, "bad_request");
+	json_decref(req_json("PUT", "/v1/farms/b", "{\"name\":\"B\",\"lat\":55,\"lon\":8,\"capacity_mw\":9}",
+			     201));
+	json_decref(req_json("PUT", "/v1/farms/c", "{\"name\":\"C\",\"lat\":56,\"lon\":8,\"capacity_mw\":9}",
+			     201));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(path, sizeof(path), "/v1/farms/%s/train", bad[i][0]);
+		v = req_json("POST", path, bad[i][1], atol(bad[i][2]));
+		msg = json_string_value(json_object_get(json_object_get(v, "error"), "message"));
+		cr_assert(msg && strstr(msg, bad[i][3]), "%s: %s", bad[i][1], msg);
+		assert_error(v, strcmp(bad[i][2], "404") ? "bad_request" : "not_found");
+	}
+	/* 33 farms */
+	n = snprintf(body, sizeof(body), "{\"pool\":[\"horns-rev\"");
+	for (int i = 1; i < 33; i++)
+		n += snprintf(body + n, sizeof(body) - (size_t)n, ",\"f%d\"", i);
+	snprintf(body + n, sizeof(body) - (size_t)n, "]}");
+	assert_error(req_json("POST", "/v1/farms/horns-rev/train", body, 400), "bad_request");
+	/* none of them made a job */
+	assert_error(req_json("GET", "/v1/jobs/1", NULL, 404), "not_found");
+}
+
+/* ---- pooled training on a demo store ---- */
+
+static char *demo_input;
+
+/* Two demo farms over 8 days, north-sea-1 with a model of its own (version 1). */
+static void setup_train(void)
+{
+	static const char *const farms[] = { "horns-reef", "north-sea-1" };
+	char *errs = NULL;
+
+	dir = tu_tmpdir();
+	demo_input = tu_tmpdir();
+	cr_assert_eq(tu_cli(NULL, NULL, &errs, "demo-data --out '%s' --farms 2 --days 8",
+			    demo_input),
+		     0, "%s", errs);
+	free(errs);
+	cr_assert_eq(tu_cli(dir, NULL, &errs, "farm import '%s/farms.json'", demo_input), 0,
+		     "%s", errs);
+	free(errs);
+	cr_assert_eq(tu_cli(dir, NULL, &errs, "--quiet ingest '%s'/nwp/*.nc", demo_input), 0,
+		     "%s", errs);
+	free(errs);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(tu_cli(dir, NULL, &errs, "obs import --farm %s '%s/obs/%s.csv'",
+				    farms[i], demo_input, farms[i]),
+			     0, "%s", errs);
+		free(errs);
+	}
+	cr_assert_eq(tu_cli(dir, NULL, &errs, "--quiet train --farm north-sea-1 --ensemble 1"), 0,
+		     "%s", errs);
+	free(errs);
+	start_server();
+}
+
+static void teardown_train(void)
+{
+	teardown();
+	tu_rmrf_free(demo_input);
+}
+
+/* POST a training, poll its job until it ends; returns the job, which must end in want. */
+static json_t *train_and_wait(const char *path, const char *body, const char *want)
+{
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	const char *url = NULL, *state = "queued";
+	json_t *v = req_json("POST", path, body, 202), *job = NULL;
+	char jobpath[64];
+
+	cr_assert_eq(json_unpack(v, "{s:{s:s}}", "job", "url", &url), 0);
+	snprintf(jobpath, sizeof(jobpath), "%s", url);
+	json_decref(v);
+	for (int i = 0; i < 600 && (!strcmp(state, "queued") || !strcmp(state, "running")); i++) {
+		if (i)
+			nanosleep(&pause, NULL);
+		json_decref(job);
+		job = req_json("GET", jobpath, NULL, 200);
+		state = json_string_value(json_object_get(job, "state"));
+	}
+	cr_assert_str_eq(state, want, "job: %s", json_dumps(job, JSON_COMPACT));
+	return job;
+}
+
+/* The farm's nn forecast answers with the given model version. */
+static void assert_serves(const char *farm, json_int_t version)
+{
+	char path[256];
+	json_t *v, *model;
+
+	snprintf(path, sizeof(path),
+		 "/v1/farms/%s/forecast?issued=2026-01-08T05:00:00Z&horizon=6&model=nn", farm);
+	v = req_json("GET", path, NULL, 200);
+	model = json_object_get(v, "model");
+	cr_assert_str_eq(json_string_value(json_object_get(model, "name")), "nn");
+	cr_assert_eq(json_integer_value(json_object_get(model, "version")), version,
+		     "%s: version %lld, want %lld", farm,
+		     (long long)json_integer_value(json_object_get(model, "version")),
+		     (long long)version);
+	json_decref(v);
+}
+
+TestSuite(http_train, .init = setup_train, .fini = teardown_train, .timeout = 120);
+
+Test(http_train, pool)
+{
+	static const char *const ids[] = { "north-sea-1", "horns-reef" };
+	static const json_int_t want[] = { 2, 1 };	/* north-sea-1 had a model already */
+	json_t *job, *res, *models, *m;
+
+	job = train_and_wait("/v1/farms/horns-reef/train",
+			     "{\"pool\":[\"north-sea-1\",\"horns-reef\"],\"ensemble\":1,"
+			     "\"regional\":\"all\"}",
+			     "done");
+	cr_assert_eq(json_array_size(json_object_get(json_object_get(job, "input"), "pool")), 2);
+	res = json_object_get(job, "result");
+	models = json_object_get(res, "models");
+	cr_assert_eq(json_array_size(json_object_get(res, "pool")), 2);
+	cr_assert_eq(json_array_size(models), 2);
+	for (int i = 0; i < 2; i++) {
+		m = json_array_get(models, (size_t)i);
+		cr_assert_str_eq(json_string_value(json_array_get(json_object_get(res, "pool"),
+								  (size_t)i)),
+				 ids[i]);
+		cr_assert_str_eq(json_string_value(json_object_get(m, "farm")), ids[i]);
+		cr_assert_eq(json_integer_value(json_object_get(m, "version")), want[i]);
+		cr_assert_gt(json_integer_value(json_object_get(m, "rows")), 0);
+		cr_assert(json_is_object(json_object_get(m, "scores")));
+		assert_serves(ids[i], want[i]);
+	}
+	json_decref(job);
+	/* "all": the store's farms in id order, each one's next version */
+	job = train_and_wait("/v1/farms/north-sea-1/train", "{\"pool\":\"all\",\"ensemble\":1}",
+			     "done");
+	models = json_object_get(json_object_get(job, "result"), "models");
+	cr_assert_eq(json_array_size(models), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(models, 0), "farm")),
+			 "horns-reef");
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(models, 0), "version")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(models, 1), "version")), 3);
+	assert_serves("horns-reef", 2);
+	assert_serves("north-sea-1", 3);
+	json_decref(job);
+}
+
+/* A save that fails midway: the job fails naming it, the farms saved before keep theirs. */
+Test(http_train, pool_save_fails_midway)
+{
+	char path[4200];
+	const char *msg;
+	json_t *job, *res, *models;
+	FILE *fp;
+
+	/* a file where horns-reef's model directory would be */
+	snprintf(path, sizeof(path), "%s/models/horns-reef", dir);
+	fp = fopen(path, "w");
+	cr_assert_not_null(fp, "%s", path);
+	fclose(fp);
+	job = train_and_wait("/v1/farms/north-sea-1/train",
+			     "{\"pool\":[\"north-sea-1\",\"horns-reef\"],\"ensemble\":1}", "failed");
+	res = json_object_get(job, "result");
+	msg = json_string_value(json_object_get(res, "error"));
+	cr_assert(msg && strstr(msg, "horns-reef"), "%s", msg);
+	cr_assert_eq(json_array_size(json_object_get(res, "pool")), 2);
+	models = json_object_get(res, "models");
+	cr_assert_eq(json_array_size(models), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(models, 0), "farm")),
+			 "north-sea-1");
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(models, 0), "version")), 2);
+	assert_serves("north-sea-1", 2);
+	json_decref(job);
+	assert_error(req_json("GET",
+			      "/v1/farms/horns-reef/forecast?issued=2026-01-08T05:00:00Z&model=nn",
+			      NULL, 409),
+		     "no_data");
 }
