@@ -485,6 +485,19 @@ void farm_train_handler(struct request *req, struct reply *rep)
 		free(j);
 		return;
 	}
+	if (!pool_all && !j->n_pool) {
+		/* the regional spec names farms that must exist: a 4xx now, not a failed job */
+		struct feature_config probe = j->o.features;
+
+		if (feature_config_set_regional(&probe, req->store, j->farm_id, j->regional, &err)) {
+			free(j);
+			if (err.code == WC_EINVAL)
+				reply_error(rep, 400, "bad_request", "invalid 'regional': %s", err.msg);
+			else
+				reply_wc_error(rep, &err);
+			return;
+		}
+	}
 	input = json_pack("{s:s,s:i,s:s}", "farm", j->farm_id, "ensemble", j->o.nn.n_members,
 			  "regional", j->regional);
 	if (input && j->n_pool)

@@ -296,7 +296,7 @@ Test(http, listen_errors)
 	cr_assert_eq(server_start(&cfg, st, &other, &err), WC_EHTTP, "port in use");
 }
 
-/* Error cases of a pooled training: each a 4xx with a message naming the rule, no job. */
+/* Error cases of a (pooled) training: each a 4xx with a message naming the rule, no job. */
 Test(http, train_pool_errors)
 {
 	static const char *const bad[][4] = {
@@ -314,6 +314,9 @@ Test(http, train_pool_errors)
 		{ "horns-rev", "{\"pool\":[\"horns-rev\",7]}", "400", "element 2 is not a farm id" },
 		{ "horns-rev", "{\"pool\":[\"b\",\"c\"]}", "400", "must include the farm 'horns-rev'" },
 		{ "nope", "{\"pool\":\"all\"}", "404", "no farm 'nope'" },
+		/* without a pool the regional spec is checked up front too */
+		{ "horns-rev", "{\"regional\":\"b,nope\"}", "404", "'b,nope'" },
+		{ "horns-rev", "{\"regional\":\"-5km\"}", "400", "invalid regional radius" },
 	};
 	char path[128], body[1024];
 	const char *msg;
