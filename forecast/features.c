@@ -753,8 +753,13 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 		x[k++] = wp2 ? f_or_nan(weather_row_speed(wp2)) : fnan();
 	}
 	if (!c->nwp_only && c->n_lags) {
-		const struct weather_row *wt = w ? run_row(s, r, utc_floor(T, UTC_HOUR)) : NULL;
+		int64_t t0 = utc_floor(T, UTC_HOUR);
+		const struct weather_row *wt = w ? run_row(s, r, t0) : NULL;
 
+		/* a run without lead 0 (GEFCom2012's start at 1 h): the newest available
+		 * run that has the issue hour */
+		if (w && !wt)
+			wt = farm_series_nwp(s, T, t0, 0, NULL);
 		x[k++] = wt ? f_or_nan(weather_row_speed(wt)) : fnan();
 		/* the last observation, fading with lead: persistence as one linear input */
 		x[k++] = farm_series_obs(s, utc_floor(T, UTC_HOUR), T) * (float)exp(-lead / 4.0);

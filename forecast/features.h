@@ -26,7 +26,9 @@
  *                                                   k = -nbr_hours..nbr_hours, k != 0
  *   [ws10@k shear@k]                                with nbr_full, at the same hours
  *   prev_ws_hub prev_ws10 prev2_ws_hub              the two previous available runs at T + h
- *   ws_hub_at_T                                     the same run at the issue hour T
+ *   ws_hub_at_T                                     the same run at the issue hour T (if
+ *                                                   it lacks T: the newest available
+ *                                                   run that has T)
  *   obs_now_decay                                   obs_lag0 * exp(-h / 4 h)
  *   obs_lag<L>                                      power / capacity at T - L hours
  *                                                   (NaN for leads > obs_max_lead)
