@@ -479,6 +479,7 @@ int cmd_train(int argc, char **argv, struct cmd_ctx *ctx)
 		return ret < 0 ? CMD_OK : ret;
 	if (!strcmp(t.format, "json"))
 		arr = json_array();
+	nn_blas_warn_slow_kernels();
 	if (t.pool) {
 		ret = train_pool(ctx, &t, arr);
 	} else if (!strcmp(t.farm, "all")) {

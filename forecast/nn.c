@@ -1433,6 +1433,11 @@ static void coretype_warn(void)
 			 openblas_get_corename(), hint);
 }
 
+void nn_blas_warn_slow_kernels(void)
+{
+	pthread_once(&coretype_once, coretype_warn);
+}
+
 enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data *data,
 			      struct nn_model **out, struct wc_error *err)
 {
@@ -1446,7 +1451,7 @@ enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data 
 
 	*out = NULL;
 	if (cfg->progress)	/* quiet callers (tests, benchmarks) decide for themselves */
-		pthread_once(&coretype_once, coretype_warn);
+		nn_blas_warn_slow_kernels();
 	ret = config_check(cfg, err);
 	if (!ret)
 		ret = data_check(cfg, data, err);

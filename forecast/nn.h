@@ -147,6 +147,10 @@ int nn_blas_threads(int n);
  */
 const char *nn_blas_coretype_hint(void);
 
+/* Log that warning (once per process) when nn_blas_coretype_hint() names a better core:
+ * for callers that train without progress (the CLI's and the server's training). */
+void nn_blas_warn_slow_kernels(void);
+
 /* ---- one network ---------------------------------------------------------------- */
 
 /*

@@ -286,6 +286,7 @@ static char *train_job_run(void *arg, struct store *st, int *failed)
 	json_t *v;
 	char *text;
 
+	nn_blas_warn_slow_kernels();
 	*failed = 1;
 	if (j->n_pool) {
 		v = train_pool_run(j, st, failed);

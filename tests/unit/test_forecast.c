@@ -953,6 +953,9 @@ Test(forecast_e2e, cli_and_http)
 			cr_assert_eq(tu_cli(dir, NULL, &errs, "%s", bad_pool[i][0]), 2, "%s: %s",
 				     bad_pool[i][0], errs);
 			cr_assert(strstr(errs, bad_pool[i][1]), "%s: %s", bad_pool[i][0], errs);
+			/* training says when OpenBLAS runs slow kernels, and how to fix it */
+			if (i == 0 && nn_blas_coretype_hint() && !getenv("OPENBLAS_CORETYPE"))
+				cr_assert(strstr(errs, "set OPENBLAS_CORETYPE="), "%s", errs);
 			free(errs);
 		}
 	}
