@@ -114,6 +114,32 @@ static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc
 	return WC_OK;
 }
 
+/*
+ * A model whose inputs name a farm that has since been removed (a regional or pool farm)
+ * cannot build its rows: WC_ENOTFOUND saying which farm and how to fix it.
+ */
+static enum wc_status model_inputs_registered(struct store *st, const struct farm_model *m,
+					      struct wc_error *err)
+{
+	const struct feature_config *c = &m->features;
+
+	for (int i = 0; i < c->n_regional + c->n_pool; i++) {
+		const char *id = i < c->n_regional ? c->regional[i] : c->pool[i - c->n_regional];
+		struct farm g;
+		enum wc_status ret = store_farm_get(st, id, &g, err);
+
+		if (ret == WC_ENOTFOUND)
+			return wc_error_set(err, WC_ENOTFOUND,
+					    "model %d of farm '%s' takes inputs from farm '%s', which "
+					    "is no longer registered; retrain with 'windcast train "
+					    "--farm %s' (or --pool with the farms that remain)",
+					    m->version, m->farm_id, id, m->farm_id);
+		if (ret)
+			return ret;
+	}
+	return WC_OK;
+}
+
 enum wc_status forecaster_open(struct store *st, const char *farm_id,
 			       const struct forecast_options *o, int64_t first, int64_t last,
 			       struct forecaster **out, struct wc_error *err)
@@ -147,7 +173,11 @@ enum wc_status forecaster_open(struct store *st, const char *farm_id,
 		struct wc_error merr = { 0 };
 
 		ret = farm_model_load(st, farm_id, o->model_version, &fc->model, &merr);
+		if (!ret)
+			ret = model_inputs_registered(st, fc->model, &merr);
 		if (ret == WC_ENOTFOUND && !strcmp(o->model, "auto")) {
+			farm_model_free(fc->model);
+			fc->model = NULL;
 			snprintf(fc->no_model, sizeof(fc->no_model), "%s", merr.msg);
 			ret = WC_OK;
 		} else if (ret) {

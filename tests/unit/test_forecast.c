@@ -355,6 +355,23 @@ Test(forecast_pool, one_network_for_the_pool)
 		cr_assert_eq(farm_model_train_pool(a, bad, 2, &o, pa, &err), WC_ENOTFOUND);
 		cr_assert_null(pa[0]);
 	}
+	/* a pool farm removed later: alpha's model cannot build its rows; auto falls back
+	 * to a baseline saying why, nn refuses with the same reason */
+	cr_assert_eq(store_farm_delete(a, "beta", &err), WC_OK, "%s", err.msg);
+	issue(a, "alpha", "auto", T, 6, &fa);
+	cr_assert_str_eq(fa.model, "powercurve");
+	cr_assert(strstr(fa.fallback, "takes inputs from farm 'beta'"), "%s", fa.fallback);
+	forecast_release(&fa);
+	{
+		struct forecast_options fo;
+		struct forecaster *fcr;
+
+		forecast_options_init(&fo);
+		fo.model = "nn";
+		cr_assert_eq(forecaster_open(a, "alpha", &fo, T, T, &fcr, &err), WC_ENOTFOUND);
+		cr_assert(strstr(err.msg, "retrain with 'windcast train --farm alpha'"), "%s",
+			  err.msg);
+	}
 	store_close(a);
 	store_close(b);
 	tu_rmrf_free(da);
