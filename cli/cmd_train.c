@@ -23,7 +23,7 @@ static const char train_usage[] =
 	"                      [--seed N] [--delay H] [--leads N] [--issue-every H]\n"
 	"                      [--short-leads N] [--short-every H] [--lr LR]\n"
 	"                      [--weight-decay WD] [--batch N] [--workers N]\n"
-	"                      [--nbr-hours K] [--nbr-full]\n"
+	"                      [--nbr-hours K] [--nbr-full] [--val-mode tail|weekly]\n"
 	"                      [--regional none|all|RKM|ID,...] [--lags L,L|none]\n"
 	"                      [--obs-max-lead H] [--no-prev-run] [--nwp-only]\n"
 	"                      [--quantiles LIST] [--val-frac F] [--point median|mean]\n"
@@ -63,6 +63,8 @@ static const char train_usage[] =
 	"  --obs-max-lead H  observed power inputs only for leads <= H (default 12, 0: all)\n"
 	"  --nwp-only        NWP and calendar inputs only (analyses, e.g. GEFCom2014)\n"
 	"  --quantiles LIST  trained levels, e.g. 0.05,0.5,0.95 or 0.01:0.99:0.02 (<= 64)\n"
+	"  --val-mode M      validation issue times: tail (default, the latest --val-frac)\n"
+	"                    or weekly (every round(1 / val-frac)-th week, the rest train)\n"
 	"  --point P         the model's point forecast: median (default) or mean of its\n"
 	"                    quantiles (lower RMSE when the distribution is skewed)\n"
 	"  --refit           then train again on all rows (validation ones included) for\n"
@@ -98,6 +100,7 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "nbr-hours", required_argument, NULL, 'n' },
 		{ "nbr-full", no_argument, NULL, 'u' },
+		{ "val-mode", required_argument, NULL, 'V' },
 		{ "short-leads", required_argument, NULL, 'S' },
 		{ "short-every", required_argument, NULL, 'T' },
 		{ "regional", required_argument, NULL, 'r' },
@@ -187,6 +190,11 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 			break;
 		case 'u':
 			o->features.nbr_full = true;
+			break;
+		case 'V':
+			if (strcmp(optarg, "tail") && strcmp(optarg, "weekly"))
+				return cli_bad_option("train", "--val-mode", optarg, "use tail or weekly");
+			o->val_mode = strcmp(optarg, "tail") ? VAL_WEEKLY : VAL_TAIL;
 			break;
 		case 'e':
 			if (cli_parse_long(optarg, 1, 10000, &v))

@@ -180,8 +180,9 @@ static void rowset_release(struct rowset *r)
 /*
  * Issue times of training: the deliveries (o->issue_every, or every run's delivery) with
  * leads 1..max_lead, and with o->short_leads also every o->short_every between them with
- * leads 1..short_leads. *lim gets each time's longest lead; the validation cut *cut is the
- * first of the last val_frac of the delivery times (INT64_MAX: none).
+ * leads 1..short_leads. *lim gets each time's longest lead, negated for those extra
+ * times; the validation cut *cut is the first of the last val_frac of the delivery times
+ * (INT64_MAX: none).
  */
 static enum wc_status issue_plan(const struct farm_series *s, const struct train_options *o,
 				 int64_t **times, int **lim, size_t *n, int64_t *cut,
@@ -216,8 +217,8 @@ static enum wc_status issue_plan(const struct farm_series *s, const struct train
 			(*lim)[k++] = o->features.max_lead;
 		} else {
 			(*times)[k] = e[j++];
-			(*lim)[k++] = o->short_leads < o->features.max_lead ? o->short_leads
-									    : o->features.max_lead;
+			(*lim)[k++] = -(o->short_leads < o->features.max_lead ? o->short_leads
+									      : o->features.max_lead);
 		}
 	}
 	*n = k;
@@ -233,11 +234,45 @@ cleanup:
 	return ret;
 }
 
+/* Is issue time t a validation one: at or after the cut, or in every k-th week. */
+static bool is_validation(const struct train_options *o, int64_t t, int64_t cut)
+{
+	int64_t k, week;
+
+	if (o->val_mode != VAL_WEEKLY)
+		return t >= cut;
+	if (!(o->val_frac > 0))
+		return false;
+	k = llround(1.0 / o->val_frac);
+	week = (t >= 0 ? t : t - 7 * UTC_DAY + 1) / (7 * UTC_DAY);
+	return (week % k + k) % k == k - 1;
+}
+
+/* Append the rows of issue time t with leads 1..lim whose target is observed and whose
+ * NWP exists. */
+static void issue_rows(const struct features *f, int64_t t, int lim, struct rowset *rs)
+{
+	const struct farm_series *s = f->target;
+
+	for (int h = 1; h <= lim; h++) {
+		int64_t n = rs->n;
+		float y = farm_series_obs(s, t + (int64_t)h * UTC_HOUR, s->upto);
+
+		if (!isfinite(y) || !features_row(f, t, h, rs->X + n * f->n, NULL))
+			continue;
+		rs->Y[n] = y < 0 ? 0 : y > 1 ? 1 : y;
+		rs->T[n] = t;
+		rs->L[n] = h;
+		rs->n++;
+	}
+}
+
 /*
- * Rows of f's target farm for the issue plan of o: every (issue time, lead) whose target
- * is observed and whose NWP exists. The extra short-lead issue times serve training only:
- * those at or after the validation cut are left out, so that validation and its scores
- * are the operational issue times alone.
+ * Rows of f's target farm for the issue plan of o, the training rows first: every (issue
+ * time, lead) whose target is observed and whose NWP exists. Validation issue times are
+ * the latest val_frac (VAL_TAIL) or every k-th week (VAL_WEEKLY). The extra short-lead
+ * issue times serve training only: validation ones are left out, so that validation and
+ * its scores are the operational issue times alone.
  */
 static enum wc_status build_rows(const struct features *f, const struct train_options *o,
 				 struct rowset *rs, struct wc_error *err)
@@ -252,7 +287,7 @@ static enum wc_status build_rows(const struct features *f, const struct train_op
 	if ((ret = issue_plan(s, o, &issues, &lim, &nissues, &cut, err)))
 		return ret;
 	for (size_t i = 0; i < nissues; i++)
-		cap += lim[i];
+		cap += abs(lim[i]);
 	rs->X = malloc((size_t)(cap ? cap : 1) * f->n * sizeof(float));
 	rs->Y = malloc((size_t)(cap ? cap : 1) * sizeof(float));
 	rs->T = malloc((size_t)(cap ? cap : 1) * sizeof(int64_t));
@@ -261,36 +296,37 @@ static enum wc_status build_rows(const struct features *f, const struct train_op
 		ret = wc_error_set(err, WC_ENOMEM, "cannot allocate %" PRId64 " training rows", cap);
 		goto cleanup;
 	}
-	rs->split = -1;
-	for (size_t i = 0; i < nissues; i++) {
-		bool extra = lim[i] < o->features.max_lead;
-
-		if (issues[i] >= cut && rs->split < 0)
+	/* lim < 0 marks the extra short-lead issue times */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
 			rs->split = rs->n;
-		if (issues[i] >= cut && extra)
-			continue;
-		if (!extra)
-			rs->nissues++;
-		for (int h = 1; h <= lim[i]; h++) {
-			int64_t n = rs->n;
-			float y = farm_series_obs(s, issues[i] + (int64_t)h * UTC_HOUR, s->upto);
+		for (size_t i = 0; i < nissues; i++) {
+			bool val = is_validation(o, issues[i], cut);
 
-			if (!isfinite(y) || !features_row(f, issues[i], h, rs->X + n * f->n, NULL))
+			if (val != (pass == 1) || (val && lim[i] < 0))
 				continue;
-			rs->Y[n] = y < 0 ? 0 : y > 1 ? 1 : y;
-			rs->T[n] = issues[i];
-			rs->L[n] = h;
-			rs->n++;
+			if (lim[i] > 0)
+				rs->nissues++;
+			issue_rows(f, issues[i], abs(lim[i]), rs);
 		}
 	}
-	if (rs->split < 0)
-		rs->split = rs->n;
 cleanup:
 	free(issues);
 	free(lim);
 	if (ret)
 		rowset_release(rs);
 	return ret;
+}
+
+/* First and last issue time of the rows (train and validation rows are each in order). */
+static void rowset_range(const struct rowset *r, int64_t *from, int64_t *to)
+{
+	*from = r->T[0];
+	*to = r->T[r->n - 1];
+	if (r->split > 0 && r->split < r->n) {
+		*from = r->T[r->split] < *from ? r->T[r->split] : *from;
+		*to = r->T[r->split - 1] > *to ? r->T[r->split - 1] : *to;
+	}
 }
 
 static enum wc_status too_few_rows(const char *what, const struct rowset *rs,
@@ -365,8 +401,7 @@ enum wc_status farm_model_train(struct store *st, const char *farm_id,
 	snprintf(m->farm_id, sizeof(m->farm_id), "%s", farm_id);
 	m->features = *c;
 	m->point_mean = o->point_mean;
-	m->train_from = rs.T[0];
-	m->train_to = rs.T[rs.n - 1];
+	rowset_range(&rs, &m->train_from, &m->train_to);
 	m->n_rows = rs.n;
 	data = (struct nn_data){ .X = rs.X, .Y = rs.Y, .n_rows = rs.n, .n_features = f.n,
 				 .n_targets = 1, .split = rs.split,
@@ -422,7 +457,7 @@ enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, i
 	struct rowset *rs = NULL;
 	struct nn_model *validated = NULL, *final = NULL;
 	float *X = NULL, *Y = NULL;
-	int64_t total = 0, ntrain = 0, n = 0, from = INT64_MAX, to = INT64_MIN;
+	int64_t total = 0, ntrain = 0, n = 0, from = INT64_MAX, to = INT64_MIN, a, b;
 	struct nn_data data;
 	enum wc_status ret = WC_OK;
 	int loaded = 0;
@@ -472,8 +507,9 @@ enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, i
 		}
 		total += rs[i].n;
 		ntrain += rs[i].split;
-		from = rs[i].T[0] < from ? rs[i].T[0] : from;
-		to = rs[i].T[rs[i].n - 1] > to ? rs[i].T[rs[i].n - 1] : to;
+		rowset_range(&rs[i], &a, &b);
+		from = a < from ? a : from;
+		to = b > to ? b : to;
 	}
 	X = malloc((size_t)total * f[0].n * sizeof(float));
 	Y = malloc((size_t)total * sizeof(float));

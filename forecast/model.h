@@ -32,6 +32,8 @@ struct train_options {
 	int short_leads;		/* > 0: extra issue times every short_every between */
 	int64_t short_every;		/* those, with leads 1..short_leads (training only) */
 	double val_frac;		/* share of issue times held out, 0 .. 0.5 */
+	enum { VAL_TAIL, VAL_WEEKLY } val_mode;	/* the latest issue times, or every
+						 * round(1 / val_frac)-th week */
 	bool point_mean;		/* the model's point forecast is its mean, not median */
 	bool refit;			/* after validating, train again on every row for the
 					 * epochs early stopping chose */

@@ -437,6 +437,62 @@ Test(forecast_pool, short_lead_rows)
 	tu_rmrf_free(d);
 }
 
+/*
+ * --val-mode weekly: the same rows as the tail split, validated on every 4th week
+ * (val_frac 0.25) instead of the latest issue times; the validation count and the
+ * training range are checked against an independent count.
+ */
+Test(forecast_pool, weekly_validation_split)
+{
+	const int64_t T = FX_T0 + 35 * 86400;
+	char *d;
+	struct store *st = open_store(&d);
+	struct train_options o;
+	struct farm_model *tail, *weekly;
+	struct farm_series s;
+	struct wc_error err = { 0 };
+	int64_t *del, expect = 0;
+	size_t nd;
+	json_t *j;
+
+	fx_fill(st, 36, INT64_MAX, 0);
+	tiny_train_options(&o);
+	o.to = T;
+	o.val_frac = 0.25;
+	cr_assert_eq(farm_model_train(st, "alpha", &o, &tail, &err), WC_OK, "%s", err.msg);
+	o.val_mode = VAL_WEEKLY;
+	cr_assert_eq(farm_model_train(st, "alpha", &o, &weekly, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(weekly->n_rows, tail->n_rows, "the same rows, split otherwise");
+	cr_assert_eq(weekly->train_from, tail->train_from);
+	cr_assert_eq(weekly->train_to, tail->train_to);
+
+	cr_assert_eq(farm_series_load(st, "alpha", T, o.features.delay_s, INT64_MIN, INT64_MAX,
+				      &s, &err),
+		     WC_OK);
+	cr_assert_eq(farm_series_issue_times(&s, INT64_MIN, T, 0, &del, &nd, &err), WC_OK);
+	for (size_t i = 0; i < nd; i++) {
+		if ((del[i] / (7 * 86400)) % 4 != 3)	/* weeks since 1970-01-01, a Thursday */
+			continue;
+		for (int h = 1; h <= o.features.max_lead; h++) {
+			int64_t v = del[i] + h * 3600;
+
+			if (isfinite(farm_series_obs(&s, v, T)) && farm_series_nwp(&s, del[i], v, 0, NULL))
+				expect++;
+		}
+	}
+	cr_assert_gt(expect, 50);
+	j = json_loads(weekly->scores, 0, NULL);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "overall"), "n")),
+		     expect);
+	json_decref(j);
+	free(del);
+	farm_series_release(&s);
+	farm_model_free(tail);
+	farm_model_free(weekly);
+	store_close(st);
+	tu_rmrf_free(d);
+}
+
 /* ---- shapes ---- */
 
 TestSuite(forecast_shape, .timeout = 60);
