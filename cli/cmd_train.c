@@ -24,6 +24,7 @@ static const char train_usage[] =
 	"                      [--short-leads N] [--short-every H] [--lr LR]\n"
 	"                      [--weight-decay WD] [--batch N] [--workers N]\n"
 	"                      [--nbr-hours K] [--nbr-full] [--val-mode tail|weekly]\n"
+	"                      [--no-doy]\n"
 	"                      [--regional none|all|RKM|ID,...] [--lags L,L|none]\n"
 	"                      [--obs-max-lead H] [--no-prev-run] [--nwp-only]\n"
 	"                      [--quantiles LIST] [--val-frac F] [--point median|mean]\n"
@@ -63,6 +64,8 @@ static const char train_usage[] =
 	"  --obs-max-lead H  observed power inputs only for leads <= H (default 12, 0: all)\n"
 	"  --nwp-only        NWP and calendar inputs only (analyses, e.g. GEFCom2014)\n"
 	"  --quantiles LIST  trained levels, e.g. 0.05,0.5,0.95 or 0.01:0.99:0.02 (<= 64)\n"
+	"  --no-doy          no day-of-year inputs (history shorter than a year would make\n"
+	"                    the network extrapolate the season)\n"
 	"  --val-mode M      validation issue times: tail (default, the latest --val-frac)\n"
 	"                    or weekly (every round(1 / val-frac)-th week, the rest train)\n"
 	"  --point P         the model's point forecast: median (default) or mean of its\n"
@@ -101,6 +104,7 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		{ "nbr-hours", required_argument, NULL, 'n' },
 		{ "nbr-full", no_argument, NULL, 'u' },
 		{ "val-mode", required_argument, NULL, 'V' },
+		{ "no-doy", no_argument, NULL, 'Y' },
 		{ "short-leads", required_argument, NULL, 'S' },
 		{ "short-every", required_argument, NULL, 'T' },
 		{ "regional", required_argument, NULL, 'r' },
@@ -190,6 +194,9 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 			break;
 		case 'u':
 			o->features.nbr_full = true;
+			break;
+		case 'Y':
+			o->features.no_doy = true;
 			break;
 		case 'V':
 			if (strcmp(optarg, "tail") && strcmp(optarg, "weekly"))

@@ -53,10 +53,10 @@ void feature_config_format(const struct feature_config *c, char *buf, size_t len
 
 	o = (size_t)snprintf(buf, len,
 			     "delay_s=%lld max_lead=%d nbr_hours=%d obs_max_lead=%d prev_run=%d "
-			     "nwp_only=%d regional_obs=%d%s lags=",
+			     "nwp_only=%d regional_obs=%d%s%s lags=",
 			     (long long)c->delay_s, c->max_lead, c->nbr_hours, c->obs_max_lead,
 			     c->prev_run, c->nwp_only, c->regional_obs,
-			     c->nbr_full ? " nbr_full=1" : "");
+			     c->nbr_full ? " nbr_full=1" : "", c->no_doy ? " no_doy=1" : "");
 	for (int i = 0; i < c->n_lags && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? "," : "", c->lags[i]);
 	if (o < len)
@@ -140,6 +140,8 @@ enum wc_status feature_config_parse(const char *text, struct feature_config *c,
 			c->regional_obs = atoi(v) != 0;
 		else if (!strcmp(tok, "nbr_full"))
 			c->nbr_full = atoi(v) != 0;
+		else if (!strcmp(tok, "no_doy"))
+			c->no_doy = atoi(v) != 0;
 		else if (!strcmp(tok, "lags")) {
 			int n = parse_int_list(v, c->lags, FEAT_MAX_LAGS);
 
@@ -608,7 +610,7 @@ enum wc_status features_init(struct features *f, const struct feature_config *cf
 					    cfg->regional[i]);
 	if (!cfg->nwp_only)
 		ret = add_name(f, &cap, err, "lead_h");
-	for (int i = 0; i < 4 && !ret; i++)
+	for (int i = 0; i < (cfg->no_doy ? 2 : 4) && !ret; i++)
 		ret = add_name(f, &cap, err, "%s", calendar_names[i]);
 	for (int i = 0; i < cfg->n_pool && !ret; i++)
 		ret = add_name(f, &cap, err, "pool:%s", cfg->pool[i]);
@@ -699,8 +701,10 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 		x[k++] = (float)lead;
 	x[k++] = (float)sin(TWO_PI * hod);
 	x[k++] = (float)cos(TWO_PI * hod);
-	x[k++] = (float)sin(TWO_PI * doy);
-	x[k++] = (float)cos(TWO_PI * doy);
+	if (!c->no_doy) {
+		x[k++] = (float)sin(TWO_PI * doy);
+		x[k++] = (float)cos(TWO_PI * doy);
+	}
 	for (int i = 0; i < c->n_pool; i++)
 		x[k++] = strcmp(s->farm.id, c->pool[i]) ? 0.0f : 1.0f;
 	if (!c->nwp_only)

@@ -17,6 +17,7 @@
  *
  * Features (names as stored in the model file), all NaN-tolerant (forecast/nn imputes):
  *   lead_h, hod_sin, hod_cos, doy_sin, doy_cos     lead and calendar of the valid time
+ *                                                   (no doy_* with no_doy)
  *   pool:<farm>                                     a pooled model's farm one-hot: 1 for
  *                                                   the target farm, else 0
  *   nwp_lead_h                                      age of the NWP at the valid time
@@ -64,6 +65,7 @@ struct feature_config {
 	int max_lead;			/* training leads 1..max_lead hours */
 	int nbr_hours;			/* neighbouring valid times, 0..FEAT_MAX_NBR */
 	bool nbr_full;			/* also 10 m speed and shear at those times */
+	bool no_doy;			/* leave out the day of year (history < a year) */
 	int n_lags;
 	int lags[FEAT_MAX_LAGS];	/* observed power at T - lag hours */
 	int obs_max_lead;		/* observation inputs only for leads <= this; 0: all */

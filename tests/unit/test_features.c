@@ -63,6 +63,7 @@ Test(features_rule, config_round_trip)
 	strcpy(a.regional[0], "beta");
 	strcpy(a.regional[1], "gamma-2");
 	a.nbr_full = true;
+	a.no_doy = true;
 	a.n_pool = 3;
 	strcpy(a.pool[0], "alpha");
 	strcpy(a.pool[1], "beta");
@@ -76,7 +77,7 @@ Test(features_rule, config_round_trip)
 	/* a model file written before nbr_full and pool existed reads as without them */
 	cr_assert_eq(feature_config_parse("delay_s=0 max_lead=4 nbr_hours=3 lags=0", &b, &err),
 		     WC_OK);
-	cr_assert(!b.nbr_full && b.n_pool == 0);
+	cr_assert(!b.nbr_full && !b.no_doy && b.n_pool == 0);
 }
 
 TestSuite(features_rows, .timeout = 60);
@@ -148,6 +149,28 @@ Test(features_rows, values_from_the_run_available_at_T)
 	cr_assert_float_eq(x[name_index(&f, "wd100_sin")] * x[name_index(&f, "wd100_sin")] +
 				   x[name_index(&f, "wd100_cos")] * x[name_index(&f, "wd100_cos")],
 			   1, 1e-5);
+	/* --no-doy: the same row without the day of year, every other value in place */
+	{
+		struct feature_config c2 = c;
+		struct features f2;
+		float *x2;
+		int k2 = 0;
+
+		c2.no_doy = true;
+		cr_assert_eq(features_init(&f2, &c2, &in.target, in.rp, &err), WC_OK, "%s", err.msg);
+		cr_assert_eq(f2.n, f.n - 2);
+		x2 = calloc((size_t)f2.n, sizeof(float));
+		cr_assert(features_row(&f2, T, lead, x2, NULL));
+		for (int i = 0; i < f.n; i++) {
+			if (!strncmp(f.names[i], "doy_", 4))
+				continue;
+			cr_assert_str_eq(f2.names[k2], f.names[i]);
+			cr_assert(x2[k2] == x[i] || (isnan(x2[k2]) && isnan(x[i])), "%s", f.names[i]);
+			k2++;
+		}
+		free(x2);
+		features_release(&f2);
+	}
 	/* beyond the reach of the run available at T: not usable, all NWP NaN */
 	cr_assert_not(features_row(&f, T, 48 - 5 + 1, x, &run));
 	cr_assert(isnan(x[name_index(&f, "ws_hub")]));
