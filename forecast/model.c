@@ -2,7 +2,8 @@
  * model.c - train, save and load a farm's forecaster; see model.h.
  *
  * Limits: all rows of a training run are held in memory (rows x features floats, about
- * 15 MB for a year of 12-hourly issues at 48 leads and 100 features).
+ * 15 MB for a year of 12-hourly issues at 48 leads and 100 features); a pool holds its
+ * farms' rows twice (per farm for the scores, and pooled for training).
  */
 #include "forecast/model.h"
 
@@ -469,6 +470,11 @@ enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, i
 				    FEAT_MAX_REGIONAL, n_farms);
 	if (o->val_frac < 0 || o->val_frac > 0.5 || c.max_lead < 1 || c.max_lead > FEAT_MAX_LEAD)
 		return wc_error_set(err, WC_EINVAL, "invalid training options");
+	for (int i = 0; i < n_farms; i++)
+		for (int j = 0; j < i; j++)
+			if (!strcmp(ids[i], ids[j]))
+				return wc_error_set(err, WC_EINVAL, "farm '%s' is twice in the pool",
+						    ids[i]);
 	/* every farm's inputs: the one-hot of the pool and, as regional inputs, every farm
 	 * of the pool in one order (the target's own slot included), so that the farms'
 	 * rows have the same columns */

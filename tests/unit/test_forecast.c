@@ -352,8 +352,12 @@ Test(forecast_pool, one_network_for_the_pool)
 	{
 		const char *bad[2] = { "alpha", "nope" };
 
+		const char *twice[2] = { "alpha", "alpha" };
+
 		cr_assert_eq(farm_model_train_pool(a, bad, 2, &o, pa, &err), WC_ENOTFOUND);
 		cr_assert_null(pa[0]);
+		cr_assert_eq(farm_model_train_pool(a, twice, 2, &o, pa, &err), WC_EINVAL);
+		cr_assert(strstr(err.msg, "twice"), "%s", err.msg);
 	}
 	/* a pool farm removed later: alpha's model cannot build its rows; auto falls back
 	 * to a baseline saying why, nn refuses with the same reason */
