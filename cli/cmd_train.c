@@ -359,25 +359,18 @@ static void print_text(const struct farm_model *m)
 	json_decref(s);
 }
 
-/* Print a trained and saved model: a JSON element into arr, or text. */
+/* Print a trained and saved model: a JSON element into arr (the API's summary and the
+ * members' best epochs), or text. */
 static void report(const struct farm_model *m, json_t *arr)
 {
-	const char *farm_id = m->farm_id;
-
 	if (arr) {
-		char a[UTC_ISO_LEN], b[UTC_ISO_LEN];
-		json_t *scores = json_loads(m->scores, 0, NULL), *epochs = json_array();
+		json_t *o = farm_model_json(m), *epochs = json_array();
 
 		/* the epochs each member ran (of the last fit: with --refit, the refit's) */
 		for (int k = 0; k < m->nn->n_members; k++)
 			json_array_append_new(epochs, json_integer(m->nn->info.member[k].best_epoch));
-		json_array_append_new(arr,
-				      json_pack("{s:s,s:i,s:I,s:s,s:s,s:f,s:o,s:o}", "farm", farm_id,
-						"version", m->version, "rows", (json_int_t)m->n_rows,
-						"train_from", utc_format(m->train_from, a),
-						"train_to", utc_format(m->train_to, b),
-						"train_seconds", m->train_seconds, "best_epochs",
-						epochs, "scores", scores ? scores : json_null()));
+		json_object_set_new(o, "best_epochs", epochs);
+		json_array_append_new(arr, o);
 	} else {
 		print_text(m);
 		fflush(stdout);

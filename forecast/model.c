@@ -330,14 +330,14 @@ static void rowset_range(const struct rowset *r, int64_t *from, int64_t *to)
 	}
 }
 
-static enum wc_status too_few_rows(const char *what, const struct rowset *rs,
-				   struct wc_error *err)
+/* The options every training checks. */
+static enum wc_status check_options(const struct train_options *o, struct wc_error *err)
 {
-	return wc_error_set(err, WC_ENOTFOUND,
-			    "not enough training rows for %s (%" PRId64 " rows from %d issue "
-			    "times): it needs NWP runs and observations over the same period; "
-			    "ingest runs and import observations first",
-			    what, rs->n, rs->nissues);
+	const struct feature_config *c = &o->features;
+
+	if (o->val_frac < 0 || o->val_frac > 0.5 || c->max_lead < 1 || c->max_lead > FEAT_MAX_LEAD)
+		return wc_error_set(err, WC_EINVAL, "invalid training options");
+	return WC_OK;
 }
 
 /*
@@ -368,76 +368,6 @@ static enum wc_status fit(const struct train_options *o, struct nn_data *data,
 	return nn_model_train(&cfg, data, final, err);
 }
 
-enum wc_status farm_model_train(struct store *st, const char *farm_id,
-				const struct train_options *o, struct farm_model **out,
-				struct wc_error *err)
-{
-	const struct feature_config *c = &o->features;
-	struct farm_inputs ss;
-	struct features f = { 0 };
-	struct farm_model *m = NULL;
-	struct nn_model *validated = NULL, *final = NULL;
-	struct rowset rs = { 0 };
-	struct nn_data data;
-	enum wc_status ret;
-	char what[FARM_ID_MAX + 16];
-
-	*out = NULL;
-	if (o->val_frac < 0 || o->val_frac > 0.5 || c->max_lead < 1 || c->max_lead > FEAT_MAX_LEAD)
-		return wc_error_set(err, WC_EINVAL, "invalid training options");
-	if ((ret = farm_inputs_load(&ss, st, farm_id, c, o->to, INT64_MIN, INT64_MAX, err)))
-		return ret;
-	if ((ret = features_init(&f, c, &ss.target, ss.rp, err)) ||
-	    (ret = build_rows(&f, o, &rs, err)))
-		goto cleanup;
-	if (rs.split < 16) {
-		snprintf(what, sizeof(what), "farm '%s'", farm_id);
-		ret = too_few_rows(what, &rs, err);
-		goto cleanup;
-	}
-	if (!(m = calloc(1, sizeof(*m)))) {
-		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-		goto cleanup;
-	}
-	snprintf(m->farm_id, sizeof(m->farm_id), "%s", farm_id);
-	m->features = *c;
-	m->point_mean = o->point_mean;
-	rowset_range(&rs, &m->train_from, &m->train_to);
-	m->n_rows = rs.n;
-	data = (struct nn_data){ .X = rs.X, .Y = rs.Y, .n_rows = rs.n, .n_features = f.n,
-				 .n_targets = 1, .split = rs.split,
-				 .feature_names = (const char *const *)f.names,
-				 .data_from = m->train_from, .data_to = m->train_to };
-	log_info("training farm '%s': %" PRId64 " rows (%" PRId64 " validation), %d features, "
-		 "%d members",
-		 farm_id, rs.n, rs.n - rs.split, f.n, o->nn.n_members);
-	ret = fit(o, &data, &validated, &final, err);
-	m->nn = validated;
-	validated = NULL;
-	if (ret)
-		goto cleanup;
-	m->train_seconds = m->nn->info.train_seconds;
-	if (!(m->scores = score_json(&f, m, rs.X, rs.Y, rs.T, rs.L, rs.split, rs.n, err))) {
-		ret = err ? err->code : WC_ENOMEM;
-		goto cleanup;
-	}
-	if (final) {
-		m->train_seconds += final->info.train_seconds;
-		nn_model_free(m->nn);
-		m->nn = final;
-		final = NULL;
-	}
-	*out = m;
-	m = NULL;
-cleanup:
-	nn_model_free(final);
-	farm_model_free(m);
-	features_release(&f);
-	farm_inputs_release(&ss);
-	rowset_release(&rs);
-	return ret;
-}
-
 /* Append rows [a, b) of r to the pooled arrays at row *n. */
 static void rows_append(const struct rowset *r, int64_t a, int64_t b, int F, float *X, float *Y,
 			int64_t *n)
@@ -445,6 +375,139 @@ static void rows_append(const struct rowset *r, int64_t a, int64_t b, int F, flo
 	memcpy(X + *n * F, r->X + a * F, (size_t)(b - a) * F * sizeof(float));
 	memcpy(Y + *n, r->Y + a, (size_t)(b - a) * sizeof(float));
 	*n += b - a;
+}
+
+/*
+ * Fit one network on the rows rs[0..n) of the farms whose features are f[0..n) (one farm,
+ * or a pool: every farm's training rows, then every farm's validation rows) and make
+ * out[i] for farm i with its own validation scores; out[1..] borrow out[0]'s network.
+ * cfg is the feature configuration the models record.
+ */
+static enum wc_status fit_models(const struct train_options *o,
+				 const struct feature_config *cfg, const struct features *f,
+				 const struct rowset *rs, int n, struct farm_model **out,
+				 struct wc_error *err)
+{
+	struct nn_model *validated = NULL, *final = NULL;
+	float *X = NULL, *Y = NULL;
+	int64_t total = 0, ntrain = 0, k = 0, from = INT64_MAX, to = INT64_MIN, a, b;
+	struct nn_data data;
+	enum wc_status ret = WC_OK;
+	char what[FARM_ID_MAX + 64];
+
+	for (int i = 0; i < n; i++) {
+		if (rs[i].split < 16) {
+			snprintf(what, sizeof(what), "farm '%s'%s", f[i].target->farm.id,
+				 n > 1 ? " of the pool" : "");
+			return wc_error_set(err, WC_ENOTFOUND,
+					    "not enough training rows for %s (%" PRId64 " rows "
+					    "from %d issue times): it needs NWP runs and "
+					    "observations over the same period; ingest runs and "
+					    "import observations first",
+					    what, rs[i].n, rs[i].nissues);
+		}
+		total += rs[i].n;
+		ntrain += rs[i].split;
+		rowset_range(&rs[i], &a, &b);
+		from = a < from ? a : from;
+		to = b > to ? b : to;
+	}
+	if (n == 1) {	/* already in order: no copy */
+		X = rs[0].X;
+		Y = rs[0].Y;
+	} else if (!(X = malloc((size_t)total * f[0].n * sizeof(float))) ||
+		   !(Y = malloc((size_t)total * sizeof(float)))) {
+		ret = wc_error_set(err, WC_ENOMEM, "cannot allocate %" PRId64 " pooled rows", total);
+		goto cleanup;
+	} else {
+		for (int i = 0; i < n; i++)
+			rows_append(&rs[i], 0, rs[i].split, f[0].n, X, Y, &k);
+		for (int i = 0; i < n; i++)
+			rows_append(&rs[i], rs[i].split, rs[i].n, f[0].n, X, Y, &k);
+	}
+	data = (struct nn_data){ .X = X, .Y = Y, .n_rows = total, .n_features = f[0].n,
+				 .n_targets = 1, .split = ntrain,
+				 .feature_names = (const char *const *)f[0].names,
+				 .data_from = from, .data_to = to };
+	if (n == 1)
+		snprintf(what, sizeof(what), "farm '%s'", f[0].target->farm.id);
+	else
+		snprintf(what, sizeof(what), "a pool of %d farms", n);
+	log_info("training %s: %" PRId64 " rows (%" PRId64 " validation), %d features, %d members",
+		 what, total, total - ntrain, f[0].n, o->nn.n_members);
+	if ((ret = fit(o, &data, &validated, &final, err)))
+		goto cleanup;
+	for (int i = 0; i < n && !ret; i++) {
+		struct farm_model *m = calloc(1, sizeof(*m));
+
+		if (!(out[i] = m)) {
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			break;
+		}
+		snprintf(m->farm_id, sizeof(m->farm_id), "%s", f[i].target->farm.id);
+		m->features = *cfg;
+		m->point_mean = o->point_mean;
+		m->train_from = from;
+		m->train_to = to;
+		m->n_rows = total;
+		m->nn = validated;	/* borrowed for the scores */
+		m->scores = score_json(&f[i], m, rs[i].X, rs[i].Y, rs[i].T, rs[i].L,
+				       rs[i].split, rs[i].n, err);
+		m->nn = NULL;
+		if (!m->scores) {
+			ret = err ? err->code : WC_ENOMEM;
+			break;
+		}
+		m->train_seconds = validated->info.train_seconds +
+				   (final ? final->info.train_seconds : 0);
+		/* farm 0 owns the network; the others borrow it */
+		m->nn = final ? final : validated;
+		m->nn_borrowed = i > 0;
+	}
+	if (!ret) {
+		if (final)
+			final = NULL;
+		else
+			validated = NULL;
+	}
+cleanup:
+	if (ret)
+		for (int i = n; i-- > 0;) {
+			if (out[i])
+				out[i]->nn = NULL;
+			farm_model_free(out[i]);
+			out[i] = NULL;
+		}
+	nn_model_free(validated);
+	nn_model_free(final);
+	if (n > 1) {
+		free(X);
+		free(Y);
+	}
+	return ret;
+}
+
+enum wc_status farm_model_train(struct store *st, const char *farm_id,
+				const struct train_options *o, struct farm_model **out,
+				struct wc_error *err)
+{
+	struct farm_inputs ss;
+	struct features f = { 0 };
+	struct rowset rs = { 0 };
+	enum wc_status ret;
+
+	*out = NULL;
+	if ((ret = check_options(o, err)) ||
+	    (ret = farm_inputs_load(&ss, st, farm_id, &o->features, o->to, INT64_MIN, INT64_MAX,
+				    err)))
+		return ret;
+	if (!(ret = features_init(&f, &o->features, &ss.target, ss.rp, err)) &&
+	    !(ret = build_rows(&f, o, &rs, err)))
+		ret = fit_models(o, &o->features, &f, &rs, 1, out, err);
+	features_release(&f);
+	farm_inputs_release(&ss);
+	rowset_release(&rs);
+	return ret;
 }
 
 enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, int n_farms,
@@ -456,10 +519,6 @@ enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, i
 	const struct farm_series **sp = NULL;
 	struct features *f = NULL;
 	struct rowset *rs = NULL;
-	struct nn_model *validated = NULL, *final = NULL;
-	float *X = NULL, *Y = NULL;
-	int64_t total = 0, ntrain = 0, n = 0, from = INT64_MAX, to = INT64_MIN, a, b;
-	struct nn_data data;
 	enum wc_status ret = WC_OK;
 	int loaded = 0;
 
@@ -468,8 +527,8 @@ enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, i
 	if (n_farms < 2 || n_farms > FEAT_MAX_REGIONAL)
 		return wc_error_set(err, WC_EINVAL, "a pool has 2..%d farms, not %d",
 				    FEAT_MAX_REGIONAL, n_farms);
-	if (o->val_frac < 0 || o->val_frac > 0.5 || c.max_lead < 1 || c.max_lead > FEAT_MAX_LEAD)
-		return wc_error_set(err, WC_EINVAL, "invalid training options");
+	if ((ret = check_options(o, err)))
+		return ret;
 	for (int i = 0; i < n_farms; i++)
 		for (int j = 0; j < i; j++)
 			if (!strcmp(ids[i], ids[j]))
@@ -500,86 +559,12 @@ enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, i
 			goto cleanup;
 		sp[loaded] = &ser[loaded];
 	}
-	for (int i = 0; i < n_farms; i++) {
-		char what[FARM_ID_MAX + 32];
-
-		if ((ret = features_init(&f[i], &c, &ser[i], c.n_regional ? sp : NULL, err)) ||
-		    (ret = build_rows(&f[i], o, &rs[i], err)))
-			goto cleanup;
-		if (rs[i].split < 16) {
-			snprintf(what, sizeof(what), "farm '%s' of the pool", ids[i]);
-			ret = too_few_rows(what, &rs[i], err);
-			goto cleanup;
-		}
-		total += rs[i].n;
-		ntrain += rs[i].split;
-		rowset_range(&rs[i], &a, &b);
-		from = a < from ? a : from;
-		to = b > to ? b : to;
-	}
-	X = malloc((size_t)total * f[0].n * sizeof(float));
-	Y = malloc((size_t)total * sizeof(float));
-	if (!X || !Y) {
-		ret = wc_error_set(err, WC_ENOMEM, "cannot allocate %" PRId64 " pooled rows", total);
-		goto cleanup;
-	}
-	/* every farm's training rows, then every farm's validation rows */
-	for (int i = 0; i < n_farms; i++)
-		rows_append(&rs[i], 0, rs[i].split, f[0].n, X, Y, &n);
-	for (int i = 0; i < n_farms; i++)
-		rows_append(&rs[i], rs[i].split, rs[i].n, f[0].n, X, Y, &n);
-	data = (struct nn_data){ .X = X, .Y = Y, .n_rows = total, .n_features = f[0].n,
-				 .n_targets = 1, .split = ntrain,
-				 .feature_names = (const char *const *)f[0].names,
-				 .data_from = from, .data_to = to };
-	log_info("training a pool of %d farms: %" PRId64 " rows (%" PRId64 " validation), %d "
-		 "features, %d members",
-		 n_farms, total, total - ntrain, f[0].n, o->nn.n_members);
-	if ((ret = fit(o, &data, &validated, &final, err)))
-		goto cleanup;
-	for (int i = 0; i < n_farms && !ret; i++) {
-		struct farm_model *m = calloc(1, sizeof(*m));
-
-		if (!(out[i] = m)) {
-			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			break;
-		}
-		snprintf(m->farm_id, sizeof(m->farm_id), "%s", ids[i]);
-		m->features = c;
-		m->point_mean = o->point_mean;
-		m->train_from = from;
-		m->train_to = to;
-		m->n_rows = total;
-		m->nn = validated;	/* borrowed for the scores */
-		m->scores = score_json(&f[i], m, rs[i].X, rs[i].Y, rs[i].T, rs[i].L,
-				       rs[i].split, rs[i].n, err);
-		m->nn = NULL;
-		if (!m->scores) {
-			ret = err ? err->code : WC_ENOMEM;
-			break;
-		}
-		m->train_seconds = validated->info.train_seconds +
-				   (final ? final->info.train_seconds : 0);
-		/* farm 0 owns the network; the others borrow it */
-		m->nn = final ? final : validated;
-		m->nn_borrowed = i > 0;
-	}
-	if (!ret) {
-		if (final)
-			final = NULL;
-		else
-			validated = NULL;
-	}
+	for (int i = 0; i < n_farms && !ret; i++)
+		if (!(ret = features_init(&f[i], &c, &ser[i], c.n_regional ? sp : NULL, err)))
+			ret = build_rows(&f[i], o, &rs[i], err);
+	if (!ret)
+		ret = fit_models(o, &c, f, rs, n_farms, out, err);
 cleanup:
-	if (ret)
-		for (int i = n_farms; i-- > 0;) {
-			if (out[i])
-				out[i]->nn = NULL;
-			farm_model_free(out[i]);
-			out[i] = NULL;
-		}
-	nn_model_free(validated);
-	nn_model_free(final);
 	for (int i = 0; f && i < n_farms; i++)
 		features_release(&f[i]);
 	for (int i = 0; rs && i < n_farms; i++)
@@ -590,9 +575,18 @@ cleanup:
 	free(sp);
 	free(f);
 	free(rs);
-	free(X);
-	free(Y);
 	return ret;
+}
+
+json_t *farm_model_json(const struct farm_model *m)
+{
+	char a[UTC_ISO_LEN], b[UTC_ISO_LEN];
+	json_t *scores = json_loads(m->scores, 0, NULL);
+
+	return json_pack("{s:s,s:i,s:I,s:s,s:s,s:f,s:o}", "farm", m->farm_id, "version",
+			 m->version, "rows", (json_int_t)m->n_rows, "train_from",
+			 utc_format(m->train_from, a), "train_to", utc_format(m->train_to, b),
+			 "train_seconds", m->train_seconds, "scores", scores ? scores : json_null());
 }
 
 static enum wc_status mkdir_p(const char *path, struct wc_error *err)

@@ -19,6 +19,7 @@
 #ifndef WC_MODEL_H
 #define WC_MODEL_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "common/status.h"
@@ -101,6 +102,10 @@ enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, i
 				     struct wc_error *err);
 
 void farm_model_free(struct farm_model *m);
+
+/* {farm, version, rows, train_from, train_to, train_seconds, scores} of a trained model,
+ * as the CLI and the API report it; NULL on allocation failure. */
+json_t *farm_model_json(const struct farm_model *m);
 
 /* Index of the quantile level nearest 0.5 (the point forecast). */
 int farm_model_median(const struct farm_model *m);

@@ -225,17 +225,6 @@ struct train_job {
 };
 
 /* A saved model as the job's result shows it (a new reference). */
-static json_t *model_json(const struct farm_model *m)
-{
-	char a[UTC_ISO_LEN], b[UTC_ISO_LEN];
-	json_t *scores = json_loads(m->scores, 0, NULL);
-
-	return json_pack("{s:s,s:i,s:I,s:s,s:s,s:f,s:o}", "farm", m->farm_id, "version",
-			 m->version, "rows", (json_int_t)m->n_rows, "train_from",
-			 utc_format(m->train_from, a), "train_to", utc_format(m->train_to, b),
-			 "train_seconds", m->train_seconds, "scores", scores ? scores : json_null());
-}
-
 static json_t *pool_json(const struct train_job *j)
 {
 	json_t *a = json_array();
@@ -266,7 +255,7 @@ static json_t *train_pool_run(struct train_job *j, struct store *st, int *failed
 		return json_pack("{s:s}", "error", err.msg);
 	models = json_array();
 	for (i = 0; i < j->n_pool && !farm_model_save(st, m[i], &err); i++)
-		json_array_append_new(models, model_json(m[i]));
+		json_array_append_new(models, farm_model_json(m[i]));
 	*failed = i < j->n_pool;
 	if (*failed)
 		v = json_pack("{s:s,s:o,s:o}", "error", err.msg, "pool", pool_json(j), "models",
@@ -297,7 +286,7 @@ static char *train_job_run(void *arg, struct store *st, int *failed)
 		v = json_pack("{s:s}", "error", err.msg);
 	} else {
 		*failed = 0;
-		v = model_json(m);
+		v = farm_model_json(m);
 	}
 	farm_model_free(m);
 	text = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -14,7 +14,6 @@
 Test(demo, script_prepares_and_serves, .timeout = 600)
 {
 	char *dir = tu_tmpdir(), *cmd, *out = NULL, *err = NULL;
-	const char *src = getenv("WINDCAST_SRC");
 
 	/* port: let the kernel pick one by binding 0 first would race; use a high random one */
 	unsigned port = 20000 + (unsigned)(getpid() % 20000);
@@ -27,7 +26,7 @@ Test(demo, script_prepares_and_serves, .timeout = 600)
 			   "curl -sf http://127.0.0.1:%u/v1/farms; echo; "
 			   "curl -sf http://127.0.0.1:%u/v1/grids | head -c 200; echo; "
 			   "kill -TERM $pid; wait $pid; echo exit=$?; cat '%s/log'",
-			   src ? src : ".", tu_bin(), dir, port, dir, port, port, port, dir) >= 0);
+			   tu_src(), tu_bin(), dir, port, dir, port, port, port, dir) >= 0);
 	cr_assert_eq(tu_run(cmd, &out, &err), 0);
 	cr_assert(strstr(out, "\"id\":\"horns-reef\""), "demo farms served: %s", out);
 	cr_assert(strstr(out, "\"runs\":[{"), "demo runs ingested: %.2000s", out);

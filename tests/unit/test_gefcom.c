@@ -18,28 +18,14 @@
 
 #include "testutil.h"
 
-static const char *src_dir(void)
-{
-	const char *s = getenv("WINDCAST_SRC");
-
-	return s && *s ? s : ".";
-}
-
-static const char *python(void)
-{
-	const char *p = getenv("PYTHON");
-
-	return p && *p ? p : "/usr/bin/python3";
-}
-
 static void skip_without_netcdf4(void)
 {
 	char cmd[512];
 
-	snprintf(cmd, sizeof(cmd), "'%s' -c 'import netCDF4, numpy'", python());
+	snprintf(cmd, sizeof(cmd), "'%s' -c 'import netCDF4, numpy'", tu_python());
 	if (tu_run(cmd, NULL, NULL) != 0)
 		cr_skip_test("%s lacks the netCDF4/numpy modules the GEFCom scripts need "
-			     "(install python3-netcdf4 python3-numpy)", python());
+			     "(install python3-netcdf4 python3-numpy)", tu_python());
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
@@ -129,7 +115,7 @@ static int script(struct gx *g, const char *name, const char *args)
 	free(g->out);
 	free(g->err);
 	g->out = g->err = NULL;
-	cr_assert(asprintf(&cmd, "'%s' '%s/scripts/%s' %s", python(), src_dir(), name,
+	cr_assert(asprintf(&cmd, "'%s' '%s/scripts/%s' %s", tu_python(), tu_src(), name,
 			   args) >= 0);
 	rc = tu_run(cmd, &g->out, &g->err);
 	free(cmd);

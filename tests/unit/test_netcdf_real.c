@@ -14,6 +14,7 @@
 
 #include "data/netcdf.h"
 #include "data/sites.h"
+#include "testutil.h"
 
 struct real_case {
 	const char *name;
@@ -42,22 +43,16 @@ static const struct real_case cases[] = {
 					 "25.0,-88.0,100", "30,-80,100" }, true },
 };
 
-static const char *shared_dir(void)
-{
-	const char *s = getenv("WINDCAST_SHARED");
-
-	return s && *s ? s : "../shared";
-}
-
 static bool shared_file(const char *name, char *path, size_t len)
 {
-	snprintf(path, len, "%s/grids/%s.nc", shared_dir(), name);
-	return access(path, R_OK) == 0;
+	const char *shared = tu_shared();
+
+	snprintf(path, len, "%s/grids/%s.nc", shared ? shared : "", name);
+	return shared && access(path, R_OK) == 0;
 }
 
 static json_t *run_reference(const char *path, const char *const *sites, size_t n)
 {
-	const char *py = getenv("PYTHON"), *src = getenv("WINDCAST_SRC");
 	char cmd[4096];
 	size_t used, len = 0, cap = 1 << 20;
 	char *out = malloc(cap);
@@ -65,8 +60,7 @@ static json_t *run_reference(const char *path, const char *const *sites, size_t 
 	json_t *j;
 
 	used = (size_t)snprintf(cmd, sizeof(cmd), "%s %s/tests/ref/ref_sites.py '%s'",
-				py && *py ? py : "/usr/bin/python3", src && *src ? src : ".",
-				path);
+				tu_python(), tu_src(), path);
 	for (size_t i = 0; i < n; i++)
 		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " %s", sites[i]);
 	p = popen(cmd, "r");
@@ -94,11 +88,10 @@ static json_t *run_reference(const char *path, const char *const *sites, size_t 
 
 static bool python_ready(void)
 {
-	const char *py = getenv("PYTHON");
 	char cmd[512];
 
 	snprintf(cmd, sizeof(cmd), "%s -c 'import netCDF4, numpy' >/dev/null 2>&1",
-		 py && *py ? py : "/usr/bin/python3");
+		 tu_python());
 	return system(cmd) == 0;
 }
 

@@ -506,7 +506,7 @@ Test(synth, farms_json_is_importable)
 /* An independent decoder: python3-netCDF4 unpacks and converts time itself. */
 Test(synth, python_netcdf4_agrees)
 {
-	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
+	const char *py = tu_python();
 	struct synth *s = make(1, 3, 9);
 	const struct synth_grid *g = synth_grid(s);
 	size_t plane = (size_t)g->nlat * g->nlon;

@@ -43,6 +43,20 @@ const char *tu_bin(void)
 	return b && *b ? b : "build/san/windcast";
 }
 
+const char *tu_src(void)
+{
+	const char *s = getenv("WINDCAST_SRC");
+
+	return s && *s ? s : ".";
+}
+
+const char *tu_python(void)
+{
+	const char *p = getenv("PYTHON");
+
+	return p && *p ? p : "/usr/bin/python3";
+}
+
 const char *tu_shared(void)
 {
 	static char path[4096];

@@ -17,6 +17,10 @@ void tu_rmrf_free(char *path);
 const char *tu_bin(void);
 /* ../shared if present (else NULL): tests that need it skip with a message. */
 const char *tu_shared(void);
+/* The source tree ($WINDCAST_SRC, else ".") and the Python with netCDF4/numpy
+ * ($PYTHON, else /usr/bin/python3). */
+const char *tu_src(void);
+const char *tu_python(void);
 
 /*
  * Run `/bin/sh -c cmd`, capturing stdout and stderr into malloc'd strings (either
