@@ -115,16 +115,17 @@ static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc
 }
 
 /*
- * A model whose inputs name a farm that has since been removed (a regional or pool farm)
- * cannot build its rows: WC_ENOTFOUND saying which farm and how to fix it.
+ * A model whose regional inputs name a farm that has since been removed cannot build its
+ * rows: WC_ENOTFOUND saying which farm and how to fix it. (A pool's one-hot needs only
+ * the names: a removed pool farm that is not a regional input is no obstacle.)
  */
 static enum wc_status model_inputs_registered(struct store *st, const struct farm_model *m,
 					      struct wc_error *err)
 {
 	const struct feature_config *c = &m->features;
 
-	for (int i = 0; i < c->n_regional + c->n_pool; i++) {
-		const char *id = i < c->n_regional ? c->regional[i] : c->pool[i - c->n_regional];
+	for (int i = 0; i < c->n_regional; i++) {
+		const char *id = c->regional[i];
 		struct farm g;
 		enum wc_status ret = store_farm_get(st, id, &g, err);
 

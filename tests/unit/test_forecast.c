@@ -376,6 +376,16 @@ Test(forecast_pool, one_network_for_the_pool)
 		cr_assert(strstr(err.msg, "retrain with 'windcast train --farm alpha'"), "%s",
 			  err.msg);
 	}
+	/* a pool without regional inputs needs only the names of the other farms */
+	o.features.n_regional = 0;
+	cr_assert_eq(farm_model_train_pool(b, ids, 2, &o, pb, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(farm_model_save(b, pb[0], &err), WC_OK, "%s", err.msg);
+	farm_model_free(pb[1]);
+	farm_model_free(pb[0]);
+	cr_assert_eq(store_farm_delete(b, "beta", &err), WC_OK, "%s", err.msg);
+	issue(b, "alpha", "auto", T, 6, &fb);
+	cr_assert_str_eq(fb.model, "nn", "%s", fb.fallback);
+	forecast_release(&fb);
 	store_close(a);
 	store_close(b);
 	tu_rmrf_free(da);
