@@ -461,14 +461,12 @@ static int train_pool(struct cmd_ctx *ctx, const struct train_cli *t, json_t *ar
 		cmd_error("train", "%s", wc_error_msg(&err));
 		return err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
 	}
-	for (int i = 0; i < n && !ret; i++) {
-		if (farm_model_save(ctx->store, m[i], &err)) {
-			cmd_error("train", "%s", wc_error_msg(&err));
-			ret = CMD_FAIL;
-		} else {
-			report(m[i], arr);
-		}
+	if (farm_models_save(ctx->store, m, n, &err)) {
+		cmd_error("train", "%s (no farm of the pool saved)", wc_error_msg(&err));
+		ret = CMD_FAIL;
 	}
+	for (int i = 0; i < n && !ret; i++)
+		report(m[i], arr);
 	for (int i = n; i-- > 0;)
 		farm_model_free(m[i]);
 	return ret;

@@ -222,12 +222,19 @@ struct model_rec {
 
 void model_rec_release(struct model_rec *m);
 
-/* The next unused version number of a farm's models (1 when it has none). */
-enum wc_status store_model_next_version(struct store *st, const char *farm_id, int *version,
-					struct wc_error *err);
-/* Record a model; WC_EEXIST when (farm, version) is taken, WC_ENOTFOUND without the farm. */
-enum wc_status store_model_add(struct store *st, const struct model_rec *m,
-			       struct wc_error *err);
+/*
+ * Write and record n models in one transaction, all or none, each as its farm's next
+ * version. For model i, with recs[i].version set to that version (counting the models
+ * recorded before it in this call), write(ctx, i, &recs[i], err) fills recs[i].path and
+ * writes the file; a failure there or in the database rolls every record back, and the
+ * caller removes the files written. The database's write lock is held throughout, so two
+ * trainers (processes or threads) never take one version or overwrite each other's file.
+ * WC_ENOTFOUND when a farm is not in the store.
+ */
+typedef enum wc_status (*store_model_writer)(void *ctx, int i, struct model_rec *rec,
+					     struct wc_error *err);
+enum wc_status store_models_add(struct store *st, struct model_rec *recs, int n,
+				store_model_writer write, void *ctx, struct wc_error *err);
 /*
  * The model of a farm with `version`, or its newest when version <= 0. WC_ENOTFOUND
  * when there is none. Release *out with model_rec_release.

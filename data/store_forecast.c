@@ -20,18 +20,18 @@ void model_rec_release(struct model_rec *m)
 	m->info = NULL;
 }
 
-enum wc_status store_model_next_version(struct store *st, const char *farm_id, int *version,
-					struct wc_error *err)
+/* The next unused version of a farm's models (1 when it has none). Lock held. */
+static enum wc_status next_version_locked(struct store *st, const char *farm_id, int *version,
+					  struct wc_error *err)
 {
 	sqlite3_stmt *s;
 	enum wc_status ret;
 	int rc;
 
-	store_lock(st);
 	if ((ret = store_prepare(st, "SELECT coalesce(max(version), 0) + 1 FROM models "
 				     "WHERE farm_id = ?",
 				 &s, err)))
-		goto out;
+		return ret;
 	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
@@ -39,26 +39,22 @@ enum wc_status store_model_next_version(struct store *st, const char *farm_id, i
 	else
 		ret = store_sql_error(st, rc, err, "cannot read model versions");
 	sqlite3_finalize(s);
-out:
-	store_unlock(st);
 	return ret;
 }
 
-enum wc_status store_model_add(struct store *st, const struct model_rec *m,
-			       struct wc_error *err)
+/* Record a model; WC_EEXIST when (farm, version) is taken. Lock held. */
+static enum wc_status model_insert_locked(struct store *st, const struct model_rec *m,
+					  struct wc_error *err)
 {
-	struct farm f;
 	sqlite3_stmt *s = NULL;
 	enum wc_status ret;
 	int rc;
 
-	store_lock(st);
-	if ((ret = store_farm_get_locked(st, m->farm_id, &f, err)) ||
-	    (ret = store_prepare(st, "INSERT INTO models (farm_id, version, path, created_at, "
+	if ((ret = store_prepare(st, "INSERT INTO models (farm_id, version, path, created_at, "
 				     "train_from, train_to, n_rows, info) VALUES "
 				     "(?, ?, ?, ?, ?, ?, ?, ?)",
 				 &s, err)))
-		goto out;
+		return ret;
 	sqlite3_bind_text(s, 1, m->farm_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 2, m->version);
 	sqlite3_bind_text(s, 3, m->path, -1, SQLITE_TRANSIENT);
@@ -74,6 +70,26 @@ enum wc_status store_model_add(struct store *st, const struct model_rec *m,
 	else if (rc != SQLITE_DONE)
 		ret = store_sql_error(st, rc, err, "cannot record model");
 	sqlite3_finalize(s);
+	return ret;
+}
+
+enum wc_status store_models_add(struct store *st, struct model_rec *recs, int n,
+				store_model_writer write, void *ctx, struct wc_error *err)
+{
+	struct farm f;
+	enum wc_status ret;
+
+	store_lock(st);
+	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
+		goto out;
+	/* the write lock is held from here to the end: no other writer can take a version
+	 * between reading the next one and recording it */
+	for (int i = 0; i < n && !ret; i++)
+		if (!(ret = store_farm_get_locked(st, recs[i].farm_id, &f, err)) &&
+		    !(ret = next_version_locked(st, recs[i].farm_id, &recs[i].version, err)) &&
+		    !(ret = write(ctx, i, &recs[i], err)))
+			ret = model_insert_locked(st, &recs[i], err);
+	ret = store_end(st, ret, err);
 out:
 	store_unlock(st);
 	return ret;

@@ -627,37 +627,69 @@ static enum wc_status set_meta(struct farm_model *m, struct wc_error *err)
 	return ret;
 }
 
+/* What store_models_add's writer needs: the models and which files it wrote. */
+struct save_ctx {
+	struct farm_model **m;
+	const char *data_dir;
+	bool *written;
+};
+
+/* store_models_add's writer: model i as the version the store chose. */
+static enum wc_status write_model(void *arg, int i, struct model_rec *rec, struct wc_error *err)
+{
+	struct save_ctx *c = arg;
+	struct farm_model *m = c->m[i];
+	enum wc_status ret;
+
+	m->version = rec->version;
+	snprintf(rec->path, sizeof(rec->path), "%s/models/%s/%d.wcm", c->data_dir, m->farm_id,
+		 rec->version);
+	if ((ret = set_meta(m, err)) || (ret = nn_model_save(m->nn, rec->path, err)))
+		return ret;
+	c->written[i] = true;
+	return WC_OK;
+}
+
+enum wc_status farm_models_save(struct store *st, struct farm_model **m, int n,
+				struct wc_error *err)
+{
+	struct model_rec *recs = calloc((size_t)(n > 0 ? n : 1), sizeof(*recs));
+	bool *written = calloc((size_t)(n > 0 ? n : 1), sizeof(*written));
+	struct save_ctx c = { .m = m, .data_dir = store_dir(st), .written = written };
+	enum wc_status ret = WC_OK;
+	char dir[1024];
+
+	if (!recs || !written) {
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n && !ret; i++) {
+		snprintf(recs[i].farm_id, sizeof(recs[i].farm_id), "%s", m[i]->farm_id);
+		recs[i].created_at = utc_now();
+		recs[i].train_from = m[i]->train_from;
+		recs[i].train_to = m[i]->train_to;
+		recs[i].n_rows = m[i]->n_rows;
+		recs[i].info = m[i]->scores;	/* borrowed */
+		snprintf(dir, sizeof(dir), "%s/models/%s", c.data_dir, m[i]->farm_id);
+		ret = mkdir_p(dir, err);
+	}
+	if (!ret)
+		ret = store_models_add(st, recs, n, write_model, &c, err);
+	/* nothing recorded: the files written belong to no version, take them back */
+	for (int i = 0; ret && i < n; i++) {
+		if (written && written[i])
+			unlink(recs[i].path);
+		m[i]->version = 0;
+	}
+out:
+	free(recs);
+	free(written);
+	return ret;
+}
+
 enum wc_status farm_model_save(struct store *st, struct farm_model *m, struct wc_error *err)
 {
-	struct model_rec rec = { 0 };
-	char dir[1024];
-	enum wc_status ret;
-	int version;
-
-	snprintf(dir, sizeof(dir), "%s/models/%s", store_dir(st), m->farm_id);
-	if ((ret = mkdir_p(dir, err)) ||
-	    (ret = store_model_next_version(st, m->farm_id, &version, err)))
-		return ret;
-	/* two trainers of one farm at once: the loser takes the next version */
-	for (int attempt = 0; attempt < 8; attempt++, version++) {
-		m->version = version;
-		snprintf(rec.farm_id, sizeof(rec.farm_id), "%s", m->farm_id);
-		rec.version = version;
-		snprintf(rec.path, sizeof(rec.path), "%s/%d.wcm", dir, version);
-		rec.created_at = utc_now();
-		rec.train_from = m->train_from;
-		rec.train_to = m->train_to;
-		rec.n_rows = m->n_rows;
-		rec.info = m->scores;
-		if ((ret = set_meta(m, err)) || (ret = nn_model_save(m->nn, rec.path, err)))
-			return ret;
-		ret = store_model_add(st, &rec, err);
-		if (ret != WC_EEXIST)
-			break;
-	}
-	if (ret)
-		m->version = 0;
-	return ret;
+	return farm_models_save(st, &m, 1, err);
 }
 
 /* Value of "key=" on its own line of the metadata text, copied into buf. */

@@ -81,6 +81,12 @@ enum wc_status farm_model_train(struct store *st, const char *farm_id,
  * sets m->version. The file is written atomically; on failure nothing is recorded.
  */
 enum wc_status farm_model_save(struct store *st, struct farm_model *m, struct wc_error *err);
+/*
+ * Save n models (a pool's farms) the same way, all or none: on failure no version is
+ * recorded, the files written are removed and every m[i]->version is 0.
+ */
+enum wc_status farm_models_save(struct store *st, struct farm_model **m, int n,
+				struct wc_error *err);
 
 /*
  * Load a farm's model (version <= 0: the newest). WC_ENOTFOUND (with a train hint) when

@@ -224,7 +224,7 @@ struct train_job {
 	struct train_options o;
 };
 
-/* A saved model as the job's result shows it (a new reference). */
+/* The job's pool as a JSON array of farm ids (a new reference). */
 static json_t *pool_json(const struct train_job *j)
 {
 	json_t *a = json_array();
@@ -235,9 +235,8 @@ static json_t *pool_json(const struct train_job *j)
 }
 
 /*
- * One network for j's pool, saved as each farm's next version in pool order. A save
- * that fails stops there: the farms before it keep their new versions, and the failed
- * result lists them beside the error.
+ * One network for j's pool, saved as each farm's next version, all or none: when a save
+ * fails no farm gets a new version, and the failed result names the problem.
  */
 static json_t *train_pool_run(struct train_job *j, struct store *st, int *failed)
 {
@@ -253,15 +252,15 @@ static json_t *train_pool_run(struct train_job *j, struct store *st, int *failed
 	j->o.features.n_regional = !strcmp(j->regional, "all");
 	if (farm_model_train_pool(st, ids, j->n_pool, &j->o, m, &err))
 		return json_pack("{s:s}", "error", err.msg);
-	models = json_array();
-	for (i = 0; i < j->n_pool && !farm_model_save(st, m[i], &err); i++)
-		json_array_append_new(models, farm_model_json(m[i]));
-	*failed = i < j->n_pool;
-	if (*failed)
-		v = json_pack("{s:s,s:o,s:o}", "error", err.msg, "pool", pool_json(j), "models",
-			      models);
-	else
+	*failed = farm_models_save(st, m, j->n_pool, &err) != WC_OK;
+	if (*failed) {
+		v = json_pack("{s:s,s:o}", "error", err.msg, "pool", pool_json(j));
+	} else {
+		models = json_array();
+		for (i = 0; i < j->n_pool; i++)
+			json_array_append_new(models, farm_model_json(m[i]));
 		v = json_pack("{s:o,s:o}", "pool", pool_json(j), "models", models);
+	}
 	for (i = j->n_pool; i-- > 0;)
 		farm_model_free(m[i]);
 	return v;

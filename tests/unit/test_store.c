@@ -1,14 +1,17 @@
 /*
- * test_store.c - data/store: migrations, reopen, farm CRUD, constraints, versions; the
- * farm JSON form (data/farm.c), power curves included.
+ * test_store.c - data/store: migrations, reopen, farm CRUD, constraints, versions, model
+ * records (all or none, concurrent savers); the farm JSON form (data/farm.c), power
+ * curves included.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "data/store.h"
 #include "testutil.h"
@@ -493,6 +496,139 @@ Test(store, damaged_power_curve_is_refused)
 	raw_sql(dir, "UPDATE farms SET power_curve = 'not json'");
 	cr_assert_eq(store_farm_list(st, &list, &n, &err), WC_EFORMAT);
 	cr_assert_null(list);
+	store_close(st);
+	tu_rmrf_free(dir);
+}
+
+/* ---- models: versions and all-or-none recording (store_models_add) ---- */
+
+struct writer_ctx {
+	const char *dir;
+	int fail_at;		/* model index whose write fails, -1 for none */
+	int delay_ms;		/* time spent "writing", to overlap two savers */
+};
+
+/* Writes DIR/<farm>-<version>.txt holding the version, as a model writer would. */
+static enum wc_status text_writer(void *arg, int i, struct model_rec *rec, struct wc_error *err)
+{
+	struct writer_ctx *c = arg;
+	struct timespec ts = { 0, (long)c->delay_ms * 1000000L };
+	FILE *fp;
+
+	if (i == c->fail_at)
+		return wc_error_set(err, WC_EIO, "cannot write model %d", i);
+	nanosleep(&ts, NULL);
+	snprintf(rec->path, sizeof(rec->path), "%s/%s-%d.txt", c->dir, rec->farm_id,
+		 rec->version);
+	if (!(fp = fopen(rec->path, "w")))
+		return wc_error_set(err, WC_EIO, "cannot create '%s'", rec->path);
+	fprintf(fp, "%d\n", rec->version);
+	fclose(fp);
+	return WC_OK;
+}
+
+static struct model_rec mkrec(const char *farm)
+{
+	struct model_rec r = { .created_at = 1, .train_from = 2, .train_to = 3, .n_rows = 4 };
+
+	snprintf(r.farm_id, sizeof(r.farm_id), "%s", farm);
+	return r;
+}
+
+static int newest_version(struct store *st, const char *farm)
+{
+	struct model_rec r;
+	struct wc_error err = { 0 };
+	enum wc_status ret = store_model_get(st, farm, 0, &r, &err);
+
+	model_rec_release(&r);
+	return ret == WC_OK ? r.version : ret == WC_ENOTFOUND ? 0 : -1;
+}
+
+Test(store, models_recorded_all_or_none)
+{
+	char *dir = tu_tmpdir();
+	struct wc_error err = { 0 };
+	struct store *st;
+	struct farm a = mkfarm("a", 5), b = mkfarm("b", 5);
+	struct model_rec recs[3] = { mkrec("a"), mkrec("b"), mkrec("a") };
+	struct writer_ctx c = { .dir = dir, .fail_at = -1 };
+
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_farm_add(st, &a, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_farm_add(st, &b, &err), WC_OK, "%s", err.msg);
+	/* versions count the records made earlier in the same call */
+	cr_assert_eq(store_models_add(st, recs, 3, text_writer, &c, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(recs[0].version, 1);
+	cr_assert_eq(recs[1].version, 1);
+	cr_assert_eq(recs[2].version, 2);
+	cr_assert_eq(newest_version(st, "a"), 2);
+	cr_assert_eq(newest_version(st, "b"), 1);
+	/* a failing write rolls back the records before it */
+	c.fail_at = 1;
+	cr_assert_eq(store_models_add(st, recs, 2, text_writer, &c, &err), WC_EIO);
+	cr_assert(strstr(err.msg, "cannot write model 1"), "%s", err.msg);
+	cr_assert_eq(newest_version(st, "a"), 2);
+	cr_assert_eq(newest_version(st, "b"), 1);
+	/* so does an unknown farm, before anything is written for it */
+	c.fail_at = -1;
+	recs[1] = mkrec("gone");
+	cr_assert_eq(store_models_add(st, recs, 2, text_writer, &c, &err), WC_ENOTFOUND);
+	cr_assert(strstr(err.msg, "gone"), "%s", err.msg);
+	cr_assert_eq(newest_version(st, "a"), 2);
+	store_close(st);
+	tu_rmrf_free(dir);
+}
+
+struct saver {
+	const char *dir;
+	int version;
+	enum wc_status ret;
+};
+
+static void *save_one(void *arg)
+{
+	struct saver *s = arg;
+	struct wc_error err = { 0 };
+	struct store *st;
+	struct model_rec rec = mkrec("a");
+	struct writer_ctx c = { .dir = s->dir, .fail_at = -1, .delay_ms = 100 };
+
+	if ((s->ret = store_open(s->dir, &st, &err)))
+		return NULL;
+	s->ret = store_models_add(st, &rec, 1, text_writer, &c, &err);
+	s->version = rec.version;
+	store_close(st);
+	return NULL;
+}
+
+/* Two processes' worth of savers (own connections) at once: distinct versions, and each
+ * file holds the version recorded for it (neither overwrote the other's). */
+Test(store, concurrent_model_saves_take_distinct_versions)
+{
+	char *dir = tu_tmpdir(), path[4200], *text;
+	struct wc_error err = { 0 };
+	struct store *st;
+	struct farm a = mkfarm("a", 5);
+	struct saver s[2] = { { .dir = dir }, { .dir = dir } };
+	pthread_t th[2];
+
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_farm_add(st, &a, &err), WC_OK, "%s", err.msg);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, save_one, &s[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(s[i].ret, WC_OK, "saver %d: status %d", i, s[i].ret);
+		snprintf(path, sizeof(path), "%s/a-%d.txt", dir, s[i].version);
+		text = tu_read_file(path, NULL);
+		cr_assert(text && atoi(text) == s[i].version, "%s", path);
+		free(text);
+	}
+	cr_assert_eq(s[0].version + s[1].version, 3, "versions %d and %d", s[0].version,
+		     s[1].version);
+	cr_assert_eq(newest_version(st, "a"), 2);
 	store_close(st);
 	tu_rmrf_free(dir);
 }
