@@ -4,7 +4,8 @@
  * are read back with netcdf-c (featureType, station ids, reference time, heights, winds)
  * and through `windcast ingest` + `windcast weather` (u/v, meteorological direction,
  * analysis vs forecast), the observation CSVs they write are checked, and bad input is
- * refused with exit status 1 and a message naming the problem.
+ * refused with exit status 1 and a message naming the problem; the GEFCom2012 test-era
+ * windows (gap_periods) on a hand-built schedule.
  *
  * The scripts run under /usr/bin/python3 (or $PYTHON) and need its netCDF4 module; the
  * tests skip with a message when it is missing.
@@ -268,6 +269,40 @@ Test(gefcom, gefcom2012_point_files_decode_to_the_csv_values, .timeout = 120)
 	cr_assert(strstr(g.out, ": already known"), "%s", g.out);
 
 	gx_release(&g);
+}
+
+/*
+ * The test-era windows (gap_periods): in each gap between two test periods, the first run
+ * issued inside it with at least 12 h of the gap after it, to the gap's end. In hours
+ * (3600 s) from 0: test periods 1..48, 85..132 and 169..216 (gaps 49..84 and 133..168);
+ * runs every 12 h from 0, the one at 60 empty (NaN). First gap: 60 is empty, 72 leaves
+ * exactly 12 h (issue 72, hours 73..84). Second gap: 144 (hours 145..168).
+ */
+Test(gefcom, gefcom2012_test_era_windows, .timeout = 60)
+{
+	char *dir = tu_tmpdir(), *cmd = NULL, *out = NULL, *err = NULL;
+	static const char code[] =
+		"import importlib.machinery as m, importlib.util as u, sys, numpy as np\n"
+		"l = m.SourceFileLoader('g', sys.argv[1])\n"
+		"s = u.spec_from_loader('g', l); g = u.module_from_spec(s); l.exec_module(g)\n"
+		"H = 3600\n"
+		"nwp = {r * H: (np.ones((1, 48)), np.ones((1, 48))) for r in range(0, 240, 12)}\n"
+		"nwp[60 * H] = (np.full((1, 48), np.nan), np.full((1, 48), np.nan))\n"
+		"tp = g.periods_from_hours([h * H for h in list(range(1, 49)) +\n"
+		"                           list(range(85, 133)) + list(range(169, 217))])\n"
+		"print(tp == [(0, H, 48 * H), (84 * H, 85 * H, 132 * H), (168 * H, 169 * H, 216 * H)])\n"
+		"print([(a // H, b // H, c // H) for a, b, c in g.gap_periods({'nwp': nwp}, tp)])\n";
+
+	skip_without_netcdf4();
+	write_file(dir, "gaps.py", code);
+	cr_assert(asprintf(&cmd, "'%s' '%s/gaps.py' '%s/scripts/gefcom2012'", tu_python(), dir,
+			   tu_src()) > 0);
+	cr_assert_eq(tu_run(cmd, &out, &err), 0, "%s\n%s", out, err);
+	cr_assert_str_eq(out, "True\n[(72, 73, 84), (144, 145, 168)]\n", "%s", err);
+	free(cmd);
+	free(out);
+	free(err);
+	tu_rmrf_free(dir);
 }
 
 Test(gefcom, gefcom2012_bad_input_is_refused, .timeout = 120)
