@@ -24,7 +24,7 @@ static const char train_usage[] =
 	"                      [--short-leads N] [--short-every H] [--lr LR]\n"
 	"                      [--weight-decay WD] [--batch N] [--workers N]\n"
 	"                      [--nbr-hours K] [--nbr-full] [--val-mode tail|weekly]\n"
-	"                      [--no-doy]\n"
+	"                      [--no-doy] [--activation relu|silu]\n"
 	"                      [--regional none|all|RKM|ID,...] [--lags L,L|none]\n"
 	"                      [--obs-max-lead H] [--no-prev-run] [--nwp-only]\n"
 	"                      [--quantiles LIST] [--val-frac F] [--point median|mean]\n"
@@ -46,6 +46,7 @@ static const char train_usage[] =
 	"  --workers N       members trained at once, one thread each (default: the\n"
 	"                    online CPUs); the model is bit-identical for any N\n"
 	"  --hidden N,N      hidden layer widths (default 64,64); --dropout P (default 0.1)\n"
+	"  --activation A    hidden activation: relu (default) or silu\n"
 	"  --epochs N        at most N epochs (default 60); --patience N (default 8)\n"
 	"  --lr LR           peak learning rate (default 0.002); --weight-decay WD (AdamW,\n"
 	"                    default 0.0001); --batch N rows per step (default 256)\n"
@@ -105,6 +106,7 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		{ "nbr-full", no_argument, NULL, 'u' },
 		{ "val-mode", required_argument, NULL, 'V' },
 		{ "no-doy", no_argument, NULL, 'Y' },
+		{ "activation", required_argument, NULL, 'X' },
 		{ "short-leads", required_argument, NULL, 'S' },
 		{ "short-every", required_argument, NULL, 'T' },
 		{ "regional", required_argument, NULL, 'r' },
@@ -197,6 +199,12 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 			break;
 		case 'Y':
 			o->features.no_doy = true;
+			break;
+		case 'X':
+			if (strcmp(optarg, "relu") && strcmp(optarg, "silu"))
+				return cli_bad_option("train", "--activation", optarg,
+						      "use relu or silu");
+			o->nn.act = strcmp(optarg, "relu") ? NN_ACT_SILU : NN_ACT_RELU;
 			break;
 		case 'V':
 			if (strcmp(optarg, "tail") && strcmp(optarg, "weekly"))

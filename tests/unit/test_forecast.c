@@ -1034,6 +1034,7 @@ Test(forecast_e2e, cli_and_http)
 			{ "train --pool all --regional 50km", "with --pool use none or all" },
 			{ "train --farm north-sea-1 --workers 0", "invalid --workers '0'" },
 			{ "train --farm north-sea-1 --short-leads -1", "invalid --short-leads" },
+			{ "train --farm north-sea-1 --activation tanh", "invalid --activation 'tanh'" },
 		};
 
 		for (size_t i = 0; i < sizeof(bad_pool) / sizeof(bad_pool[0]); i++) {
@@ -1155,6 +1156,47 @@ Test(forecast_e2e, cli_and_http)
 	json_decref(j);
 	server_stop(srv);
 	store_close(st);
+	tu_rmrf_free(dir);
+	tu_rmrf_free(input);
+}
+
+/* The activation byte of a model file (header 32 bytes, then F, I, head, activation). */
+static int model_activation(const char *dir, const char *farm, int version)
+{
+	char path[4200];
+	unsigned char buf[48];
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/models/%s/%d.wcm", dir, farm, version);
+	fp = fopen(path, "rb");
+	cr_assert_not_null(fp, "%s", path);
+	n = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	cr_assert_eq(n, sizeof(buf), "%s", path);
+	return buf[44] | buf[45] << 8 | buf[46] << 16 | buf[47] << 24;
+}
+
+/* --activation silu: the model records SiLU (format field 1) and forecasts with it. */
+Test(forecast_e2e, silu_activation)
+{
+	char *dir, *input, *out = NULL, *errs = NULL;
+
+	demo_store(&dir, &input);
+	cr_assert_eq(tu_cli(dir, NULL, &errs,
+			    "--quiet train --farm north-sea-1 --ensemble 1 --hidden 16 --epochs 5 "
+			    "--leads 24 --activation silu"),
+		     0, "%s", errs);
+	free(errs);
+	cr_assert_eq(model_activation(dir, "north-sea-1", 1), 0, "ReLU by default");
+	cr_assert_eq(model_activation(dir, "north-sea-1", 2), 1, "SiLU");
+	cr_assert_eq(tu_cli(dir, &out, &errs,
+			    "forecast --farm north-sea-1 --issued 2026-01-10T05:00Z --horizon 6 "
+			    "--model nn --format json --no-store"),
+		     0, "%s", errs);
+	cr_assert(strstr(out, "\"version\": 2"), "%s", out);
+	free(out);
+	free(errs);
 	tu_rmrf_free(dir);
 	tu_rmrf_free(input);
 }
