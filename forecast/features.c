@@ -766,7 +766,7 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 			wt = farm_series_nwp(s, T, t0, 0, NULL);
 		x[k++] = wt ? f_or_nan(weather_row_speed(wt)) : fnan();
 		/* the last observation, fading with lead: persistence as one linear input */
-		x[k++] = farm_series_obs(s, utc_floor(T, UTC_HOUR), T) * (float)exp(-lead / 4.0);
+		x[k++] = farm_series_obs(s, t0, T) * (float)exp(-lead / 4.0);
 	}
 	for (int i = 0; !c->nwp_only && i < c->n_lags; i++)
 		x[k++] = c->obs_max_lead > 0 && lead > c->obs_max_lead

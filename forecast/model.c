@@ -627,11 +627,10 @@ static enum wc_status set_meta(struct farm_model *m, struct wc_error *err)
 	return ret;
 }
 
-/* What store_models_add's writer needs: the models and which files it wrote. */
+/* What store_models_add's writer needs: the models and where the store lives. */
 struct save_ctx {
 	struct farm_model **m;
 	const char *data_dir;
-	bool *written;
 };
 
 /* store_models_add's writer: model i as the version the store chose. */
@@ -644,25 +643,21 @@ static enum wc_status write_model(void *arg, int i, struct model_rec *rec, struc
 	m->version = rec->version;
 	snprintf(rec->path, sizeof(rec->path), "%s/models/%s/%d.wcm", c->data_dir, m->farm_id,
 		 rec->version);
-	if ((ret = set_meta(m, err)) || (ret = nn_model_save(m->nn, rec->path, err)))
+	if ((ret = set_meta(m, err)))
 		return ret;
-	c->written[i] = true;
-	return WC_OK;
+	return nn_model_save(m->nn, rec->path, err);
 }
 
 enum wc_status farm_models_save(struct store *st, struct farm_model **m, int n,
 				struct wc_error *err)
 {
 	struct model_rec *recs = calloc((size_t)(n > 0 ? n : 1), sizeof(*recs));
-	bool *written = calloc((size_t)(n > 0 ? n : 1), sizeof(*written));
-	struct save_ctx c = { .m = m, .data_dir = store_dir(st), .written = written };
+	struct save_ctx c = { .m = m, .data_dir = store_dir(st) };
 	enum wc_status ret = WC_OK;
 	char dir[1024];
 
-	if (!recs || !written) {
-		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-		goto out;
-	}
+	if (!recs)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
 	for (int i = 0; i < n && !ret; i++) {
 		snprintf(recs[i].farm_id, sizeof(recs[i].farm_id), "%s", m[i]->farm_id);
 		recs[i].created_at = utc_now();
@@ -675,15 +670,14 @@ enum wc_status farm_models_save(struct store *st, struct farm_model **m, int n,
 	}
 	if (!ret)
 		ret = store_models_add(st, recs, n, write_model, &c, err);
-	/* nothing recorded: the files written belong to no version, take them back */
+	/* nothing recorded: the files written (a path is set once its writer ran; a failed
+	 * write leaves no file) belong to no version, take them back */
 	for (int i = 0; ret && i < n; i++) {
-		if (written && written[i])
+		if (recs[i].path[0])
 			unlink(recs[i].path);
 		m[i]->version = 0;
 	}
-out:
 	free(recs);
-	free(written);
 	return ret;
 }
 
