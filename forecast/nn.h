@@ -96,8 +96,8 @@ void silu_forward(float *out, const float *inp, size_t n);
 void silu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
 /*
- * Inverted dropout at rate p: mask (n) gets 0 or 1/(1-p) from the generator state *rng,
- * out = inp * mask. Backward: dinp = dout * mask. p == 0 copies.
+ * Inverted dropout at rate p: mask (n) gets 0 or 1/(1-p), out = inp * mask. The call takes
+ * one draw from the generator state *rng and hashes it with each element's index. Backward: dinp = dout * mask. p == 0 copies.
  */
 void dropout_forward(float *out, float *mask, const float *inp, size_t n, float p,
 		     uint64_t *rng);

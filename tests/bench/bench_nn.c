@@ -15,6 +15,10 @@
  * Members at once (workers_figures): a 3-member quantile ensemble trained with one worker
  * and with two. `bench_nn workers` runs only this part.
  *
+ * Elementwise kernels (kernel_figures): ns per element of the vectorised SiLU forward and
+ * backward and of dropout on 64 Ki floats (a training step's activations), beside the
+ * same SiLU written as a plain loop over libm's expf. `bench_nn kernels` runs only this.
+ *
  * The PyTorch peer is tests/bench/torch_nn_peer.py, run with $PYTHON (default
  * /usr/bin/python3); when it cannot run, its figures are skipped with a note. Prints
  * name=value lines; never fails on timing.
@@ -338,6 +342,54 @@ static void workers_figures(void)
 	free(X), free(Y);
 }
 
+/* x sigmoid(x) through libm, the plain loop the vectorised kernels replaced */
+static void silu_libm(float *out, const float *inp, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = inp[i] / (1.0f + expf(-inp[i]));
+}
+
+static void kernel_figures(void)
+{
+	enum { N = 65536, REPS = 400 };
+	float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
+	float *d = malloc(N * sizeof(float)), *mask = malloc(N * sizeof(float));
+	uint64_t rng = 5, drop = 11;
+	double t, ns[4];
+	volatile float sink = 0;	/* keeps the plain loop's stores */
+
+	if (!x || !y || !d || !mask)
+		exit(1);
+	for (int i = 0; i < N; i++) {	/* pre-activations of a trained layer: N(0, 2^2) */
+		x[i] = 2.0f * nn_rng_normal(&rng);
+		d[i] = nn_rng_normal(&rng);
+	}
+	t = now();
+	for (int r = 0; r < REPS; r++)
+		silu_forward(y, x, N), sink += y[r];
+	ns[0] = (now() - t) / REPS / N * 1e9;
+	t = now();
+	for (int r = 0; r < REPS; r++)
+		silu_backward(y, x, d, N), sink += y[r];
+	ns[1] = (now() - t) / REPS / N * 1e9;
+	t = now();
+	for (int r = 0; r < REPS; r++)
+		dropout_forward(y, mask, x, N, 0.1f, &drop), sink += y[r];
+	ns[2] = (now() - t) / REPS / N * 1e9;
+	t = now();
+	for (int r = 0; r < REPS; r++)
+		silu_libm(y, x, N), sink += y[r];
+	ns[3] = (now() - t) / REPS / N * 1e9;
+	printf("  elementwise on %d floats: silu forward %.2f ns, backward %.2f ns, dropout %.2f ns "
+	       "per element; silu over libm expf %.2f ns (%.1fx)\n", N, ns[0], ns[1], ns[2],
+	       ns[3], ns[3] / ns[0]);
+	printf("nn_silu_forward_ns=%.2f\n", ns[0]);
+	printf("nn_silu_backward_ns=%.2f\n", ns[1]);
+	printf("nn_dropout_forward_ns=%.2f\n", ns[2]);
+	printf("libm_silu_forward_ns=%.2f\n", ns[3]);
+	free(x), free(y), free(d), free(mask);
+}
+
 int main(int argc, char **argv)
 {
 	size_t rows = N_TRAIN + N_VAL;
@@ -369,6 +421,9 @@ int main(int argc, char **argv)
 		workers_figures();
 		return 0;
 	}
+	kernel_figures();
+	if (argc > 1 && !strcmp(argv[1], "kernels"))
+		return 0;
 	for (int j = 0; j < NO; j++) {
 		double norm = 0;
 

@@ -191,6 +191,56 @@ Test(nn_kernels, softplus_accuracy)
 	free(z), free(q);
 }
 
+/*
+ * The vectorised SiLU and its derivative against x sigmoid(x) and s (1 + x (1 - s)) in
+ * double, over the whole float range a layer can produce, in place and not, with a tail
+ * (N is not a multiple of 4); the quantile head's backward uses the same sigmoid.
+ */
+Test(nn_kernels, silu_accuracy)
+{
+	enum { N = 4003 };
+	float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
+	float *ones = malloc(N * sizeof(float)), *d = malloc(N * sizeof(float));
+	double worst_f = 0.0, worst_b = 0.0;
+
+	for (int i = 0; i < N; i++) {
+		x[i] = -86.0f + 181.0f * (float)i / (N - 1);
+		ones[i] = 1.0f;
+	}
+	/* below -87 e^x is not a normal float: the sigmoid is 0 there */
+	x[0] = -INFINITY, x[1] = INFINITY, x[2] = NAN, x[3] = -90.0f, x[4] = 0.0f;
+	x[N - 1] = 1e-30f;
+	silu_forward(y, x, N);
+	silu_backward(d, x, ones, N);
+	cr_assert(y[0] == 0.0f || isnan(y[0]), "silu(-inf) = %g", y[0]);
+	cr_assert(isinf(y[1]) && y[1] > 0, "silu(inf) = %g", y[1]);
+	cr_assert(isnan(y[2]) && isnan(d[2]));
+	cr_assert(y[3] == 0.0f && d[3] == 0.0f, "silu(-90) = %g, %g", y[3], d[3]);
+	cr_assert(y[4] == 0.0f && d[4] == 0.5f);
+	for (int i = 5; i < N; i++) {
+		double xi = x[i], s = 1.0 / (1.0 + exp(-xi));
+		double ref = xi * s, dref = s * (1.0 + xi * (1.0 - s));
+		double ef = fabs(y[i] - ref) / fmax(fabs(ref), 1e-30);
+		/* 1 + x (1 - s) cancels near x = -1.28: its float error scales with 1 + |x| */
+		double eb = fabs(d[i] - dref) / (s * (1.0 + fabs(xi)));
+
+		worst_f = fmax(worst_f, ef), worst_b = fmax(worst_b, eb);
+		cr_assert(ef < 1e-6, "silu(%g) = %.9g, want %.9g", xi, (double)y[i], ref);
+		cr_assert(eb < 1e-6, "silu'(%g) = %.9g, want %.9g", xi, (double)d[i], dref);
+	}
+	/* in place, as the training loop calls them, gives the same bits */
+	memcpy(d, x, N * sizeof(float));
+	silu_forward(d, d, N);
+	cr_assert(memcmp(d, y, N * sizeof(float)) == 0, "in-place forward differs");
+	memcpy(d, ones, N * sizeof(float));
+	silu_backward(d, x, d, N);
+	silu_backward(y, x, ones, N);
+	cr_assert(memcmp(d, y, N * sizeof(float)) == 0, "in-place backward differs");
+	printf("nn_kernels silu: max relative error forward %.3g backward %.3g on [-86, 95] "
+	       "(tol 1e-6, 1e-6 of s (1 + |x|))\n", worst_f, worst_b);
+	free(x), free(y), free(ones), free(d);
+}
+
 /* ---- finite-difference gradient checks ---------------------------------------- */
 
 #define FD_H 1e-2f
@@ -303,7 +353,58 @@ Test(nn_grad, dropout)
 		cr_assert_eq(dx[i], R[i] * mask[i]);
 	}
 	cr_assert(zeros > 30 && zeros < 90, "dropped %d of 200 at p=0.3", zeros);
+	/* the same state gives the same mask; the call takes one draw from the generator */
+	{
+		uint64_t again = 3, ref = 3;
+		float *m2 = malloc(n * 4);
+
+		nn_rng_u64(&ref);
+		cr_assert_eq(drng, ref);
+		dropout_forward(y, m2, x, n, 0.3f, &again);
+		cr_assert(memcmp(mask, m2, n * 4) == 0);
+		free(m2);
+	}
 	free(x), free(R), free(mask), free(y), free(dx);
+}
+
+/*
+ * The masks' statistics over a million elements in 64 calls of a training step's size: the
+ * share dropped at p = 0.1 and 0.5 within 5 binomial standard deviations, no correlation
+ * between neighbouring elements or between consecutive calls' masks (|r| < 5 / sqrt(N)).
+ */
+Test(nn_kernels, dropout_masks_are_fair)
+{
+	enum { N = 16384, CALLS = 64 };
+	float *x = malloc(N * 4), *y = malloc(N * 4), *m = malloc(N * 4), *prev = malloc(N * 4);
+	const float ps[2] = { 0.1f, 0.5f };
+
+	for (int i = 0; i < N; i++)
+		x[i] = 1.0f;
+	for (int k = 0; k < 2; k++) {
+		uint64_t rng = 77;
+		double p = ps[k], dropped = 0, nb = 0, cross = 0, total = (double)N * CALLS;
+		double sd = sqrt(total * p * (1 - p)), tol = 5.0 / sqrt(total);
+
+		for (int c = 0; c < CALLS; c++) {
+			dropout_forward(y, m, x, N, ps[k], &rng);
+			for (int i = 0; i < N; i++) {
+				double a = (m[i] == 0) - p;
+
+				dropped += m[i] == 0;
+				if (i)
+					nb += a * ((m[i - 1] == 0) - p);
+				if (c)
+					cross += a * ((prev[i] == 0) - p);
+			}
+			memcpy(prev, m, N * 4);
+		}
+		nb /= total * p * (1 - p), cross /= (total - N) * p * (1 - p);
+		printf("nn_kernels dropout p=%.1f: dropped %.5f, neighbour r %.5f, call-to-call r "
+		       "%.5f (tol %.5f)\n", p, dropped / total, nb, cross, tol);
+		cr_assert(fabs(dropped - total * p) < 5 * sd, "dropped %.0f of %.0f", dropped, total);
+		cr_assert(fabs(nb) < tol && fabs(cross) < tol, "r %g %g", nb, cross);
+	}
+	free(x), free(y), free(m), free(prev);
 }
 
 Test(nn_grad, quantile_head)
