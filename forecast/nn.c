@@ -393,6 +393,13 @@ int nn_blas_threads(int n)
 	return old;
 }
 
+const char *nn_blas_corename(void)
+{
+	const char *core = openblas_get_corename();
+
+	return core ? core : "unknown";
+}
+
 const char *nn_blas_coretype_hint(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)

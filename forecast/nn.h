@@ -142,10 +142,14 @@ int nn_blas_threads(int n);
  * OpenBLAS 0.3.21 (Debian 12) detects some newer Intel CPUs under virtualisation as
  * "Prescott" and runs SSE3 kernels, about 4x slower than its AVX-512 ones. The choice is
  * made when the library loads, so only the environment of a new process can change it:
- * set OPENBLAS_CORETYPE to the returned name before starting windcast (the bench re-execs
- * itself). nn_model_train() with progress on logs a warning once when this returns a name.
+ * the windcast binary and the bench re-execute themselves with OPENBLAS_CORETYPE set to
+ * the returned name unless the user set it. Training logs a warning once when this still
+ * returns a name.
  */
 const char *nn_blas_coretype_hint(void);
+
+/* The kernels OpenBLAS runs ("Cooperlake", "Haswell", "Prescott", ...). */
+const char *nn_blas_corename(void);
 
 /* Log that warning (once per process) when nn_blas_coretype_hint() names a better core:
  * for callers that train without progress (the CLI's and the server's training). */

@@ -12,6 +12,44 @@
 
 TestSuite(cli, .timeout = 120);
 
+/* The kernels `windcast version` reports when run with OPENBLAS_CORETYPE as given. */
+static char *version_core(const char *coretype)
+{
+	char *cmd, *out, *err, *core;
+
+	if (coretype)
+		cr_assert(asprintf(&cmd, "env OPENBLAS_CORETYPE=%s '%s' version", coretype,
+				   tu_bin()) >= 0);
+	else
+		cr_assert(asprintf(&cmd, "env -u OPENBLAS_CORETYPE '%s' version", tu_bin()) >= 0);
+	cr_assert_eq(tu_run(cmd, &out, &err), 0, "%s: %s", cmd, err);
+	core = strstr(out, "OpenBLAS ");
+	cr_assert(core && strstr(core, " kernels)"), "%s", out);
+	core = strndup(core + 9, (size_t)(strstr(core, " kernels)") - core - 9));
+	free(cmd), free(out), free(err);
+	return core;
+}
+
+/*
+ * OpenBLAS 0.3.21 reads some CPUs that have AVX2 or AVX-512 as Prescott (SSE3 kernels).
+ * windcast then runs itself again with the better kernels, unless the user chose some:
+ * the user's choice always wins.
+ */
+static void version_names_the_blas_kernels(void)
+{
+	char *chosen = version_core(NULL), *forced = version_core("Prescott");
+
+	printf("cli: OpenBLAS kernels %s when left to windcast, %s when forced\n", chosen, forced);
+	cr_assert_str_eq(forced, "Prescott");
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2"))
+		cr_assert(strcmp(chosen, "Prescott") && strcmp(chosen, "Unknown"),
+			  "a CPU with AVX2 runs '%s' kernels", chosen);
+#endif
+	free(chosen), free(forced);
+}
+
 Test(cli, help_and_version)
 {
 	char *out, *err;
@@ -26,6 +64,7 @@ Test(cli, help_and_version)
 	cr_assert(!strncmp(out, "windcast ", 9), "out: %s", out);
 	free(out);
 	free(err);
+	version_names_the_blas_kernels();
 	cr_assert_eq(tu_cli(NULL, &out, &err, "help farm"), 0);
 	cr_assert(strstr(out, "farm add"));
 	free(out);
