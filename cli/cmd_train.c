@@ -28,7 +28,7 @@ static const char train_usage[] =
 	"                      [--regional none|all|RKM|ID,...] [--lags L,L|none]\n"
 	"                      [--obs-max-lead H] [--no-prev-run] [--nwp-only]\n"
 	"                      [--quantiles LIST] [--val-frac F] [--point median|mean]\n"
-	"                      [--refit] [--format text|json]\n"
+	"                      [--smooth K] [--refit] [--format text|json]\n"
 	"\n"
 	"Train a farm's forecaster (a quantile MLP ensemble) on rows (issue time T, lead h)\n"
 	"built from the NWP runs available at T and the observations up to T, and save it as\n"
@@ -71,6 +71,9 @@ static const char train_usage[] =
 	"                    or weekly (every round(1 / val-frac)-th week, the rest train)\n"
 	"  --point P         the model's point forecast: median (default) or mean of its\n"
 	"                    quantiles (lower RMSE when the distribution is skewed)\n"
+	"  --smooth K        the model forecasts each lead as the mean of the network's\n"
+	"                    quantiles at leads h-K..h+K, weighted K+1-|d| (default 0,\n"
+	"                    at most 6); the validation scores include it\n"
 	"  --refit           then train again on all rows (validation ones included) for\n"
 	"                    the epochs early stopping chose; about twice the time\n";
 
@@ -119,6 +122,7 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 		{ "format", required_argument, NULL, 'F' },
 		{ "point", required_argument, NULL, 'M' },
 		{ "refit", no_argument, NULL, 'R' },
+		{ "smooth", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -311,6 +315,11 @@ static int parse_args(int argc, char **argv, struct train_cli *t)
 			break;
 		case 'R':
 			o->refit = true;
+			break;
+		case 'K':
+			if (cli_parse_long(optarg, 0, MODEL_SMOOTH_MAX, &v))
+				return cli_bad_option("train", "--smooth", optarg, "use 0..6");
+			o->smooth = (int)v;
 			break;
 		case 'M':
 			if (strcmp(optarg, "median") && strcmp(optarg, "mean"))

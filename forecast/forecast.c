@@ -201,13 +201,16 @@ enum wc_status forecaster_open(struct store *st, const char *farm_id,
 	if (fc->model) {
 		int nq = fc->model->nn->n_quantiles;
 
-		fc->X = malloc((size_t)o->horizon * fc->feat.n * sizeof(float));
-		fc->Q = malloc((size_t)o->horizon * nq * sizeof(float));
+		/* the model's lead smoothing looks up to `smooth` leads past the horizon */
+		size_t rows = (size_t)o->horizon + (size_t)fc->model->smooth;
+
+		fc->X = malloc(rows * fc->feat.n * sizeof(float));
+		fc->Q = malloc(2 * rows * nq * sizeof(float));
 		if (!fc->X || !fc->Q) {
 			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 			goto cleanup;
 		}
-		if ((ret = nn_workspace_init(&fc->ws, fc->model->nn, o->horizon, err)))
+		if ((ret = nn_workspace_init(&fc->ws, fc->model->nn, (int)rows, err)))
 			goto cleanup;
 	}
 	*out = fc;
@@ -269,7 +272,7 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 {
 	const struct farm_model *m = fc->model;
 	int F = fc->feat.n, nq = m->nn->n_quantiles, med = farm_model_median(m);
-	int H = fc->o.horizon, reach = 0;
+	int H = fc->o.horizon, reach = 0, rows = 0, last;
 	bool mean = fc->o.point == FORECAST_POINT_MEAN ||
 		    (fc->o.point == FORECAST_POINT_MODEL && m->point_mean);
 	size_t run1 = SIZE_MAX;
@@ -282,14 +285,24 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 			 m->features.max_lead, m->version);
 		H = m->features.max_lead;
 	}
-	for (int h = 1; h <= H; h++) {
+	/*
+	 * Leads 1..H, and up to m->smooth more for the smoothing of the last ones, so that a
+	 * lead's forecast does not depend on the horizon asked for (not past the leads the
+	 * model was trained for, unless it forecasts from NWP alone).
+	 */
+	last = H + m->smooth;
+	if (!m->features.nwp_only && last > m->features.max_lead)
+		last = m->features.max_lead > H ? m->features.max_lead : H;
+	for (int h = 1; h <= last; h++) {
 		size_t r;
 
 		if (!features_row(&fc->feat, T, h, fc->X + (size_t)(h - 1) * F, &r))
 			break;
 		if (h == 1)
 			run1 = r;
-		reach = h;
+		rows = h;
+		if (h <= H)
+			reach = h;
 	}
 	if (reach == 0)
 		return wc_error_set(err, WC_ENOTFOUND,
@@ -300,19 +313,25 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 		snprintf(out->note, sizeof(out->note),
 			 "horizon cut to %d h, the reach of the NWP available at the issue time",
 			 reach);
-	if ((ret = nn_model_predict(m->nn, &fc->ws, fc->X, reach, fc->Q, err)) ||
+	if ((ret = nn_model_predict(m->nn, &fc->ws, fc->X, rows, fc->Q, err)) ||
 	    (ret = alloc_leads(out, reach, nq, err)))
 		return ret;
 	memcpy(out->taus, m->nn->quantiles, (size_t)nq * sizeof(float));
-	for (int i = 0; i < reach; i++) {
-		float *q = out->q + (size_t)i * nq;
+	for (int i = 0; i < rows; i++) {	/* within [0, 1] and ordered */
+		float *q = fc->Q + (size_t)i * nq;
 
-		out->valid[i] = T + (int64_t)(i + 1) * UTC_HOUR;
 		for (int k = 0; k < nq; k++) {
-			q[k] = clip01f(fc->Q[(size_t)i * nq + k]);
+			q[k] = clip01f(q[k]);
 			if (k && q[k] < q[k - 1])
 				q[k] = q[k - 1];
 		}
+	}
+	farm_model_smooth(m->smooth, fc->Q, fc->Q + (size_t)rows * nq, rows, nq, NULL, NULL);
+	memcpy(out->q, fc->Q + (size_t)rows * nq, (size_t)reach * nq * sizeof(float));
+	for (int i = 0; i < reach; i++) {
+		const float *q = out->q + (size_t)i * nq;
+
+		out->valid[i] = T + (int64_t)(i + 1) * UTC_HOUR;
 		out->point[i] = mean ? (float)quantile_mean(out->taus, q, nq) : q[med];
 	}
 	if (T < m->train_to)

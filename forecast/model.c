@@ -71,7 +71,34 @@ int farm_model_median(const struct farm_model *m)
 	return best;
 }
 
-/* Per-lead validation scores of the median and of the baselines, as one-line JSON. */
+void farm_model_smooth(int K, const float *q, float *out, int n, int nq, const int64_t *T,
+		       const int *lead)
+{
+	for (int i = 0; i < n; i++) {
+		float *o = out + (size_t)i * nq;
+		double wsum = 0;
+
+		memset(o, 0, (size_t)nq * sizeof(float));
+		for (int d = -K; d <= K; d++) {
+			int j = i + d;
+			float w = (float)(K + 1 - abs(d));
+			const float *qj = q + (size_t)j * nq;
+
+			if (j < 0 || j >= n || (T && (T[j] != T[i] || lead[j] - lead[i] != d)))
+				continue;
+			for (int k = 0; k < nq; k++)
+				o[k] += w * qj[k];
+			wsum += w;
+		}
+		for (int k = 0; k < nq; k++)
+			o[k] = (float)(o[k] / wsum);
+	}
+}
+
+/*
+ * Per-lead validation scores of the median and of the baselines, as one-line JSON; the
+ * network's quantiles are smoothed over the leads as the model will forecast them.
+ */
 static char *score_json(const struct features *f, const struct farm_model *m, const float *X,
 			const float *Y, const int64_t *T, const int *lead, int64_t split,
 			int64_t n, struct wc_error *err)
@@ -82,6 +109,7 @@ static char *score_json(const struct features *f, const struct farm_model *m, co
 	struct metrics *mm = calloc((size_t)(L + 1) * 5, sizeof(*mm));
 	double *ws = malloc((size_t)(split ? split : 1) * sizeof(double));
 	float *q = malloc((size_t)(n - split ? n - split : 1) * nq * sizeof(float));
+	float *qs = malloc((size_t)(n - split ? n - split : 1) * nq * sizeof(float));
 	struct nn_workspace wsp = { 0 };
 	struct power_curve pc;
 	bool have_pc = false;
@@ -89,7 +117,7 @@ static char *score_json(const struct features *f, const struct farm_model *m, co
 	json_t *per = json_array(), *root = NULL;
 	char *text = NULL;
 
-	if (!mm || !ws || !q || !per) {
+	if (!mm || !ws || !q || !qs || !per) {
 		wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -105,8 +133,9 @@ static char *score_json(const struct features *f, const struct farm_model *m, co
 	if (n > split && (nn_workspace_init(&wsp, nn, 1024, err) ||
 			  nn_model_predict(nn, &wsp, X + split * F, n - split, q, err)))
 		goto cleanup;
+	farm_model_smooth(m->smooth, q, qs, (int)(n - split), nq, T + split, lead + split);
 	for (int64_t i = split; i < n; i++) {
-		const float *qi = q + (i - split) * nq;
+		const float *qi = qs + (i - split) * nq;
 		int h = lead[i];
 		float persist = farm_series_obs(f->target, T[i], T[i]);
 
@@ -157,6 +186,7 @@ cleanup:
 	free(mm);
 	free(ws);
 	free(q);
+	free(qs);
 	return text;
 }
 
@@ -335,7 +365,8 @@ static enum wc_status check_options(const struct train_options *o, struct wc_err
 {
 	const struct feature_config *c = &o->features;
 
-	if (o->val_frac < 0 || o->val_frac > 0.5 || c->max_lead < 1 || c->max_lead > FEAT_MAX_LEAD)
+	if (o->val_frac < 0 || o->val_frac > 0.5 || c->max_lead < 1 ||
+	    c->max_lead > FEAT_MAX_LEAD || o->smooth < 0 || o->smooth > MODEL_SMOOTH_MAX)
 		return wc_error_set(err, WC_EINVAL, "invalid training options");
 	return WC_OK;
 }
@@ -447,6 +478,7 @@ static enum wc_status fit_models(const struct train_options *o,
 		snprintf(m->farm_id, sizeof(m->farm_id), "%s", f[i].target->farm.id);
 		m->features = *cfg;
 		m->point_mean = o->point_mean;
+		m->smooth = o->smooth;
 		m->train_from = from;
 		m->train_to = to;
 		m->n_rows = total;
@@ -617,9 +649,10 @@ static enum wc_status set_meta(struct farm_model *m, struct wc_error *err)
 	feature_config_format(&m->features, fcfg, sizeof(fcfg));
 	if (asprintf(&meta,
 		     "farm=%s\nversion=%d\ntrain_from=%" PRId64 "\ntrain_to=%" PRId64
-		     "\nn_rows=%" PRId64 "\ndelay_s=%" PRId64 "\npoint=%s\nfeatures=%s\nscores=%s\n",
+		     "\nn_rows=%" PRId64 "\ndelay_s=%" PRId64 "\npoint=%s\nsmooth=%d\nfeatures=%s"
+		     "\nscores=%s\n",
 		     m->farm_id, m->version, m->train_from, m->train_to, m->n_rows,
-		     m->features.delay_s, m->point_mean ? "mean" : "median", fcfg,
+		     m->features.delay_s, m->point_mean ? "mean" : "median", m->smooth, fcfg,
 		     m->scores ? m->scores : "{}") < 0)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
 	ret = nn_model_set_meta(m->nn, meta, err);
@@ -739,6 +772,20 @@ enum wc_status farm_model_load(struct store *st, const char *farm_id, int versio
 	}
 	m->point_mean = meta_get(m->nn->meta, "point", buf2, sizeof(buf2)) &&
 			!strcmp(buf2, "mean");
+	/* absent in models from before the option: not smoothed */
+	if (meta_get(m->nn->meta, "smooth", buf2, sizeof(buf2))) {
+		char *end;
+		long k = strtol(buf2, &end, 10);
+
+		if (end == buf2 || *end || k < 0 || k > MODEL_SMOOTH_MAX) {
+			ret = wc_error_set(err, WC_EFORMAT,
+					   "model file '%s': bad smooth '%s' (0..%d); retrain with "
+					   "'windcast train --farm %s'",
+					   rec.path, buf2, MODEL_SMOOTH_MAX, farm_id);
+			goto cleanup;
+		}
+		m->smooth = (int)k;
+	}
 	if ((ret = feature_config_parse(buf, &m->features, err))) {
 		wc_error_prefix(err, "model file '%s'", rec.path);
 		goto cleanup;

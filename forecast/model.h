@@ -36,6 +36,7 @@ struct train_options {
 	enum { VAL_TAIL, VAL_WEEKLY } val_mode;	/* the latest issue times, or every
 						 * round(1 / val_frac)-th week */
 	bool point_mean;		/* the model's point forecast is its mean, not median */
+	int smooth;			/* lead smoothing half-width, 0..MODEL_SMOOTH_MAX */
 	bool refit;			/* after validating, train again on every row for the
 					 * epochs early stopping chose */
 	struct feature_config features;
@@ -54,6 +55,8 @@ void train_options_init(struct train_options *o);
  * bit-identical for any count). */
 int train_default_workers(void);
 
+#define MODEL_SMOOTH_MAX 6
+
 struct farm_model {
 	char farm_id[FARM_ID_MAX + 1];
 	int version;			/* 0 until saved */
@@ -63,6 +66,7 @@ struct farm_model {
 	int64_t train_from, train_to;	/* first and last issue time of the rows */
 	int64_t n_rows;
 	bool point_mean;		/* point forecast: mean of the quantiles, else median */
+	int smooth;			/* lead smoothing half-width (farm_model_smooth) */
 	double train_seconds;
 	char *scores;			/* one-line JSON, owned */
 };
@@ -115,5 +119,16 @@ json_t *farm_model_json(const struct farm_model *m);
 
 /* Index of the quantile level nearest 0.5 (the point forecast). */
 int farm_model_median(const struct farm_model *m);
+
+/*
+ * Lead smoothing of half-width K (train --smooth K): row i's nq quantiles in `out` become
+ * the mean of rows i-K..i+K of `q` weighted K + 1 - |d| (d the lead distance), over the
+ * neighbours present, renormalised. Rows j and i are neighbours at distance d = j - i
+ * when T[j] == T[i] and lead[j] - lead[i] == d; T and lead NULL: the rows are leads 1..n
+ * of one issue time. A mean of ordered quantile vectors stays ordered, and one of values
+ * in [0, 1] stays there. K = 0 copies. q and out must not overlap.
+ */
+void farm_model_smooth(int K, const float *q, float *out, int n, int nq, const int64_t *T,
+		       const int *lead);
 
 #endif

@@ -23,6 +23,7 @@
 #include "forecast/forecast.h"
 #include "forecast/metrics.h"
 #include "forecast/model.h"
+#include "forecast/modelfile.h"
 #include "server/server.h"
 #include "testutil.h"
 
@@ -1208,6 +1209,122 @@ Test(forecast_e2e, silu_activation)
 		     0, "%s", errs);
 	cr_assert(strstr(out, "\"version\": 2"), "%s", out);
 	free(out);
+	free(errs);
+	tu_rmrf_free(dir);
+	tu_rmrf_free(input);
+}
+
+/* Lead smoothing on hand-computed cases: weights K + 1 - |d| over the neighbours present. */
+Test(forecast_shape, lead_smoothing_by_hand)
+{
+	/* two levels; rows: issue A leads 1, 2, 3, 5 (lead 4 missing), issue B lead 1 */
+	const float q[] = { 0, 10, 4, 14, 8, 18, 20, 30, 100, 200 };
+	const int64_t T[] = { 7, 7, 7, 7, 9 };
+	const int lead[] = { 1, 2, 3, 5, 1 };
+	const float want1[] = {
+		(2 * 0 + 4) / 3.0f, (2 * 10 + 14) / 3.0f,	/* lead 1: no lead 0 */
+		(0 + 2 * 4 + 8) / 4.0f, (10 + 2 * 14 + 18) / 4.0f,
+		(4 + 2 * 8) / 3.0f, (14 + 2 * 18) / 3.0f,	/* lead 4 is missing */
+		20, 30,					/* lead 5: no neighbours */
+		100, 200,				/* another issue time */
+	};
+	float out[10], out2[6];
+
+	farm_model_smooth(1, q, out, 5, 2, T, lead);
+	for (int i = 0; i < 10; i++)
+		cr_assert_float_eq(out[i], want1[i], 1e-5, "K=1 [%d] = %g, want %g", i, out[i],
+				   want1[i]);
+	farm_model_smooth(0, q, out, 5, 2, T, lead);
+	cr_assert(memcmp(out, q, sizeof(q)) == 0, "K=0 copies");
+	/* K = 2 on consecutive leads 1..3 (T NULL): weights 3 2 1 / 2 3 2 / 1 2 3 */
+	farm_model_smooth(2, q, out2, 3, 2, NULL, NULL);
+	cr_assert_float_eq(out2[0], (3 * 0 + 2 * 4 + 8) / 6.0f, 1e-5);
+	cr_assert_float_eq(out2[2], (2 * 0 + 3 * 4 + 2 * 8) / 7.0f, 1e-5);
+	cr_assert_float_eq(out2[5], (10 + 2 * 14 + 3 * 18) / 6.0f, 1e-5);
+}
+
+/* Reads `forecast --format csv --units frac` output: per lead the point and the q columns. */
+static int read_csv_leads(char *out, double (*v)[4], int max)
+{
+	char *save = NULL, *line = strtok_r(out, "\n", &save);
+	int n = 0;
+
+	cr_assert(line && strstr(line, "point"), "header: %s", line ? line : "");
+	while ((line = strtok_r(NULL, "\n", &save)) && n < max) {
+		char issued[40], valid[40];
+		int lead;
+
+		cr_assert_eq(sscanf(line, "%39[^,],%39[^,],%d,%lf,%lf,%lf,%lf", issued, valid, &lead,
+				    &v[n][0], &v[n][1], &v[n][2], &v[n][3]),
+			     7, "%s", line);
+		cr_assert_eq(lead, n + 1);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * train --smooth 1: the same network as without it (same seed and data), each lead's
+ * forecast the 1-2-1 mean of the unsmoothed one's (renormalised at lead 1 and at the last
+ * trained lead), independent of the horizon asked for; the model file records it, and a
+ * model file with a bad value is refused by name.
+ */
+Test(forecast_e2e, lead_smoothing)
+{
+	char *dir, *input, *out = NULL, *errs = NULL, path[4200];
+	double raw[24][4], sm[24][4], cut[24][4];
+	struct nn_model *nn;
+	struct wc_error err = { 0 };
+	const char *fcst = "forecast --farm north-sea-1 --issued 2026-01-10T05:00Z --model nn "
+			   "--format csv --units frac --no-store";
+
+	demo_store(&dir, &input);
+	cr_assert_eq(tu_cli(dir, NULL, &errs,
+			    "--quiet train --farm north-sea-1 --ensemble 1 --hidden 16 --epochs 5 "
+			    "--leads 24 --regional all --smooth 1"),
+		     0, "%s", errs);
+	free(errs);
+	cr_assert_eq(tu_cli(dir, &out, &errs, "%s --horizon 24 --model-version 1", fcst), 0,
+		     "%s", errs);
+	cr_assert_eq(read_csv_leads(out, raw, 24), 24);
+	free(out), free(errs);
+	cr_assert_eq(tu_cli(dir, &out, &errs, "%s --horizon 24 --model-version 2", fcst), 0,
+		     "%s", errs);
+	cr_assert_eq(read_csv_leads(out, sm, 24), 24);
+	free(out), free(errs);
+	for (int i = 0; i < 24; i++)
+		for (int c = 0; c < 4; c++) {
+			double w = (i > 0) + 2.0 + (i < 23);
+			double want = ((i > 0 ? raw[i - 1][c] : 0) + 2 * raw[i][c] +
+				       (i < 23 ? raw[i + 1][c] : 0)) / w;
+
+			cr_assert(fabs(sm[i][c] - want) < 2e-6, "lead %d column %d: %.6f, want %.6f",
+				  i + 1, c, sm[i][c], want);
+		}
+	/* lead 12 of a 12-hour horizon still averages in lead 13 */
+	cr_assert_eq(tu_cli(dir, &out, &errs, "%s --horizon 12 --model-version 2", fcst), 0,
+		     "%s", errs);
+	cr_assert_eq(read_csv_leads(out, cut, 24), 12);
+	free(out), free(errs);
+	cr_assert(memcmp(cut, sm, 12 * sizeof(cut[0])) == 0, "horizon 12 differs from 24");
+
+	snprintf(path, sizeof(path), "%s/models/north-sea-1/2.wcm", dir);
+	cr_assert_eq(nn_model_load(path, NULL, 0, &nn, &err), WC_OK, "%s", err.msg);
+	cr_assert(strstr(nn->meta, "\nsmooth=1\n"), "%s", nn->meta);
+	{
+		char *meta = strdup(nn->meta), *p = strstr(meta, "\nsmooth=1\n");
+
+		p[8] = '9';
+		cr_assert_eq(nn_model_set_meta(nn, meta, &err), WC_OK);
+		cr_assert_eq(nn_model_save(nn, path, &err), WC_OK, "%s", err.msg);
+		free(meta);
+	}
+	nn_model_free(nn);
+	cr_assert_eq(tu_cli(dir, NULL, &errs, "%s --model-version 2", fcst), 1);
+	cr_assert(strstr(errs, "bad smooth '9' (0..6)"), "%s", errs);
+	free(errs);
+	cr_assert_eq(tu_cli(dir, NULL, &errs, "train --farm north-sea-1 --smooth 7"), 2);
+	cr_assert(strstr(errs, "invalid --smooth '7'"), "%s", errs);
 	free(errs);
 	tu_rmrf_free(dir);
 	tu_rmrf_free(input);
