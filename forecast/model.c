@@ -82,12 +82,11 @@ void farm_model_smooth(int K, const float *q, float *out, int n, int nq, const i
 		for (int d = -K; d <= K; d++) {
 			int j = i + d;
 			float w = (float)(K + 1 - abs(d));
-			const float *qj = q + (size_t)j * nq;
 
 			if (j < 0 || j >= n || (T && (T[j] != T[i] || lead[j] - lead[i] != d)))
 				continue;
 			for (int k = 0; k < nq; k++)
-				o[k] += w * qj[k];
+				o[k] += w * q[(size_t)j * nq + k];
 			wsum += w;
 		}
 		for (int k = 0; k < nq; k++)
