@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cmd.h"
 #include "common/log.h"
@@ -137,23 +136,6 @@ static bool wants_help(int argc, char **argv)
 	return false;
 }
 
-/*
- * OpenBLAS picks its kernels when it loads, and 0.3.21 reads some virtualised Intel CPUs
- * as Prescott: SSE3 kernels, training about 1.5-4x slower. When it did, and the user has
- * not chosen with OPENBLAS_CORETYPE, run this program again with the better core type
- * named (nothing has been opened yet). The user's own setting always wins; if the exec
- * fails the command runs as it is and training logs the advice.
- */
-static void prefer_fast_blas(char **argv)
-{
-	const char *hint = nn_blas_coretype_hint();
-
-	if (!hint || getenv("OPENBLAS_CORETYPE") || setenv("OPENBLAS_CORETYPE", hint, 1))
-		return;
-	execv("/proc/self/exe", argv);
-	unsetenv("OPENBLAS_CORETYPE");
-}
-
 int main(int argc, char **argv)
 {
 	const char *data_dir = getenv("WINDCAST_DATA");
@@ -163,7 +145,12 @@ int main(int argc, char **argv)
 	const char *env_log = getenv("WINDCAST_LOG");
 	int ret;
 
-	prefer_fast_blas(argv);
+	/*
+	 * OpenBLAS 0.3.21 reads some virtualised Intel CPUs as Prescott (SSE3 kernels,
+	 * training 1.5-4x slower): run again with the better core type unless the user chose
+	 * one. If the exec fails the command runs as it is and training logs the advice.
+	 */
+	nn_blas_reexec_fast(argv);
 	if (env_log && log_level_parse(env_log) >= 0)
 		log_set_level((enum log_level)log_level_parse(env_log));
 	if (!data_dir || !*data_dir)

@@ -400,6 +400,17 @@ const char *nn_blas_corename(void)
 	return core ? core : "unknown";
 }
 
+const char *nn_blas_reexec_fast(char **argv)
+{
+	const char *hint = nn_blas_coretype_hint();
+
+	if (!hint || getenv("OPENBLAS_CORETYPE") || setenv("OPENBLAS_CORETYPE", hint, 1))
+		return NULL;
+	execv("/proc/self/exe", argv);
+	unsetenv("OPENBLAS_CORETYPE");
+	return hint;
+}
+
 const char *nn_blas_coretype_hint(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)

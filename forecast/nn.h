@@ -97,7 +97,8 @@ void silu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
 /*
  * Inverted dropout at rate p: mask (n) gets 0 or 1/(1-p), out = inp * mask. The call takes
- * one draw from the generator state *rng and hashes it with each element's index. Backward: dinp = dout * mask. p == 0 copies.
+ * one draw from the generator state *rng and hashes it with each element's index.
+ * Backward: dinp = dout * mask. p == 0 copies.
  */
 void dropout_forward(float *out, float *mask, const float *inp, size_t n, float p,
 		     uint64_t *rng);
@@ -150,6 +151,14 @@ const char *nn_blas_coretype_hint(void);
 
 /* The kernels OpenBLAS runs ("Cooperlake", "Haswell", "Prescott", ...). */
 const char *nn_blas_corename(void);
+
+/*
+ * When nn_blas_coretype_hint() names a better core and the user has not set
+ * OPENBLAS_CORETYPE: set it and execute this program again (/proc/self/exe with argv), so
+ * call it before anything is opened. Returns NULL when there was nothing to do; the core
+ * type when the exec failed (errno says why; the variable is unset again).
+ */
+const char *nn_blas_reexec_fast(char **argv);
 
 /* Log that warning (once per process) when nn_blas_coretype_hint() names a better core:
  * for callers that train without progress (the CLI's and the server's training). */

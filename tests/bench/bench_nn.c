@@ -407,13 +407,8 @@ int main(int argc, char **argv)
 		return 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress shows through run-bench's pipe */
 	/* OpenBLAS picks its kernels at load time: a better choice needs a new process */
-	if (nn_blas_coretype_hint() && !getenv("OPENBLAS_CORETYPE")) {
-		printf("bench_nn: OpenBLAS chose '%s' kernels; re-running with OPENBLAS_CORETYPE=%s\n",
-		       openblas_get_corename(), nn_blas_coretype_hint());
-		fflush(stdout);
-		setenv("OPENBLAS_CORETYPE", nn_blas_coretype_hint(), 1);
-		execv("/proc/self/exe", argv);
-		perror("bench_nn: execv");
+	if (nn_blas_reexec_fast(argv)) {
+		perror("bench_nn: cannot run again with better OpenBLAS kernels: execv");
 		return 1;
 	}
 	printf("nn_blas_core=%s\n", openblas_get_corename());

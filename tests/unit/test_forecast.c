@@ -926,6 +926,9 @@ Test(forecast_curve, farm_curve_needs_no_history)
 
 TestSuite(forecast_e2e, .timeout = 240);
 
+/* The small network the demo-store tests train (version 1 has these and --regional all). */
+#define DEMO_TRAIN "--quiet train --farm north-sea-1 --ensemble 1 --hidden 16 --epochs 5 --leads 24"
+
 static void demo_store(char **dir, char **input)
 {
 	char *out = NULL, *errs = NULL;
@@ -945,10 +948,8 @@ static void demo_store(char **dir, char **input)
 			    *input),
 		     0, "%s", errs);
 	free(errs);
-	cr_assert_eq(tu_cli(*dir, &out, &errs,
-			    "--quiet train --farm north-sea-1 --ensemble 1 --hidden 16 --epochs 5 "
-			    "--leads 24 --regional all --format json"),
-		     0, "%s", errs);
+	cr_assert_eq(tu_cli(*dir, &out, &errs, DEMO_TRAIN " --regional all --format json"), 0,
+		     "%s", errs);
 	cr_assert(strstr(out, "\"version\": 1"), "%s", out);
 	free(out);
 	free(errs);
@@ -1196,10 +1197,7 @@ Test(forecast_e2e, silu_activation)
 	char *dir, *input, *out = NULL, *errs = NULL;
 
 	demo_store(&dir, &input);
-	cr_assert_eq(tu_cli(dir, NULL, &errs,
-			    "--quiet train --farm north-sea-1 --ensemble 1 --hidden 16 --epochs 5 "
-			    "--leads 24 --activation silu"),
-		     0, "%s", errs);
+	cr_assert_eq(tu_cli(dir, NULL, &errs, DEMO_TRAIN " --activation silu"), 0, "%s", errs);
 	free(errs);
 	cr_assert_eq(model_activation(dir, "north-sea-1", 1), 0, "ReLU by default");
 	cr_assert_eq(model_activation(dir, "north-sea-1", 2), 1, "SiLU");
@@ -1279,10 +1277,8 @@ Test(forecast_e2e, lead_smoothing)
 			   "--format csv --units frac --no-store";
 
 	demo_store(&dir, &input);
-	cr_assert_eq(tu_cli(dir, NULL, &errs,
-			    "--quiet train --farm north-sea-1 --ensemble 1 --hidden 16 --epochs 5 "
-			    "--leads 24 --regional all --smooth 1"),
-		     0, "%s", errs);
+	cr_assert_eq(tu_cli(dir, NULL, &errs, DEMO_TRAIN " --regional all --smooth 1"), 0, "%s",
+		     errs);
 	free(errs);
 	cr_assert_eq(tu_cli(dir, &out, &errs, "%s --horizon 24 --model-version 1", fcst), 0,
 		     "%s", errs);
