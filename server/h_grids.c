@@ -1,6 +1,6 @@
 /*
- * h_grids.c - POST /v1/grids (upload a NetCDF file; ingested by a background job),
- * GET /v1/grids (ingested runs) and GET /v1/jobs/{id}.
+ * h_grids.c - POST /v1/grids (upload a NetCDF file; ingested by a background job) and
+ * GET /v1/grids (ingested runs).
  *
  * The upload is streamed to DATA/tmp by the generic code (route.to_file) with its
  * sha256; bytes already ingested are answered 200 at once, anything else becomes a job.
@@ -75,7 +75,6 @@ void grids_upload_handler(struct request *req, struct reply *rep)
 	struct nwp_run run;
 	int64_t id;
 	json_t *input;
-	char *input_text;
 
 	if (ctype && strncmp(ctype, "application/x-netcdf", 20) &&
 	    strncmp(ctype, "application/netcdf", 18) &&
@@ -97,44 +96,28 @@ void grids_upload_handler(struct request *req, struct reply *rep)
 	}
 	input = json_pack("{s:s,s:s,s:I}", "file", upload_name(req), "sha256",
 			  req->upload_sha256, "size", (json_int_t)req->upload_size);
-	input_text = input ? json_dumps(input, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(input);
-	job = calloc(1, sizeof(*job));
-	if (!input_text || !job ||
-	    store_job_create(req->store, "ingest", input_text, &id, &err)) {
-		free(input_text);
-		free(job);
-		if (!err.msg[0])
-			wc_error_set(&err, WC_ENOMEM, "out of memory");
-		reply_wc_error(rep, &err);
+	if (!job_create_reply(req, rep, "ingest", input, &id))
+		return;
+	if (!(job = calloc(1, sizeof(*job)))) {
+		job_fail_reply(req, rep, id, &(struct wc_error){ WC_ENOMEM, "out of memory" });
 		return;
 	}
-	free(input_text);
 	snprintf(job->path, sizeof(job->path), "%s/tmp/job-%" PRId64 ".nc",
 		 server_data_dir(req->srv), id);
 	snprintf(job->name, sizeof(job->name), "%s", upload_name(req));
 	memcpy(job->sha256, req->upload_sha256, sizeof(job->sha256));
 	if (rename(req->upload_path, job->path) != 0) {
 		log_error("cannot move upload to '%s': %s", job->path, strerror(errno));
-		store_job_set(req->store, id, JOB_FAILED,
-			      "{\"error\":\"cannot keep the upload on the server\"}", NULL);
 		free(job);
+		job_fail_reply(req, rep, id,
+			       &(struct wc_error){ WC_EIO, "cannot keep the upload on the server" });
 		reply_error(rep, 507, "insufficient_storage",
 			    "cannot keep the upload on the server; try again later");
 		return;
 	}
 	req->upload_path[0] = '\0';	/* the job owns the file now */
-	if (job_pool_submit(server_jobs(req->srv), id, ingest_job_run, job, ingest_job_release,
-			    &err)) {
-		store_job_set(req->store, id, JOB_FAILED,
-			      "{\"error\":\"the server is shutting down\"}", NULL);
-		reply_wc_error(rep, &err);
-		return;
-	}
-	snprintf(rep->location, sizeof(rep->location), "/v1/jobs/%" PRId64, id);
-	reply_json(rep, 202, json_pack("{s:s,s:s,s:{s:I,s:s,s:s}}", "status", "accepted",
-				       "sha256", req->upload_sha256, "job", "id", (json_int_t)id,
-				       "state", "queued", "url", rep->location));
+	job_queue_reply(req, rep, id, ingest_job_run, job, ingest_job_release,
+			json_pack("{s:s}", "sha256", req->upload_sha256));
 }
 
 void grids_list_handler(struct request *req, struct reply *rep)
@@ -153,45 +136,4 @@ void grids_list_handler(struct request *req, struct reply *rep)
 		json_array_append_new(arr, nwp_run_json(&runs[i]));
 	free(runs);
 	reply_json(rep, 200, json_pack("{s:o}", "runs", arr));
-}
-
-static json_t *time_or_null(int64_t t)
-{
-	char buf[UTC_ISO_LEN];
-
-	return t ? json_string(utc_format(t, buf)) : json_null();
-}
-
-static json_t *parsed_or_null(const char *text)
-{
-	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
-
-	return v ? v : json_null();
-}
-
-void job_get_handler(struct request *req, struct reply *rep)
-{
-	struct wc_error err = { 0 };
-	struct job job;
-	char *end;
-	long long id;
-
-	errno = 0;
-	id = strtoll(req->params[0], &end, 10);
-	if (*end || errno || id <= 0) {
-		reply_error(rep, 400, "bad_request", "invalid job id '%s'", req->params[0]);
-		return;
-	}
-	if (store_job_get(req->store, id, &job, &err)) {
-		reply_wc_error(rep, &err);
-		return;
-	}
-	reply_json(rep, 200,
-		   json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)job.id,
-			     "kind", job.kind, "state", job_state_name(job.state), "created_at",
-			     time_or_null(job.created_at), "started_at",
-			     time_or_null(job.started_at), "finished_at",
-			     time_or_null(job.finished_at), "input", parsed_or_null(job.input),
-			     "result", parsed_or_null(job.result)));
-	job_release(&job);
 }

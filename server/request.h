@@ -106,4 +106,25 @@ void reply_error(struct reply *rep, unsigned status, const char *code, const cha
 /* An error reply from a status record, picking the HTTP status that fits the code. */
 void reply_wc_error(struct reply *rep, const struct wc_error *err);
 
+/* ---- background jobs (server/h_jobs.c) ---- */
+
+/*
+ * Record a queued job of `kind` with `input` (reference stolen) in the store and set *id.
+ * False with an error reply when it cannot be recorded.
+ */
+bool job_create_reply(struct request *req, struct reply *rep, const char *kind,
+		      json_t *input, int64_t *id);
+/* Mark job id failed with `why` and reply the error. */
+void job_fail_reply(struct request *req, struct reply *rep, int64_t id,
+		    const struct wc_error *why);
+/*
+ * Queue job id on the server's pool (arg owned by the pool from now, released with
+ * `release`) and reply 202 {"status":"accepted", <extra's fields>, "job":{id,state,url}}
+ * with a Location header; `extra` (stolen) may be NULL. False (job marked failed, error
+ * reply) when the pool refuses it.
+ */
+bool job_queue_reply(struct request *req, struct reply *rep, int64_t id,
+		     char *(*fn)(void *arg, struct store *st, int *failed), void *arg,
+		     void (*release)(void *arg), json_t *extra);
+
 #endif

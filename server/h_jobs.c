@@ -1,0 +1,110 @@
+/*
+ * h_jobs.c - GET /v1/jobs/{id}, and the one way a handler turns work into a background
+ * job: record it in the store, queue it on the server's pool, answer 202 with its URL.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/utc.h"
+#include "data/store.h"
+#include "server/handlers.h"
+#include "server/jobs.h"
+
+bool job_create_reply(struct request *req, struct reply *rep, const char *kind,
+		      json_t *input, int64_t *id)
+{
+	struct wc_error err = { 0 };
+	char *text = input ? json_dumps(input, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(input);
+	if (!text) {
+		reply_error(rep, 503, "unavailable", "out of memory");
+		return false;
+	}
+	if (store_job_create(req->store, kind, text, id, &err)) {
+		free(text);
+		reply_wc_error(rep, &err);
+		return false;
+	}
+	free(text);
+	return true;
+}
+
+void job_fail_reply(struct request *req, struct reply *rep, int64_t id,
+		    const struct wc_error *why)
+{
+	json_t *v = json_pack("{s:s}", "error", wc_error_msg(why));
+	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+
+	json_decref(v);
+	store_job_set(req->store, id, JOB_FAILED, text, NULL);
+	free(text);
+	reply_wc_error(rep, why);
+}
+
+bool job_queue_reply(struct request *req, struct reply *rep, int64_t id, job_fn fn,
+		     void *arg, void (*release)(void *arg), json_t *extra)
+{
+	struct wc_error err = { 0 };
+	json_t *body;
+
+	if (job_pool_submit(server_jobs(req->srv), id, fn, arg, release, &err)) {
+		json_decref(extra);
+		job_fail_reply(req, rep, id, &err);
+		return false;
+	}
+	snprintf(rep->location, sizeof(rep->location), "/v1/jobs/%" PRId64, id);
+	body = json_pack("{s:s}", "status", "accepted");
+	if (extra)
+		json_object_update(body, extra);
+	json_decref(extra);
+	json_object_set_new(body, "job",
+			    json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "state", "queued",
+				      "url", rep->location));
+	reply_json(rep, 202, body);
+	return true;
+}
+
+static json_t *time_or_null(int64_t t)
+{
+	char buf[UTC_ISO_LEN];
+
+	return t ? json_string(utc_format(t, buf)) : json_null();
+}
+
+static json_t *parsed_or_null(const char *text)
+{
+	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+
+	return v ? v : json_null();
+}
+
+void job_get_handler(struct request *req, struct reply *rep)
+{
+	struct wc_error err = { 0 };
+	struct job job;
+	char *end;
+	long long id;
+
+	errno = 0;
+	id = strtoll(req->params[0], &end, 10);
+	if (*end || errno || id <= 0) {
+		reply_error(rep, 400, "bad_request", "invalid job id '%s'", req->params[0]);
+		return;
+	}
+	if (store_job_get(req->store, id, &job, &err)) {
+		reply_wc_error(rep, &err);
+		return;
+	}
+	reply_json(rep, 200,
+		   json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)job.id,
+			     "kind", job.kind, "state", job_state_name(job.state), "created_at",
+			     time_or_null(job.created_at), "started_at",
+			     time_or_null(job.started_at), "finished_at",
+			     time_or_null(job.finished_at), "input", parsed_or_null(job.input),
+			     "result", parsed_or_null(job.result)));
+	job_release(&job);
+}
