@@ -25,16 +25,8 @@ static unsigned port;
 /* Open the store in dir and serve it on a free port. */
 static void start_server(void)
 {
-	struct server_config cfg;
-	struct wc_error err = { 0 };
-
-	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
-	server_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.threads = 2;
-	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
+	tu_serve(dir, &st, &srv);
 	port = server_port(srv);
-	cr_assert_gt(port, 0);
 }
 
 static void setup(void)
