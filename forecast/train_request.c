@@ -53,7 +53,8 @@ const struct train_option train_option_table[] = {
 	{ .name = "short-every", .type = TOPT_HOURS, .arg = "H", .min = 1, .max = 24 * 31,
 	  .flags = TOPT_DEF_WORDS, .def = "1",
 	  .help = "hours between the --short-leads issue times", AT(o.short_every) },
-	{ .name = "val-frac", .type = TOPT_NUMBER, .arg = "F", .min = 0, .max = 0.5, .def = "0.15",
+	{ .name = "val-frac", .type = TOPT_NUMBER, .arg = "F", .min = 0, .max = MODEL_MAX_VAL_FRAC,
+	  .def = "0.15",
 	  .help = "share of issue times that validate: early stopping and the scores printed "
 		  "beside persistence, climatology and a fitted power curve",
 	  AT(o.val_frac) },
@@ -458,18 +459,19 @@ enum wc_status train_option_set(struct train_request *r, const struct train_opti
 
 /* ---- JSON ------------------------------------------------------------------------ */
 
-/* Write a JSON number as text that strtod reads back to the same double. */
-static void number_text(struct dynbuf *b, const json_t *v)
+/* Write a JSON number as text that strtod reads back to the same double; false when b
+ * is full. */
+static bool number_text(struct dynbuf *b, const json_t *v)
 {
 	if (json_is_integer(v))
-		dynbuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	else
-		dynbuf_printf(b, "%.17g", json_real_value(v));
+		return !dynbuf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	return !dynbuf_printf(b, "%.17g", json_real_value(v));
 }
 
 /*
  * The CLI text of a JSON value for opt into b: false when the JSON type does not fit
- * (a list may also be given as its CLI text, a string).
+ * (a list may also be given as its CLI text, a string) or the text does not fit in b
+ * (never cut: a cut list could still parse).
  */
 static bool json_text(const struct train_option *opt, const json_t *v, struct dynbuf *b)
 {
@@ -478,16 +480,10 @@ static bool json_text(const struct train_option *opt, const json_t *v, struct dy
 
 	switch (opt->type) {
 	case TOPT_INT:
-		if (!json_is_integer(v))
-			return false;
-		number_text(b, v);
-		return true;
+		return json_is_integer(v) && number_text(b, v);
 	case TOPT_NUMBER:
 	case TOPT_HOURS:
-		if (!json_is_number(v))
-			return false;
-		number_text(b, v);
-		return true;
+		return json_is_number(v) && number_text(b, v);
 	case TOPT_BOOL:
 		if (!json_is_boolean(v))
 			return false;
@@ -499,9 +495,8 @@ static bool json_text(const struct train_option *opt, const json_t *v, struct dy
 			json_array_foreach(v, i, e) {
 				if (opt->type == TOPT_INTS ? !json_is_integer(e) : !json_is_number(e))
 					return false;
-				if (i)
-					dynbuf_adds(b, ",");
-				number_text(b, e);
+				if ((i && dynbuf_adds(b, ",")) || !number_text(b, e))
+					return false;
 			}
 			return true;
 		}
@@ -969,7 +964,8 @@ static enum wc_status check_fields(struct train_request *r, struct wc_error *err
 				    field(r->style, "farm", f1, sizeof(f1)),
 				    field(r->style, "pool", f2, sizeof(f2)));
 	if (r->all_farms && (r->farm[0] || pool))
-		return wc_error_set(err, WC_EINVAL, "every farm, a farm or a pool: give one");
+		return wc_error_set(err, WC_EINVAL,
+				    "give one of a farm, every farm or a pool, not several");
 	if (r->o.from != INT64_MIN && r->o.to != INT64_MAX && r->o.from >= r->o.to)
 		return wc_error_set(err, WC_EINVAL, "invalid %s %s%s%s: must be before %s %s%s%s",
 				    field(r->style, "from", f1, sizeof(f1)), q,

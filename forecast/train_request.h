@@ -123,7 +123,8 @@ enum train_doc {
 	TRAIN_DOC_JSON_MD,	/* the Markdown table of docs/api.md (JSON names and types) */
 };
 
-/* The table as text of the given kind: malloc'd (free it), NULL when out of memory. */
+/* The table as text of the given kind: malloc'd (free it); cut short when memory runs
+ * out (NULL when none could be had). */
 char *train_options_doc(enum train_doc what);
 
 /* ---- a request ------------------------------------------------------------------- */

@@ -170,6 +170,7 @@ Test(train_request, table_is_well_formed)
 	cr_assert_eq(train_option_find("lags", TRAIN_CLI)->max_count, FEAT_MAX_LAGS);
 	cr_assert_eq(train_option_find("leads", TRAIN_CLI)->max, FEAT_MAX_LEAD);
 	cr_assert_eq(train_option_find("smooth", TRAIN_CLI)->max, MODEL_SMOOTH_MAX);
+	cr_assert_eq(train_option_find("val-frac", TRAIN_CLI)->max, MODEL_MAX_VAL_FRAC);
 }
 
 /* The defaults the usage text and docs show are the ones a request starts with. */
