@@ -230,9 +230,12 @@ const char *train_option_hint(const struct train_option *opt, char *buf, size_t 
 	struct dynbuf b;
 
 	dynbuf_init(&b, len > 0 ? len - 1 : 0);
-	dynbuf_adds(&b, opt->type == TOPT_INT			       ? "use an integer "
-			: opt->type == TOPT_NUMBER && opt->flags & TOPT_MIN_OPEN ? "use a value "
-										 : "use ");
+	if (opt->type == TOPT_INT)
+		dynbuf_adds(&b, "use an integer ");
+	else if (opt->type == TOPT_NUMBER && opt->flags & TOPT_MIN_OPEN)
+		dynbuf_adds(&b, "use a value ");
+	else
+		dynbuf_adds(&b, "use ");
 	add_range(&b, opt);
 	if (opt->type == TOPT_TIME)
 		dynbuf_adds(&b, ", e.g. 2026-03-01T00:00Z");
@@ -256,6 +259,8 @@ static enum wc_status bad_value(enum train_style style, const struct train_optio
 }
 
 /* ---- values ---------------------------------------------------------------------- */
+
+#define TOPT_MAX_INTS 64	/* elements of a TOPT_INTS list (the table's are fewer) */
 
 static bool parse_ll(const char *s, long long *out)
 {
@@ -398,7 +403,9 @@ static bool parse_value(struct train_request *r, const struct train_option *opt,
 	case TOPT_BOOL:
 		if (text && strcmp(text, "true") && strcmp(text, "false"))
 			return false;
-		put_int(dst, opt->size, (!text || !strcmp(text, "true")) != !!(opt->flags & TOPT_INVERT));
+		/* a flag sets its bool, or clears it with TOPT_INVERT */
+		put_int(dst, opt->size,
+			(!text || !strcmp(text, "true")) != !!(opt->flags & TOPT_INVERT));
 		return true;
 	case TOPT_ENUM:
 		for (n = 0; text && opt->words[n]; n++) {
@@ -409,9 +416,9 @@ static bool parse_value(struct train_request *r, const struct train_option *opt,
 		}
 		return false;
 	case TOPT_INTS: {
-		int v[64];
+		int v[TOPT_MAX_INTS];
 
-		if (!text || opt->max_count > 64 || !parse_ints(opt, text, v, &n))
+		if (!text || opt->max_count > TOPT_MAX_INTS || !parse_ints(opt, text, v, &n))
 			return false;
 		memset(dst, 0, opt->size);
 		memcpy(dst, v, (size_t)n * sizeof(int));
