@@ -364,7 +364,7 @@ static enum wc_status check_options(const struct train_options *o, struct wc_err
 {
 	const struct feature_config *c = &o->features;
 
-	if (o->val_frac < 0 || o->val_frac > 0.5 || c->max_lead < 1 ||
+	if (o->val_frac < 0 || o->val_frac > MODEL_MAX_VAL_FRAC || c->max_lead < 1 ||
 	    c->max_lead > FEAT_MAX_LEAD || o->smooth < 0 || o->smooth > MODEL_SMOOTH_MAX)
 		return wc_error_set(err, WC_EINVAL, "invalid training options");
 	return WC_OK;

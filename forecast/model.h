@@ -32,7 +32,7 @@ struct train_options {
 	int64_t issue_every;		/* seconds between issue times; 0: run deliveries */
 	int short_leads;		/* > 0: extra issue times every short_every between */
 	int64_t short_every;		/* those, with leads 1..short_leads (training only) */
-	double val_frac;		/* share of issue times held out, 0 .. 0.5 */
+	double val_frac;		/* share of issue times held out, 0 .. MODEL_MAX_VAL_FRAC */
 	enum { VAL_TAIL, VAL_WEEKLY } val_mode;	/* the latest issue times, or every
 						 * round(1 / val_frac)-th week */
 	bool point_mean;		/* the model's point forecast is its mean, not median */
@@ -56,6 +56,7 @@ void train_options_init(struct train_options *o);
 int train_default_workers(void);
 
 #define MODEL_SMOOTH_MAX 6
+#define MODEL_MAX_VAL_FRAC 0.5	/* share of issue times held out for validation */
 
 struct farm_model {
 	char farm_id[FARM_ID_MAX + 1];

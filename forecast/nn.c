@@ -616,9 +616,9 @@ static enum wc_status config_check(const struct nn_config *c, struct wc_error *e
 		return wc_error_set(err, WC_EINVAL, "unknown activation %d", (int)c->act);
 	if (c->init < NN_INIT_FANIN || c->init > NN_INIT_XAVIER)
 		return wc_error_set(err, WC_EINVAL, "unknown initialisation %d", (int)c->init);
-	if (!(c->dropout >= 0.0f && c->dropout <= 0.9f))
-		return wc_error_set(err, WC_EINVAL, "bad dropout %g: want 0..0.9",
-				    (double)c->dropout);
+	if (!(c->dropout >= 0.0f && c->dropout <= (float)NN_MAX_DROPOUT))
+		return wc_error_set(err, WC_EINVAL, "bad dropout %g: want 0..%g",
+				    (double)c->dropout, NN_MAX_DROPOUT);
 	if (c->head == NN_HEAD_QUANTILE) {
 		if (c->n_quantiles < 1 || c->n_quantiles > NN_MAX_QUANTILES)
 			return wc_error_set(err, WC_EINVAL, "bad quantile count %d: want 1..%d",
@@ -641,10 +641,10 @@ static enum wc_status config_check(const struct nn_config *c, struct wc_error *e
 	    !(c->lr_min_frac >= 0.0f && c->lr_min_frac <= 1.0f) ||
 	    (c->sched == NN_SCHED_STEP && (c->step_epochs < 1 || !(c->step_gamma > 0.0f))))
 		return wc_error_set(err, WC_EINVAL, "bad learning-rate schedule");
-	if (c->epochs < 1 || c->patience < 1 || c->batch < 1 || c->batch > 1 << 16)
+	if (c->epochs < 1 || c->patience < 1 || c->batch < 1 || c->batch > NN_MAX_BATCH)
 		return wc_error_set(err, WC_EINVAL,
-				    "bad epochs %d, patience %d or batch %d: want >= 1 (batch <= 65536)",
-				    c->epochs, c->patience, c->batch);
+				    "bad epochs %d, patience %d or batch %d: want >= 1 (batch <= %d)",
+				    c->epochs, c->patience, c->batch, NN_MAX_BATCH);
 	if (c->n_members < 1 || c->n_members > NN_MAX_MEMBERS)
 		return wc_error_set(err, WC_EINVAL, "bad ensemble size %d: want 1..%d",
 				    c->n_members, NN_MAX_MEMBERS);

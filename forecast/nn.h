@@ -58,6 +58,8 @@
 #define NN_MAX_MEMBERS 32
 #define NN_MAX_FEATURES 4096
 #define NN_MAX_NAME 128		/* bytes of a feature name, NUL excluded */
+#define NN_MAX_BATCH 65536	/* rows per mini-batch */
+#define NN_MAX_DROPOUT 0.9	/* dropout rate on hidden units */
 
 enum nn_act { NN_ACT_RELU = 0, NN_ACT_SILU = 1 };
 
@@ -207,7 +209,7 @@ struct nn_config {
 	int hidden[NN_MAX_HIDDEN];	/* units per hidden layer */
 	enum nn_act act;
 	enum nn_init init;
-	float dropout;			/* on hidden activations while training, [0, 0.9] */
+	float dropout;			/* on hidden activations while training, [0, NN_MAX_DROPOUT] */
 	enum nn_head head;		/* NN_HEAD_QUANTILE (pinball) or NN_HEAD_LINEAR (MSE) */
 	int n_quantiles;		/* strictly increasing levels in (0, 1) */
 	float quantiles[NN_MAX_QUANTILES];

@@ -25,16 +25,8 @@ static unsigned port;
 /* Open the store in dir and serve it on a free port. */
 static void start_server(void)
 {
-	struct server_config cfg;
-	struct wc_error err = { 0 };
-
-	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
-	server_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.threads = 2;
-	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
+	tu_serve(dir, &st, &srv);
 	port = server_port(srv);
-	cr_assert_gt(port, 0);
 }
 
 static void setup(void)
@@ -304,11 +296,11 @@ Test(http, train_pool_errors)
 {
 	static const char *const bad[][4] = {
 		/* path farm, body, status, in the message */
-		{ "horns-rev", "{\"pool\":[\"horns-rev\"]}", "400", "2..32 farm ids" },
+		{ "horns-rev", "{\"pool\":[\"horns-rev\"]}", "400", "a pool has 2..32 farms, not 1" },
 		{ "horns-rev", "{\"pool\":[\"horns-rev\",\"nope\"]}", "404", "no farm 'nope'" },
 		{ "horns-rev", "{\"pool\":[\"horns-rev\",\"horns-rev\"]}", "400", "listed twice" },
 		{ "horns-rev", "{\"pool\":[\"horns-rev\",\"b\"],\"regional\":\"50km\"}", "400",
-		  "with 'pool' use \"none\" or \"all\"" },
+		  "invalid 'regional' \"50km\": with 'pool' use none or all" },
 		{ "horns-rev", "{\"regional\":\"horns-rev,b\",\"pool\":\"all\"}", "400",
 		  "with 'pool' use" },
 		{ "horns-rev", "{\"pool\":\"horns-rev,b\"}", "400", "\"all\" or an array" },
@@ -330,7 +322,8 @@ Test(http, train_pool_errors)
 	/* "all" with one farm in the store */
 	v = req_json("POST", "/v1/farms/horns-rev/train", "{\"pool\":\"all\"}", 400);
 	msg = json_string_value(json_object_get(json_object_get(v, "error"), "message"));
-	cr_assert(strstr(msg, "\"all\" (the store's farms) is 1"), "%s", msg);
+	cr_assert(strstr(msg, "invalid 'pool' \"all\": a pool has 2..32 farms and the store has 1"),
+		  "%s", msg);
 	assert_error(v, "bad_request");
 	json_decref(req_json("PUT", "/v1/farms/b", "{\"name\":\"B\",\"lat\":55,\"lon\":8,\"capacity_mw\":9}",
 			     201));

@@ -11,6 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "data/store.h"
+#include "server/server.h"
+
 char *tu_tmpdir(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -207,4 +210,17 @@ void tu_http_release(struct tu_http *r)
 	free(r->body);
 	free(r->headers);
 	memset(r, 0, sizeof(*r));
+}
+
+void tu_serve(const char *dir, struct store **st, struct server **srv)
+{
+	struct server_config cfg;
+	struct wc_error err = { 0 };
+
+	cr_assert_eq(store_open(dir, st, &err), WC_OK, "%s", err.msg);
+	server_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.threads = 2;
+	cr_assert_eq(server_start(&cfg, *st, srv, &err), WC_OK, "%s", err.msg);
+	cr_assert_gt(server_port(*srv), 0);
 }

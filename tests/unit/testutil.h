@@ -48,6 +48,13 @@ bool tu_http_request(unsigned port, const char *method, const char *path,
 		     struct tu_http *out);
 void tu_http_release(struct tu_http *r);
 
+struct store;
+struct server;
+
+/* Open the store in dir and serve it on a free port of 127.0.0.1 with 2 threads (the
+ * caller stops the server, then closes the store); aborts the test on failure. */
+void tu_serve(const char *dir, struct store **st, struct server **srv);
+
 /* Read a whole file (malloc'd, NUL-terminated); NULL if it cannot be read. */
 char *tu_read_file(const char *path, size_t *len);
 
