@@ -85,15 +85,19 @@ static int number_option(const char *opt, const char *val, enum farm_field field
 	return cli_bad_option("farm add", opt, val, hint);
 }
 
-/* Read a power curve file (CSV or JSON, farm_curve_parse) into c. */
+/*
+ * Read a power curve file (CSV or JSON, farm_curve_parse) into c. The message names the
+ * file once: cli_read_file's does, a parse error gets "cannot read power curve 'FILE'".
+ */
 static enum wc_status load_curve(const char *path, struct farm_curve *c, struct wc_error *err)
 {
 	struct dynbuf b;
 	enum wc_status ret;
 
 	dynbuf_init(&b, FARM_CURVE_TEXT_MAX);
-	if (!(ret = cli_read_file(path, &b, err)))
-		ret = farm_curve_parse(dynbuf_str(&b), b.len, c, err);
+	if (!(ret = cli_read_file(path, &b, err)) &&
+	    (ret = farm_curve_parse(dynbuf_str(&b), b.len, c, err)))
+		wc_error_prefix(err, "cannot read power curve '%s'", path);
 	dynbuf_release(&b);
 	return ret;
 }
@@ -178,8 +182,7 @@ static int farm_add(int argc, char **argv, struct cmd_ctx *ctx)
 	}
 	/* a bad file is a failure of the job, as with farm import and obs import */
 	if (curve && load_curve(curve, &f.power_curve, &err)) {
-		cmd_error("farm add", "cannot read power curve '%s': %s; nothing was added", curve,
-			  wc_error_msg(&err));
+		cmd_error("farm add", "%s; nothing was added", wc_error_msg(&err));
 		return CMD_FAIL;
 	}
 	if (farm_validate(&f, &err)) {

@@ -68,8 +68,11 @@ static int obs_import(int argc, char **argv, struct cmd_ctx *ctx)
 		return CMD_FAIL;
 	}
 	dynbuf_init(&b, OBS_FILE_MAX);
-	if (cli_read_file(path, &b, &err) ||
-	    obs_parse(dynbuf_str(&b), b.len, f.capacity_mw, &rows, &n, &err)) {
+	if (cli_read_file(path, &b, &err)) {
+		cmd_error("obs import", "%s; nothing was stored", wc_error_msg(&err));
+		goto cleanup;
+	}
+	if (obs_parse(dynbuf_str(&b), b.len, f.capacity_mw, &rows, &n, &err)) {
 		cmd_error("obs import", "cannot import '%s': %s; nothing was stored", path,
 			  wc_error_msg(&err));
 		goto cleanup;

@@ -330,9 +330,12 @@ enum wc_status farm_curve_from_json(const json_t *v, struct farm_curve *c,
 		return WC_OK;
 	if (json_is_string(v)) {
 		/* the CSV form, through the same parser as a file */
-		if ((st = curve_from_csv(json_string_value(v), json_string_length(v), c, err)))
-			wc_error_prefix(err, "field 'power_curve'");
-		return st;
+		if (!curve_from_csv(json_string_value(v), json_string_length(v), c, err))
+			return WC_OK;
+		wc_error_prefix(err, "field 'power_curve'");
+		if (err)
+			err->code = WC_EINVAL;	/* a bad field, as for the array form */
+		return WC_EINVAL;
 	}
 	if (!json_is_array(v))
 		return wc_error_set(err, WC_EINVAL,
