@@ -1,10 +1,11 @@
 /*
  * cmd_farm.c - `windcast farm add|list|show|rm|import`: the farm registry from the shell.
  *
- * Limits: a power curve file (farm add --power-curve) is at most FARM_CURVE_MAX points,
- * with lines of at most CURVE_LINE_MAX bytes.
+ * A thin adapter: farms are validated (and their power curve files parsed) by
+ * data/farm.h, stored by data/store.h, and a farm that is new or moved gets its weather
+ * from the grids stored already by ingest_farm_weather, as over HTTP. Limits: a power
+ * curve file is at most FARM_CURVE_TEXT_MAX bytes, a farms file FARMS_FILE_MAX.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -16,119 +17,89 @@
 #include "cli/cmd.h"
 #include "cli/util.h"
 #include "common/dynbuf.h"
+#include "common/utc.h"
 #include "data/farm.h"
+#include "data/ingest.h"
 #include "data/store.h"
 
 static const char farm_usage[] =
 	"usage: windcast farm add --id ID --name NAME --lat LAT --lon LON --capacity-mw C\n"
-	"                         [--hub-height-m H] [--power-curve FILE]\n"
+	"                         [--hub-height-m H] [--power-curve FILE] [--format text|json]\n"
 	"            (FILE: CSV with the header 'ws,power', or a JSON array of\n"
 	"             {\"ws\": m/s, \"power\": fraction}; speed at hub height, power as a\n"
 	"             fraction of capacity 0..1, 2 to 64 points, speeds increasing)\n"
-	"       windcast farm list [--format table|json|csv]\n"
-	"       windcast farm show ID\n"
+	"       windcast farm list [--format text|json|csv]\n"
+	"       windcast farm show ID [--format text|json|csv]\n"
 	"       windcast farm rm ID\n"
-	"       windcast farm import [--replace] FILE.json\n"
-	"            (an array of farm objects; all or none; --replace updates existing ids)\n";
+	"       windcast farm import [--replace] [--format text|json] FILE.json\n"
+	"            (an array of farm objects; all or none; --replace updates existing ids)\n"
+	"\n"
+	"Ranges: lat -90..90, lon -180..360 (360 excluded), capacity-mw above 0 up to\n"
+	"100000, hub-height-m 10..300. A farm added, imported or moved (new lat, lon or\n"
+	"hub height) gets its weather from the grids ingested already.\n";
 
-#define CURVE_LINE_MAX 256
-#define CURVE_JSON_MAX (64u << 10)
+/* Farms files are small; a hard cap keeps a wrong file from eating memory. */
+#define FARMS_FILE_MAX (16u << 20)
 
-/* Parse one CSV line "ws,power" (line ending already cut) into point i of c. */
-static enum wc_status curve_csv_row(char *line, int lineno, int i, struct farm_curve *c,
-				    struct wc_error *err)
+/*
+ * Extract the weather of farm `id` from the stored grids (nothing when there are none):
+ * print the line (text) or return the result (json, *out a new reference or NULL).
+ * Returns CMD_OK or CMD_FAIL (the reason reported).
+ */
+static int farm_weather(const char *cmd, struct store *st, const char *id,
+			enum cli_format fmt, json_t **out)
 {
-	char *comma = strchr(line, ',');
-	bool ok;
+	struct farm_weather_result res;
+	struct wc_error err = { 0 };
+	char line[4096];
+	size_t nruns = 0;
+	int ret;
 
-	if (!comma)
-		return wc_error_set(err, WC_EFORMAT,
-				    "line %d: expected two numbers 'ws,power', got '%s'", lineno,
-				    line);
-	*comma = '\0';
-	ok = !cli_parse_double(line, &c->ws[i]) && !cli_parse_double(comma + 1, &c->power[i]);
-	*comma = ',';
-	if (!ok)
-		return wc_error_set(err, WC_EFORMAT,
-				    "line %d: expected two numbers 'ws,power', got '%s'", lineno,
-				    line);
-	return WC_OK;
+	*out = NULL;
+	if (store_run_count(st, &nruns, &err)) {
+		cmd_error(cmd, "farm '%s' is stored, but %s", id, wc_error_msg(&err));
+		return CMD_FAIL;
+	}
+	if (nruns == 0)
+		return CMD_OK;	/* ingesting the grids gives every farm its weather */
+	ret = ingest_farm_weather(st, id, &res) ? CMD_FAIL : CMD_OK;
+	farm_weather_result_line(&res, line, sizeof(line));
+	if (ret)
+		cmd_error(cmd, "farm '%s' is stored, but %s", id, line);
+	else if (fmt == CLI_TEXT)
+		puts(line);
+	if (fmt == CLI_JSON)
+		*out = farm_weather_result_json(&res);
+	return ret;
 }
 
-/* A CSV curve file: the header "ws,power", then one point per line (blank lines skipped). */
-static enum wc_status curve_csv(FILE *f, struct farm_curve *c, struct wc_error *err)
+/* Check and store the value of a numeric option; CMD_USAGE names option and range. */
+static int number_option(const char *opt, const char *val, enum farm_field field, double *dst)
 {
-	char line[CURVE_LINE_MAX + 2];
-	int lineno = 0;
-	enum wc_status ret;
+	char range[64], hint[160];
 
-	while (fgets(line, sizeof(line), f)) {
-		size_t len = strlen(line);
-
-		lineno++;
-		if (len == sizeof(line) - 1 && line[len - 1] != '\n')
-			return wc_error_set(err, WC_EFORMAT, "line %d is longer than %d bytes",
-					    lineno, CURVE_LINE_MAX);
-		line[strcspn(line, "\r\n")] = '\0';
-		if (lineno == 1) {
-			if (strcmp(line, "ws,power"))
-				return wc_error_set(err, WC_EFORMAT,
-						    "line 1: expected the header 'ws,power', got "
-						    "'%s'",
-						    line);
-			continue;
-		}
-		if (line[strspn(line, " \t")] == '\0')
-			continue;
-		if (c->n == FARM_CURVE_MAX)
-			return wc_error_set(err, WC_EFORMAT, "more than %d points (line %d)",
-					    FARM_CURVE_MAX, lineno);
-		if ((ret = curve_csv_row(line, lineno, c->n, c, err)))
-			return ret;
-		c->n++;
-	}
-	if (ferror(f))
-		return wc_error_set(err, WC_EIO, "%s", strerror(errno));
-	if (lineno == 0)
-		return wc_error_set(err, WC_EFORMAT, "the file is empty");
-	return WC_OK;
+	if (!cli_parse_double(val, dst) && farm_range_holds(field, *dst))
+		return CMD_OK;
+	snprintf(hint, sizeof(hint), "use a number %s (%s)",
+		 farm_range_text(field, range, sizeof(range)), farm_ranges[field].unit);
+	return cli_bad_option("farm add", opt, val, hint);
 }
 
 /*
- * Read a power curve file: a JSON array when its first non-blank byte is '[', else CSV.
- * The message says what is wrong, without the file name.
+ * Read a power curve file (CSV or JSON, farm_curve_parse) into c. The message names the
+ * file once: cli_read_file's does, a parse error gets "cannot read power curve 'FILE'".
  */
-static enum wc_status load_curve(const char *path, struct farm_curve *c,
-				 struct wc_error *err)
+static enum wc_status load_curve(const char *path, struct farm_curve *c, struct wc_error *err)
 {
-	FILE *f = fopen(path, "r");
+	struct dynbuf b;
 	enum wc_status ret;
-	int ch;
 
-	memset(c, 0, sizeof(*c));
-	if (!f)
-		return wc_error_set(err, WC_EIO, "%s", strerror(errno));
-	while ((ch = getc(f)) != EOF && (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'))
-		;
-	if (ch == '[') {
-		json_t *v;
-
-		fclose(f);
-		if (!(v = cli_load_json(path, CURVE_JSON_MAX, err)))
-			return err ? err->code : WC_EFORMAT;
-		ret = farm_curve_from_json(v, c, err);
-		json_decref(v);
-		return ret;
-	}
-	rewind(f);
-	ret = curve_csv(f, c, err);
-	fclose(f);
-	if (ret)
-		return ret;
-	if (c->n < 2)
-		return wc_error_set(err, WC_EINVAL, "%d point%s: give 2 to %d", c->n,
-				    c->n == 1 ? "" : "s", FARM_CURVE_MAX);
-	return farm_curve_validate(c, err);
+	dynbuf_init(&b, FARM_CURVE_TEXT_MAX);
+	if (!(ret = cli_read_file(path, &b, err)) &&
+	    (ret = farm_curve_parse(dynbuf_str(&b), b.len, c, err)))
+		wc_error_prefix(err, "cannot read power curve '%s'", path);
+	dynbuf_release(&b);
+	return ret;
 }
 
 static int farm_add(int argc, char **argv, struct cmd_ctx *ctx)
@@ -141,57 +112,65 @@ static int farm_add(int argc, char **argv, struct cmd_ctx *ctx)
 		{ "capacity-mw", required_argument, NULL, 'c' },
 		{ "hub-height-m", required_argument, NULL, 'h' },
 		{ "power-curve", required_argument, NULL, 'p' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'H' },
 		{ 0 },
 	};
 	struct farm f = { .lat = NAN, .lon = NAN, .capacity_mw = NAN, .hub_height_m = NAN };
+	enum cli_format fmt = CLI_TEXT;
 	struct wc_error err = { 0 };
 	const char *curve = NULL;
-	int c;
+	json_t *weather;
+	int c, rc;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		rc = CMD_OK;
 		switch (c) {
 		case 'i':
+			if (!farm_id_valid(optarg))
+				return cli_bad_option("farm add", "--id", optarg,
+						      "use 1-64 characters a-z, 0-9, '-', '_', "
+						      "not starting with '-'");
 			snprintf(f.id, sizeof(f.id), "%s", optarg);
-			if (strlen(optarg) > FARM_ID_MAX) {
-				cmd_error("farm add", "invalid farm id: longer than %d characters",
-					  FARM_ID_MAX);
-				return CMD_USAGE;
-			}
 			break;
 		case 'n':
-			if (strlen(optarg) > FARM_NAME_MAX) {
-				cmd_error("farm add", "--name is longer than %d bytes", FARM_NAME_MAX);
+			if (!*optarg || strlen(optarg) > FARM_NAME_MAX) {
+				cmd_error("farm add", "invalid --name: use 1 to %d bytes",
+					  FARM_NAME_MAX);
 				return CMD_USAGE;
 			}
 			snprintf(f.name, sizeof(f.name), "%s", optarg);
 			break;
 		case 'a':
-		case 'o':
-		case 'c':
-		case 'h': {
-			double *dst = c == 'a' ? &f.lat : c == 'o' ? &f.lon
-					  : c == 'c' ? &f.capacity_mw : &f.hub_height_m;
-
-			if (cli_parse_double(optarg, dst)) {
-				cmd_error("farm add", "option '%s' needs a number, got '%s'",
-					  argv[optind - 1], optarg);
-				return CMD_USAGE;
-			}
+			rc = number_option("--lat", optarg, FARM_LAT, &f.lat);
 			break;
-		}
+		case 'o':
+			rc = number_option("--lon", optarg, FARM_LON, &f.lon);
+			break;
+		case 'c':
+			rc = number_option("--capacity-mw", optarg, FARM_CAPACITY_MW,
+					   &f.capacity_mw);
+			break;
+		case 'h':
+			rc = number_option("--hub-height-m", optarg, FARM_HUB_HEIGHT_M,
+					   &f.hub_height_m);
+			break;
 		case 'p':
 			curve = optarg;
+			break;
+		case 'F':
+			rc = cli_format_parse("farm add", optarg, CLI_FORMATS_NO_CSV, &fmt);
 			break;
 		case 'H':
 			fputs(farm_usage, stdout);
 			return CMD_OK;
 		default:
-			cmd_error("farm add", "unknown option '%s'", argv[optind - 1]);
-			return CMD_USAGE;
+			return cli_bad_getopt("farm add", c, argv);
 		}
+		if (rc)
+			return rc;
 	}
 	if (optind < argc) {
 		cmd_error("farm add", "unexpected argument '%s'", argv[optind]);
@@ -203,8 +182,7 @@ static int farm_add(int argc, char **argv, struct cmd_ctx *ctx)
 	}
 	/* a bad file is a failure of the job, as with farm import and obs import */
 	if (curve && load_curve(curve, &f.power_curve, &err)) {
-		cmd_error("farm add", "cannot read power curve '%s': %s; nothing was added", curve,
-			  wc_error_msg(&err));
+		cmd_error("farm add", "%s; nothing was added", wc_error_msg(&err));
 		return CMD_FAIL;
 	}
 	if (farm_validate(&f, &err)) {
@@ -215,105 +193,160 @@ static int farm_add(int argc, char **argv, struct cmd_ctx *ctx)
 		cmd_error("farm add", "%s", wc_error_msg(&err));
 		return CMD_FAIL;
 	}
-	printf("added farm '%s'\n", f.id);
-	return CMD_OK;
+	if (fmt == CLI_TEXT)
+		printf("added farm '%s'\n", f.id);
+	rc = farm_weather("farm add", ctx->store, f.id, fmt, &weather);
+	if (fmt == CLI_JSON) {
+		json_t *o = farm_to_json(&f);
+
+		json_object_set_new(o, "weather", weather ? weather : json_null());
+		cli_print_json_new("farm add", o);
+	}
+	return rc;
 }
 
-static void print_csv_field(const char *s)
+/* The farms as text: an aligned table, one farm per line. */
+static void print_farm_table(const struct farm *farms, size_t n)
+{
+	printf("%-24s %-28s %10s %11s %9s %7s\n", "ID", "NAME", "LAT", "LON", "MW", "HUB_M");
+	for (size_t i = 0; i < n; i++) {
+		printf("%-24s %-28.28s %10.4f %11.4f %9.1f ", farms[i].id, farms[i].name,
+		       farms[i].lat, farms[i].lon, farms[i].capacity_mw);
+		if (isnan(farms[i].hub_height_m))
+			printf("%7s\n", "-");
+		else
+			printf("%7.1f\n", farms[i].hub_height_m);
+	}
+}
+
+/* One farm as text: a field per line. */
+static void print_farm_fields(const struct farm *f)
+{
+	char t[UTC_ISO_LEN];
+
+	printf("id            %s\nname          %s\nlat           %.6f\nlon           %.6f\n"
+	       "capacity_mw   %.3f\n",
+	       f->id, f->name, f->lat, f->lon, f->capacity_mw);
+	if (isnan(f->hub_height_m))
+		printf("hub_height_m  -\n");
+	else
+		printf("hub_height_m  %.1f\n", f->hub_height_m);
+	if (f->power_curve.n == 0) {
+		printf("power_curve   none\n");
+	} else {
+		printf("power_curve   %d points, ws (m/s) -> power (fraction of capacity):\n",
+		       f->power_curve.n);
+		for (int i = 0; i < f->power_curve.n; i++)
+			printf("              %g -> %g\n", f->power_curve.ws[i],
+			       f->power_curve.power[i]);
+	}
+	if (f->created_at)
+		printf("created_at    %s\n", utc_format(f->created_at, t));
+	if (f->updated_at)
+		printf("updated_at    %s\n", utc_format(f->updated_at, t));
+}
+
+/* Print farms[0..n) as fmt; `one` prints a single farm (an object, not an array). */
+static int print_farms(const char *cmd, const struct farm *farms, size_t n, bool one,
+		       enum cli_format fmt)
 {
 	struct dynbuf b;
+	json_t *v;
+	int ret = CMD_OK;
 
-	dynbuf_init(&b, 4 * FARM_NAME_MAX);
-	dynbuf_add_csv_field(&b, s);
-	fputs(dynbuf_str(&b), stdout);
-	dynbuf_release(&b);
+	switch (fmt) {
+	case CLI_TEXT:
+		if (one)
+			print_farm_fields(farms);
+		else
+			print_farm_table(farms, n);
+		break;
+	case CLI_CSV:
+		dynbuf_init(&b, (size_t)64 << 20);
+		if (farm_csv_write(&b, farms, n)) {
+			cmd_error(cmd, "out of memory");
+			ret = CMD_FAIL;
+		} else {
+			fputs(dynbuf_str(&b), stdout);
+		}
+		dynbuf_release(&b);
+		break;
+	case CLI_JSON:
+		v = one ? farm_to_json(farms) : json_array();
+		for (size_t i = 0; !one && v && i < n; i++)
+			json_array_append_new(v, farm_to_json(&farms[i]));
+		if (!cli_print_json_new(cmd, v))
+			ret = CMD_FAIL;
+		break;
+	}
+	return ret;
+}
+
+/*
+ * The options of list and show: --format, --help, and for show one farm id. Returns
+ * CMD_OK to go on, CMD_USAGE, or -1 when the help was printed.
+ */
+static int list_show_args(const char *cmd, int argc, char **argv, const char **id,
+			  enum cli_format *fmt)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*fmt = CLI_TEXT;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c == 'F') {
+			if (cli_format_parse(cmd, optarg, CLI_FORMATS_ALL, fmt))
+				return CMD_USAGE;
+		} else if (c == 'h') {
+			fputs(farm_usage, stdout);
+			return -1;
+		} else {
+			return cli_bad_getopt(cmd, c, argv);
+		}
+	}
+	if (id && optind == argc - 1) {
+		*id = argv[optind];
+		return CMD_OK;
+	}
+	if (id)
+		cmd_error(cmd, "expected exactly one farm id");
+	else if (optind < argc)
+		cmd_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return id || optind < argc ? CMD_USAGE : CMD_OK;
 }
 
 static int farm_list(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	const char *format = "table";
+	enum cli_format fmt;
 	struct wc_error err = { 0 };
 	struct farm *farms;
 	size_t n;
+	int rc = list_show_args("farm list", argc, argv, NULL, &fmt);
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-			format = argv[++i];
-		} else if (!strncmp(argv[i], "--format=", 9)) {
-			format = argv[i] + 9;
-		} else if (!strcmp(argv[i], "--help")) {
-			fputs(farm_usage, stdout);
-			return CMD_OK;
-		} else {
-			cmd_error("farm list", "unexpected argument '%s'", argv[i]);
-			return CMD_USAGE;
-		}
-	}
-	if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv")) {
-		cmd_error("farm list", "unknown format '%s': use table, json or csv", format);
-		return CMD_USAGE;
-	}
+	if (rc)
+		return rc < 0 ? CMD_OK : rc;
 	if (store_farm_list(ctx->store, &farms, &n, &err)) {
 		cmd_error("farm list", "%s", wc_error_msg(&err));
 		return CMD_FAIL;
 	}
-	if (!strcmp(format, "json")) {
-		json_t *arr = json_array();
-
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, farm_to_json(&farms[i]));
-		cli_print_json(arr);
-		json_decref(arr);
-	} else if (!strcmp(format, "csv")) {
-		printf("id,name,lat,lon,capacity_mw,hub_height_m\n");
-		for (size_t i = 0; i < n; i++) {
-			printf("%s,", farms[i].id);
-			print_csv_field(farms[i].name);
-			printf(",%.6f,%.6f,%.3f,", farms[i].lat, farms[i].lon,
-			       farms[i].capacity_mw);
-			if (!isnan(farms[i].hub_height_m))
-				printf("%.1f", farms[i].hub_height_m);
-			putchar('\n');
-		}
-	} else {
-		printf("%-24s %-28s %10s %11s %9s %7s\n", "ID", "NAME", "LAT", "LON", "MW",
-		       "HUB_M");
-		for (size_t i = 0; i < n; i++) {
-			printf("%-24s %-28.28s %10.4f %11.4f %9.1f ", farms[i].id,
-			       farms[i].name, farms[i].lat, farms[i].lon, farms[i].capacity_mw);
-			if (isnan(farms[i].hub_height_m))
-				printf("%7s\n", "-");
-			else
-				printf("%7.1f\n", farms[i].hub_height_m);
-		}
-	}
+	rc = print_farms("farm list", farms, n, false, fmt);
 	free(farms);
-	return CMD_OK;
-}
-
-/* `farm show ID` and `farm rm ID` take exactly one id. */
-static int one_id(const char *what, const char *noun, int argc, char **argv,
-		  const char **id)
-{
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		fputs(farm_usage, stdout);
-		return -1;
-	}
-	if (argc != 2 || argv[1][0] == '-') {
-		cmd_error(what, "expected exactly one %s", noun);
-		return CMD_USAGE;
-	}
-	*id = argv[1];
-	return CMD_OK;
+	return rc;
 }
 
 static int farm_show(int argc, char **argv, struct cmd_ctx *ctx)
 {
+	enum cli_format fmt;
 	struct wc_error err = { 0 };
-	const char *id;
+	const char *id = NULL;
 	struct farm f;
-	json_t *o;
-	int rc = one_id("farm show", "farm id", argc, argv, &id);
+	int rc = list_show_args("farm show", argc, argv, &id, &fmt);
 
 	if (rc)
 		return rc < 0 ? CMD_OK : rc;
@@ -321,57 +354,47 @@ static int farm_show(int argc, char **argv, struct cmd_ctx *ctx)
 		cmd_error("farm show", "%s", wc_error_msg(&err));
 		return CMD_FAIL;
 	}
-	o = farm_to_json(&f);
-	cli_print_json(o);
-	json_decref(o);
-	return CMD_OK;
+	return print_farms("farm show", &f, 1, true, fmt);
 }
 
 static int farm_rm(int argc, char **argv, struct cmd_ctx *ctx)
 {
 	struct wc_error err = { 0 };
-	const char *id;
-	int rc = one_id("farm rm", "farm id", argc, argv, &id);
 
-	if (rc)
-		return rc < 0 ? CMD_OK : rc;
-	if (store_farm_delete(ctx->store, id, &err)) {
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(farm_usage, stdout);
+		return CMD_OK;
+	}
+	if (argc != 2 || argv[1][0] == '-') {
+		cmd_error("farm rm", "expected exactly one farm id");
+		return CMD_USAGE;
+	}
+	if (store_farm_delete(ctx->store, argv[1], &err)) {
 		cmd_error("farm rm", "%s", wc_error_msg(&err));
 		return CMD_FAIL;
 	}
-	printf("removed farm '%s'\n", id);
+	printf("removed farm '%s'\n", argv[1]);
 	return CMD_OK;
 }
 
-/* Farms files are small; a hard cap keeps a wrong file from eating memory. */
-#define FARMS_FILE_MAX (16u << 20)
+static const char *const change_names[] = {
+	[FARM_CREATED] = "created", [FARM_UPDATED] = "updated", [FARM_MOVED] = "moved"
+};
 
-static int farm_import(int argc, char **argv, struct cmd_ctx *ctx)
+/* Store the farms of `root` (an array) all or none, then extract the weather they need. */
+static int import_farms(const char *path, json_t *root, bool replace, enum cli_format fmt,
+			struct store *st)
 {
 	struct wc_error err = { 0 };
+	enum farm_change *changes = NULL;
 	struct farm *farms = NULL;
-	json_t *root = NULL;
-	size_t n = 0;
+	json_t *report = NULL, *list = NULL;
+	size_t n = json_array_size(root);
 	int ret = CMD_FAIL;
-	const char *path;
-	bool replace = argc > 1 && !strcmp(argv[1], "--replace");
-	int rc = one_id("farm import", "JSON file", argc - replace, argv + replace, &path);
 
-	if (rc)
-		return rc < 0 ? CMD_OK : rc;
-	root = cli_load_json(path, FARMS_FILE_MAX, &err);
-	if (!root) {
-		cmd_error("farm import", "%s", wc_error_msg(&err));
-		return CMD_FAIL;
-	}
-	if (!json_is_array(root)) {
-		cmd_error("farm import", "cannot import '%s': expected a JSON array of farms",
-			  path);
-		goto cleanup;
-	}
-	n = json_array_size(root);
 	farms = calloc(n ? n : 1, sizeof(*farms));
-	if (!farms) {
+	changes = calloc(n ? n : 1, sizeof(*changes));
+	if (!farms || !changes) {
 		cmd_error("farm import", "out of memory");
 		goto cleanup;
 	}
@@ -382,28 +405,98 @@ static int farm_import(int argc, char **argv, struct cmd_ctx *ctx)
 			goto cleanup;
 		}
 	}
-	if (store_farm_import(ctx->store, farms, n, replace, &err)) {
+	if (store_farms_write(st, farms, n, replace, changes, &err)) {
 		cmd_error("farm import", "cannot import '%s': %s; nothing was imported", path,
 			  wc_error_msg(&err));
 		goto cleanup;
 	}
-	printf("imported %zu farm%s from '%s'\n", n, n == 1 ? "" : "s", path);
+	if (fmt == CLI_TEXT)
+		printf("imported %zu farm%s from '%s'\n", n, n == 1 ? "" : "s", path);
+	else
+		report = json_pack("{s:s,s:I,s:o}", "file", path, "imported", (json_int_t)n,
+				   "farms", (list = json_array()));
 	ret = CMD_OK;
+	for (size_t i = 0; i < n; i++) {
+		json_t *weather = NULL;
+
+		if (farm_change_needs_weather(changes[i]) &&
+		    farm_weather("farm import", st, farms[i].id, fmt, &weather))
+			ret = CMD_FAIL;
+		if (list)
+			json_array_append_new(list, json_pack("{s:s,s:s,s:o}", "id", farms[i].id,
+							      "change", change_names[changes[i]],
+							      "weather",
+							      weather ? weather : json_null()));
+	}
+	if (fmt == CLI_JSON && !cli_print_json_new("farm import", report))
+		ret = CMD_FAIL;
 cleanup:
 	free(farms);
+	free(changes);
+	return ret;
+}
+
+static int farm_import(int argc, char **argv, struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{ "replace", no_argument, NULL, 'r' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	enum cli_format fmt = CLI_TEXT;
+	struct wc_error err = { 0 };
+	bool replace = false;
+	json_t *root;
+	int c, ret;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c == 'r') {
+			replace = true;
+		} else if (c == 'F') {
+			if (cli_format_parse("farm import", optarg, CLI_FORMATS_NO_CSV, &fmt))
+				return CMD_USAGE;
+		} else if (c == 'h') {
+			fputs(farm_usage, stdout);
+			return CMD_OK;
+		} else {
+			return cli_bad_getopt("farm import", c, argv);
+		}
+	}
+	if (optind != argc - 1) {
+		cmd_error("farm import", "expected exactly one JSON file");
+		return CMD_USAGE;
+	}
+	if (!(root = cli_load_json(argv[optind], FARMS_FILE_MAX, &err))) {
+		cmd_error("farm import", "%s", wc_error_msg(&err));
+		return CMD_FAIL;
+	}
+	if (!json_is_array(root)) {
+		cmd_error("farm import", "cannot import '%s': expected a JSON array of farms",
+			  argv[optind]);
+		ret = CMD_FAIL;
+	} else {
+		ret = import_farms(argv[optind], root, replace, fmt, ctx->store);
+	}
 	json_decref(root);
 	return ret;
 }
 
+/* Each subcommand's flag: those that write create a missing store, the others refuse it. */
+const struct cmd farm_subcommands[] = {
+	{ "add", farm_add, CREATES_STORE, "register a farm", NULL },
+	{ "list", farm_list, NEEDS_STORE, "list the farms", NULL },
+	{ "show", farm_show, NEEDS_STORE, "one farm", NULL },
+	{ "rm", farm_rm, NEEDS_STORE, "remove a farm and everything stored for it", NULL },
+	{ "import", farm_import, CREATES_STORE, "register farms from a JSON file", NULL },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+
 int cmd_farm(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **, struct cmd_ctx *);
-	} subs[] = {
-		{ "add", farm_add }, { "list", farm_list }, { "show", farm_show },
-		{ "rm", farm_rm },   { "import", farm_import },
-	};
+	const struct cmd *sub;
 
 	if (argc < 2) {
 		fputs(farm_usage, stderr);
@@ -413,9 +506,8 @@ int cmd_farm(int argc, char **argv, struct cmd_ctx *ctx)
 		fputs(farm_usage, stdout);
 		return CMD_OK;
 	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (!strcmp(argv[1], subs[i].name))
-			return subs[i].fn(argc - 1, argv + 1, ctx);
+	if ((sub = cmd_find_sub(farm_subcommands, argv[1])))
+		return sub->fn(argc - 1, argv + 1, ctx);
 	cmd_error("farm", "unknown subcommand '%s'", argv[1]);
 	fputs(farm_usage, stderr);
 	return CMD_USAGE;

@@ -16,15 +16,21 @@
 #include "forecast/nn.h"
 
 static const struct cmd commands[] = {
-	{ "farm", cmd_farm, NEEDS_STORE, "register, list, show, remove and import farms" },
-	{ "ingest", cmd_ingest, NEEDS_STORE, "ingest NetCDF weather files (NWP runs, reanalyses)" },
-	{ "obs", cmd_obs, NEEDS_STORE, "import and list metered farm output" },
-	{ "weather", cmd_weather, NEEDS_STORE, "print the site weather stored for a farm" },
-	{ "train", cmd_train, NEEDS_STORE, "train a farm's forecaster on its history" },
-	{ "forecast", cmd_forecast, NEEDS_STORE, "forecast a farm's output (model or baseline)" },
-	{ "serve", cmd_serve, NEEDS_STORE, "run the HTTP API server" },
-	{ "demo-data", cmd_demo_data, 0, "generate a synthetic NWP + observations data set" },
-	{ "version", cmd_version, 0, "print the version" },
+	{ "init", cmd_init, CREATES_STORE, "create the data directory and its store", NULL },
+	/* farm and obs: each subcommand has its own flag */
+	{ "farm", cmd_farm, 0, "register, list, show, remove and import farms",
+	  farm_subcommands },
+	{ "ingest", cmd_ingest, CREATES_STORE,
+	  "ingest NetCDF weather files (NWP runs, reanalyses)", NULL },
+	{ "obs", cmd_obs, 0, "import and list metered farm output", obs_subcommands },
+	{ "weather", cmd_weather, NEEDS_STORE, "print the site weather stored for a farm", NULL },
+	{ "train", cmd_train, NEEDS_STORE, "train a farm's forecaster on its history", NULL },
+	{ "forecast", cmd_forecast, NEEDS_STORE, "forecast a farm's output (model or baseline)",
+	  NULL },
+	{ "serve", cmd_serve, NEEDS_STORE, "run the HTTP API server", NULL },
+	{ "demo-data", cmd_demo_data, 0, "generate a synthetic NWP + observations data set",
+	  NULL },
+	{ "version", cmd_version, 0, "print the version", NULL },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -58,10 +64,36 @@ int cmd_version(int argc, char **argv, struct cmd_ctx *ctx)
 	return CMD_OK;
 }
 
+const struct cmd *cmd_find_sub(const struct cmd *subs, const char *name)
+{
+	for (const struct cmd *s = subs; s && s->name; s++)
+		if (!strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+int cmd_init(int argc, char **argv, struct cmd_ctx *ctx)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: windcast [--data DIR] init\n"
+		       "\n"
+		       "Create the data directory and its store (or migrate an existing one to\n"
+		       "this windcast's schema), e.g. before the first 'windcast serve'.\n");
+		return CMD_OK;
+	}
+	if (argc > 1) {
+		cmd_error("init", "unexpected argument '%s'", argv[1]);
+		return CMD_USAGE;
+	}
+	printf("windcast store at '%s' (schema %d)\n", store_dir(ctx->store),
+	       store_schema_version());
+	return CMD_OK;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: windcast [--data DIR] [--verbose | --quiet] <command> [<args>]\n"
+		"usage: windcast [--data DIR] [-v | -q] <command> [<args>]\n"
 		"\n"
 		"Wind power forecasting service: NWP grids in, hourly probabilistic forecasts\n"
 		"and day-ahead commitments out.\n"
@@ -72,9 +104,13 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\n"
 		"global options (anywhere on the line):\n"
-		"  --data DIR   data directory (default $WINDCAST_DATA or ./windcast-data)\n"
-		"  --verbose    log debug messages;  --quiet  log errors only\n"
+		"  --data DIR        data directory (default $WINDCAST_DATA or ./windcast-data);\n"
+		"                    commands that only read refuse a missing one\n"
+		"  -v, --verbose     log debug messages\n"
+		"  -q, --quiet       log errors only\n"
 		"\n"
+		"Every command that prints data takes --format text|json|csv: text, for\n"
+		"people, is the default; json (one document) and csv are for scripts.\n"
 		"'windcast <command> --help' describes a command. Exit status: 0 success,\n"
 		"1 the job failed, 2 bad usage.\n");
 }
@@ -116,9 +152,9 @@ static int take_global_options(int argc, char **argv, const char **data_dir)
 				return -1;
 			}
 			*data_dir = a + 7;
-		} else if (!strcmp(a, "--verbose")) {
+		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
 			log_set_level(LOG_DEBUG);
-		} else if (!strcmp(a, "--quiet")) {
+		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
 			log_set_level(LOG_ERROR);
 		} else {
 			argv[out++] = argv[i];
@@ -143,6 +179,8 @@ int main(int argc, char **argv)
 	const struct cmd *cmd;
 	struct wc_error err = { 0 };
 	const char *env_log = getenv("WINDCAST_LOG");
+	unsigned flags;
+	char name[64];
 	int ret;
 
 	/*
@@ -181,12 +219,29 @@ int main(int argc, char **argv)
 		return CMD_USAGE;
 	}
 	ctx.data_dir = data_dir;
+	if (cmd->subs) {
+		/* the subcommand's flag; none when there is no such subcommand (usage) */
+		const struct cmd *sub = argc > 2 ? cmd_find_sub(cmd->subs, argv[2]) : NULL;
+
+		flags = sub ? sub->flags : 0;
+	} else {
+		flags = cmd->flags;
+	}
 	/* --help never needs the store: let the command print usage without opening it. */
-	if ((cmd->flags & NEEDS_STORE) && !wants_help(argc, argv)) {
-		if (store_open(data_dir, &ctx.store, &err)) {
-			cmd_error(cmd->name, "%s", wc_error_msg(&err));
+	if ((flags & (NEEDS_STORE | CREATES_STORE)) && !wants_help(argc, argv) &&
+	    store_open_with(data_dir, flags & CREATES_STORE ? STORE_CREATE : 0, &ctx.store,
+			    &err)) {
+		snprintf(name, sizeof(name), "%s%s%s", cmd->name, cmd->subs ? " " : "",
+			 cmd->subs ? argv[2] : "");
+		if (err.code != WC_ENOTFOUND) {
+			cmd_error(name, "%s", wc_error_msg(&err));
 			return CMD_FAIL;
 		}
+		/* a --data that names no store is bad usage (often a typo), not a failure */
+		cmd_error(name, "%s: create one with 'windcast init' or 'windcast farm add', or "
+				"check --data",
+			  wc_error_msg(&err));
+		return CMD_USAGE;
 	}
 	ret = cmd->fn(argc - 1, argv + 1, &ctx);
 	store_close(ctx.store);

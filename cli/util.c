@@ -2,6 +2,7 @@
 #include "cli/util.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,39 +47,77 @@ int cli_bad_option(const char *cmd, const char *opt, const char *val, const char
 	return CMD_USAGE;
 }
 
+int cli_format_parse(const char *cmd, const char *value, unsigned allowed,
+		     enum cli_format *out)
+{
+	static const char *const names[] = { [CLI_TEXT] = "text", [CLI_JSON] = "json",
+					     [CLI_CSV] = "csv" };
+	char hint[64] = "use ";
+	size_t k = 0, nallowed = 0;
+
+	for (size_t i = 0; i < 3; i++) {
+		if (!(allowed & (1u << i)))
+			continue;
+		if (!strcmp(value, names[i])) {
+			*out = (enum cli_format)i;
+			return 0;
+		}
+		nallowed++;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (!(allowed & (1u << i)))
+			continue;
+		k++;
+		strcat(hint, names[i]);
+		strcat(hint, k == nallowed ? "" : k + 1 == nallowed ? " or " : ", ");
+	}
+	return cli_bad_option(cmd, "--format", value, hint);
+}
+
+int cli_bad_getopt(const char *cmd, int c, char **argv)
+{
+	const char *opt = argv[optind - 1];
+
+	if (c == ':')
+		cmd_error(cmd, "option '%s' needs a value", opt);
+	else
+		cmd_error(cmd, "unknown option '%s'; see 'windcast %s --help'", opt, cmd);
+	return CMD_USAGE;
+}
+
+enum wc_status cli_read_file(const char *path, struct dynbuf *b, struct wc_error *err)
+{
+	char chunk[65536];
+	size_t n;
+	enum wc_status ret = WC_OK;
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+
+	if (!f)
+		return wc_error_set(err, WC_EIO, "cannot open '%s': %s", path, strerror(errno));
+	while (!ret && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if ((ret = dynbuf_add(b, chunk, n)))
+			wc_error_set(err, ret, "cannot read '%s': %s (limit %zu bytes)", path,
+				     wc_strerror(ret), b->max);
+	if (!ret && ferror(f))
+		ret = wc_error_set(err, WC_EIO, "cannot read '%s': %s", path, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	return ret;
+}
+
 json_t *cli_load_json(const char *path, size_t max, struct wc_error *err)
 {
 	struct dynbuf b;
 	json_error_t jerr;
 	json_t *root = NULL;
-	char chunk[65536];
-	size_t n;
-	FILE *f = fopen(path, "rb");
 
-	if (!f) {
-		wc_error_set(err, WC_EIO, "cannot open '%s': %s", path, strerror(errno));
-		return NULL;
-	}
 	dynbuf_init(&b, max);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		enum wc_status st = dynbuf_add(&b, chunk, n);
-
-		if (st) {
-			wc_error_set(err, st, "cannot read '%s': %s (limit %zu bytes)", path,
-				     wc_strerror(st), max);
-			goto cleanup;
-		}
+	if (!cli_read_file(path, &b, err)) {
+		root = json_loadb(dynbuf_str(&b), b.len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!root)
+			wc_error_set(err, WC_EFORMAT, "cannot parse '%s': line %d column %d: %s",
+				     path, jerr.line, jerr.column, jerr.text);
 	}
-	if (ferror(f)) {
-		wc_error_set(err, WC_EIO, "cannot read '%s': %s", path, strerror(errno));
-		goto cleanup;
-	}
-	root = json_loadb(dynbuf_str(&b), b.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		wc_error_set(err, WC_EFORMAT, "cannot parse '%s': line %d column %d: %s", path,
-			     jerr.line, jerr.column, jerr.text);
-cleanup:
-	fclose(f);
 	dynbuf_release(&b);
 	return root;
 }
@@ -91,4 +130,15 @@ void cli_print_json(const json_t *v)
 		puts(s);
 		free(s);
 	}
+}
+
+bool cli_print_json_new(const char *cmd, json_t *v)
+{
+	if (!v) {
+		cmd_error(cmd, "out of memory");
+		return false;
+	}
+	cli_print_json(v);
+	json_decref(v);
+	return true;
 }

@@ -6,9 +6,35 @@
 #define WC_CLI_UTIL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "common/dynbuf.h"
 #include "common/status.h"
+
+/*
+ * The one output rule of every command that prints data: it takes
+ * --format text|json|csv (csv where the data is a table of rows); text, for people, is
+ * the default everywhere; json prints exactly one JSON document (an array or an object)
+ * and csv one header line then rows, for scripts. Messages go to stderr in every format.
+ */
+enum cli_format { CLI_TEXT, CLI_JSON, CLI_CSV };
+#define CLI_FORMATS_ALL ((1u << CLI_TEXT) | (1u << CLI_JSON) | (1u << CLI_CSV))
+#define CLI_FORMATS_NO_CSV ((1u << CLI_TEXT) | (1u << CLI_JSON))
+
+/*
+ * Parse the value of --format among `allowed` (bits 1u << CLI_TEXT, ...). On a bad one
+ * report "invalid --format 'xml': use text or json" and return CMD_USAGE; else 0.
+ */
+int cli_format_parse(const char *cmd, const char *value, unsigned allowed,
+		     enum cli_format *out);
+
+/*
+ * Report getopt_long's complaint about the option it just refused (optstring starting
+ * with ':'): "option '--farm' needs a value" for c == ':', else "unknown option '--x'".
+ * Returns CMD_USAGE.
+ */
+int cli_bad_getopt(const char *cmd, int c, char **argv);
 
 /* Parse a whole string as a finite double; nonzero on failure (*out untouched). */
 int cli_parse_double(const char *s, double *out);
@@ -19,6 +45,12 @@ int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_bad_option(const char *cmd, const char *opt, const char *val, const char *hint);
 
 /*
+ * Append the whole file at `path` ("-": standard input) to b, whose cap bounds it.
+ * The message names the path (and the cap when the file is larger).
+ */
+enum wc_status cli_read_file(const char *path, struct dynbuf *b, struct wc_error *err);
+
+/*
  * Read and parse a JSON file of at most `max` bytes. Returns a new reference, or NULL
  * with the reason (file, size, line and column of a syntax error) in err.
  */
@@ -26,5 +58,7 @@ json_t *cli_load_json(const char *path, size_t max, struct wc_error *err);
 
 /* Print JSON indented, with a trailing newline, to stdout. */
 void cli_print_json(const json_t *v);
+/* The same, taking the reference (NULL: out of memory, reported); returns v != NULL. */
+bool cli_print_json_new(const char *cmd, json_t *v);
 
 #endif

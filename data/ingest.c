@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -155,47 +156,84 @@ static void *raw_pass_run(void *cls)
  * neither all its rows in memory nor the store's write lock while it is decoded.
  */
 struct spool_rec {
-	uint32_t farm;		/* index into the farm list */
+	uint32_t key;		/* ingest: index into the farm list; one farm's extraction:
+				   index into the run list */
 	struct weather_row row;
 };
 
 struct spool {
 	FILE *f;
-	const struct farm *farms;
+	const struct farm *farms;	/* ingest: what keys index */
+	const int64_t *run_ids;		/* one farm's extraction: what keys index */
 	struct spool_rec pending;	/* read ahead: first row of the next batch */
 	bool have_pending;
+	size_t nread;			/* rows handed out since the last rewind */
 	struct weather_row *batch;	/* (SPOOL_BATCH) */
 };
 
 #define SPOOL_BATCH 4096
 
+/* Rewind the spool for reading from its first record. */
+static void spool_rewind(struct spool *sp)
+{
+	rewind(sp->f);
+	sp->have_pending = false;
+	sp->nread = 0;
+}
+
+/*
+ * The next batch: up to SPOOL_BATCH consecutive rows with one key into sp->batch, *n of
+ * them (0 at the end).
+ */
+static enum wc_status spool_batch(struct spool *sp, uint32_t *key, size_t *n,
+				  struct wc_error *err)
+{
+	*n = 0;
+	if (!sp->have_pending && fread(&sp->pending, sizeof(sp->pending), 1, sp->f) != 1)
+		return ferror(sp->f) ? wc_error_set(err, WC_EIO, "cannot read the row spool")
+				     : WC_OK;
+	sp->have_pending = false;
+	*key = sp->pending.key;
+	sp->batch[(*n)++] = sp->pending.row;
+	while (*n < SPOOL_BATCH && fread(&sp->pending, sizeof(sp->pending), 1, sp->f) == 1) {
+		if (sp->pending.key != *key) {
+			sp->have_pending = true;
+			break;
+		}
+		sp->batch[(*n)++] = sp->pending.row;
+	}
+	sp->nread += *n;
+	return WC_OK;
+}
+
+/* weather_batch_fn of an ingest: keys are farms. */
 static enum wc_status spool_next(void *cls, struct farm_weather *out, bool *done,
 				 struct wc_error *err)
 {
 	struct spool *sp = cls;
-	struct spool_rec r;
-	size_t n = 0;
+	uint32_t key = 0;
+	enum wc_status ret = spool_batch(sp, &key, &out->nrows, err);
 
-	*done = false;
-	if (!sp->have_pending && fread(&sp->pending, sizeof(sp->pending), 1, sp->f) != 1) {
-		*done = true;
-		return ferror(sp->f) ? wc_error_set(err, WC_EIO, "cannot read the row spool")
-				     : WC_OK;
+	if (!(*done = out->nrows == 0)) {
+		out->farm_id = sp->farms[key].id;
+		out->rows = sp->batch;
 	}
-	sp->have_pending = false;
-	r = sp->pending;
-	out->farm_id = sp->farms[r.farm].id;
-	sp->batch[n++] = r.row;
-	while (n < SPOOL_BATCH && fread(&sp->pending, sizeof(sp->pending), 1, sp->f) == 1) {
-		if (sp->pending.farm != r.farm) {
-			sp->have_pending = true;
-			break;
-		}
-		sp->batch[n++] = sp->pending.row;
+	return ret;
+}
+
+/* run_weather_fn of one farm's extraction: keys are runs. */
+static enum wc_status spool_next_run(void *cls, struct run_weather *out, bool *done,
+				     struct wc_error *err)
+{
+	struct spool *sp = cls;
+	uint32_t key = 0;
+	enum wc_status ret = spool_batch(sp, &key, &out->nrows, err);
+
+	if (!(*done = out->nrows == 0)) {
+		out->run_id = sp->run_ids[key];
+		out->rows = sp->batch;
 	}
-	out->rows = sp->batch;
-	out->nrows = n;
-	return WC_OK;
+	return ret;
 }
 
 /* Values per sites_extract call: bounds the memory of one window of times. */
@@ -203,11 +241,13 @@ static enum wc_status spool_next(void *cls, struct farm_weather *out, bool *done
 
 /*
  * Decode `path` and interpolate it to every farm, window of times by window, spooling
- * the rows; fills run and the farms kept and skipped (res).
+ * the rows under `key` (< 0: each farm's index); fills run and the farms kept and
+ * skipped (res).
  */
 static enum wc_status decode(const char *path, const char *name, const struct farm *farms,
-			     size_t nfarms, const struct ingest_options *o, struct nwp_run *run,
-			     FILE *spool, struct ingest_result *res, struct wc_error *err)
+			     size_t nfarms, const struct ingest_options *o, long key,
+			     struct nwp_run *run, FILE *spool, struct ingest_result *res,
+			     struct wc_error *err)
 {
 	struct nwp_file *f = NULL;
 	struct site *sites = calloc(nfarms ? nfarms : 1, sizeof(*sites));
@@ -255,7 +295,8 @@ static enum wc_status decode(const char *path, const char *name, const struct fa
 
 			kept[ss->site] = true;
 			for (size_t t = 0; t < sr.ntimes; t++) {
-				struct spool_rec r = { .farm = (uint32_t)ss->site };
+				struct spool_rec r = { .key = key < 0 ? (uint32_t)ss->site
+								      : (uint32_t)key };
 
 				r.row.valid_time = sr.valid_times[t];
 				r.row.lead_h = sr.lead_hours[t];
@@ -329,6 +370,62 @@ static enum wc_status place_raw(struct store *st, const char *from, const char *
 	return WC_OK;
 }
 
+/*
+ * netCDF names a file by the base name of the path it opened, which for an upload is a
+ * spool file the user never saw (DATA/tmp/job-7.nc): name `name`'s base instead, and
+ * drop netCDF's leading "cannot open 'NAME': ", as "cannot ingest 'NAME': " goes in front.
+ */
+static void name_the_file(struct wc_error *e, const char *path, const char *name)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	const char *shown = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	char from[600], to[600], out[sizeof(e->msg)];
+	size_t lf, lt, n = 0;
+
+	snprintf(from, sizeof(from), "'%s'", base);
+	snprintf(to, sizeof(to), "'%s'", shown);
+	lf = strlen(from);
+	lt = strlen(to);
+	for (const char *p = e->msg; *p && n + 1 < sizeof(out);) {
+		if (strcmp(base, shown) && !strncmp(p, from, lf) && n + lt < sizeof(out)) {
+			memcpy(out + n, to, lt);
+			n += lt;
+			p += lf;
+		} else {
+			out[n++] = *p++;
+		}
+	}
+	out[n] = '\0';
+	snprintf(from, sizeof(from), "cannot open '%s': ", shown);
+	lf = strlen(from);
+	snprintf(e->msg, sizeof(e->msg), "%s", strncmp(out, from, lf) ? out : out + lf);
+}
+
+/*
+ * A farm registered or moved while the file was decoded is not in `farms` as it stands
+ * now (its rows were dropped from the run), and its own extraction may have finished
+ * before this run was stored: extract it again, now that the run is there. Failures are
+ * logged; the file itself was ingested.
+ */
+static void catch_up_new_farms(struct store *st, const struct farm *farms, size_t nfarms)
+{
+	struct farm *now = NULL;
+	size_t n = 0;
+
+	if (store_farm_list(st, &now, &n, NULL))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct farm_weather_result res;
+		bool known = false;
+
+		for (size_t k = 0; k < nfarms && !known; k++)
+			known = !strcmp(farms[k].id, now[i].id) && farm_same_site(&farms[k], &now[i]);
+		if (!known && ingest_farm_weather(st, now[i].id, &res))
+			log_warn("%s", wc_error_msg(&res.error));
+	}
+	free(now);
+}
+
 enum wc_status ingest_file(struct store *st, const char *path, const struct ingest_options *o,
 			   struct ingest_result *res)
 {
@@ -389,7 +486,7 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 		goto rejected;
 	}
 	if ((ret = store_farm_list(st, &farms, &nfarms, &res->error)) ||
-	    (ret = decode(path, name, farms, nfarms, o, &res->run, sp.f, res, &res->error)))
+	    (ret = decode(path, name, farms, nfarms, o, -1, &res->run, sp.f, res, &res->error)))
 		goto rejected;
 	if (hashing) {
 		pthread_join(thread, NULL);
@@ -411,10 +508,10 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 		goto rejected;
 	if (placed && rp.created)
 		rp.created = false;	/* renamed into place */
-	rewind(sp.f);
+	spool_rewind(&sp);
 	sp.farms = farms;
 	ret = store_ingest_batches(st, res->sha256, (int64_t)sb.st_size, stored, name,
-				   &res->run, spool_next, &sp, &err);
+				   &res->run, spool_next, &sp, farms, nfarms, &err);
 	if (ret == WC_EEXIST) {
 		/* the same bytes won a race with us: report them as known */
 		placed = false;
@@ -430,12 +527,14 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 	}
 	placed = false;
 	res->outcome = INGEST_INGESTED;
+	catch_up_new_farms(st, farms, nfarms);
 	goto cleanup;
 rejected:
 	res->outcome = INGEST_REJECTED;
 	res->nfarms = res->nskipped = 0;
 	if (res->error.code == WC_OK)
 		wc_error_set(&res->error, ret, "%s", wc_strerror(ret));
+	name_the_file(&res->error, path, name);
 	wc_error_prefix(&res->error, "cannot ingest '%s'", name);
 	if (placed)
 		unlink(stored);
@@ -460,9 +559,15 @@ void ingest_result_line(const struct ingest_result *res, char *buf, size_t len)
 	const struct nwp_run *r = &res->run;
 	int n;
 
+	char prefix[600];
+
 	switch (res->outcome) {
 	case INGEST_REJECTED:
-		snprintf(buf, len, "%s: rejected: %s", res->file, wc_error_msg(&res->error));
+		/* the line names the file first: not again in the reason */
+		n = snprintf(prefix, sizeof(prefix), "cannot ingest '%s': ", res->file);
+		snprintf(buf, len, "%s: rejected: %s", res->file,
+			 strncmp(res->error.msg, prefix, (size_t)n) ? wc_error_msg(&res->error)
+								    : res->error.msg + n);
 		return;
 	case INGEST_KNOWN:
 		snprintf(buf, len, "%s: already known (run %lld, sha256 %.12s)", res->file,
@@ -524,5 +629,198 @@ json_t *ingest_result_json(const struct ingest_result *res)
 							 res->skipped[i].farm_id, "reason",
 							 res->skipped[i].reason));
 	json_object_set_new(o, "skipped", skipped);
+	return o;
+}
+
+/* ---- one farm's weather from the stored grids ---- */
+
+/* Rounds of "runs arrived meanwhile" before an extraction gives up. */
+#define EXTRACT_ROUNDS 8
+
+static void note_skip(struct farm_weather_result *res, int64_t run_id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void note_skip(struct farm_weather_result *res, int64_t run_id, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (res->nskipped < FARM_WEATHER_SKIPS_MAX) {
+		struct run_skip *k = &res->skipped[res->nskipped];
+
+		k->run_id = run_id;
+		va_start(ap, fmt);
+		vsnprintf(k->reason, sizeof(k->reason), fmt, ap);
+		va_end(ap);
+	}
+	res->nskipped++;
+}
+
+/* Decode stored run `run` (key `key`) for farm f into the spool; skips are noted. */
+static enum wc_status extract_run(struct store *st, const struct farm *f,
+				  const struct nwp_run *run, uint32_t key, FILE *spool,
+				  struct farm_weather_result *res)
+{
+	struct ingest_options o;
+	struct ingest_result one = { 0 };
+	struct wc_error why = { 0 };
+	struct nwp_run decoded;
+	char path[4200];
+	struct stat sb;
+	enum wc_status ret;
+
+	ingest_options_init(&o);
+	snprintf(path, sizeof(path), "%s/grids/%.2s/%s.nc", store_dir(st), run->sha256,
+		 run->sha256);
+	if (stat(path, &sb) != 0) {
+		note_skip(res, run->id, "raw file 'grids/%.2s/%s.nc' is missing", run->sha256,
+			  run->sha256);
+		return WC_OK;
+	}
+	ret = decode(path, run->source, f, 1, &o, key, &decoded, spool, &one, &why);
+	if (ret == WC_EIO && ferror(spool)) {
+		/* the spool, not the grid: a failure of the extraction */
+		res->error = why;
+	} else if (ret) {
+		note_skip(res, run->id, "%s", wc_error_msg(&why));
+		ret = WC_OK;
+	} else if (one.nfarms == 0) {
+		note_skip(res, run->id, "%s", one.nskipped ? one.skipped[0].reason
+							    : "no weather at the farm");
+	} else {
+		res->nruns++;
+	}
+	ingest_result_release(&one);
+	return ret;
+}
+
+enum wc_status ingest_farm_weather(struct store *st, const char *farm_id,
+				   struct farm_weather_result *res)
+{
+	struct spool sp = { 0 };
+	struct farm f;
+	struct nwp_run *runs = NULL;
+	int64_t *ids = NULL, max_id = 0;
+	size_t nids = 0, cap = 0, n = 0;
+	enum weather_replace outcome = WEATHER_NEW_RUNS;
+	enum wc_status ret;
+
+	memset(res, 0, sizeof(*res));
+	snprintf(res->farm_id, sizeof(res->farm_id), "%s", farm_id);
+	if ((ret = store_farm_get(st, farm_id, &f, &res->error)))
+		goto cleanup;
+	sp.batch = malloc(SPOOL_BATCH * sizeof(*sp.batch));
+	sp.f = tmpfile();
+	if (!sp.batch || !sp.f) {
+		ret = wc_error_set(&res->error, WC_EIO, "cannot create the row spool: %s",
+				   strerror(errno));
+		goto cleanup;
+	}
+	for (int round = 0; round < EXTRACT_ROUNDS && outcome == WEATHER_NEW_RUNS; round++) {
+		int64_t seen = max_id;
+
+		free(runs);
+		if ((ret = store_run_list(st, &runs, &n, &res->error)))
+			goto cleanup;
+		res->runs_total = n;
+		if (fseek(sp.f, 0, SEEK_END) != 0) {
+			ret = wc_error_set(&res->error, WC_EIO, "cannot write the row spool: %s",
+					   strerror(errno));
+			goto cleanup;
+		}
+		/*
+		 * Oldest first (the list is newest first). Run ids only grow: the ones above
+		 * `seen` are new since the last round.
+		 */
+		for (size_t i = n; i-- > 0 && !ret;) {
+			if (runs[i].id <= seen)
+				continue;
+			if (nids == cap) {
+				int64_t *grown = realloc(ids, (cap = cap ? 2 * cap : 256) *
+								      sizeof(*ids));
+
+				if (!grown) {
+					ret = wc_error_set(&res->error, WC_ENOMEM, "out of memory");
+					goto cleanup;
+				}
+				ids = grown;
+			}
+			ids[nids] = runs[i].id;
+			ret = extract_run(st, &f, &runs[i], (uint32_t)nids++, sp.f, res);
+			if (runs[i].id > max_id)
+				max_id = runs[i].id;
+		}
+		if (ret || (fflush(sp.f) != 0 &&
+			    (ret = wc_error_set(&res->error, WC_EIO,
+						"cannot write the row spool: %s", strerror(errno)))))
+			goto cleanup;
+		spool_rewind(&sp);
+		sp.run_ids = ids;
+		if ((ret = store_farm_weather_replace(st, &f, max_id, spool_next_run, &sp,
+						      &outcome, &res->error)))
+			goto cleanup;
+	}
+	if (outcome == WEATHER_NEW_RUNS) {
+		ret = wc_error_set(&res->error, WC_EBUSY,
+				   "runs kept arriving during %d rounds of extraction; try again",
+				   EXTRACT_ROUNDS);
+		goto cleanup;
+	}
+	res->superseded = outcome == WEATHER_MOVED;
+	if (res->superseded)
+		res->nruns = res->nskipped = 0;
+	else
+		res->nrows = sp.nread;
+cleanup:
+	if (ret)
+		wc_error_prefix(&res->error, "cannot extract the weather of '%s'", farm_id);
+	if (sp.f)
+		fclose(sp.f);
+	free(sp.batch);
+	free(runs);
+	free(ids);
+	return ret;
+}
+
+void farm_weather_result_line(const struct farm_weather_result *res, char *buf, size_t len)
+{
+	int n;
+
+	if (res->error.code) {
+		snprintf(buf, len, "%s", wc_error_msg(&res->error));
+		return;
+	}
+	if (res->superseded) {
+		snprintf(buf, len, "weather of '%s': the farm moved or went meanwhile; nothing "
+			 "stored", res->farm_id);
+		return;
+	}
+	n = snprintf(buf, len, "weather of '%s': %zu of %zu run%s (%zu rows)", res->farm_id,
+		     res->nruns, res->runs_total, res->runs_total == 1 ? "" : "s", res->nrows);
+	for (size_t i = 0; i < res->nskipped && i < FARM_WEATHER_SKIPS_MAX && n > 0 &&
+			   (size_t)n < len;
+	     i++)
+		n += snprintf(buf + n, len - (size_t)n, "%s run %lld: %s",
+			      i ? ";" : "; skipped", (long long)res->skipped[i].run_id,
+			      res->skipped[i].reason);
+	if (res->nskipped > FARM_WEATHER_SKIPS_MAX && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "; and %zu more",
+			 res->nskipped - FARM_WEATHER_SKIPS_MAX);
+}
+
+json_t *farm_weather_result_json(const struct farm_weather_result *res)
+{
+	json_t *o, *skipped = json_array();
+
+	for (size_t i = 0; i < res->nskipped && i < FARM_WEATHER_SKIPS_MAX; i++)
+		json_array_append_new(skipped,
+				      json_pack("{s:I,s:s}", "run", (json_int_t)res->skipped[i].run_id,
+						"reason", res->skipped[i].reason));
+	o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:o,s:I}", "farm", res->farm_id, "status",
+		      res->error.code ? "failed" : res->superseded ? "superseded" : "extracted",
+		      "runs", (json_int_t)res->nruns, "runs_total", (json_int_t)res->runs_total,
+		      "rows", (json_int_t)res->nrows, "skipped", skipped, "nskipped",
+		      (json_int_t)res->nskipped);
+	if (o && res->error.code)
+		json_object_set_new(o, "error", json_string(wc_error_msg(&res->error)));
 	return o;
 }

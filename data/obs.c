@@ -40,6 +40,11 @@ static enum wc_status check_row(const struct obs_row *r, double capacity_mw, con
 	double lo = OBS_MIN_FRACTION * capacity_mw, hi = OBS_MAX_FRACTION * capacity_mw;
 	char buf[UTC_ISO_LEN];
 
+	if (r->time < OBS_TIME_MIN || r->time > OBS_TIME_MAX)
+		return wc_error_set(err, WC_EINVAL,
+				    "%s: time %s is outside 1900-01-01T00:00:00Z .. "
+				    "2200-01-01T00:00:00Z",
+				    where, utc_format(r->time, buf));
 	if (r->time % UTC_HOUR != 0)
 		return wc_error_set(err, WC_EINVAL,
 				    "%s: time %s is not on a whole hour (hourly, hour-ending)",
@@ -334,4 +339,13 @@ enum wc_status obs_parse(const char *text, size_t len, double capacity_mw,
 	if (i < len && text[i] == '[')
 		return obs_parse_json(text, len, capacity_mw, rows, n, err);
 	return obs_parse_csv(text, len, capacity_mw, rows, n, err);
+}
+
+json_t *obs_stored_json(const char *farm_id, const struct obs_row *rows, size_t n)
+{
+	char a[UTC_ISO_LEN], z[UTC_ISO_LEN];
+
+	return json_pack("{s:s,s:I,s:o,s:o}", "farm", farm_id, "stored", (json_int_t)n, "first",
+			 n ? json_string(utc_format(rows[0].time, a)) : json_null(), "last",
+			 n ? json_string(utc_format(rows[n - 1].time, z)) : json_null());
 }

@@ -258,13 +258,29 @@ static enum wc_status make_dir(const char *dir, struct wc_error *err)
 
 enum wc_status store_open(const char *dir, struct store **out, struct wc_error *err)
 {
+	return store_open_with(dir, STORE_CREATE, out, err);
+}
+
+enum wc_status store_open_with(const char *dir, unsigned flags, struct store **out,
+			       struct wc_error *err)
+{
 	struct store *st;
 	enum wc_status ret;
+	char *db = NULL;
+	struct stat sb;
 	int rc;
 
 	*out = NULL;
-	if ((ret = make_dir(dir, err)))
+	if (!(flags & STORE_CREATE)) {
+		if (asprintf(&db, "%s/windcast.db", dir) < 0)
+			return wc_error_set(err, WC_ENOMEM, "out of memory");
+		rc = stat(db, &sb);
+		free(db);
+		if (rc != 0)
+			return wc_error_set(err, WC_ENOTFOUND, "no windcast store at '%s'", dir);
+	} else if ((ret = make_dir(dir, err))) {
 		return ret;
+	}
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
@@ -276,8 +292,8 @@ enum wc_status store_open(const char *dir, struct store **out, struct wc_error *
 		goto fail;
 	}
 	rc = sqlite3_open_v2(st->db_path, &st->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_FULLMUTEX,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
+				     (flags & STORE_CREATE ? SQLITE_OPEN_CREATE : 0),
 			     NULL);
 	if (rc != SQLITE_OK) {
 		ret = wc_error_set(err, WC_ESQL, "cannot open '%s': %s", st->db_path,
@@ -326,6 +342,11 @@ const char *store_db_path(const struct store *st)
 }
 
 /* ---- farms ---- */
+
+bool farm_change_needs_weather(enum farm_change c)
+{
+	return c == FARM_CREATED || c == FARM_MOVED;
+}
 
 /*
  * Bind f's columns in FARM_COLS order; *curve gets the power curve's JSON text (NULL when
@@ -438,7 +459,7 @@ enum wc_status store_farm_add(struct store *st, struct farm *f, struct wc_error 
 }
 
 /* Insert or update one farm; caller holds the lock and a transaction. */
-static enum wc_status upsert_farm(struct store *st, struct farm *f, bool *created,
+static enum wc_status upsert_farm(struct store *st, struct farm *f, enum farm_change *change,
 				  struct wc_error *err)
 {
 	struct farm old;
@@ -448,14 +469,14 @@ static enum wc_status upsert_farm(struct store *st, struct farm *f, bool *create
 	int rc;
 
 	if (ret == WC_ENOTFOUND) {
-		*created = true;
+		*change = FARM_CREATED;
 		return insert_farm(st, f, err);
 	}
 	if (ret)
 		return ret;
 	if ((ret = farm_validate(f, err)))
 		return ret;
-	*created = false;
+	*change = farm_same_site(f, &old) ? FARM_UPDATED : FARM_MOVED;
 	f->created_at = old.created_at;
 	f->updated_at = utc_now();
 	if ((ret = store_prepare(st, "UPDATE farms SET name = ?2, lat = ?3, lon = ?4, "
@@ -474,19 +495,25 @@ cleanup:
 	return ret;
 }
 
-/* Insert (or with replace, upsert) farms[0..n) in one transaction: all or nothing. */
+/*
+ * Insert (or with replace, upsert) farms[0..n) in one transaction: all or nothing.
+ * changes[i] (when changes is not NULL) tells what happened to farm i.
+ */
 static enum wc_status farms_in_transaction(struct store *st, struct farm *farms, size_t n,
-					   bool replace, bool *created,
+					   bool replace, enum farm_change *changes,
 					   struct wc_error *err)
 {
 	enum wc_status ret;
-	bool dummy;
 
 	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
 		return ret;
 	for (size_t i = 0; i < n && !ret; i++) {
-		ret = replace ? upsert_farm(st, &farms[i], created ? created : &dummy, err)
+		enum farm_change change = FARM_CREATED;
+
+		ret = replace ? upsert_farm(st, &farms[i], &change, err)
 			      : insert_farm(st, &farms[i], err);
+		if (changes)
+			changes[i] = change;
 		if (ret && n > 1)
 			wc_error_prefix(err, "farm %zu of %zu", i + 1, n);
 	}
@@ -496,11 +523,10 @@ static enum wc_status farms_in_transaction(struct store *st, struct farm *farms,
 enum wc_status store_farm_put(struct store *st, struct farm *f, bool *created,
 			      struct wc_error *err)
 {
-	enum wc_status ret;
+	enum farm_change change = FARM_UPDATED;
+	enum wc_status ret = store_farms_write(st, f, 1, true, &change, err);
 
-	store_lock(st);
-	ret = farms_in_transaction(st, f, 1, true, created, err);
-	store_unlock(st);
+	*created = change == FARM_CREATED;
 	return ret;
 }
 
@@ -537,22 +563,52 @@ enum wc_status store_farm_get(struct store *st, const char *id, struct farm *out
 	return ret;
 }
 
-enum wc_status store_farm_delete(struct store *st, const char *id, struct wc_error *err)
+enum wc_status store_exec_id(struct store *st, const char *sql, const char *id,
+				   int *changes, const char *what, struct wc_error *err)
 {
 	sqlite3_stmt *s;
 	enum wc_status ret;
 	int rc;
 
-	store_lock(st);
-	if ((ret = store_prepare(st, "DELETE FROM farms WHERE id = ?", &s, err)))
-		goto out;
+	if ((ret = store_prepare(st, sql, &s, err)))
+		return ret;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
-		ret = store_sql_error(st, rc, err, "cannot delete farm");
-	else if (sqlite3_changes(st->db) == 0)
-		ret = wc_error_set(err, WC_ENOTFOUND, "no farm '%s'", id);
+		ret = store_sql_error(st, rc, err, what);
+	else if (changes)
+		*changes = sqlite3_changes(st->db);
 	sqlite3_finalize(s);
+	return ret;
+}
+
+enum wc_status store_farm_runs_count(struct store *st, const char *id, int delta,
+				     struct wc_error *err)
+{
+	return store_exec_id(st,
+			    delta > 0 ? "UPDATE nwp_runs SET nfarms = nfarms + 1 WHERE id IN "
+					"(SELECT DISTINCT run_id FROM site_weather WHERE "
+					"farm_id = ?1)"
+				      : "UPDATE nwp_runs SET nfarms = nfarms - 1 WHERE id IN "
+					"(SELECT DISTINCT run_id FROM site_weather WHERE "
+					"farm_id = ?1)",
+			    id, NULL, "cannot count the farms of runs", err);
+}
+
+enum wc_status store_farm_delete(struct store *st, const char *id, struct wc_error *err)
+{
+	enum wc_status ret;
+	int changes = 0;
+
+	store_lock(st);
+	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
+		goto out;
+	if (!(ret = store_farm_runs_count(st, id, -1, err)) &&
+	    !(ret = store_exec_id(st, "DELETE FROM farms WHERE id = ?1", id, &changes,
+				 "cannot delete farm", err)) &&
+	    changes == 0)
+		ret = wc_error_set(err, WC_ENOTFOUND, "no farm '%s'", id);
+	ret = store_end(st, ret, err);
 out:
 	store_unlock(st);
 	return ret;
@@ -598,10 +654,16 @@ out:
 enum wc_status store_farm_import(struct store *st, struct farm *farms, size_t n,
 				 bool replace, struct wc_error *err)
 {
+	return store_farms_write(st, farms, n, replace, NULL, err);
+}
+
+enum wc_status store_farms_write(struct store *st, struct farm *farms, size_t n,
+				 bool replace, enum farm_change *changes, struct wc_error *err)
+{
 	enum wc_status ret;
 
 	store_lock(st);
-	ret = farms_in_transaction(st, farms, n, replace, NULL, err);
+	ret = farms_in_transaction(st, farms, n, replace, changes, err);
 	store_unlock(st);
 	return ret;
 }

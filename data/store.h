@@ -27,11 +27,20 @@ struct store;
 /* The schema version this build writes; store_open migrates older files up to it. */
 int store_schema_version(void);
 
+enum store_open_flags {
+	STORE_CREATE = 1 << 0,	/* create DIR and the database when missing */
+};
+
 /*
- * Open (creating DIR and the database if missing) and migrate the store under `dir`.
- * On success *out owns the handle (free with store_close). WC_EVERSION when the file
- * comes from a newer windcast, WC_ESQL/WC_EIO with SQLite's message otherwise.
+ * Open and migrate the store under `dir`. Without STORE_CREATE a missing store (no
+ * DIR/windcast.db) is WC_ENOTFOUND, "no windcast store at 'DIR'", and nothing is
+ * created: reading commands refuse a mistyped --data instead of answering from an empty
+ * store. On success *out owns the handle (free with store_close). WC_EVERSION when the
+ * file comes from a newer windcast, WC_ESQL/WC_EIO with SQLite's message otherwise.
  */
+enum wc_status store_open_with(const char *dir, unsigned flags, struct store **out,
+			       struct wc_error *err);
+/* store_open_with(dir, STORE_CREATE, out, err). */
 enum wc_status store_open(const char *dir, struct store **out, struct wc_error *err);
 void store_close(struct store *st);
 
@@ -41,6 +50,14 @@ const char *store_db_path(const struct store *st);
 
 /* Farm registry. Each validates the farm first (farm_validate). */
 
+/*
+ * What a write did to a farm. A farm that is new, or that moved (farm_same_site no
+ * longer holds), needs its weather extracted from the stored grids
+ * (ingest_farm_weather): farm_change_needs_weather.
+ */
+enum farm_change { FARM_CREATED, FARM_UPDATED, FARM_MOVED };
+bool farm_change_needs_weather(enum farm_change c);
+
 /* Insert; WC_EEXIST if the id is taken. Sets created_at/updated_at in *f. */
 enum wc_status store_farm_add(struct store *st, struct farm *f, struct wc_error *err);
 /* Insert or replace; *created tells which. Keeps created_at of an existing farm. */
@@ -49,7 +66,10 @@ enum wc_status store_farm_put(struct store *st, struct farm *f, bool *created,
 /* WC_ENOTFOUND when absent. */
 enum wc_status store_farm_get(struct store *st, const char *id, struct farm *out,
 			      struct wc_error *err);
-/* WC_ENOTFOUND when absent. Removes the farm and everything stored for it. */
+/*
+ * WC_ENOTFOUND when absent. Removes the farm and everything stored for it, in one
+ * transaction (the runs it had weather from count one farm less).
+ */
 enum wc_status store_farm_delete(struct store *st, const char *id, struct wc_error *err);
 /* All farms ordered by id; *out is malloc'd (free it), NULL when *n == 0. */
 enum wc_status store_farm_list(struct store *st, struct farm **out, size_t *n,
@@ -61,6 +81,12 @@ enum wc_status store_farm_list(struct store *st, struct farm **out, size_t *n,
  */
 enum wc_status store_farm_import(struct store *st, struct farm *farms, size_t n,
 				 bool replace, struct wc_error *err);
+/*
+ * store_farm_import telling what happened to each farm: changes[i] for farms[i]
+ * (changes may be NULL). store_farm_put is this with n = 1 and replace.
+ */
+enum wc_status store_farms_write(struct store *st, struct farm *farms, size_t n,
+				 bool replace, enum farm_change *changes, struct wc_error *err);
 
 
 /* ---- NWP runs and site weather (data/store_weather.c) ---- */
@@ -119,12 +145,15 @@ typedef enum wc_status (*weather_batch_fn)(void *cls, struct farm_weather *out, 
 /*
  * Record an ingested file in one transaction: the raw file entry (sha256, size, stored
  * path, original name), the run (run->id, run->nfarms are set), and every row `next`
- * supplies. All or nothing; WC_EEXIST if the sha256 is already known.
+ * supplies. All or nothing; WC_EEXIST if the sha256 is already known. With `sites`
+ * (sites[0..nsites), the farms as they were when the rows were computed; NULL: no
+ * check), the rows of a farm that moved or went since are dropped: its own extraction
+ * (store_farm_weather_replace) has the say then.
  */
 enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_t size,
 				    const char *stored_path, const char *original_name,
 				    struct nwp_run *run, weather_batch_fn next, void *cls,
-				    struct wc_error *err);
+				    const struct farm *sites, size_t nsites, struct wc_error *err);
 
 /* The same with every farm's rows in memory (farms[0..nfarms)). */
 enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t size,
@@ -135,6 +164,39 @@ enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t si
 /* Runs ordered by reference (or first valid) time, newest first; *out malloc'd. */
 enum wc_status store_run_list(struct store *st, struct nwp_run **out, size_t *n,
 			      struct wc_error *err);
+/* How many runs the store holds. */
+enum wc_status store_run_count(struct store *st, size_t *n, struct wc_error *err);
+
+/* The weather of one farm from one stored run, for store_farm_weather_replace. */
+struct run_weather {
+	int64_t run_id;
+	const struct weather_row *rows;
+	size_t nrows;
+};
+
+/* Like weather_batch_fn, for one farm's rows run by run. */
+typedef enum wc_status (*run_weather_fn)(void *cls, struct run_weather *out, bool *done,
+					 struct wc_error *err);
+
+/* Why store_farm_weather_replace stored nothing although nothing failed. */
+enum weather_replace {
+	WEATHER_REPLACED,	/* done */
+	WEATHER_NEW_RUNS,	/* runs with id > max_run_id arrived: extract them and retry */
+	WEATHER_MOVED,		/* the farm moved or went: the site's rows are not its own */
+};
+
+/*
+ * Replace every site weather row of farm `site->id` with the rows `next` supplies, in
+ * one transaction, and keep each run's farm count right. `site` is the farm as the rows
+ * were computed for, from every run with id <= max_run_id. Inside the transaction the
+ * store is checked first: *outcome is WEATHER_MOVED (nothing written) when the farm is
+ * gone or stands elsewhere now, WEATHER_NEW_RUNS when a run newer than max_run_id was
+ * ingested meanwhile (a concurrent ingest may have left this farm out), else
+ * WEATHER_REPLACED.
+ */
+enum wc_status store_farm_weather_replace(struct store *st, const struct farm *site,
+					  int64_t max_run_id, run_weather_fn next, void *cls,
+					  enum weather_replace *outcome, struct wc_error *err);
 
 /*
  * Site weather of one farm, ordered by reference time then valid time. With

@@ -24,6 +24,12 @@ enum wc_status store_exec(struct store *st, const char *sql, struct wc_error *er
 enum wc_status store_prepare(struct store *st, const char *sql, sqlite3_stmt **out,
 			     struct wc_error *err);
 /*
+ * Run one statement with `id` bound to ?1; *changes (may be NULL) gets the number of rows
+ * it changed; `what` prefixes a failure. Lock held.
+ */
+enum wc_status store_exec_id(struct store *st, const char *sql, const char *id, int *changes,
+			     const char *what, struct wc_error *err);
+/*
  * End the transaction opened with BEGIN IMMEDIATE: COMMIT when ret is WC_OK, else
  * ROLLBACK. Returns ret, or the COMMIT's failure (after rolling back). Lock held.
  */
@@ -37,6 +43,12 @@ enum wc_status store_sql_error(struct store *st, int rc, struct wc_error *err,
  */
 void *store_grow(void *arr, size_t *cap, size_t len, size_t size);
 enum wc_status store_farm_get_locked(struct store *st, const char *id, struct farm *out,
+				     struct wc_error *err);
+/*
+ * Add delta (+1 or -1) to the farm count of every run farm `id` has weather from, before
+ * its rows go (-1) or after new ones came (+1). Lock and a transaction held.
+ */
+enum wc_status store_farm_runs_count(struct store *st, const char *id, int delta,
 				     struct wc_error *err);
 
 #endif

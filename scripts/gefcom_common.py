@@ -307,20 +307,20 @@ class Windcast:
         """Ingest in chunks; returns (ingested, already known). A rejected file fails."""
         n_new = n_known = 0
         for i in range(0, len(files), chunk):
-            p = self.run("ingest", *files[i:i + chunk], check=False)
-            for line in p.stdout.splitlines():
-                if ": rejected" in line or ": error" in line:
-                    raise RuntimeError("windcast rejected a file: %s" % line)
-            if p.returncode != 0:
+            p = self.run("ingest", "--format", "json", *files[i:i + chunk], check=False)
+            try:
+                results = json.loads(p.stdout)
+            except ValueError:
                 raise RuntimeError("windcast ingest failed (exit %d): %s" % (
                     p.returncode, (p.stderr or p.stdout).strip()[-2000:]))
-            m = re.search(r"(\d+) ingested, (\d+) already known", p.stdout)
-            if m:
-                n_new += int(m.group(1))
-                n_known += int(m.group(2))
-            else:  # one file: no summary line
-                n_new += p.stdout.count(": ingested")
-                n_known += p.stdout.count(": already known")
+            for r in results:
+                if r["status"] == "rejected":
+                    raise RuntimeError("windcast rejected '%s': %s" % (r["file"], r["error"]))
+            if p.returncode != 0:
+                raise RuntimeError("windcast ingest failed (exit %d): %s" % (
+                    p.returncode, (p.stderr or "").strip()[-2000:]))
+            n_new += sum(r["status"] == "ingested" for r in results)
+            n_known += sum(r["status"] == "known" for r in results)
         return n_new, n_known
 
 

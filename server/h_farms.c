@@ -1,13 +1,16 @@
-/* h_farms.c - /healthz, the farm registry and farm observations over HTTP. */
-#include <math.h>
+/*
+ * h_farms.c - /healthz, the farm registry and farm observations over HTTP. A farm that is
+ * created or moved gets its weather from the grids stored already by a background job
+ * (ingest_farm_weather), named in the reply.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/dynbuf.h"
-#include "common/utc.h"
-#include "data/obs.h"
 #include "data/farm.h"
+#include "data/ingest.h"
+#include "data/obs.h"
 #include "data/store.h"
 #include "server/handlers.h"
 
@@ -23,22 +26,7 @@ static void farms_csv(struct reply *rep, const struct farm *farms, size_t n)
 	enum wc_status st;
 
 	dynbuf_init(&b, 64u << 20);
-	st = dynbuf_adds(&b, "id,name,lat,lon,capacity_mw,hub_height_m\n");
-	for (size_t i = 0; i < n && !st; i++) {
-		const struct farm *f = &farms[i];
-
-		st = dynbuf_printf(&b, "%s,", f->id);
-		if (!st)
-			st = dynbuf_add_csv_field(&b, f->name);
-		if (!st)
-			st = dynbuf_printf(&b, ",%.6f,%.6f,%.3f,", f->lat, f->lon,
-					   f->capacity_mw);
-		if (!st && !isnan(f->hub_height_m))
-			st = dynbuf_printf(&b, "%.1f", f->hub_height_m);
-		if (!st)
-			st = dynbuf_adds(&b, "\n");
-	}
-	if (st)
+	if ((st = farm_csv_write(&b, farms, n)))
 		reply_error(rep, 500, "internal", "cannot build CSV: %s", wc_strerror(st));
 	else
 		reply_text(rep, 200, "text/csv", dynbuf_str(&b), b.len);
@@ -67,6 +55,64 @@ void farms_list_handler(struct request *req, struct reply *rep)
 	free(farms);
 }
 
+/* The background job: the farm's weather from the stored grids (ingest_farm_weather). */
+static char *weather_job_run(void *arg, struct store *st, int *failed)
+{
+	struct farm_weather_result res;
+	json_t *v;
+	char *text;
+
+	*failed = ingest_farm_weather(st, arg, &res) != WC_OK;
+	v = farm_weather_result_json(&res);
+	text = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(v);
+	return text;
+}
+
+/*
+ * Reply `status` (200, 201) with farm f, plus "job": the background job that extracts
+ * its weather from the grids stored already (null when the farm keeps its weather, or
+ * when there are no grids yet: ingesting them gives every farm its weather).
+ */
+static void farm_reply(struct request *req, struct reply *rep, const struct farm *f,
+		       unsigned status, bool needs_weather)
+{
+	struct wc_error err = { 0 };
+	json_t *body = farm_to_json(f), *job = NULL;
+	size_t nruns = 0;
+	char *arg;
+	int64_t id;
+
+	if (needs_weather && store_run_count(req->store, &nruns, &err)) {
+		json_decref(body);
+		reply_wc_error(rep, &err);
+		return;
+	}
+	if (nruns > 0) {
+		if (!job_create_reply(req, rep, "weather", json_pack("{s:s}", "farm", f->id),
+				      &id)) {
+			json_decref(body);
+			return;
+		}
+		if (!(arg = strdup(f->id))) {
+			json_decref(body);
+			job_fail_reply(req, rep, id, &(struct wc_error){ WC_ENOMEM, "out of memory" });
+			return;
+		}
+		if (!job_queue_reply(req, rep, id, weather_job_run, arg, free, NULL)) {
+			json_decref(body);
+			return;
+		}
+		/* job_queue_reply answered 202 about the job: answer about the farm */
+		job = json_incref(json_object_get(rep->json, "job"));
+	}
+	json_object_set_new(body, "job", job ? job : json_null());
+	rep->location[0] = '\0';
+	if (status == 201)
+		snprintf(rep->location, sizeof(rep->location), "/v1/farms/%s", f->id);
+	reply_json(rep, status, body);
+}
+
 void farms_create_handler(struct request *req, struct reply *rep)
 {
 	struct wc_error err = { 0 };
@@ -75,12 +121,10 @@ void farms_create_handler(struct request *req, struct reply *rep)
 
 	if (!body)
 		return;
-	if (farm_from_json(body, NULL, &f, &err) || store_farm_add(req->store, &f, &err)) {
+	if (farm_from_json(body, NULL, &f, &err) || store_farm_add(req->store, &f, &err))
 		reply_wc_error(rep, &err);
-	} else {
-		snprintf(rep->location, sizeof(rep->location), "/v1/farms/%s", f.id);
-		reply_json(rep, 201, farm_to_json(&f));
-	}
+	else
+		farm_reply(req, rep, &f, 201, true);
 	json_decref(body);
 }
 
@@ -98,20 +142,18 @@ void farm_get_handler(struct request *req, struct reply *rep)
 void farm_put_handler(struct request *req, struct reply *rep)
 {
 	struct wc_error err = { 0 };
-	bool created = false;
+	enum farm_change change = FARM_UPDATED;
 	struct farm f;
 	json_t *body = request_json(req, rep);
 
 	if (!body)
 		return;
 	if (farm_from_json(body, req->params[0], &f, &err) ||
-	    store_farm_put(req->store, &f, &created, &err)) {
+	    store_farms_write(req->store, &f, 1, true, &change, &err))
 		reply_wc_error(rep, &err);
-	} else {
-		if (created)
-			snprintf(rep->location, sizeof(rep->location), "/v1/farms/%s", f.id);
-		reply_json(rep, created ? 201 : 200, farm_to_json(&f));
-	}
+	else
+		farm_reply(req, rep, &f, change == FARM_CREATED ? 201 : 200,
+			   farm_change_needs_weather(change));
 	json_decref(body);
 }
 
@@ -157,13 +199,7 @@ void farm_obs_post_handler(struct request *req, struct reply *rep)
 	} else if (store_obs_upsert(req->store, f.id, rows, n, &err)) {
 		reply_wc_error(rep, &err);
 	} else {
-		char a[UTC_ISO_LEN], z[UTC_ISO_LEN];
-
-		reply_json(rep, 200,
-			   json_pack("{s:s,s:I,s:o,s:o}", "farm", f.id, "stored", (json_int_t)n,
-				     "first", n ? json_string(utc_format(rows[0].time, a)) : json_null(),
-				     "last",
-				     n ? json_string(utc_format(rows[n - 1].time, z)) : json_null()));
+		reply_json(rep, 200, obs_stored_json(f.id, rows, n));
 	}
 	free(rows);
 }

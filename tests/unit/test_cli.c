@@ -142,7 +142,7 @@ Test(cli, farm_commands)
 	free(out);
 	free(err);
 
-	cr_assert_eq(tu_cli(dir, &out, &err, "farm show north-1"), 0);
+	cr_assert_eq(tu_cli(dir, &out, &err, "farm show north-1 --format json"), 0);
 	v = json_loads(out, 0, NULL);
 	cr_assert_str_eq(json_string_value(json_object_get(v, "name")), "North One");
 	json_decref(v);
@@ -231,7 +231,7 @@ static json_t *show_farm(const char *dir, const char *id)
 	char *out, *err;
 	json_t *v;
 
-	cr_assert_eq(tu_cli(dir, &out, &err, "farm show %s", id), 0, "%s", err);
+	cr_assert_eq(tu_cli(dir, &out, &err, "farm show %s --format json", id), 0, "%s", err);
 	v = json_loads(out, 0, NULL);
 	cr_assert_not_null(v, "out: %s", out);
 	free(out);
@@ -250,10 +250,10 @@ Test(cli, farm_add_power_curve)
 		{ "n.csv", "ws,power\n3,0\n12,full\n", "line 3: expected two numbers 'ws,power', got '12,full'" },
 		{ "c.csv", "ws,power\n3,0\n12\n", "line 3: expected two numbers 'ws,power', got '12'" },
 		{ "d.csv", "ws,power\n3,0\n12,1\n11,1\n", "point 3: ws 11 must be above the previous point's 12" },
-		{ "m.csv", "ws,power\n3,0\n12,200\n", "point 2: power 200 is outside [0, 1] (a fraction of capacity, not MW)" },
-		{ "g.csv", "ws,power\n-3,0\n12,1\n", "point 1: ws -3 must be finite and >= 0" },
+		{ "m.csv", "ws,power\n3,0\n12,200\n", "point 2: power 200 is outside 0 <= x <= 1 (a fraction of capacity, not MW)" },
+		{ "g.csv", "ws,power\n-3,0\n12,1\n", "point 1: ws -3 is outside 0 <= x <= 100 (m/s at hub height)" },
 		{ "o.csv", "ws,power\n3,0\n", "1 point: give 2 to 64" },
-		{ "e.csv", "", "the file is empty" },
+		{ "e.csv", "", "empty: expected the header 'ws,power'" },
 		{ "u.json", "[{\"ws\":3,\"power\":0},{\"ws\":12,\"kw\":1}]", "point 2 has unknown field 'kw'" },
 		{ "s.json", "[{\"ws\":3,\"power\":0},", "cannot parse" },
 	};
@@ -400,6 +400,8 @@ Test(cli, serve_stops_cleanly_on_sigterm)
 {
 	char *dir = tu_tmpdir(), *cmd, *out, *err;
 
+	/* serve refuses a store that does not exist: create it first */
+	cr_assert_eq(tu_cli(dir, NULL, NULL, "init"), 0);
 	/* start on port 0, wait for the "listening" line, curl health, then SIGTERM */
 	cr_assert(asprintf(&cmd,
 			   "'%s' --data '%s' serve --listen 127.0.0.1:0 --threads 2 > '%s/log' "

@@ -241,7 +241,7 @@ Test(gefcom, gefcom2012_point_files_decode_to_the_csv_values, .timeout = 120)
 			    "'%s/nc/run_2011010112.nc'", g.outd, g.outd), 0,
 		     "%s%s", g.out, g.err);
 	cr_assert(strstr(g.out, "2 ingested, 0 already known, 0 rejected"), "%s", g.out);
-	cr_assert_eq(wc(&g, "weather --farm wf1"), 0, "%s", g.err);
+	cr_assert_eq(wc(&g, "weather --format csv --farm wf1"), 0, "%s", g.err);
 	/* columns: ref_time valid_time lead_h u10 v10 u100 v100 ws10 ws100 wd10 ... */
 	cr_assert_float_eq(field(&g, RUN00 "01:00:00Z", 3), 3.0,
 			   1e-5, "%s", g.out);
@@ -258,7 +258,7 @@ Test(gefcom, gefcom2012_point_files_decode_to_the_csv_values, .timeout = 120)
 		  "NA stays missing: %s", g.out);
 	cr_assert_float_eq(field(&g, RUN12 "15:00:00Z", 3), 7.25,
 			   1e-5);
-	cr_assert_eq(wc(&g, "weather --farm wf2"), 0, "%s", g.err);
+	cr_assert_eq(wc(&g, "weather --format csv --farm wf2"), 0, "%s", g.err);
 	cr_assert_float_eq(field(&g, RUN12 "15:00:00Z", 4), -9.0,
 			   1e-5, "%s", g.out);
 
@@ -393,13 +393,13 @@ Test(gefcom, gefcom2014_analysis_files_decode_to_the_csv_values, .timeout = 120)
 			    "'%s/nc/analysis_201301.nc'", g.outd, g.outd), 0,
 		     "%s%s", g.out, g.err);
 	cr_assert(strstr(g.out, "2 ingested"), "%s", g.out);
-	cr_assert_eq(wc(&g, "weather --farm zone1"), 0, "%s", g.err);
+	cr_assert_eq(wc(&g, "weather --format csv --farm zone1"), 0, "%s", g.err);
 	/* analyses: empty ref_time and lead; u100 is column 5 */
 	cr_assert_float_eq(field(&g, ",2012-12-31T23:00:00Z", 5), -3.0, 1e-5, "%s", g.out);
 	cr_assert_float_eq(field(&g, ",2013-01-01T01:00:00Z", 5), 7.0, 1e-5, "%s", g.out);
 	cr_assert_float_eq(field(&g, ",2013-01-01T00:00:00Z", 8), 4.5, 1e-4,
 			   "ws100 of (0, -4.5): %s", g.out);
-	cr_assert_eq(wc(&g, "weather --farm zone2"), 0, "%s", g.err);
+	cr_assert_eq(wc(&g, "weather --format csv --farm zone2"), 0, "%s", g.err);
 	cr_assert_float_eq(field(&g, ",2012-12-31T22:00:00Z", 3), 4.0, 1e-5, "%s", g.out);
 
 	gx_release(&g);

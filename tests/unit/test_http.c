@@ -160,7 +160,7 @@ Test(http, farm_power_curve)
 		     400);
 	assert_error(json_incref(v), "bad_request");
 	cr_assert(strstr(json_string_value(json_object_get(json_object_get(v, "error"), "message")),
-			 "field 'power_curve': point 2: power 40 is outside [0, 1]"));
+			 "field 'power_curve': point 2: power 40 is outside 0 <= x <= 1"));
 	json_decref(v);
 	assert_error(req_json("POST", "/v1/farms",
 			      "{\"id\":\"x\",\"name\":\"x\",\"lat\":1,\"lon\":1,\"capacity_mw\":1,"

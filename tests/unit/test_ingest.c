@@ -305,8 +305,8 @@ Test(ingest, cli_lines_exit_codes_and_weather)
 	free(out);
 	free(err);
 
-	cr_assert_eq(tu_cli(fx.data, &out, &err, "weather --farm horns-reef --ref-time "
-						 "2026-01-01T12:00:00Z"),
+	cr_assert_eq(tu_cli(fx.data, &out, &err, "weather --farm horns-reef --format csv "
+						 "--ref-time 2026-01-01T12:00:00Z"),
 		     0, "%s", err);
 	static const char head[] =
 		"ref_time,valid_time,lead_h,u10,v10,u100,v100,ws10,ws100,"

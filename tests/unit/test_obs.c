@@ -182,7 +182,7 @@ Test(obs, cli_import_is_all_or_nothing)
 	cr_assert(strstr(err, "line 3") && strstr(err, "nothing was stored"), "err: %s", err);
 	free(out);
 	free(err);
-	cr_assert_eq(tu_cli(dir, &out, &err, "obs list --farm f"), 0);
+	cr_assert_eq(tu_cli(dir, &out, &err, "obs list --farm f --format csv"), 0);
 	cr_assert_str_eq(out, "time,power_mw,flag\n2026-01-01T01:00:00Z,10,ok\n"
 			      "2026-01-01T02:00:00Z,20,ok\n");
 	free(out);

@@ -319,7 +319,7 @@ Test(farm_json, power_curve_rules_and_messages)
 		const char *curve, *msg;
 	} bad[] = {
 		{ "{\"ws\":3,\"power\":0}", "field 'power_curve' must be an array" },
-		{ "\"3:0,25:1\"", "field 'power_curve' must be an array" },
+		{ "\"3:0,25:1\"", "field 'power_curve': line 1: expected the header 'ws,power'" },
 		{ "[]", "field 'power_curve' has 0 points: give 2 to 64, or null" },
 		{ "[{\"ws\":3,\"power\":0}]", "field 'power_curve' has 1 point: give 2 to 64" },
 		{ "[{\"ws\":3,\"power\":0},[25,1]]", "field 'power_curve': point 2 must be an object" },
@@ -334,19 +334,19 @@ Test(farm_json, power_curve_rules_and_messages)
 		{ "[{\"ws\":3,\"power\":null},{\"ws\":25,\"power\":1}]",
 		  "field 'power_curve': point 1: 'power' must be a number" },
 		{ "[{\"ws\":-1,\"power\":0},{\"ws\":25,\"power\":1}]",
-		  "field 'power_curve': point 1: ws -1 must be finite and >= 0" },
+		  "field 'power_curve': point 1: ws -1 is outside 0 <= x <= 100" },
 		{ "[{\"ws\":3,\"power\":0},{\"ws\":3,\"power\":1}]",
 		  "field 'power_curve': point 2: ws 3 must be above the previous point's 3 (speeds "
 		  "increase strictly)" },
 		{ "[{\"ws\":3,\"power\":0},{\"ws\":10,\"power\":0.5},{\"ws\":9,\"power\":1}]",
 		  "field 'power_curve': point 3: ws 9 must be above the previous point's 10" },
 		{ "[{\"ws\":3,\"power\":0},{\"ws\":25,\"power\":1.5}]",
-		  "field 'power_curve': point 2: power 1.5 is outside [0, 1] (a fraction of "
+		  "field 'power_curve': point 2: power 1.5 is outside 0 <= x <= 1 (a fraction of "
 		  "capacity, not MW)" },
 		{ "[{\"ws\":3,\"power\":-0.1},{\"ws\":25,\"power\":1}]",
-		  "field 'power_curve': point 1: power -0.1 is outside [0, 1]" },
+		  "field 'power_curve': point 1: power -0.1 is outside 0 <= x <= 1" },
 		{ "[{\"ws\":3,\"power\":0},{\"ws\":25,\"power\":150}]",
-		  "field 'power_curve': point 2: power 150 is outside [0, 1]" },
+		  "field 'power_curve': point 2: power 150 is outside 0 <= x <= 1" },
 	};
 	struct wc_error err = { 0 };
 	struct farm f;
@@ -372,12 +372,12 @@ Test(farm_json, validate_checks_the_curve)
 	cr_assert_eq(farm_validate(&f, &err), WC_OK, "%s", err.msg);
 	f.power_curve.ws[2] = NAN;
 	cr_assert_eq(farm_validate(&f, &err), WC_EINVAL);
-	cr_assert_str_eq(err.msg, "invalid farm 'v': power_curve: point 3: ws nan must be finite "
-				  "and >= 0");
+	cr_assert_str_eq(err.msg, "invalid farm 'v': power_curve: point 3: ws nan is outside "
+				  "0 <= x <= 100 (m/s at hub height)");
 	f = curved_farm("v");
 	f.power_curve.power[0] = INFINITY;
 	cr_assert_eq(farm_validate(&f, &err), WC_EINVAL);
-	cr_assert(strstr(err.msg, "point 1: power inf is outside [0, 1]"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "point 1: power inf is outside 0 <= x <= 1"), "%s", err.msg);
 	f = curved_farm("v");
 	f.power_curve.n = 1;
 	cr_assert_eq(farm_validate(&f, &err), WC_EINVAL);
