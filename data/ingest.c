@@ -137,7 +137,8 @@ static void *raw_pass_run(void *cls)
 		if (out >= 0 && (rp->ret = write_all(out, buf, (size_t)n, rp->tmp, &rp->err)))
 			break;
 	}
-	sha256_final_hex(&h, rp->sha256);
+	if (sha256_final_hex(&h, rp->sha256) != WC_OK && !rp->ret)
+		rp->ret = wc_error_set(&rp->err, WC_ENOMEM, "cannot hash: out of memory");
 	/*
 	 * No fsync: the store runs with synchronous=NORMAL, so a commit is no more durable
 	 * than this file's pages; both reach the disk with the next checkpoint.
