@@ -959,20 +959,16 @@ static enum wc_status read_station_ids(const struct inspect *in, int nstations,
 	return WC_OK;
 }
 
-/*
- * Decide the geometry from the primary wind variable: 1-D lat/lon, projection x/y with
- * a grid_mapping, 2-D lat/lon, or stations.
- */
-static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
-				 struct wc_error *err)
-{
-	struct nwp_file *f = in->f;
-	int ncid = f->ncid, dlat = -1, dlon = -1, dpx = -1, dpy = -1;
-	int vlat = -1, vlon = -1, vpx = -1, vpy = -1;
-	size_t ny = 0, nx = 0;
-	enum wc_status ret;
-	char ft[64];
+/* The primary variable's 1-D coordinate axes: dimension and coordinate variable of
+ * latitude, longitude and projection x/y, -1 when absent. */
+struct axes {
+	int dlat, dlon, dpx, dpy;
+	int vlat, vlon, vpx, vpy;
+};
 
+static void find_axes(const struct inspect *in, const struct vinfo *vi, struct axes *ax)
+{
+	*ax = (struct axes){ -1, -1, -1, -1, -1, -1, -1, -1 };
 	for (int d = 0; d < vi->ndims; d++) {
 		int cv;
 
@@ -981,121 +977,140 @@ static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
 		cv = coord_var(in, vi->dimids[d]);
 		if (cv < 0)
 			continue;
-		switch (coord_kind(ncid, cv, in->v[cv].name)) {
-		case CK_LAT: dlat = vi->dimids[d]; vlat = cv; break;
-		case CK_LON: dlon = vi->dimids[d]; vlon = cv; break;
-		case CK_PX: dpx = vi->dimids[d]; vpx = cv; break;
-		case CK_PY: dpy = vi->dimids[d]; vpy = cv; break;
+		switch (coord_kind(in->f->ncid, cv, in->v[cv].name)) {
+		case CK_LAT: ax->dlat = vi->dimids[d]; ax->vlat = cv; break;
+		case CK_LON: ax->dlon = vi->dimids[d]; ax->vlon = cv; break;
+		case CK_PX: ax->dpx = vi->dimids[d]; ax->vpx = cv; break;
+		case CK_PY: ax->dpy = vi->dimids[d]; ax->vpy = cv; break;
 		default: break;
 		}
 	}
-	att_text(ncid, NC_GLOBAL, "featureType", ft, sizeof(ft));
-	if (dlat >= 0 && dlon >= 0 && dlat != dlon) {
-		f->geometry = NWP_GRID_REGULAR;
-		in->y_dim = dlat;
-		in->x_dim = dlon;
-		nc_inq_dimlen(ncid, dlat, &ny);
-		nc_inq_dimlen(ncid, dlon, &nx);
-		if (ny == 0 || nx == 0 || ny > NWP_MAX_CELLS / nx)
-			return wc_error_set(err, WC_ETOOLARGE,
-					    "cannot read '%s': grid %zux%zu is too large",
-					    f->label, ny, nx);
-		f->ny = ny;
-		f->nx = nx;
-		if ((ret = read_all(in, vlat, ny, &f->lat1d, err)) ||
-		    (ret = read_all(in, vlon, nx, &f->lon1d, err)))
-			return ret;
-		if (ny > 1 && (ret = check_monotonic(in, in->v[vlat].name, f->lat1d, ny, err)))
-			return ret;
-		/* unwrap longitudes across the antimeridian / the 360 seam */
-		for (size_t i = 0; i < nx; i++) {
-			if (!isfinite(f->lon1d[i]) || fabs(f->lon1d[i]) > 1080)
-				return wc_error_set(err, WC_EFORMAT,
-						    "invalid longitude %g in '%s'", f->lon1d[i],
-						    f->label);
-			if (i > 0)
-				f->lon1d[i] -= 360 * round((f->lon1d[i] - f->lon1d[i - 1]) / 360);
-		}
-		if (nx > 1 && (ret = check_monotonic(in, in->v[vlon].name, f->lon1d, nx, err)))
-			return ret;
-		if (nx > 2) {
-			double dl = fabs(f->lon1d[1] - f->lon1d[0]);
-			double span = fabs(f->lon1d[nx - 1] - f->lon1d[0]) + dl;
+}
 
-			f->lon_wraps = fabs(span - 360) < 0.5 * dl;
-		}
-		for (size_t i = 0; i < ny; i++)
-			if (fabs(f->lat1d[i]) > 90.001)
-				return wc_error_set(err, WC_EFORMAT,
-						    "invalid latitude %g in '%s'",
-						    f->lat1d[i], f->label);
-		return WC_OK;
-	}
-	if (dpx >= 0 && dpy >= 0 && dpx != dpy) {
-		int gm = find_grid_mapping(in, (int)(vi - in->v));
-		char ux[32], uy[32];
-		double sx = 1, sy = 1;
+/* 1-D latitude and longitude: read, checked, longitudes unwrapped, global wrap found. */
+static enum wc_status setup_regular(struct inspect *in, const struct axes *ax,
+				    struct wc_error *err)
+{
+	struct nwp_file *f = in->f;
+	size_t ny = 0, nx = 0;
+	enum wc_status ret;
 
-		if (gm >= 0) {
-			if ((ret = setup_projection(in, gm, err)))
-				return ret;
-			f->geometry = NWP_GRID_PROJECTED;
-			in->y_dim = dpy;
-			in->x_dim = dpx;
-			nc_inq_dimlen(ncid, dpy, &ny);
-			nc_inq_dimlen(ncid, dpx, &nx);
-			if (ny == 0 || nx == 0 || ny > NWP_MAX_CELLS / nx)
-				return wc_error_set(err, WC_ETOOLARGE,
-						    "cannot read '%s': grid is too large",
-						    f->label);
-			f->ny = ny;
-			f->nx = nx;
-			att_text(ncid, vpx, "units", ux, sizeof(ux));
-			att_text(ncid, vpy, "units", uy, sizeof(uy));
-			is_length_unit(ux, &sx);
-			is_length_unit(uy, &sy);
-			if ((ret = read_all(in, vpy, ny, &f->y1d, err)) ||
-			    (ret = read_all(in, vpx, nx, &f->x1d, err)))
-				return ret;
-			for (size_t i = 0; i < ny; i++)
-				f->y1d[i] *= sy;
-			for (size_t i = 0; i < nx; i++)
-				f->x1d[i] *= sx;
-			if ((ny > 1 && (ret = check_monotonic(in, in->v[vpy].name, f->y1d,
-							      ny, err))) ||
-			    (nx > 1 && (ret = check_monotonic(in, in->v[vpx].name, f->x1d,
-							      nx, err))))
-				return ret;
-			return WC_OK;
-		}
+	f->geometry = NWP_GRID_REGULAR;
+	in->y_dim = ax->dlat;
+	in->x_dim = ax->dlon;
+	nc_inq_dimlen(f->ncid, ax->dlat, &ny);
+	nc_inq_dimlen(f->ncid, ax->dlon, &nx);
+	if (ny == 0 || nx == 0 || ny > NWP_MAX_CELLS / nx)
+		return wc_error_set(err, WC_ETOOLARGE, "cannot read '%s': grid %zux%zu is too large",
+				    f->label, ny, nx);
+	f->ny = ny;
+	f->nx = nx;
+	if ((ret = read_all(in, ax->vlat, ny, &f->lat1d, err)) ||
+	    (ret = read_all(in, ax->vlon, nx, &f->lon1d, err)))
+		return ret;
+	if (ny > 1 && (ret = check_monotonic(in, in->v[ax->vlat].name, f->lat1d, ny, err)))
+		return ret;
+	/* unwrap longitudes across the antimeridian / the 360 seam */
+	for (size_t i = 0; i < nx; i++) {
+		if (!isfinite(f->lon1d[i]) || fabs(f->lon1d[i]) > 1080)
+			return wc_error_set(err, WC_EFORMAT, "invalid longitude %g in '%s'",
+					    f->lon1d[i], f->label);
+		if (i > 0)
+			f->lon1d[i] -= 360 * round((f->lon1d[i] - f->lon1d[i - 1]) / 360);
 	}
-	if (find_2d_latlon(in, vi, &vlat, &vlon)) {
-		const struct vinfo *a = &in->v[vlat];
+	if (nx > 1 && (ret = check_monotonic(in, in->v[ax->vlon].name, f->lon1d, nx, err)))
+		return ret;
+	if (nx > 2) {
+		double dl = fabs(f->lon1d[1] - f->lon1d[0]);
+		double span = fabs(f->lon1d[nx - 1] - f->lon1d[0]) + dl;
 
-		f->geometry = NWP_GRID_CURVILINEAR;
-		in->y_dim = a->dimids[a->ndims - 2];
-		in->x_dim = a->dimids[a->ndims - 1];
-		nc_inq_dimlen(ncid, in->y_dim, &ny);
-		nc_inq_dimlen(ncid, in->x_dim, &nx);
-		if (ny == 0 || nx == 0 || ny > NWP_MAX_CURVILINEAR / nx)
-			return wc_error_set(err, WC_ETOOLARGE,
-					    "cannot read '%s': curvilinear grid %zux%zu is too "
-					    "large (at most %d cells)", f->label, ny, nx,
-					    NWP_MAX_CURVILINEAR);
-		f->ny = ny;
-		f->nx = nx;
-		if ((ret = read_first(in, vlat, ny * nx, &f->lat2d, err)) ||
-		    (ret = read_first(in, vlon, ny * nx, &f->lon2d, err)))
-			return ret;
-		for (size_t i = 0; i < ny * nx; i++)
-			if (!isfinite(f->lat2d[i]) || !isfinite(f->lon2d[i]) ||
-			    fabs(f->lat2d[i]) > 90.001 || fabs(f->lon2d[i]) > 1080)
-				return wc_error_set(err, WC_EFORMAT,
-						    "invalid 2-D latitude/longitude '%s' in "
-						    "'%s'", a->name, f->label);
-		return WC_OK;
+		f->lon_wraps = fabs(span - 360) < 0.5 * dl;
 	}
-	/* stations: lat/lon over one dimension of the variable, or scalars */
+	for (size_t i = 0; i < ny; i++)
+		if (fabs(f->lat1d[i]) > 90.001)
+			return wc_error_set(err, WC_EFORMAT, "invalid latitude %g in '%s'",
+					    f->lat1d[i], f->label);
+	return WC_OK;
+}
+
+/* Projection x/y with the grid_mapping variable gm: the projection and the axes in m. */
+static enum wc_status setup_projected(struct inspect *in, const struct axes *ax, int gm,
+				      struct wc_error *err)
+{
+	struct nwp_file *f = in->f;
+	int ncid = f->ncid;
+	size_t ny = 0, nx = 0;
+	char ux[32], uy[32];
+	double sx = 1, sy = 1;
+	enum wc_status ret;
+
+	if ((ret = setup_projection(in, gm, err)))
+		return ret;
+	f->geometry = NWP_GRID_PROJECTED;
+	in->y_dim = ax->dpy;
+	in->x_dim = ax->dpx;
+	nc_inq_dimlen(ncid, ax->dpy, &ny);
+	nc_inq_dimlen(ncid, ax->dpx, &nx);
+	if (ny == 0 || nx == 0 || ny > NWP_MAX_CELLS / nx)
+		return wc_error_set(err, WC_ETOOLARGE, "cannot read '%s': grid is too large",
+				    f->label);
+	f->ny = ny;
+	f->nx = nx;
+	att_text(ncid, ax->vpx, "units", ux, sizeof(ux));
+	att_text(ncid, ax->vpy, "units", uy, sizeof(uy));
+	is_length_unit(ux, &sx);
+	is_length_unit(uy, &sy);
+	if ((ret = read_all(in, ax->vpy, ny, &f->y1d, err)) ||
+	    (ret = read_all(in, ax->vpx, nx, &f->x1d, err)))
+		return ret;
+	for (size_t i = 0; i < ny; i++)
+		f->y1d[i] *= sy;
+	for (size_t i = 0; i < nx; i++)
+		f->x1d[i] *= sx;
+	if ((ny > 1 && (ret = check_monotonic(in, in->v[ax->vpy].name, f->y1d, ny, err))) ||
+	    (nx > 1 && (ret = check_monotonic(in, in->v[ax->vpx].name, f->x1d, nx, err))))
+		return ret;
+	return WC_OK;
+}
+
+/* 2-D latitude/longitude variables vlat, vlon (as find_2d_latlon found them). */
+static enum wc_status setup_curvilinear(struct inspect *in, int vlat, int vlon,
+					struct wc_error *err)
+{
+	struct nwp_file *f = in->f;
+	const struct vinfo *a = &in->v[vlat];
+	size_t ny = 0, nx = 0;
+	enum wc_status ret;
+
+	f->geometry = NWP_GRID_CURVILINEAR;
+	in->y_dim = a->dimids[a->ndims - 2];
+	in->x_dim = a->dimids[a->ndims - 1];
+	nc_inq_dimlen(f->ncid, in->y_dim, &ny);
+	nc_inq_dimlen(f->ncid, in->x_dim, &nx);
+	if (ny == 0 || nx == 0 || ny > NWP_MAX_CURVILINEAR / nx)
+		return wc_error_set(err, WC_ETOOLARGE,
+				    "cannot read '%s': curvilinear grid %zux%zu is too large "
+				    "(at most %d cells)", f->label, ny, nx, NWP_MAX_CURVILINEAR);
+	f->ny = ny;
+	f->nx = nx;
+	if ((ret = read_first(in, vlat, ny * nx, &f->lat2d, err)) ||
+	    (ret = read_first(in, vlon, ny * nx, &f->lon2d, err)))
+		return ret;
+	for (size_t i = 0; i < ny * nx; i++)
+		if (!isfinite(f->lat2d[i]) || !isfinite(f->lon2d[i]) ||
+		    fabs(f->lat2d[i]) > 90.001 || fabs(f->lon2d[i]) > 1080)
+			return wc_error_set(err, WC_EFORMAT,
+					    "invalid 2-D latitude/longitude '%s' in '%s'", a->name,
+					    f->label);
+	return WC_OK;
+}
+
+/* Station latitude/longitude: over one dimension of the variable (the same for both), or
+ * scalars. */
+static bool find_station_coords(const struct inspect *in, const struct vinfo *vi, int *vlat,
+				int *vlon)
+{
+	*vlat = *vlon = -1;
 	for (int i = 0; i < in->nvars; i++) {
 		const struct vinfo *c = &in->v[i];
 		enum ckind k;
@@ -1104,39 +1119,70 @@ static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
 		    (c->ndims == 1 && (c->dimids[0] == in->time_dim ||
 				       !dim_in(vi, c->dimids[0], NULL))))
 			continue;
-		k = coord_kind(ncid, i, c->name);
-		if (k == CK_LAT && vlat < 0)
-			vlat = i;
-		else if (k == CK_LON && vlon < 0)
-			vlon = i;
+		k = coord_kind(in->f->ncid, i, c->name);
+		if (k == CK_LAT && *vlat < 0)
+			*vlat = i;
+		else if (k == CK_LON && *vlon < 0)
+			*vlon = i;
 	}
-	if (vlat >= 0 && vlon >= 0 && in->v[vlat].ndims == in->v[vlon].ndims &&
-	    (in->v[vlat].ndims == 0 || in->v[vlat].dimids[0] == in->v[vlon].dimids[0])) {
-		f->geometry = NWP_POINTS;
-		f->ny = 1;
-		nx = 1;
-		if (in->v[vlat].ndims == 1) {
-			in->x_dim = in->v[vlat].dimids[0];
-			nc_inq_dimlen(ncid, in->x_dim, &nx);
-		}
-		if (nx == 0 || nx > NWP_MAX_STATIONS)
-			return wc_error_set(err, WC_ETOOLARGE,
-					    "cannot read '%s': %zu stations", f->label, nx);
-		f->nx = nx;
-		if ((ret = read_all(in, vlat, nx, &f->lat2d, err)) ||
-		    (ret = read_all(in, vlon, nx, &f->lon2d, err)))
-			return ret;
-		return read_station_ids(in, (int)nx, err);
+	return *vlat >= 0 && *vlon >= 0 && in->v[*vlat].ndims == in->v[*vlon].ndims &&
+	       (in->v[*vlat].ndims == 0 || in->v[*vlat].dimids[0] == in->v[*vlon].dimids[0]);
+}
+
+static enum wc_status setup_stations(struct inspect *in, int vlat, int vlon,
+				     struct wc_error *err)
+{
+	struct nwp_file *f = in->f;
+	size_t nx = 1;
+	enum wc_status ret;
+
+	f->geometry = NWP_POINTS;
+	f->ny = 1;
+	if (in->v[vlat].ndims == 1) {
+		in->x_dim = in->v[vlat].dimids[0];
+		nc_inq_dimlen(f->ncid, in->x_dim, &nx);
 	}
+	if (nx == 0 || nx > NWP_MAX_STATIONS)
+		return wc_error_set(err, WC_ETOOLARGE, "cannot read '%s': %zu stations", f->label,
+				    nx);
+	f->nx = nx;
+	if ((ret = read_all(in, vlat, nx, &f->lat2d, err)) ||
+	    (ret = read_all(in, vlon, nx, &f->lon2d, err)))
+		return ret;
+	return read_station_ids(in, (int)nx, err);
+}
+
+/*
+ * Decide the geometry from the primary wind variable, in this order: 1-D lat/lon,
+ * projection x/y with a grid_mapping, 2-D lat/lon, or stations.
+ */
+static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
+				 struct wc_error *err)
+{
+	struct axes ax;
+	int gm, vlat, vlon;
+	char ft[64];
+
+	find_axes(in, vi, &ax);
+	if (ax.dlat >= 0 && ax.dlon >= 0 && ax.dlat != ax.dlon)
+		return setup_regular(in, &ax, err);
+	if (ax.dpx >= 0 && ax.dpy >= 0 && ax.dpx != ax.dpy &&
+	    (gm = find_grid_mapping(in, (int)(vi - in->v))) >= 0)
+		return setup_projected(in, &ax, gm, err);
+	if (find_2d_latlon(in, vi, &vlat, &vlon))
+		return setup_curvilinear(in, vlat, vlon, err);
+	if (find_station_coords(in, vi, &vlat, &vlon))
+		return setup_stations(in, vlat, vlon, err);
+	att_text(in->f->ncid, NC_GLOBAL, "featureType", ft, sizeof(ft));
 	if (streq_ci(ft, "timeSeries"))
 		return wc_error_set(err, WC_EFORMAT,
 				    "cannot read point file '%s': no station latitude/"
-				    "longitude variables for '%s'", f->label, vi->name);
+				    "longitude variables for '%s'", in->f->label, vi->name);
 	return wc_error_set(err, WC_EFORMAT,
 			    "cannot find the latitude/longitude of '%s' in '%s': looked for "
 			    "coordinate variables by standard_name, axis, units and name, a "
 			    "grid_mapping with projection x/y, and 2-D latitude/longitude",
-			    vi->name, f->label);
+			    vi->name, in->f->label);
 }
 
 /* ---- time ---------------------------------------------------------------------- */
