@@ -208,7 +208,8 @@ static enum wc_status spool_next(void *cls, struct farm_weather *out, bool *done
  */
 static enum wc_status decode(const char *path, const char *name, const struct farm *farms,
 			     size_t nfarms, const struct ingest_options *o, struct nwp_run *run,
-			     FILE *spool, struct ingest_result *res, struct wc_error *err)
+			     char **attributes, FILE *spool, struct ingest_result *res,
+			     struct wc_error *err)
 {
 	struct nwp_file *f = NULL;
 	struct site *sites = calloc(nfarms ? nfarms : 1, sizeof(*sites));
@@ -233,6 +234,10 @@ static enum wc_status decode(const char *path, const char *name, const struct fa
 		goto unlock;
 	memset(run, 0, sizeof(*run));
 	snprintf(run->source, sizeof(run->source), "%s", f->source[0] ? f->source : name);
+	if (f->attributes && !(*attributes = strdup(f->attributes))) {
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+		goto unlock;
+	}
 	run->is_forecast = f->is_forecast;
 	run->ref_time = f->is_forecast ? f->reference_time : 0;
 	run->ntimes = (int)f->ntimes;
@@ -337,6 +342,7 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 	struct raw_pass rp = { 0 };
 	struct spool sp = { 0 };
 	struct farm *farms = NULL;
+	char *attributes = NULL;	/* the file's global attributes, JSON */
 	struct wc_error err = { 0 };
 	char stored[4200], tmpdir[4200];
 	bool placed = false, hashing = false;
@@ -390,7 +396,8 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 		goto rejected;
 	}
 	if ((ret = store_farm_list(st, &farms, &nfarms, &res->error)) ||
-	    (ret = decode(path, name, farms, nfarms, o, &res->run, sp.f, res, &res->error)))
+	    (ret = decode(path, name, farms, nfarms, o, &res->run, &attributes, sp.f, res,
+			  &res->error)))
 		goto rejected;
 	if (hashing) {
 		pthread_join(thread, NULL);
@@ -414,8 +421,10 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 		rp.created = false;	/* renamed into place */
 	rewind(sp.f);
 	sp.farms = farms;
+	res->run.attributes = attributes;
 	ret = store_ingest_batches(st, res->sha256, (int64_t)sb.st_size, stored, name,
 				   &res->run, spool_next, &sp, &err);
+	res->run.attributes = NULL;	/* freed below */
 	if (ret == WC_EEXIST) {
 		/* the same bytes won a race with us: report them as known */
 		placed = false;
@@ -452,6 +461,7 @@ cleanup:
 		fclose(sp.f);
 	free(sp.batch);
 	free(farms);
+	free(attributes);
 	return res->outcome == INGEST_REJECTED ? (ret ? ret : WC_EINVAL) : WC_OK;
 }
 

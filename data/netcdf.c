@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/log.h"
 #include "common/utc.h"
 #include "data/cftime.h"
@@ -79,46 +81,54 @@ static enum wc_status nc_fail(struct wc_error *err, int rc, const char *what,
 /* ---- attributes ---------------------------------------------------------------- */
 
 /* Text attribute (NC_CHAR or first NC_STRING) into buf; false when absent. */
-static bool att_text(int ncid, int varid, const char *name, char *buf, size_t len)
+/*
+ * A text attribute whole (NC_CHAR, or the first string of NC_STRING), malloc'd and
+ * NUL-terminated; NULL when absent, of another type, over 1 MiB, or out of memory.
+ */
+static char *att_text_alloc(int ncid, int varid, const char *name)
 {
 	nc_type t;
 	size_t n;
+	char *text = NULL;
 
-	buf[0] = '\0';
 	if (nc_inq_att(ncid, varid, name, &t, &n) != NC_NOERR)
-		return false;
+		return NULL;
 	if (t == NC_CHAR) {
-		char *tmp;
-
-		if (n > 1 << 20)
-			return false;
-		tmp = malloc(n + 1);
-		if (!tmp)
-			return false;
-		if (nc_get_att_text(ncid, varid, name, tmp) != NC_NOERR) {
-			free(tmp);
-			return false;
+		if (n > 1 << 20 || !(text = malloc(n + 1)))
+			return NULL;
+		if (nc_get_att_text(ncid, varid, name, text) != NC_NOERR) {
+			free(text);
+			return NULL;
 		}
-		tmp[n] = '\0';
-		snprintf(buf, len, "%s", tmp);
-		free(tmp);
-		return true;
+		text[n] = '\0';
+		return text;
 	}
 	if (t == NC_STRING && n >= 1 && n < 4096) {
-		char **s = calloc(n, sizeof(*s));
-		bool ok = false;
+		char **sv = calloc(n, sizeof(*sv));
 
-		if (!s)
-			return false;
-		if (nc_get_att_string(ncid, varid, name, s) == NC_NOERR) {
-			snprintf(buf, len, "%s", s[0] ? s[0] : "");
-			ok = true;
-			nc_free_string(n, s);
+		if (!sv)
+			return NULL;
+		if (nc_get_att_string(ncid, varid, name, sv) == NC_NOERR) {
+			if (!sv[0] || strlen(sv[0]) <= 1 << 20)
+				text = strdup(sv[0] ? sv[0] : "");
+			nc_free_string(n, sv);
 		}
-		free(s);
-		return ok;
+		free(sv);
 	}
-	return false;
+	return text;
+}
+
+/* The same into buf (cut to len; for names, units and flags, never for display). */
+static bool att_text(int ncid, int varid, const char *name, char *buf, size_t len)
+{
+	char *text = att_text_alloc(ncid, varid, name);
+
+	buf[0] = '\0';
+	if (!text)
+		return false;
+	snprintf(buf, len, "%s", text);
+	free(text);
+	return true;
 }
 
 static bool is_numeric_type(nc_type t)
@@ -1649,20 +1659,39 @@ static void describe_cand(const struct inspect *in, const struct cand *c, char *
 
 /* ---- inspection ---------------------------------------------------------------- */
 
+/* Append part (with "; " before it when source is not empty) if it fits whole. */
+static void source_add(char *source, const char *pre, const char *part)
+{
+	size_t used = strlen(source), need;
+
+	if (!part || !*part)
+		return;
+	need = (used ? 2 : 0) + strlen(pre) + strlen(part);
+	if (need >= NWP_SOURCE_MAX - used)
+		return;		/* left out whole; the attributes keep it */
+	snprintf(source + used, NWP_SOURCE_MAX - used, "%s%s%s", used ? "; " : "", pre, part);
+}
+
+/*
+ * f->source: the producing software (recognised from history or title), institution,
+ * source and Conventions, each whole; a part that would not fit is left out, never cut.
+ */
 static void describe_source(struct nwp_file *f)
 {
-	char hist[TEXT_MAX], inst[128], src[128], conv[64], title[128];
+	char hist[TEXT_MAX], title[128];
+	char *inst, *src, *conv;
 	const char *kind = NULL;
 	int ncid = f->ncid;
 
 	if (!att_text(ncid, NC_GLOBAL, "history", hist, sizeof(hist)))
 		att_text(ncid, NC_GLOBAL, "History", hist, sizeof(hist));
-	att_text(ncid, NC_GLOBAL, "institution", inst, sizeof(inst));
-	if (!inst[0])
-		att_text(ncid, NC_GLOBAL, "Originating_or_generating_Center", inst,
-			 sizeof(inst));
-	att_text(ncid, NC_GLOBAL, "source", src, sizeof(src));
-	att_text(ncid, NC_GLOBAL, "Conventions", conv, sizeof(conv));
+	inst = att_text_alloc(ncid, NC_GLOBAL, "institution");
+	if (!inst || !inst[0]) {
+		free(inst);
+		inst = att_text_alloc(ncid, NC_GLOBAL, "Originating_or_generating_Center");
+	}
+	src = att_text_alloc(ncid, NC_GLOBAL, "source");
+	conv = att_text_alloc(ncid, NC_GLOBAL, "Conventions");
 	if (!att_text(ncid, NC_GLOBAL, "title", title, sizeof(title)))
 		att_text(ncid, NC_GLOBAL, "TITLE", title, sizeof(title));
 	if (strstr(hist, "grib_to_netcdf"))
@@ -1679,12 +1708,102 @@ static void describe_source(struct nwp_file *f)
 		kind = "MET Norway fimex";
 	else if (strstr(hist, "cdo "))
 		kind = "cdo";
-	snprintf(f->source, sizeof(f->source), "%.60s%s%.60s%s%.60s%s%.40s", kind ? kind : "",
-		 kind && (inst[0] || src[0]) ? "; " : "", inst, inst[0] && src[0] ? "; " : "",
-		 src, conv[0] ? "; Conventions=" : "", conv);
+	f->source[0] = '\0';
+	source_add(f->source, "", kind);
+	source_add(f->source, "", inst);
+	source_add(f->source, "", src);
+	source_add(f->source, "Conventions=", conv);
 	for (char *p = f->source; *p; p++)
-		if (*p == '\n')
+		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+	free(inst);
+	free(src);
+	free(conv);
+}
+
+/* A JSON string of n bytes of attribute text, invalid UTF-8 bytes replaced by '?'. */
+static json_t *json_text(const char *text, size_t n)
+{
+	json_t *j = json_stringn(text, n);
+	char *copy;
+
+	if (j || !(copy = malloc(n + 1)))
+		return j;
+	for (size_t i = 0; i < n; i++)
+		copy[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+	j = json_stringn(copy, n);
+	free(copy);
+	return j;
+}
+
+/* One attribute's value as JSON: text as a string, numbers as a number or an array;
+ * NULL for other types or when too large. */
+static json_t *att_json(int ncid, int varid, const char *name, nc_type t, size_t n)
+{
+	json_t *j = NULL;
+
+	if (t == NC_CHAR || t == NC_STRING) {
+		char *text = att_text_alloc(ncid, varid, name);
+
+		if (text)
+			j = json_text(text, strlen(text));
+		free(text);
+		return j;
+	}
+	if (is_numeric_type(t) && n >= 1 && n <= 4096) {
+		double *v = malloc(n * sizeof(*v));
+
+		if (v && nc_get_att_double(ncid, varid, name, v) == NC_NOERR) {
+			if (n == 1) {
+				j = isfinite(v[0]) ? json_real(v[0]) : json_null();
+			} else {
+				j = json_array();
+				for (size_t i = 0; j && i < n; i++)
+					json_array_append_new(j, isfinite(v[i]) ? json_real(v[i])
+										: json_null());
+			}
+		}
+		free(v);
+	}
+	return j;
+}
+
+/*
+ * f->attributes: every global attribute, whole, as one JSON object in file order. A value
+ * over 1 MiB, or past NWP_ATTRIBUTES_MAX bytes in all, is left out (never cut).
+ */
+static enum wc_status collect_attributes(struct nwp_file *f, struct wc_error *err)
+{
+	json_t *o = json_object();
+	int natts = 0;
+	size_t total = 2;
+
+	if (!o)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	nc_inq_natts(f->ncid, &natts);
+	for (int i = 0; i < natts && i < 4096; i++) {
+		char name[NC_MAX_NAME + 1];
+		nc_type t;
+		size_t n;
+		json_t *v;
+		char *text;
+
+		if (nc_inq_attname(f->ncid, NC_GLOBAL, i, name) != NC_NOERR ||
+		    nc_inq_att(f->ncid, NC_GLOBAL, name, &t, &n) != NC_NOERR ||
+		    !(v = att_json(f->ncid, NC_GLOBAL, name, t, n)))
+			continue;
+		text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		if (text && total + strlen(name) + strlen(text) + 6 <= NWP_ATTRIBUTES_MAX &&
+		    json_object_set_new(o, name, v) == 0)
+			total += strlen(name) + strlen(text) + 6, v = NULL;
+		json_decref(v);
+		free(text);
+	}
+	f->attributes = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!f->attributes)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	return WC_OK;
 }
 
 static void format_name(struct nwp_file *f)
@@ -1969,6 +2088,8 @@ static enum wc_status inspect_file(struct nwp_file *f, struct wc_error *err)
 	}
 	format_name(f);
 	describe_source(f);
+	if ((ret = collect_attributes(f, err)))
+		goto cleanup;
 	if (att_double(f->ncid, NC_GLOBAL, "MAP_PROJ", &mp))
 		in.wrf_map_proj = (int)mp;
 	for (int i = 0; i < nvars; i++)
@@ -2299,6 +2420,7 @@ void nwp_file_free(struct nwp_file *f)
 	free(f->lat2d);
 	free(f->lon2d);
 	free(f->label);
+	free(f->attributes);
 	free(f);
 }
 
