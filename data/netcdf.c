@@ -1672,6 +1672,20 @@ static void source_add(char *source, const char *pre, const char *part)
 	snprintf(source + used, NWP_SOURCE_MAX - used, "%s%s%s", used ? "; " : "", pre, part);
 }
 
+/* Replies carry the source as JSON: bytes of invalid UTF-8 become '?'. */
+static void source_utf8(char *source)
+{
+	json_t *j = json_string(source);
+
+	if (j) {
+		json_decref(j);
+		return;
+	}
+	for (char *p = source; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+}
+
 /*
  * f->source: the producing software (recognised from history or title), institution,
  * source and Conventions, each whole; a part that would not fit is left out, never cut.
@@ -1716,6 +1730,7 @@ static void describe_source(struct nwp_file *f)
 	for (char *p = f->source; *p; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+	source_utf8(f->source);
 	free(inst);
 	free(src);
 	free(conv);

@@ -200,5 +200,18 @@ Test(run_source, long_part_left_out_whole)
 	cr_assert_eq(nwp_file_open(&f, path, &err), WC_OK, "%s", err.msg);
 	cr_assert_str_eq(f->source, "Short Institute; model-x; Conventions=CF-1.8");
 	nwp_file_free(f);
+	/* bytes that are not UTF-8 (Latin-1 here) cannot go into a JSON reply as they are */
+	write_grid(path, "Institut f\xfcr Meteorologie");
+	cr_assert_eq(nwp_file_open(&f, path, &err), WC_OK, "%s", err.msg);
+	cr_assert_str_eq(f->source, "Institut f?r Meteorologie; model-x; Conventions=CF-1.8");
+	attrs = json_loads(f->attributes, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(attrs, "institution")),
+			 "Institut f?r Meteorologie");
+	json_decref(attrs);
+	nwp_file_free(f);
+	write_grid(path, "Institut f\xc3\xbcr Meteorologie");	/* UTF-8 stays as it is */
+	cr_assert_eq(nwp_file_open(&f, path, &err), WC_OK, "%s", err.msg);
+	cr_assert_str_eq(f->source, "Institut f\xc3\xbcr Meteorologie; model-x; Conventions=CF-1.8");
+	nwp_file_free(f);
 	unlink(path);
 }
