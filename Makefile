@@ -15,7 +15,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 PYTHON ?= /usr/bin/python3
 
-PKGS := libmicrohttpd jansson netcdf sqlite3 openblas
+PKGS := libmicrohttpd jansson netcdf sqlite3 openblas libcrypto zlib
 TEST_PKGS := criterion libcurl
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

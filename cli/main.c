@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/blas_reexec.h"
 #include "cli/cmd.h"
 #include "common/log.h"
 #include "data/store.h"
@@ -188,7 +189,7 @@ int main(int argc, char **argv)
 	 * training 1.5-4x slower): run again with the better core type unless the user chose
 	 * one. If the exec fails the command runs as it is and training logs the advice.
 	 */
-	nn_blas_reexec_fast(argv);
+	blas_reexec_fast(argv);
 	if (env_log && log_level_parse(env_log) >= 0)
 		log_set_level((enum log_level)log_level_parse(env_log));
 	if (!data_dir || !*data_dir)

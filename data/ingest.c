@@ -138,7 +138,8 @@ static void *raw_pass_run(void *cls)
 		if (out >= 0 && (rp->ret = write_all(out, buf, (size_t)n, rp->tmp, &rp->err)))
 			break;
 	}
-	sha256_final_hex(&h, rp->sha256);
+	if (sha256_final_hex(&h, rp->sha256) != WC_OK && !rp->ret)
+		rp->ret = wc_error_set(&rp->err, WC_ENOMEM, "cannot hash: out of memory");
 	/*
 	 * No fsync: the store runs with synchronous=NORMAL, so a commit is no more durable
 	 * than this file's pages; both reach the disk with the next checkpoint.
@@ -246,7 +247,8 @@ static enum wc_status spool_next_run(void *cls, struct run_weather *out, bool *d
  */
 static enum wc_status decode(const char *path, const char *name, const struct farm *farms,
 			     size_t nfarms, const struct ingest_options *o, long key,
-			     struct nwp_run *run, FILE *spool, struct ingest_result *res,
+			     struct nwp_run *run, char **attributes, FILE *spool,
+			     struct ingest_result *res,
 			     struct wc_error *err)
 {
 	struct nwp_file *f = NULL;
@@ -272,6 +274,10 @@ static enum wc_status decode(const char *path, const char *name, const struct fa
 		goto unlock;
 	memset(run, 0, sizeof(*run));
 	snprintf(run->source, sizeof(run->source), "%s", f->source[0] ? f->source : name);
+	if (attributes && f->attributes && !(*attributes = strdup(f->attributes))) {
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+		goto unlock;
+	}
 	run->is_forecast = f->is_forecast;
 	run->ref_time = f->is_forecast ? f->reference_time : 0;
 	run->ntimes = (int)f->ntimes;
@@ -433,6 +439,7 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 	struct raw_pass rp = { 0 };
 	struct spool sp = { 0 };
 	struct farm *farms = NULL;
+	char *attributes = NULL;	/* the file's global attributes, JSON */
 	struct wc_error err = { 0 };
 	char stored[4200], tmpdir[4200];
 	bool placed = false, hashing = false;
@@ -486,7 +493,8 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 		goto rejected;
 	}
 	if ((ret = store_farm_list(st, &farms, &nfarms, &res->error)) ||
-	    (ret = decode(path, name, farms, nfarms, o, -1, &res->run, sp.f, res, &res->error)))
+	    (ret = decode(path, name, farms, nfarms, o, -1, &res->run, &attributes, sp.f,
+			  res, &res->error)))
 		goto rejected;
 	if (hashing) {
 		pthread_join(thread, NULL);
@@ -510,8 +518,10 @@ enum wc_status ingest_file(struct store *st, const char *path, const struct inge
 		rp.created = false;	/* renamed into place */
 	spool_rewind(&sp);
 	sp.farms = farms;
+	res->run.attributes = attributes;
 	ret = store_ingest_batches(st, res->sha256, (int64_t)sb.st_size, stored, name,
 				   &res->run, spool_next, &sp, farms, nfarms, &err);
+	res->run.attributes = NULL;	/* freed below */
 	if (ret == WC_EEXIST) {
 		/* the same bytes won a race with us: report them as known */
 		placed = false;
@@ -550,6 +560,7 @@ cleanup:
 		fclose(sp.f);
 	free(sp.batch);
 	free(farms);
+	free(attributes);
 	return res->outcome == INGEST_REJECTED ? (ret ? ret : WC_EINVAL) : WC_OK;
 }
 
@@ -676,7 +687,7 @@ static enum wc_status extract_run(struct store *st, const struct farm *f,
 			  run->sha256);
 		return WC_OK;
 	}
-	ret = decode(path, run->source, f, 1, &o, key, &decoded, spool, &one, &why);
+	ret = decode(path, run->source, f, 1, &o, key, &decoded, NULL, spool, &one, &why);
 	if (ret == WC_EIO && ferror(spool)) {
 		/* the spool, not the grid: a failure of the extraction */
 		res->error = why;

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/log.h"
 #include "common/utc.h"
 #include "data/cftime.h"
@@ -79,46 +81,54 @@ static enum wc_status nc_fail(struct wc_error *err, int rc, const char *what,
 /* ---- attributes ---------------------------------------------------------------- */
 
 /* Text attribute (NC_CHAR or first NC_STRING) into buf; false when absent. */
-static bool att_text(int ncid, int varid, const char *name, char *buf, size_t len)
+/*
+ * A text attribute whole (NC_CHAR, or the first string of NC_STRING), malloc'd and
+ * NUL-terminated; NULL when absent, of another type, over 1 MiB, or out of memory.
+ */
+static char *att_text_alloc(int ncid, int varid, const char *name)
 {
 	nc_type t;
 	size_t n;
+	char *text = NULL;
 
-	buf[0] = '\0';
 	if (nc_inq_att(ncid, varid, name, &t, &n) != NC_NOERR)
-		return false;
+		return NULL;
 	if (t == NC_CHAR) {
-		char *tmp;
-
-		if (n > 1 << 20)
-			return false;
-		tmp = malloc(n + 1);
-		if (!tmp)
-			return false;
-		if (nc_get_att_text(ncid, varid, name, tmp) != NC_NOERR) {
-			free(tmp);
-			return false;
+		if (n > 1 << 20 || !(text = malloc(n + 1)))
+			return NULL;
+		if (nc_get_att_text(ncid, varid, name, text) != NC_NOERR) {
+			free(text);
+			return NULL;
 		}
-		tmp[n] = '\0';
-		snprintf(buf, len, "%s", tmp);
-		free(tmp);
-		return true;
+		text[n] = '\0';
+		return text;
 	}
 	if (t == NC_STRING && n >= 1 && n < 4096) {
-		char **s = calloc(n, sizeof(*s));
-		bool ok = false;
+		char **sv = calloc(n, sizeof(*sv));
 
-		if (!s)
-			return false;
-		if (nc_get_att_string(ncid, varid, name, s) == NC_NOERR) {
-			snprintf(buf, len, "%s", s[0] ? s[0] : "");
-			ok = true;
-			nc_free_string(n, s);
+		if (!sv)
+			return NULL;
+		if (nc_get_att_string(ncid, varid, name, sv) == NC_NOERR) {
+			if (!sv[0] || strlen(sv[0]) <= 1 << 20)
+				text = strdup(sv[0] ? sv[0] : "");
+			nc_free_string(n, sv);
 		}
-		free(s);
-		return ok;
+		free(sv);
 	}
-	return false;
+	return text;
+}
+
+/* The same into buf (cut to len; for names, units and flags, never for display). */
+static bool att_text(int ncid, int varid, const char *name, char *buf, size_t len)
+{
+	char *text = att_text_alloc(ncid, varid, name);
+
+	buf[0] = '\0';
+	if (!text)
+		return false;
+	snprintf(buf, len, "%s", text);
+	free(text);
+	return true;
 }
 
 static bool is_numeric_type(nc_type t)
@@ -959,20 +969,16 @@ static enum wc_status read_station_ids(const struct inspect *in, int nstations,
 	return WC_OK;
 }
 
-/*
- * Decide the geometry from the primary wind variable: 1-D lat/lon, projection x/y with
- * a grid_mapping, 2-D lat/lon, or stations.
- */
-static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
-				 struct wc_error *err)
-{
-	struct nwp_file *f = in->f;
-	int ncid = f->ncid, dlat = -1, dlon = -1, dpx = -1, dpy = -1;
-	int vlat = -1, vlon = -1, vpx = -1, vpy = -1;
-	size_t ny = 0, nx = 0;
-	enum wc_status ret;
-	char ft[64];
+/* The primary variable's 1-D coordinate axes: dimension and coordinate variable of
+ * latitude, longitude and projection x/y, -1 when absent. */
+struct axes {
+	int dlat, dlon, dpx, dpy;
+	int vlat, vlon, vpx, vpy;
+};
 
+static void find_axes(const struct inspect *in, const struct vinfo *vi, struct axes *ax)
+{
+	*ax = (struct axes){ -1, -1, -1, -1, -1, -1, -1, -1 };
 	for (int d = 0; d < vi->ndims; d++) {
 		int cv;
 
@@ -981,121 +987,140 @@ static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
 		cv = coord_var(in, vi->dimids[d]);
 		if (cv < 0)
 			continue;
-		switch (coord_kind(ncid, cv, in->v[cv].name)) {
-		case CK_LAT: dlat = vi->dimids[d]; vlat = cv; break;
-		case CK_LON: dlon = vi->dimids[d]; vlon = cv; break;
-		case CK_PX: dpx = vi->dimids[d]; vpx = cv; break;
-		case CK_PY: dpy = vi->dimids[d]; vpy = cv; break;
+		switch (coord_kind(in->f->ncid, cv, in->v[cv].name)) {
+		case CK_LAT: ax->dlat = vi->dimids[d]; ax->vlat = cv; break;
+		case CK_LON: ax->dlon = vi->dimids[d]; ax->vlon = cv; break;
+		case CK_PX: ax->dpx = vi->dimids[d]; ax->vpx = cv; break;
+		case CK_PY: ax->dpy = vi->dimids[d]; ax->vpy = cv; break;
 		default: break;
 		}
 	}
-	att_text(ncid, NC_GLOBAL, "featureType", ft, sizeof(ft));
-	if (dlat >= 0 && dlon >= 0 && dlat != dlon) {
-		f->geometry = NWP_GRID_REGULAR;
-		in->y_dim = dlat;
-		in->x_dim = dlon;
-		nc_inq_dimlen(ncid, dlat, &ny);
-		nc_inq_dimlen(ncid, dlon, &nx);
-		if (ny == 0 || nx == 0 || ny > NWP_MAX_CELLS / nx)
-			return wc_error_set(err, WC_ETOOLARGE,
-					    "cannot read '%s': grid %zux%zu is too large",
-					    f->label, ny, nx);
-		f->ny = ny;
-		f->nx = nx;
-		if ((ret = read_all(in, vlat, ny, &f->lat1d, err)) ||
-		    (ret = read_all(in, vlon, nx, &f->lon1d, err)))
-			return ret;
-		if (ny > 1 && (ret = check_monotonic(in, in->v[vlat].name, f->lat1d, ny, err)))
-			return ret;
-		/* unwrap longitudes across the antimeridian / the 360 seam */
-		for (size_t i = 0; i < nx; i++) {
-			if (!isfinite(f->lon1d[i]) || fabs(f->lon1d[i]) > 1080)
-				return wc_error_set(err, WC_EFORMAT,
-						    "invalid longitude %g in '%s'", f->lon1d[i],
-						    f->label);
-			if (i > 0)
-				f->lon1d[i] -= 360 * round((f->lon1d[i] - f->lon1d[i - 1]) / 360);
-		}
-		if (nx > 1 && (ret = check_monotonic(in, in->v[vlon].name, f->lon1d, nx, err)))
-			return ret;
-		if (nx > 2) {
-			double dl = fabs(f->lon1d[1] - f->lon1d[0]);
-			double span = fabs(f->lon1d[nx - 1] - f->lon1d[0]) + dl;
+}
 
-			f->lon_wraps = fabs(span - 360) < 0.5 * dl;
-		}
-		for (size_t i = 0; i < ny; i++)
-			if (fabs(f->lat1d[i]) > 90.001)
-				return wc_error_set(err, WC_EFORMAT,
-						    "invalid latitude %g in '%s'",
-						    f->lat1d[i], f->label);
-		return WC_OK;
-	}
-	if (dpx >= 0 && dpy >= 0 && dpx != dpy) {
-		int gm = find_grid_mapping(in, (int)(vi - in->v));
-		char ux[32], uy[32];
-		double sx = 1, sy = 1;
+/* 1-D latitude and longitude: read, checked, longitudes unwrapped, global wrap found. */
+static enum wc_status setup_regular(struct inspect *in, const struct axes *ax,
+				    struct wc_error *err)
+{
+	struct nwp_file *f = in->f;
+	size_t ny = 0, nx = 0;
+	enum wc_status ret;
 
-		if (gm >= 0) {
-			if ((ret = setup_projection(in, gm, err)))
-				return ret;
-			f->geometry = NWP_GRID_PROJECTED;
-			in->y_dim = dpy;
-			in->x_dim = dpx;
-			nc_inq_dimlen(ncid, dpy, &ny);
-			nc_inq_dimlen(ncid, dpx, &nx);
-			if (ny == 0 || nx == 0 || ny > NWP_MAX_CELLS / nx)
-				return wc_error_set(err, WC_ETOOLARGE,
-						    "cannot read '%s': grid is too large",
-						    f->label);
-			f->ny = ny;
-			f->nx = nx;
-			att_text(ncid, vpx, "units", ux, sizeof(ux));
-			att_text(ncid, vpy, "units", uy, sizeof(uy));
-			is_length_unit(ux, &sx);
-			is_length_unit(uy, &sy);
-			if ((ret = read_all(in, vpy, ny, &f->y1d, err)) ||
-			    (ret = read_all(in, vpx, nx, &f->x1d, err)))
-				return ret;
-			for (size_t i = 0; i < ny; i++)
-				f->y1d[i] *= sy;
-			for (size_t i = 0; i < nx; i++)
-				f->x1d[i] *= sx;
-			if ((ny > 1 && (ret = check_monotonic(in, in->v[vpy].name, f->y1d,
-							      ny, err))) ||
-			    (nx > 1 && (ret = check_monotonic(in, in->v[vpx].name, f->x1d,
-							      nx, err))))
-				return ret;
-			return WC_OK;
-		}
+	f->geometry = NWP_GRID_REGULAR;
+	in->y_dim = ax->dlat;
+	in->x_dim = ax->dlon;
+	nc_inq_dimlen(f->ncid, ax->dlat, &ny);
+	nc_inq_dimlen(f->ncid, ax->dlon, &nx);
+	if (ny == 0 || nx == 0 || ny > NWP_MAX_CELLS / nx)
+		return wc_error_set(err, WC_ETOOLARGE, "cannot read '%s': grid %zux%zu is too large",
+				    f->label, ny, nx);
+	f->ny = ny;
+	f->nx = nx;
+	if ((ret = read_all(in, ax->vlat, ny, &f->lat1d, err)) ||
+	    (ret = read_all(in, ax->vlon, nx, &f->lon1d, err)))
+		return ret;
+	if (ny > 1 && (ret = check_monotonic(in, in->v[ax->vlat].name, f->lat1d, ny, err)))
+		return ret;
+	/* unwrap longitudes across the antimeridian / the 360 seam */
+	for (size_t i = 0; i < nx; i++) {
+		if (!isfinite(f->lon1d[i]) || fabs(f->lon1d[i]) > 1080)
+			return wc_error_set(err, WC_EFORMAT, "invalid longitude %g in '%s'",
+					    f->lon1d[i], f->label);
+		if (i > 0)
+			f->lon1d[i] -= 360 * round((f->lon1d[i] - f->lon1d[i - 1]) / 360);
 	}
-	if (find_2d_latlon(in, vi, &vlat, &vlon)) {
-		const struct vinfo *a = &in->v[vlat];
+	if (nx > 1 && (ret = check_monotonic(in, in->v[ax->vlon].name, f->lon1d, nx, err)))
+		return ret;
+	if (nx > 2) {
+		double dl = fabs(f->lon1d[1] - f->lon1d[0]);
+		double span = fabs(f->lon1d[nx - 1] - f->lon1d[0]) + dl;
 
-		f->geometry = NWP_GRID_CURVILINEAR;
-		in->y_dim = a->dimids[a->ndims - 2];
-		in->x_dim = a->dimids[a->ndims - 1];
-		nc_inq_dimlen(ncid, in->y_dim, &ny);
-		nc_inq_dimlen(ncid, in->x_dim, &nx);
-		if (ny == 0 || nx == 0 || ny > NWP_MAX_CURVILINEAR / nx)
-			return wc_error_set(err, WC_ETOOLARGE,
-					    "cannot read '%s': curvilinear grid %zux%zu is too "
-					    "large (at most %d cells)", f->label, ny, nx,
-					    NWP_MAX_CURVILINEAR);
-		f->ny = ny;
-		f->nx = nx;
-		if ((ret = read_first(in, vlat, ny * nx, &f->lat2d, err)) ||
-		    (ret = read_first(in, vlon, ny * nx, &f->lon2d, err)))
-			return ret;
-		for (size_t i = 0; i < ny * nx; i++)
-			if (!isfinite(f->lat2d[i]) || !isfinite(f->lon2d[i]) ||
-			    fabs(f->lat2d[i]) > 90.001 || fabs(f->lon2d[i]) > 1080)
-				return wc_error_set(err, WC_EFORMAT,
-						    "invalid 2-D latitude/longitude '%s' in "
-						    "'%s'", a->name, f->label);
-		return WC_OK;
+		f->lon_wraps = fabs(span - 360) < 0.5 * dl;
 	}
-	/* stations: lat/lon over one dimension of the variable, or scalars */
+	for (size_t i = 0; i < ny; i++)
+		if (fabs(f->lat1d[i]) > 90.001)
+			return wc_error_set(err, WC_EFORMAT, "invalid latitude %g in '%s'",
+					    f->lat1d[i], f->label);
+	return WC_OK;
+}
+
+/* Projection x/y with the grid_mapping variable gm: the projection and the axes in m. */
+static enum wc_status setup_projected(struct inspect *in, const struct axes *ax, int gm,
+				      struct wc_error *err)
+{
+	struct nwp_file *f = in->f;
+	int ncid = f->ncid;
+	size_t ny = 0, nx = 0;
+	char ux[32], uy[32];
+	double sx = 1, sy = 1;
+	enum wc_status ret;
+
+	if ((ret = setup_projection(in, gm, err)))
+		return ret;
+	f->geometry = NWP_GRID_PROJECTED;
+	in->y_dim = ax->dpy;
+	in->x_dim = ax->dpx;
+	nc_inq_dimlen(ncid, ax->dpy, &ny);
+	nc_inq_dimlen(ncid, ax->dpx, &nx);
+	if (ny == 0 || nx == 0 || ny > NWP_MAX_CELLS / nx)
+		return wc_error_set(err, WC_ETOOLARGE, "cannot read '%s': grid is too large",
+				    f->label);
+	f->ny = ny;
+	f->nx = nx;
+	att_text(ncid, ax->vpx, "units", ux, sizeof(ux));
+	att_text(ncid, ax->vpy, "units", uy, sizeof(uy));
+	is_length_unit(ux, &sx);
+	is_length_unit(uy, &sy);
+	if ((ret = read_all(in, ax->vpy, ny, &f->y1d, err)) ||
+	    (ret = read_all(in, ax->vpx, nx, &f->x1d, err)))
+		return ret;
+	for (size_t i = 0; i < ny; i++)
+		f->y1d[i] *= sy;
+	for (size_t i = 0; i < nx; i++)
+		f->x1d[i] *= sx;
+	if ((ny > 1 && (ret = check_monotonic(in, in->v[ax->vpy].name, f->y1d, ny, err))) ||
+	    (nx > 1 && (ret = check_monotonic(in, in->v[ax->vpx].name, f->x1d, nx, err))))
+		return ret;
+	return WC_OK;
+}
+
+/* 2-D latitude/longitude variables vlat, vlon (as find_2d_latlon found them). */
+static enum wc_status setup_curvilinear(struct inspect *in, int vlat, int vlon,
+					struct wc_error *err)
+{
+	struct nwp_file *f = in->f;
+	const struct vinfo *a = &in->v[vlat];
+	size_t ny = 0, nx = 0;
+	enum wc_status ret;
+
+	f->geometry = NWP_GRID_CURVILINEAR;
+	in->y_dim = a->dimids[a->ndims - 2];
+	in->x_dim = a->dimids[a->ndims - 1];
+	nc_inq_dimlen(f->ncid, in->y_dim, &ny);
+	nc_inq_dimlen(f->ncid, in->x_dim, &nx);
+	if (ny == 0 || nx == 0 || ny > NWP_MAX_CURVILINEAR / nx)
+		return wc_error_set(err, WC_ETOOLARGE,
+				    "cannot read '%s': curvilinear grid %zux%zu is too large "
+				    "(at most %d cells)", f->label, ny, nx, NWP_MAX_CURVILINEAR);
+	f->ny = ny;
+	f->nx = nx;
+	if ((ret = read_first(in, vlat, ny * nx, &f->lat2d, err)) ||
+	    (ret = read_first(in, vlon, ny * nx, &f->lon2d, err)))
+		return ret;
+	for (size_t i = 0; i < ny * nx; i++)
+		if (!isfinite(f->lat2d[i]) || !isfinite(f->lon2d[i]) ||
+		    fabs(f->lat2d[i]) > 90.001 || fabs(f->lon2d[i]) > 1080)
+			return wc_error_set(err, WC_EFORMAT,
+					    "invalid 2-D latitude/longitude '%s' in '%s'", a->name,
+					    f->label);
+	return WC_OK;
+}
+
+/* Station latitude/longitude: over one dimension of the variable (the same for both), or
+ * scalars. */
+static bool find_station_coords(const struct inspect *in, const struct vinfo *vi, int *vlat,
+				int *vlon)
+{
+	*vlat = *vlon = -1;
 	for (int i = 0; i < in->nvars; i++) {
 		const struct vinfo *c = &in->v[i];
 		enum ckind k;
@@ -1104,39 +1129,70 @@ static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
 		    (c->ndims == 1 && (c->dimids[0] == in->time_dim ||
 				       !dim_in(vi, c->dimids[0], NULL))))
 			continue;
-		k = coord_kind(ncid, i, c->name);
-		if (k == CK_LAT && vlat < 0)
-			vlat = i;
-		else if (k == CK_LON && vlon < 0)
-			vlon = i;
+		k = coord_kind(in->f->ncid, i, c->name);
+		if (k == CK_LAT && *vlat < 0)
+			*vlat = i;
+		else if (k == CK_LON && *vlon < 0)
+			*vlon = i;
 	}
-	if (vlat >= 0 && vlon >= 0 && in->v[vlat].ndims == in->v[vlon].ndims &&
-	    (in->v[vlat].ndims == 0 || in->v[vlat].dimids[0] == in->v[vlon].dimids[0])) {
-		f->geometry = NWP_POINTS;
-		f->ny = 1;
-		nx = 1;
-		if (in->v[vlat].ndims == 1) {
-			in->x_dim = in->v[vlat].dimids[0];
-			nc_inq_dimlen(ncid, in->x_dim, &nx);
-		}
-		if (nx == 0 || nx > NWP_MAX_STATIONS)
-			return wc_error_set(err, WC_ETOOLARGE,
-					    "cannot read '%s': %zu stations", f->label, nx);
-		f->nx = nx;
-		if ((ret = read_all(in, vlat, nx, &f->lat2d, err)) ||
-		    (ret = read_all(in, vlon, nx, &f->lon2d, err)))
-			return ret;
-		return read_station_ids(in, (int)nx, err);
+	return *vlat >= 0 && *vlon >= 0 && in->v[*vlat].ndims == in->v[*vlon].ndims &&
+	       (in->v[*vlat].ndims == 0 || in->v[*vlat].dimids[0] == in->v[*vlon].dimids[0]);
+}
+
+static enum wc_status setup_stations(struct inspect *in, int vlat, int vlon,
+				     struct wc_error *err)
+{
+	struct nwp_file *f = in->f;
+	size_t nx = 1;
+	enum wc_status ret;
+
+	f->geometry = NWP_POINTS;
+	f->ny = 1;
+	if (in->v[vlat].ndims == 1) {
+		in->x_dim = in->v[vlat].dimids[0];
+		nc_inq_dimlen(f->ncid, in->x_dim, &nx);
 	}
+	if (nx == 0 || nx > NWP_MAX_STATIONS)
+		return wc_error_set(err, WC_ETOOLARGE, "cannot read '%s': %zu stations", f->label,
+				    nx);
+	f->nx = nx;
+	if ((ret = read_all(in, vlat, nx, &f->lat2d, err)) ||
+	    (ret = read_all(in, vlon, nx, &f->lon2d, err)))
+		return ret;
+	return read_station_ids(in, (int)nx, err);
+}
+
+/*
+ * Decide the geometry from the primary wind variable, in this order: 1-D lat/lon,
+ * projection x/y with a grid_mapping, 2-D lat/lon, or stations.
+ */
+static enum wc_status setup_grid(struct inspect *in, const struct vinfo *vi,
+				 struct wc_error *err)
+{
+	struct axes ax;
+	int gm, vlat, vlon;
+	char ft[64];
+
+	find_axes(in, vi, &ax);
+	if (ax.dlat >= 0 && ax.dlon >= 0 && ax.dlat != ax.dlon)
+		return setup_regular(in, &ax, err);
+	if (ax.dpx >= 0 && ax.dpy >= 0 && ax.dpx != ax.dpy &&
+	    (gm = find_grid_mapping(in, (int)(vi - in->v))) >= 0)
+		return setup_projected(in, &ax, gm, err);
+	if (find_2d_latlon(in, vi, &vlat, &vlon))
+		return setup_curvilinear(in, vlat, vlon, err);
+	if (find_station_coords(in, vi, &vlat, &vlon))
+		return setup_stations(in, vlat, vlon, err);
+	att_text(in->f->ncid, NC_GLOBAL, "featureType", ft, sizeof(ft));
 	if (streq_ci(ft, "timeSeries"))
 		return wc_error_set(err, WC_EFORMAT,
 				    "cannot read point file '%s': no station latitude/"
-				    "longitude variables for '%s'", f->label, vi->name);
+				    "longitude variables for '%s'", in->f->label, vi->name);
 	return wc_error_set(err, WC_EFORMAT,
 			    "cannot find the latitude/longitude of '%s' in '%s': looked for "
 			    "coordinate variables by standard_name, axis, units and name, a "
 			    "grid_mapping with projection x/y, and 2-D latitude/longitude",
-			    vi->name, f->label);
+			    vi->name, in->f->label);
 }
 
 /* ---- time ---------------------------------------------------------------------- */
@@ -1603,20 +1659,53 @@ static void describe_cand(const struct inspect *in, const struct cand *c, char *
 
 /* ---- inspection ---------------------------------------------------------------- */
 
+/* Append part (with "; " before it when source is not empty) if it fits whole. */
+static void source_add(char *source, const char *pre, const char *part)
+{
+	size_t used = strlen(source), need;
+
+	if (!part || !*part)
+		return;
+	need = (used ? 2 : 0) + strlen(pre) + strlen(part);
+	if (need >= NWP_SOURCE_MAX - used)
+		return;		/* left out whole; the attributes keep it */
+	snprintf(source + used, NWP_SOURCE_MAX - used, "%s%s%s", used ? "; " : "", pre, part);
+}
+
+/* Replies carry the source as JSON: bytes of invalid UTF-8 become '?'. */
+static void source_utf8(char *source)
+{
+	json_t *j = json_string(source);
+
+	if (j) {
+		json_decref(j);
+		return;
+	}
+	for (char *p = source; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+}
+
+/*
+ * f->source: the producing software (recognised from history or title), institution,
+ * source and Conventions, each whole; a part that would not fit is left out, never cut.
+ */
 static void describe_source(struct nwp_file *f)
 {
-	char hist[TEXT_MAX], inst[128], src[128], conv[64], title[128];
+	char hist[TEXT_MAX], title[128];
+	char *inst, *src, *conv;
 	const char *kind = NULL;
 	int ncid = f->ncid;
 
 	if (!att_text(ncid, NC_GLOBAL, "history", hist, sizeof(hist)))
 		att_text(ncid, NC_GLOBAL, "History", hist, sizeof(hist));
-	att_text(ncid, NC_GLOBAL, "institution", inst, sizeof(inst));
-	if (!inst[0])
-		att_text(ncid, NC_GLOBAL, "Originating_or_generating_Center", inst,
-			 sizeof(inst));
-	att_text(ncid, NC_GLOBAL, "source", src, sizeof(src));
-	att_text(ncid, NC_GLOBAL, "Conventions", conv, sizeof(conv));
+	inst = att_text_alloc(ncid, NC_GLOBAL, "institution");
+	if (!inst || !inst[0]) {
+		free(inst);
+		inst = att_text_alloc(ncid, NC_GLOBAL, "Originating_or_generating_Center");
+	}
+	src = att_text_alloc(ncid, NC_GLOBAL, "source");
+	conv = att_text_alloc(ncid, NC_GLOBAL, "Conventions");
 	if (!att_text(ncid, NC_GLOBAL, "title", title, sizeof(title)))
 		att_text(ncid, NC_GLOBAL, "TITLE", title, sizeof(title));
 	if (strstr(hist, "grib_to_netcdf"))
@@ -1633,12 +1722,103 @@ static void describe_source(struct nwp_file *f)
 		kind = "MET Norway fimex";
 	else if (strstr(hist, "cdo "))
 		kind = "cdo";
-	snprintf(f->source, sizeof(f->source), "%.60s%s%.60s%s%.60s%s%.40s", kind ? kind : "",
-		 kind && (inst[0] || src[0]) ? "; " : "", inst, inst[0] && src[0] ? "; " : "",
-		 src, conv[0] ? "; Conventions=" : "", conv);
+	f->source[0] = '\0';
+	source_add(f->source, "", kind);
+	source_add(f->source, "", inst);
+	source_add(f->source, "", src);
+	source_add(f->source, "Conventions=", conv);
 	for (char *p = f->source; *p; p++)
-		if (*p == '\n')
+		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+	source_utf8(f->source);
+	free(inst);
+	free(src);
+	free(conv);
+}
+
+/* A JSON string of n bytes of attribute text, invalid UTF-8 bytes replaced by '?'. */
+static json_t *json_text(const char *text, size_t n)
+{
+	json_t *j = json_stringn(text, n);
+	char *copy;
+
+	if (j || !(copy = malloc(n + 1)))
+		return j;
+	for (size_t i = 0; i < n; i++)
+		copy[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+	j = json_stringn(copy, n);
+	free(copy);
+	return j;
+}
+
+/* One attribute's value as JSON: text as a string, numbers as a number or an array;
+ * NULL for other types or when too large. */
+static json_t *att_json(int ncid, int varid, const char *name, nc_type t, size_t n)
+{
+	json_t *j = NULL;
+
+	if (t == NC_CHAR || t == NC_STRING) {
+		char *text = att_text_alloc(ncid, varid, name);
+
+		if (text)
+			j = json_text(text, strlen(text));
+		free(text);
+		return j;
+	}
+	if (is_numeric_type(t) && n >= 1 && n <= 4096) {
+		double *v = malloc(n * sizeof(*v));
+
+		if (v && nc_get_att_double(ncid, varid, name, v) == NC_NOERR) {
+			if (n == 1) {
+				j = isfinite(v[0]) ? json_real(v[0]) : json_null();
+			} else {
+				j = json_array();
+				for (size_t i = 0; j && i < n; i++)
+					json_array_append_new(j, isfinite(v[i]) ? json_real(v[i])
+										: json_null());
+			}
+		}
+		free(v);
+	}
+	return j;
+}
+
+/*
+ * f->attributes: every global attribute, whole, as one JSON object in file order. A value
+ * over 1 MiB, or past NWP_ATTRIBUTES_MAX bytes in all, is left out (never cut).
+ */
+static enum wc_status collect_attributes(struct nwp_file *f, struct wc_error *err)
+{
+	json_t *o = json_object();
+	int natts = 0;
+	size_t total = 2;
+
+	if (!o)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	nc_inq_natts(f->ncid, &natts);
+	for (int i = 0; i < natts && i < 4096; i++) {
+		char name[NC_MAX_NAME + 1];
+		nc_type t;
+		size_t n;
+		json_t *v;
+		char *text;
+
+		if (nc_inq_attname(f->ncid, NC_GLOBAL, i, name) != NC_NOERR ||
+		    nc_inq_att(f->ncid, NC_GLOBAL, name, &t, &n) != NC_NOERR ||
+		    !(v = att_json(f->ncid, NC_GLOBAL, name, t, n)))
+			continue;
+		text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		if (text && total + strlen(name) + strlen(text) + 6 <= NWP_ATTRIBUTES_MAX &&
+		    json_object_set_new(o, name, v) == 0)
+			total += strlen(name) + strlen(text) + 6, v = NULL;
+		json_decref(v);
+		free(text);
+	}
+	f->attributes = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!f->attributes)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	return WC_OK;
 }
 
 static void format_name(struct nwp_file *f)
@@ -1923,6 +2103,8 @@ static enum wc_status inspect_file(struct nwp_file *f, struct wc_error *err)
 	}
 	format_name(f);
 	describe_source(f);
+	if ((ret = collect_attributes(f, err)))
+		goto cleanup;
 	if (att_double(f->ncid, NC_GLOBAL, "MAP_PROJ", &mp))
 		in.wrf_map_proj = (int)mp;
 	for (int i = 0; i < nvars; i++)
@@ -2253,6 +2435,7 @@ void nwp_file_free(struct nwp_file *f)
 	free(f->lat2d);
 	free(f->lon2d);
 	free(f->label);
+	free(f->attributes);
 	free(f);
 }
 

@@ -50,6 +50,8 @@
 #define NWP_MAX_CURVILINEAR 10000000	/* cells of 2-D latitude/longitude (160 MB) */
 #define NWP_MAX_STATIONS 1000000
 #define NWP_MAX_READ 67108864	/* doubles per nwp_file_read() call (512 MiB) */
+#define NWP_SOURCE_MAX 1024	/* bytes of struct nwp_file.source, NUL included */
+#define NWP_ATTRIBUTES_MAX (4u << 20)	/* bytes of the global attributes' JSON */
 
 enum nwp_quantity {
 	NWP_U = 0,	/* eastward wind (or grid x component when grid_relative), m/s */
@@ -95,7 +97,10 @@ struct nwp_file {
 	char *label;			/* path or caller's label; owned */
 	int ncid;			/* open netCDF id; -1 when closed */
 	char format[24];		/* "classic", "64-bit offset", "netCDF-4", ... */
-	char source[256];		/* free text: institution/source/history/Conventions */
+	/* The producing software (from history/title), institution, source, Conventions,
+	 * "; "-separated, each part whole: one that would not fit is left out. */
+	char source[NWP_SOURCE_MAX];
+	char *attributes;		/* every global attribute, whole: a JSON object; owned */
 
 	/* time */
 	bool is_forecast;		/* false: an analysis (no reference time found) */

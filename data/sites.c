@@ -558,6 +558,177 @@ static enum wc_status column_box(const struct nwp_file *f, const struct loc *loc
 	return WC_OK;
 }
 
+/* The part of the grid read for every time block: rows [r0, r0 + nyb), columns
+ * [c0, c0 + nxb) modulo nx. */
+struct box {
+	size_t r0, nyb, c0, nxb;
+};
+
+/*
+ * Locate every site: the located ones into locs[0 .. *nloc) (with their index in sites),
+ * the others into out->skipped with the reason.
+ */
+static void locate_sites(const struct nwp_file *f, const struct site *sites, size_t n,
+			 double max_km, struct loc *locs, size_t *nloc,
+			 struct sites_result *out)
+{
+	char dom[128];
+
+	domain_text(f, dom, sizeof(dom));
+	*nloc = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct site *s = &sites[i];
+		struct site_skip *sk = &out->skipped[out->nskipped];
+
+		locs[*nloc].site = i;
+		if (!isfinite(s->lat) || !isfinite(s->lon) || fabs(s->lat) > 90) {
+			sk->site = i;
+			snprintf(sk->reason, sizeof(sk->reason), "invalid coordinates");
+			out->nskipped++;
+		} else if (!locate(f, s, max_km, &locs[*nloc])) {
+			sk->site = i;
+			if (f->geometry == NWP_POINTS)
+				snprintf(sk->reason, sizeof(sk->reason),
+					 "no station with id '%.40s' or within %.0f km",
+					 s->id ? s->id : "", max_km);
+			else
+				snprintf(sk->reason, sizeof(sk->reason),
+					 "outside the grid (%s)", dom);
+			out->nskipped++;
+		} else {
+			(*nloc)++;
+		}
+	}
+}
+
+/* One series per located site, every value NaN: nt times of the columns and nh heights. */
+static enum wc_status series_alloc(struct sites_result *out, const struct loc *locs,
+				   size_t nloc, size_t nt, size_t nh, struct wc_error *err)
+{
+	out->series = calloc(nloc, sizeof(*out->series));
+	if (!out->series)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	for (size_t i = 0; i < nloc; i++) {
+		struct site_series *ss = &out->series[i];
+
+		out->nseries++;
+		ss->site = locs[i].site;
+		ss->fy = locs[i].fy;
+		ss->fx = locs[i].fx;
+		ss->distance_km = locs[i].dist_km;
+		ss->values = malloc(SITE_NCOLUMNS * nt * sizeof(double));
+		ss->ws_h = malloc((2 * nh + 1) * nt * sizeof(double));
+		ss->wd_h = ss->ws_h + nh * nt;
+		for (size_t k = 0; ss->ws_h && k < 2 * nh * nt; k++)
+			ss->ws_h[k] = NAN;
+		if (!ss->values || !ss->ws_h)
+			return wc_error_set(err, WC_ENOMEM, "out of memory");
+		for (size_t k = 0; k < SITE_NCOLUMNS * nt; k++)
+			ss->values[k] = NAN;
+	}
+	return WC_OK;
+}
+
+/* The box that holds every located site's window. */
+static enum wc_status box_of(const struct nwp_file *f, const struct loc *locs, size_t nloc,
+			     struct box *b, struct wc_error *err)
+{
+	size_t r0 = f->ny - 1, r1 = 0;
+
+	for (size_t i = 0; i < nloc; i++) {
+		long lo = locs[i].i0 - 1 < 0 ? 0 : locs[i].i0 - 1;
+		long hi = locs[i].i0 + 2 >= (long)f->ny ? (long)f->ny - 1 : locs[i].i0 + 2;
+
+		r0 = (size_t)lo < r0 ? (size_t)lo : r0;
+		r1 = (size_t)hi > r1 ? (size_t)hi : r1;
+	}
+	b->r0 = r0;
+	b->nyb = r1 - r0 + 1;
+	return column_box(f, locs, nloc, &b->c0, &b->nxb, err);
+}
+
+/* Rotation angles of grid-relative winds at each window cell, (nloc, WIN2); *out owned
+ * by the caller. */
+static enum wc_status window_angles(const struct nwp_file *f, const struct loc *locs,
+				    size_t nloc, double **out, struct wc_error *err)
+{
+	double *angles = calloc(nloc * WIN2, sizeof(double));
+
+	if (!(*out = angles))
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	for (size_t i = 0; i < nloc; i++) {
+		for (int w = 0; w < WIN2; w++) {
+			long r = locs[i].i0 - 1 + w / WIN, c = locs[i].j0 - 1 + w % WIN;
+			double la, lo;
+
+			if (r < 0 || r >= (long)f->ny || c < 0 || c >= (long)f->nx)
+				continue;
+			nwp_file_cell_latlon(f, (size_t)r, (size_t)c, &la, &lo);
+			angles[i * WIN2 + (size_t)w] = projection_convergence(&f->proj, la, lo);
+		}
+	}
+	return WC_OK;
+}
+
+/* One time block for all variables within max_cells, and each variable's cache sized
+ * for it. */
+static size_t time_block(struct nwp_file *f, size_t nloc, const struct box *b,
+			 size_t max_cells)
+{
+	size_t block = SIZE_MAX, nvars = f->nvars;
+
+	for (size_t k = 0; k < nvars; k++) {
+		size_t tb = nwp_file_time_block(f, k, b->nyb, b->nxb, max_cells);
+
+		block = tb < block ? tb : block;
+	}
+	if (block > max_cells / (nloc * nvars * WIN2))
+		block = max_cells / (nloc * nvars * WIN2);
+	if (block == 0)
+		block = 1;
+	for (size_t k = 0; k < nvars; k++)
+		nwp_file_time_block(f, k, b->nyb, b->nxb, block * b->nyb * b->nxb);
+	return block;
+}
+
+/* Window cell q of the site at l, time t of the block read into buf; NaN off the grid or
+ * the box (and for a station's file everywhere but the centre cell). */
+static double window_value(const struct nwp_file *f, const struct nwp_var *v, const void *buf,
+			   const struct box *b, const struct loc *l, size_t t, int q)
+{
+	long r = l->i0 - 1 + q / WIN, c = l->j0 - 1 + q % WIN;
+	size_t bc;
+
+	if (f->geometry == NWP_POINTS && (q / WIN != 1 || q % WIN != 1))
+		return NAN;
+	if (r < 0 || r >= (long)f->ny)
+		return NAN;
+	if (f->lon_wraps)
+		c = (c + (long)f->nx) % (long)f->nx;
+	else if (c < 0 || c >= (long)f->nx)
+		return NAN;
+	bc = ((size_t)c + f->nx - b->c0) % f->nx;
+	if (bc >= b->nxb)
+		return NAN;
+	return nwp_var_value(v, buf, (t * b->nyb + (size_t)r - b->r0) * b->nxb + bc);
+}
+
+/* Copy variable k's windows of nb times out of its block in buf: win (nloc, nvars,
+ * block, WIN2). */
+static void fill_windows(const struct nwp_file *f, size_t k, const void *buf,
+			 const struct box *b, const struct loc *locs, size_t nloc,
+			 size_t block, size_t nb, double *win)
+{
+	for (size_t i = 0; i < nloc; i++) {
+		double *w0 = win + ((i * f->nvars + k) * block) * WIN2;
+
+		for (size_t t = 0; t < nb; t++)
+			for (int q = 0; q < WIN2; q++)
+				w0[t * WIN2 + (size_t)q] =
+					window_value(f, &f->vars[k], buf, b, &locs[i], t, q);
+	}
+}
+
 enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_t n,
 			     const struct sites_options *opt, struct sites_result *out,
 			     struct wc_error *err)
@@ -566,14 +737,12 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 	size_t max_cells = opt && opt->max_cells > 0 ? opt->max_cells : (size_t)1 << 20;
 	size_t tf = opt ? opt->time_first : 0, nt = opt && opt->time_count ? opt->time_count :
 		    f->ntimes - (tf < f->ntimes ? tf : f->ntimes);
-	size_t nloc = 0, nvars = f->nvars, r0, r1, c0 = 0, nxb = 0, nyb;
-	size_t block = SIZE_MAX;
+	size_t nloc = 0, nvars = f->nvars, block, es = 1;
 	struct loc *locs = NULL;
 	double *win = NULL, *angles = NULL;
 	void *buf = NULL;
-	size_t es = 1;
 	struct plan p;
-	char dom[128];
+	struct box b = { 0 };
 	enum wc_status ret = WC_OK;
 
 	memset(out, 0, sizeof(*out));
@@ -596,30 +765,7 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 	out->nheights = p.nh;
 	memcpy(out->heights_m, p.h, p.nh * sizeof(double));
 	out->nbr_height_m = p.nh ? p.h[p.nbr] : NAN;
-	domain_text(f, dom, sizeof(dom));
-	for (size_t i = 0; i < n; i++) {
-		const struct site *s = &sites[i];
-		struct site_skip *sk = &out->skipped[out->nskipped];
-
-		locs[nloc].site = i;
-		if (!isfinite(s->lat) || !isfinite(s->lon) || fabs(s->lat) > 90) {
-			sk->site = i;
-			snprintf(sk->reason, sizeof(sk->reason), "invalid coordinates");
-			out->nskipped++;
-		} else if (!locate(f, s, max_km, &locs[nloc])) {
-			sk->site = i;
-			if (f->geometry == NWP_POINTS)
-				snprintf(sk->reason, sizeof(sk->reason),
-					 "no station with id '%.40s' or within %.0f km",
-					 s->id ? s->id : "", max_km);
-			else
-				snprintf(sk->reason, sizeof(sk->reason),
-					 "outside the grid (%s)", dom);
-			out->nskipped++;
-		} else {
-			nloc++;
-		}
-	}
+	locate_sites(f, sites, n, max_km, locs, &nloc, out);
 	if (nloc == 0)
 		goto cleanup;
 	if (nt > (size_t)67108864 / (SITE_NCOLUMNS + 2 * p.nh) / nloc) {
@@ -628,79 +774,14 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 				   "split the sites or the file", nloc, nt, f->label);
 		goto cleanup;
 	}
-	out->series = calloc(nloc, sizeof(*out->series));
-	if (!out->series) {
-		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+	if ((ret = series_alloc(out, locs, nloc, nt, p.nh, err)) ||
+	    (ret = box_of(f, locs, nloc, &b, err)) ||
+	    (p.rotate && (ret = window_angles(f, locs, nloc, &angles, err))))
 		goto cleanup;
-	}
-	for (size_t i = 0; i < nloc; i++) {
-		struct site_series *ss = &out->series[i];
-
-		out->nseries++;
-		ss->site = locs[i].site;
-		ss->fy = locs[i].fy;
-		ss->fx = locs[i].fx;
-		ss->distance_km = locs[i].dist_km;
-		ss->values = malloc(SITE_NCOLUMNS * nt * sizeof(double));
-		ss->ws_h = malloc((2 * p.nh + 1) * nt * sizeof(double));
-		ss->wd_h = ss->ws_h + p.nh * nt;
-		for (size_t k = 0; ss->ws_h && k < 2 * p.nh * nt; k++)
-			ss->ws_h[k] = NAN;
-		if (!ss->values || !ss->ws_h) {
-			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			goto cleanup;
-		}
-		for (size_t k = 0; k < SITE_NCOLUMNS * nt; k++)
-			ss->values[k] = NAN;
-	}
-	/* rows of the box */
-	r0 = f->ny - 1;
-	r1 = 0;
-	for (size_t i = 0; i < nloc; i++) {
-		long a = locs[i].i0 - 1 < 0 ? 0 : locs[i].i0 - 1;
-		long b = locs[i].i0 + 2 >= (long)f->ny ? (long)f->ny - 1 : locs[i].i0 + 2;
-
-		r0 = (size_t)a < r0 ? (size_t)a : r0;
-		r1 = (size_t)b > r1 ? (size_t)b : r1;
-	}
-	nyb = r1 - r0 + 1;
-	if ((ret = column_box(f, locs, nloc, &c0, &nxb, err)))
-		goto cleanup;
-	/* rotation angles of grid-relative winds at each window cell */
-	if (p.rotate) {
-		angles = calloc(nloc * WIN2, sizeof(double));
-		if (!angles) {
-			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			goto cleanup;
-		}
-		for (size_t i = 0; i < nloc; i++) {
-			for (int w = 0; w < WIN2; w++) {
-				long r = locs[i].i0 - 1 + w / WIN, c = locs[i].j0 - 1 + w % WIN;
-				double la, lo;
-
-				if (r < 0 || r >= (long)f->ny || c < 0 || c >= (long)f->nx)
-					continue;
-				nwp_file_cell_latlon(f, (size_t)r, (size_t)c, &la, &lo);
-				angles[i * WIN2 + (size_t)w] =
-					projection_convergence(&f->proj, la, lo);
-			}
-		}
-	}
-	/* one time block for all variables, then size each variable's cache for it */
-	for (size_t k = 0; k < nvars; k++) {
-		size_t b = nwp_file_time_block(f, k, nyb, nxb, max_cells);
-
-		block = b < block ? b : block;
-	}
-	if (block > max_cells / (nloc * nvars * WIN2))
-		block = max_cells / (nloc * nvars * WIN2);
-	if (block == 0)
-		block = 1;
-	for (size_t k = 0; k < nvars; k++)
-		nwp_file_time_block(f, k, nyb, nxb, block * nyb * nxb);
+	block = time_block(f, nloc, &b, max_cells);
 	for (size_t k = 0; k < nvars; k++)
 		es = nwp_var_size(&f->vars[k]) > es ? nwp_var_size(&f->vars[k]) : es;
-	buf = malloc(block * nyb * nxb * es);
+	buf = malloc(block * b.nyb * b.nxb * es);
 	win = malloc(nloc * nvars * block * WIN2 * sizeof(double));
 	if (!buf || !win) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
@@ -710,40 +791,10 @@ enum wc_status sites_extract(struct nwp_file *f, const struct site *sites, size_
 		size_t nb = nt - t0 < block ? nt - t0 : block;
 
 		for (size_t k = 0; k < nvars; k++) {
-			const struct nwp_var *v = &f->vars[k];
-
-			if ((ret = nwp_file_read_native(f, k, tf + t0, nb, r0, nyb, c0, nxb,
-							buf, err)))
+			if ((ret = nwp_file_read_native(f, k, tf + t0, nb, b.r0, b.nyb, b.c0,
+							b.nxb, buf, err)))
 				goto cleanup;
-			for (size_t i = 0; i < nloc; i++) {
-				double *w0 = win + ((i * nvars + k) * block) * WIN2;
-
-				for (size_t t = 0; t < nb; t++) {
-					double *w = w0 + t * WIN2;
-
-					for (int q = 0; q < WIN2; q++) {
-						long r = locs[i].i0 - 1 + q / WIN;
-						long c = locs[i].j0 - 1 + q % WIN;
-						size_t bc;
-
-						w[q] = NAN;
-						if (f->geometry == NWP_POINTS &&
-						    (q / WIN != 1 || q % WIN != 1))
-							continue;
-						if (r < 0 || r >= (long)f->ny)
-							continue;
-						if (f->lon_wraps)
-							c = (c + (long)f->nx) % (long)f->nx;
-						else if (c < 0 || c >= (long)f->nx)
-							continue;
-						bc = ((size_t)c + f->nx - c0) % f->nx;
-						if (bc >= nxb)
-							continue;
-						w[q] = nwp_var_value(v, buf, (t * nyb + (size_t)r -
-									      r0) * nxb + bc);
-					}
-				}
-			}
+			fill_windows(f, k, buf, &b, locs, nloc, block, nb, win);
 		}
 		for (size_t i = 0; i < nloc; i++)
 			for (size_t t = 0; t < nb; t++)

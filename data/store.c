@@ -113,6 +113,10 @@ static const char *const migrations[] = {
 	/* 4 -> 5: a farm's own power curve, JSON [{"ws","power"}...] (data/farm.h); NULL
 	 * when none */
 	"ALTER TABLE farms ADD COLUMN power_curve TEXT;",
+
+	/* 5 -> 6: the run file's global attributes, whole, as a JSON object (NULL for runs
+	 * ingested before) */
+	"ALTER TABLE nwp_runs ADD COLUMN attributes TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

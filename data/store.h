@@ -111,14 +111,28 @@ enum weather_col {
 struct nwp_run {
 	int64_t id;
 	char sha256[65];
-	char source[256];
+	char source[1024];		/* as data/netcdf.h NWP_SOURCE_MAX: whole parts */
 	bool is_forecast;
 	int64_t ref_time;		/* 0 when !is_forecast */
 	int64_t first_valid, last_valid;
 	int ntimes, nfarms;
 	char description[512];
 	int64_t ingested_at;
+	/*
+	 * Input of store_ingest_run/batches: every global attribute of the file, whole, as a
+	 * JSON object (borrowed; NULL: none). Reads leave it NULL; store_run_attributes()
+	 * returns what was stored.
+	 */
+	const char *attributes;
 };
+
+/*
+ * The global attributes stored with run `run_id` (JSON object text) into *json, malloc'd
+ * and owned by the caller; *json is NULL for a run ingested before they were kept.
+ * WC_ENOTFOUND for an unknown run.
+ */
+enum wc_status store_run_attributes(struct store *st, int64_t run_id, char **json,
+				    struct wc_error *err);
 
 /* The weather of one farm from one run, for store_ingest_run. */
 struct farm_weather {

@@ -200,7 +200,8 @@ enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_
 	}
 	if ((ret = store_prepare(st, "INSERT INTO nwp_runs (sha256, source, is_forecast, "
 				     "ref_time, first_valid, last_valid, ntimes, nfarms, "
-				     "description, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				     "description, ingested_at, attributes) "
+				     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				 &s, err)))
 		goto end;
 	snprintf(run->sha256, sizeof(run->sha256), "%s", sha256);
@@ -218,6 +219,10 @@ enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_
 	sqlite3_bind_int(s, 8, run->nfarms);
 	sqlite3_bind_text(s, 9, run->description, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 10, now);
+	if (run->attributes)
+		sqlite3_bind_text(s, 11, run->attributes, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 11);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
@@ -287,6 +292,35 @@ enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t si
 
 	return store_ingest_batches(st, sha256, size, stored_path, original_name, run,
 				    next_in_array, &a, NULL, 0, err);
+}
+
+enum wc_status store_run_attributes(struct store *st, int64_t run_id, char **json,
+				    struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*json = NULL;
+	store_lock(st);
+	if ((ret = store_prepare(st, "SELECT attributes FROM nwp_runs WHERE id = ?", &s, err)))
+		goto out;
+	sqlite3_bind_int64(s, 1, run_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *text = sqlite3_column_text(s, 0);
+
+		if (text && !(*json = strdup((const char *)text)))
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+	} else if (rc == SQLITE_DONE) {
+		ret = wc_error_set(err, WC_ENOTFOUND, "no run %lld", (long long)run_id);
+	} else {
+		ret = store_sql_error(st, rc, err, "cannot read run attributes");
+	}
+	sqlite3_finalize(s);
+out:
+	store_unlock(st);
+	return ret;
 }
 
 enum wc_status store_run_list(struct store *st, struct nwp_run **out, size_t *n,

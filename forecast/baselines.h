@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
-#include "forecast/features.h"
+#include "forecast/series.h"
 
 enum baseline { BASELINE_PERSISTENCE, BASELINE_CLIMATOLOGY, BASELINE_POWERCURVE,
 		BASELINE_COUNT };

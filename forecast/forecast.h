@@ -55,7 +55,7 @@ struct forecast {
 	bool has_run;
 	int64_t run_ref_time;		/* 0 for an analysis */
 	bool run_is_forecast;
-	char run_source[256];
+	char run_source[1024];		/* the run's source (struct nwp_run), whole */
 	int nq;
 	float taus[FORECAST_MAX_LEVELS];	/* increasing levels of q */
 	int nlead;

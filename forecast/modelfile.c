@@ -12,25 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define RETRAIN "retrain with 'windcast train --farm ID'"
 
 uint32_t nn_crc32(const void *p, size_t n)
 {
-	static const uint32_t t[16] = {
-		0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
-		0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-		0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
-	};
-	const unsigned char *b = p;
-	uint32_t crc = 0xFFFFFFFFu;
-
-	for (size_t i = 0; i < n; i++) {
-		crc ^= b[i];
-		crc = (crc >> 4) ^ t[crc & 15];
-		crc = (crc >> 4) ^ t[crc & 15];
-	}
-	return ~crc;
+	return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), p, n);
 }
 
 /* ---- encoding ------------------------------------------------------------------- */

@@ -25,7 +25,7 @@
 #define NN_MODEL_MAX_BYTES (1u << 30)	/* files larger than this are refused */
 #define NN_MODEL_MAX_META (1u << 20)
 
-/* CRC-32 (IEEE 802.3, the zlib one) of n bytes. */
+/* CRC-32 (IEEE 802.3) of n bytes: zlib's crc32, the payload checksum in the header. */
 uint32_t nn_crc32(const void *p, size_t n);
 
 /* Append the whole file image of model to out (cap NN_MODEL_MAX_BYTES). */

@@ -364,7 +364,10 @@ static int upload_finish(struct request *req, struct reply *rep)
 			    "cannot store the upload on the server (disk full?); try again later");
 		return -1;
 	}
-	sha256_final_hex(req->upload_hash, req->upload_sha256);
+	if (sha256_final_hex(req->upload_hash, req->upload_sha256) != WC_OK) {
+		reply_error(rep, 500, "internal", "cannot hash the upload: out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -448,6 +451,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		close(req->upload_fd);
 	if (req->upload_path[0])
 		unlink(req->upload_path);
+	if (req->upload_hash)
+		sha256_release(req->upload_hash);
 	free(req->upload_hash);
 	free(req);
 	*con_cls = NULL;

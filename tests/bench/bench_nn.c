@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/blas_reexec.h"
 #include "forecast/nn.h"
 
 enum { N_TRAIN = 50000, N_VAL = 10000, NF = 64, NH = 128, NO = 36, EPOCHS = 20, BATCH = 256,
@@ -407,7 +408,7 @@ int main(int argc, char **argv)
 		return 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress shows through run-bench's pipe */
 	/* OpenBLAS picks its kernels at load time: a better choice needs a new process */
-	if (nn_blas_reexec_fast(argv)) {
+	if (blas_reexec_fast(argv)) {
 		perror("bench_nn: cannot run again with better OpenBLAS kernels: execv");
 		return 1;
 	}

@@ -8,7 +8,7 @@
  *
  * FUZZ_SOURCES: data/netcdf.c data/cftime.c data/projection.c data/sites.c
  *               common/status.c common/log.c common/utc.c
- * FUZZ_PKGS: netcdf
+ * FUZZ_PKGS: netcdf jansson
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,8 @@
 /*
  * test_features.c - the availability rule and the feature rows, checked value by value
- * against the fixture's closed form (test_forecast.c), computed independently here.
+ * against the fixture's closed form (test_forecast.c), computed independently here, and
+ * the leakage proof at row level: with data after T loaded, no row at T changes when
+ * that data does.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -182,6 +184,77 @@ Test(features_rows, values_from_the_run_available_at_T)
 	farm_inputs_release(&in);
 	store_close(st);
 	tu_rmrf_free(dir);
+}
+
+/*
+ * Nothing after T, with data after T in memory: two stores equal up to T, in B every run
+ * delivered after T and every observation after T is changed. Both farms' series are
+ * loaded with everything (upto INT64_MAX, as a batch forecast of many issue times loads
+ * them once), so only the rule applied at each lookup keeps later data out. Every row at T
+ * (all leads, observation inputs at every lead, regional farms, neighbours, previous runs)
+ * must be the same bits in A and B; at T + 12 h the change must show.
+ */
+Test(features_rows, nothing_after_T_with_later_data_loaded)
+{
+	const int64_t T = FX_T0 + 6 * 86400 + 5 * 3600;	/* the 00 UTC run is just in */
+	char *dir[2] = { tu_tmpdir(), tu_tmpdir() };
+	struct store *st[2];
+	struct wc_error err = { 0 };
+	struct feature_config c;
+	struct farm_inputs in[2];
+	struct features f[2];
+	float *x[2];
+	int later_runs = 0, differs = 0, usable = 0;
+
+	feature_config_init(&c);
+	c.nbr_full = true;
+	c.obs_max_lead = 0;	/* observation inputs at every lead */
+	for (int k = 0; k < 2; k++) {
+		cr_assert_eq(store_open(dir[k], &st[k], &err), WC_OK);
+		fx_farms(st[k]);
+		fx_fill(st[k], 10, T, k ? 0.3 : 0);
+		cr_assert_eq(feature_config_set_regional(&c, st[k], "alpha", "all", &err), WC_OK);
+		cr_assert_eq(farm_inputs_load(&in[k], st[k], "alpha", &c, INT64_MAX, INT64_MIN,
+					      INT64_MAX, &err),
+			     WC_OK, "%s", err.msg);
+		cr_assert_eq(features_init(&f[k], &c, &in[k].target, in[k].rp, &err), WC_OK);
+		x[k] = calloc((size_t)f[k].n, sizeof(float));
+	}
+	/* the later data is there to leak: runs delivered after T, observations after T */
+	for (size_t r = 0; r < in[1].target.nruns; r++)
+		later_runs += in[1].target.runs[r].ref_time + c.delay_s > T;
+	cr_assert_geq(later_runs, 6, "runs delivered after T loaded");
+	cr_assert_gt(in[1].target.obs_t0 + (int64_t)(in[1].target.nobs - 1) * 3600, T + 86400);
+	cr_assert_gt(in[1].regional[0].obs_t0 + (int64_t)(in[1].regional[0].nobs - 1) * 3600,
+		     T + 86400);
+	cr_assert_eq(f[0].n, f[1].n);
+	for (int lead = 1; lead <= c.max_lead; lead++) {
+		size_t run[2];
+		bool ok[2];
+
+		for (int k = 0; k < 2; k++)
+			ok[k] = features_row(&f[k], T, lead, x[k], &run[k]);
+		cr_assert_eq(ok[0], ok[1]);
+		cr_assert_eq(run[0], run[1]);
+		for (int i = 0; i < f[0].n; i++)
+			cr_assert_eq(memcmp(&x[0][i], &x[1][i], sizeof(float)), 0,
+				     "lead %d: '%s' at T is %g with later data changed, %g without",
+				     lead, f[0].names[i], (double)x[1][i], (double)x[0][i]);
+		/* the same issue 12 h later does see the changed data (in every usable row) */
+		for (int k = 0; k < 2; k++)
+			ok[k] = features_row(&f[k], T + 12 * 3600, lead, x[k], NULL);
+		if (ok[0] && ok[1])
+			usable++, differs += memcmp(x[0], x[1], (size_t)f[0].n * sizeof(float)) != 0;
+	}
+	cr_assert_geq(usable, 40);
+	cr_assert_eq(differs, usable, "%d of %d rows 12 h later differ", differs, usable);
+	for (int k = 0; k < 2; k++) {
+		free(x[k]);
+		features_release(&f[k]);
+		farm_inputs_release(&in[k]);
+		store_close(st[k]);
+		tu_rmrf_free(dir[k]);
+	}
 }
 
 Test(features_rows, regional_specs)

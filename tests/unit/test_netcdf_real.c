@@ -45,9 +45,10 @@ static const struct real_case cases[] = {
 
 static bool shared_file(const char *name, char *path, size_t len)
 {
-	const char *shared = tu_shared();
+	const char *shared = tu_shared(), *env = getenv("WINDCAST_SHARED");
 
-	snprintf(path, len, "%s/grids/%s.nc", shared ? shared : "", name);
+	snprintf(path, len, "%s/grids/%s.nc",
+		 shared ? shared : env && *env ? env : "../shared", name);
 	return shared && access(path, R_OK) == 0;
 }
 

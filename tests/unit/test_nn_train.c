@@ -1,6 +1,7 @@
 /*
  * test_nn_train.c - training end to end: a quantile ensemble recovers a known function
- * with heteroscedastic noise (held-out coverage of every level within 0.03, no crossing),
+ * with heteroscedastic noise (held-out coverage of every level within 4 binomial standard
+ * errors of the level, no crossing),
  * the MSE head fits a smooth function, early stopping keeps the best epoch, training is
  * bit-reproducible, members trained on several threads give the same bits as in turn,
  * the first failing member stops the others, missing inputs are handled, bad configs are
@@ -47,6 +48,14 @@ static void small_config(struct nn_config *c)
 	c->seed = 2024;
 }
 
+/*
+ * Coverage tolerance in binomial standard errors sqrt(tau (1 - tau) / n): 0.022 at 0.5 but
+ * 0.0044 at 0.01 and 0.99 with n = 8000, so a tail level never covered (0 %) or covered
+ * twice as often fails. The fitted quantiles carry their own sampling error from 8000
+ * training rows (about one more se), hence 4 and not 2 or 3; the seeded run is within 1.6.
+ */
+#define COVERAGE_K 4.0
+
 Test(nn_train, quantiles_cover_heteroscedastic_noise, .timeout = 120)
 {
 	enum { N = 10000, SPLIT = 8000, NT = 8000 };
@@ -79,11 +88,14 @@ Test(nn_train, quantiles_cover_heteroscedastic_noise, .timeout = 120)
 
 		for (int r = 0; r < NT; r++)
 			below += Yt[r] <= q[r * m->n_outputs + k];
-		double cov = (double)below / NT;
-		printf("nn_train coverage tau %.2f: %.4f (diff %+.4f)\n", (double)m->quantiles[k],
-		       cov, cov - m->quantiles[k]);
-		cr_assert(fabs(cov - m->quantiles[k]) <= 0.03, "tau %.2f covered %.4f",
-			  (double)m->quantiles[k], cov);
+		double tau = m->quantiles[k], cov = (double)below / NT;
+		/* the binomial standard error of a coverage over NT held-out rows */
+		double se = sqrt(tau * (1 - tau) / NT);
+
+		printf("nn_train coverage tau %.2f: %.4f (diff %+.4f, %.1f se; tolerance %.4f)\n",
+		       tau, cov, cov - tau, (cov - tau) / se, COVERAGE_K * se);
+		cr_assert(fabs(cov - tau) <= COVERAGE_K * se, "tau %.2f covered %.4f (tolerance %.4f)",
+			  tau, cov, COVERAGE_K * se);
 	}
 	for (int r = 0; r < NT; r++) {
 		const float *qr = q + r * m->n_outputs;
