@@ -83,7 +83,7 @@ struct forecaster {
 	char no_model[256];		/* why model is NULL */
 	int order[1 + BASELINE_COUNT];	/* who serves, in turn: SERVE_NN or a baseline */
 	int norder;
-	char model_choice[384];		/* why order[0] */
+	char model_choice[192];		/* why order[0] */
 	struct feature_config fcfg;	/* the model's, or defaults for baselines */
 	struct farm_inputs in;
 	bool loaded, history;		/* in is loaded; with a year of history */
@@ -241,7 +241,7 @@ static void serve_order(struct forecaster *fc)
 	static const enum baseline chain[] = { BASELINE_POWERCURVE, BASELINE_PERSISTENCE,
 					       BASELINE_CLIMATOLOGY };
 	int b = baseline_parse(fc->o.model), first;
-	char why[320];
+	char why[184];
 
 	fc->norder = 0;
 	if (b >= 0 || !strcmp(fc->o.model, "nn")) {

@@ -97,7 +97,7 @@ struct forecast {
 	bool stored;			/* kept in the store: read from it, or written now */
 	enum forecast_issued_rule issued_rule;
 	char issued_reason[256];	/* why this issue time */
-	char model_choice[384];		/* why this model ("requested", or auto's reason) */
+	char model_choice[192];		/* why this model ("requested", or auto's reason) */
 };
 
 void forecast_release(struct forecast *fc);

@@ -36,6 +36,7 @@ static bool parse_query(struct request *req, struct reply *rep, struct forecast_
 static void reply_reasons(struct reply *rep, const struct forecast *fc)
 {
 	char buf[sizeof(fc->issued_reason) + 32];
+	char notes[sizeof(fc->cut_note) + sizeof(fc->note) + 2];
 
 	snprintf(buf, sizeof(buf), "%s: %s", forecast_issued_rule_name(fc->issued_rule),
 		 fc->issued_reason);
@@ -44,9 +45,9 @@ static void reply_reasons(struct reply *rep, const struct forecast *fc)
 	reply_header(rep, "Windcast-Stored", fc->stored ? "true" : "false");
 	if (fc->fallback[0])
 		reply_header(rep, "Windcast-Fallback", fc->fallback);
-	forecast_notes(fc, buf, sizeof(buf));
-	if (buf[0])
-		reply_header(rep, "Windcast-Note", buf);
+	forecast_notes(fc, notes, sizeof(notes));
+	if (notes[0])
+		reply_header(rep, "Windcast-Note", notes);
 }
 
 void farm_forecast_handler(struct request *req, struct reply *rep)
