@@ -13,6 +13,7 @@
 #include "cli/cmd.h"
 #include "cli/util.h"
 #include "common/dynbuf.h"
+#include "common/log.h"
 #include "common/utc.h"
 #include "data/store.h"
 #include "forecast/features.h"
@@ -31,30 +32,49 @@ static const char forecast_usage[] =
 	"Forecast a farm's hourly output for leads 1..H (default 36; at most the NWP's reach\n"
 	"and the model's trained leads) from what was available at the issue time: NWP runs\n"
 	"delivered by then (reference time + delay) and observations up to it. The default\n"
-	"issue time is the newer of the last run's delivery and the last observation.\n"
+	"issue time is the latest data: the newer of the last run's delivery and the last\n"
+	"observation (now when that is later, or when there is none); the answer says which\n"
+	"(issued_rule, issued_reason). A forecast the store holds for the issue time and the\n"
+	"model is answered as stored; any other is computed, and stored unless --no-store.\n"
 	"\n"
-	"  --model M         auto (default: the trained model, else a baseline, saying why),\n"
-	"                    nn, persistence, climatology or powercurve\n"
+	"  --model M         auto (default): whichever of the trained model and the baselines\n"
+	"                    scored the lowest validation RMSE when it was trained (the\n"
+	"                    model's scores), falling back to the next with inputs, saying\n"
+	"                    why (model_choice, fallback); or nn, persistence, climatology,\n"
+	"                    powercurve\n"
+	"  --model-version N the trained model's version N (default: the newest); a version\n"
+	"                    that does not exist fails, naming those that do\n"
 	"  --quantiles LIST  levels to show, e.g. 0.1,0.5,0.9 (default) or 0.01:0.99:0.01;\n"
 	"                    interpolated between the model's levels\n"
-	"  --format F        json (default) or csv: issued,valid_time,lead_h,point,q<level>...\n"
+	"  --format F        json (default) or csv: farm,issued,valid_time,lead_h,model,\n"
+	"                    model_version,fallback,point,q<level>...; the reasons and notes\n"
+	"                    go to stderr (not with --quiet)\n"
 	"  --units U         csv values in mw (default) or frac (of capacity)\n"
 	"  --point P         the model's point forecast: median or mean (of its quantiles;\n"
 	"                    lower RMSE when skewed); default: the model's (train --point)\n"
 	"  --issued-from A --issued-to B [--every H]\n"
 	"                    many issue times A, A+H, ... <= B (H default 12) in one run\n"
 	"  --issued-file F   issue times, one ISO 8601 time per line\n"
-	"  --no-store        do not store the forecasts\n";
+	"  --no-store        do not store the forecasts computed\n";
 
 struct forecast_cli {
 	const char *farm;
 	const char *format;
-	const char *units;
 	const char *issued_file;
-	const char *quantiles;
-	int64_t issued, from, to, every;
-	bool store;
-	struct forecast_options o;
+	const char *from_s, *to_s;	/* as given, for messages */
+	int64_t from, to, every;
+	struct forecast_request r;	/* r.issued: --issued */
+};
+
+/* The options that are fields of a forecast request, by getopt code. */
+static const struct {
+	int code;
+	const char *opt, *key;
+} request_opts[] = {
+	{ 'i', "--issued", "issued" },		{ 'H', "--horizon", "horizon" },
+	{ 'q', "--quantiles", "quantiles" },	{ 'm', "--model", "model" },
+	{ 'v', "--model-version", "model_version" }, { 'p', "--point", "point" },
+	{ 'u', "--units", "units" },
 };
 
 static int parse_args(int argc, char **argv, struct forecast_cli *f)
@@ -77,63 +97,50 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	long v;
+	struct wc_error err = { 0 };
+	const char *every_s = NULL;
+	char hint[256];
 	double d;
 	int c;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		size_t k = 0;
+
+		while (k < sizeof(request_opts) / sizeof(request_opts[0]) && request_opts[k].code != c)
+			k++;
+		if (k < sizeof(request_opts) / sizeof(request_opts[0])) {
+			if (forecast_request_set(&f->r, request_opts[k].key, optarg, &err))
+				return cli_bad_option("forecast", request_opts[k].opt, optarg, err.msg);
+			continue;
+		}
 		switch (c) {
 		case 'f':
 			f->farm = optarg;
 			break;
-		case 'i':
 		case 'a':
 		case 'b':
-			if (!utc_parse(optarg, c == 'i' ? &f->issued : c == 'a' ? &f->from : &f->to))
-				return cli_bad_option("forecast", c == 'i' ? "--issued" : c == 'a' ? "--issued-from"
-									    : "--issued-to",
-					   optarg, "use ISO 8601, e.g. 2026-03-01T12:00Z");
+			if (!utc_parse(optarg, c == 'a' ? &f->from : &f->to))
+				return cli_bad_option("forecast",
+						      c == 'a' ? "--issued-from" : "--issued-to",
+						      optarg, "use ISO 8601, e.g. 2026-03-01T12:00Z");
+			*(c == 'a' ? &f->from_s : &f->to_s) = optarg;
 			break;
 		case 'e':
 			if (cli_parse_double(optarg, &d) || d < 1 || d > 24 * 366)
 				return cli_bad_option("forecast", "--every", optarg, "use hours, 1..8784");
 			f->every = (int64_t)llround(d * UTC_HOUR);
+			every_s = optarg;
 			break;
 		case 'I':
 			f->issued_file = optarg;
 			break;
-		case 'H':
-			if (cli_parse_long(optarg, 1, FEAT_MAX_LEAD, &v))
-				return cli_bad_option("forecast", "--horizon", optarg, "use 1..744 hours");
-			f->o.horizon = (int)v;
-			break;
-		case 'q':
-			f->quantiles = optarg;
-			break;
-		case 'm':
-			f->o.model = optarg;
-			break;
-		case 'v':
-			if (cli_parse_long(optarg, 1, 1000000, &v))
-				return cli_bad_option("forecast", "--model-version", optarg, "use a version number >= 1");
-			f->o.model_version = (int)v;
-			break;
 		case 'F':
 			f->format = optarg;
 			break;
-		case 'u':
-			f->units = optarg;
-			break;
 		case 'n':
-			f->store = false;
-			break;
-		case 'p':
-			if (strcmp(optarg, "median") && strcmp(optarg, "mean"))
-				return cli_bad_option("forecast", "--point", optarg, "use median or mean");
-			f->o.point = !strcmp(optarg, "mean") ? FORECAST_POINT_MEAN
-							      : FORECAST_POINT_MEDIAN;
+			f->r.store = false;
 			break;
 		case 'h':
 			fputs(forecast_usage, stdout);
@@ -155,19 +162,29 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 				  CMD_USAGE);
 	if (strcmp(f->format, "json") && strcmp(f->format, "csv"))
 		return cli_bad_option("forecast", "--format", f->format, "use json or csv");
-	if (strcmp(f->units, "mw") && strcmp(f->units, "frac"))
-		return cli_bad_option("forecast", "--units", f->units, "use mw or frac");
 	if ((f->from != INT64_MIN) != (f->to != INT64_MIN)) {
 		cmd_error("forecast", "--issued-from and --issued-to go together");
 		return CMD_USAGE;
 	}
-	if ((f->from != INT64_MIN) + (f->issued != INT64_MIN) + (f->issued_file != NULL) > 1) {
+	if ((f->from != INT64_MIN) + (f->r.issued != INT64_MIN) + (f->issued_file != NULL) > 1) {
 		cmd_error("forecast", "use one of --issued, --issued-from/--issued-to and "
 				      "--issued-file");
 		return CMD_USAGE;
 	}
-	if (f->from != INT64_MIN && f->to < f->from)
-		return cli_bad_option("forecast", "--issued-to", "", "it must not be before --issued-from");
+	if (every_s && f->from == INT64_MIN)
+		return cli_bad_option("forecast", "--every", every_s,
+				      "it goes with --issued-from and --issued-to");
+	if (f->from != INT64_MIN && f->to < f->from) {
+		snprintf(hint, sizeof(hint), "it is before --issued-from '%s'", f->from_s);
+		return cli_bad_option("forecast", "--issued-to", f->to_s, hint);
+	}
+	if (f->from != INT64_MIN && (f->to - f->from) / (f->every ? f->every : 12 * UTC_HOUR) >=
+					    MAX_ISSUES) {
+		snprintf(hint, sizeof(hint),
+			 "every %s h from --issued-from '%s' makes more than %d issue times",
+			 every_s ? every_s : "12", f->from_s, MAX_ISSUES);
+		return cli_bad_option("forecast", "--issued-to", f->to_s, hint);
+	}
 	return CMD_OK;
 }
 
@@ -179,13 +196,11 @@ static int issue_times(const struct forecast_cli *f, int64_t **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if (f->issued != INT64_MIN || f->from != INT64_MIN) {
-		int64_t a = f->issued != INT64_MIN ? f->issued : f->from;
-		int64_t b = f->issued != INT64_MIN ? f->issued : f->to;
+	if (f->r.issued != INT64_MIN || f->from != INT64_MIN) {
+		int64_t a = f->r.issued != INT64_MIN ? f->r.issued : f->from;
+		int64_t b = f->r.issued != INT64_MIN ? f->r.issued : f->to;
 		int64_t step = f->every ? f->every : 12 * UTC_HOUR;
 
-		if ((b - a) / step + 1 > MAX_ISSUES)
-			return cli_bad_option("forecast", "--issued-to", "", "more than 1000000 issue times");
 		cap = (size_t)((b - a) / step + 1);
 		if (!(v = malloc(cap * sizeof(*v)))) {
 			cmd_error("forecast", "out of memory");
@@ -216,8 +231,14 @@ static int issue_times(const struct forecast_cli *f, int64_t **out, size_t *n)
 			if (!*s || *s == '#')
 				continue;
 			if (!utc_parse(s, &t) || len == MAX_ISSUES) {
-				cmd_error("forecast", "invalid issue time '%s' on line %d of '%s'", s,
-					  lineno, f->issued_file);
+				if (len == MAX_ISSUES)
+					cmd_error("forecast", "too many issue times in '%s': at "
+							      "most %d",
+						  f->issued_file, MAX_ISSUES);
+				else
+					cmd_error("forecast",
+						  "invalid issue time '%s' on line %d of '%s'", s,
+						  lineno, f->issued_file);
 				free(v);
 				fclose(fp);
 				return CMD_USAGE;
@@ -246,32 +267,49 @@ static int issue_times(const struct forecast_cli *f, int64_t **out, size_t *n)
 	return CMD_OK;
 }
 
+/*
+ * What the JSON says beside the numbers, for a CSV reader: on stderr (unless --quiet),
+ * the issue time's rule and auto's choice once, each forecast's fallback and notes.
+ */
+static void print_reasons(const struct forecast *fcs, size_t n)
+{
+	char t[UTC_ISO_LEN], notes[sizeof(fcs->cut_note) + sizeof(fcs->note) + 2];
+
+	if (!n || log_get_level() > LOG_WARN)
+		return;
+	if (strcmp(fcs[0].issued_reason, "requested"))
+		cmd_error("forecast", "issued %s: %s: %s", utc_format(fcs[0].issued, t),
+			  forecast_issued_rule_name(fcs[0].issued_rule), fcs[0].issued_reason);
+	if (strcmp(fcs[0].model_choice, "requested"))
+		cmd_error("forecast", "model: %s", fcs[0].model_choice);
+	for (size_t i = 0; i < n; i++) {
+		utc_format(fcs[i].issued, t);
+		if (fcs[i].fallback[0])
+			cmd_error("forecast", "issued %s: fallback to %s: %s", t, fcs[i].model,
+				  fcs[i].fallback);
+		forecast_notes(&fcs[i], notes, sizeof(notes));
+		if (notes[0])
+			cmd_error("forecast", "issued %s: note: %s", t, notes);
+	}
+}
+
 int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	struct forecast_cli f = { .format = "json", .units = "mw", .issued = INT64_MIN,
-				  .from = INT64_MIN, .to = INT64_MIN, .store = true };
+	struct forecast_cli f = { .format = "json", .from = INT64_MIN, .to = INT64_MIN };
 	struct forecaster *fcr = NULL;
 	struct forecast *fcs = NULL;
 	struct wc_error err = { 0 };
 	struct dynbuf csv;
-	float levels[FORECAST_MAX_REQUEST];
-	int nlevels = 3, ret;
+	int ret;
 	int64_t *times = NULL, lo = INT64_MIN, hi = INT64_MIN;
 	size_t ntimes = 0, nfc = 0;
 	json_t *arr = NULL;
 	bool csv_out;
 
-	forecast_options_init(&f.o);
+	forecast_request_init(&f.r);
 	ret = parse_args(argc, argv, &f);
 	if (ret)
 		return ret < 0 ? CMD_OK : ret;
-	levels[0] = 0.1f;
-	levels[1] = 0.5f;
-	levels[2] = 0.9f;
-	if (f.quantiles && forecast_parse_levels(f.quantiles, levels, &nlevels, &err)) {
-		cmd_error("forecast", "%s", err.msg);
-		return CMD_USAGE;
-	}
 	if ((ret = issue_times(&f, &times, &ntimes)))
 		return ret;
 	csv_out = !strcmp(f.format, "csv");
@@ -280,7 +318,7 @@ int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 		lo = i == 0 || times[i] < lo ? times[i] : lo;
 		hi = i == 0 || times[i] > hi ? times[i] : hi;
 	}
-	if (forecaster_open(ctx->store, f.farm, &f.o, lo, hi, &fcr, &err)) {
+	if (forecaster_open(ctx->store, f.farm, &f.r.o, lo, hi, &fcr, &err)) {
 		ret = err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
 		cmd_error("forecast", "%s", wc_error_msg(&err));
 		goto cleanup;
@@ -300,13 +338,11 @@ int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 		ret = CMD_FAIL;
 		goto cleanup;
 	}
-	if (!csv_out)
-		arr = json_array();
 	for (size_t i = 0; i < ntimes; i++) {
 		int64_t T = times[i];
 
-		if (forecaster_issue(fcr, T, &fcs[nfc], &err) ||
-		    forecast_check_levels(&fcs[nfc], levels, nlevels, &err)) {
+		if (forecaster_get_or_issue(fcr, T, &fcs[nfc], &err) ||
+		    forecast_check_levels(&fcs[nfc], f.r.levels, f.r.nlevels, &err)) {
 			char t[UTC_ISO_LEN];
 
 			if (ntimes > 1)
@@ -318,29 +354,34 @@ int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 			ret = err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
 			continue;
 		}
-		if (csv_out) {
-			if (forecast_csv(&fcs[nfc], levels, nlevels, f.o.horizon, nfc == 0,
-					 !strcmp(f.units, "frac"), &csv)) {
+		nfc++;
+	}
+	/* stored first, so that each answer says it is */
+	if (f.r.store && nfc && forecast_store(ctx->store, fcs, nfc, &err)) {
+		cmd_error("forecast", "%s", wc_error_msg(&err));
+		ret = CMD_FAIL;
+	}
+	if (csv_out) {
+		for (size_t i = 0; i < nfc; i++)
+			if (forecast_csv(&fcs[i], f.r.levels, f.r.nlevels, f.r.o.horizon, i == 0,
+					 f.r.frac, &csv)) {
 				cmd_error("forecast", "output too large");
 				ret = CMD_FAIL;
 				goto cleanup;
 			}
-		} else {
-			json_array_append_new(arr, forecast_json(&fcs[nfc], levels, nlevels,
-								 f.o.horizon, false));
-		}
-		nfc++;
-	}
-	if (f.store && nfc && forecast_store(ctx->store, fcs, nfc, &err)) {
-		cmd_error("forecast", "%s", wc_error_msg(&err));
-		ret = CMD_FAIL;
-	}
-	if (csv_out)
+		print_reasons(fcs, nfc);
 		fwrite(dynbuf_str(&csv), 1, csv.len, stdout);
-	else if (json_array_size(arr) == 1 && ntimes == 1)
-		cli_print_json(json_array_get(arr, 0));
-	else if (nfc)
-		cli_print_json(arr);
+	} else if (nfc) {
+		if (!(arr = json_array())) {
+			cmd_error("forecast", "out of memory");
+			ret = CMD_FAIL;
+			goto cleanup;
+		}
+		for (size_t i = 0; i < nfc; i++)
+			json_array_append_new(arr, forecast_json(&fcs[i], f.r.levels, f.r.nlevels,
+								 f.r.o.horizon));
+		cli_print_json(ntimes == 1 ? json_array_get(arr, 0) : arr);
+	}
 cleanup:
 	for (size_t i = 0; fcs && i < nfc; i++)
 		forecast_release(&fcs[i]);

@@ -11,6 +11,7 @@ static const char *const status_text[WC_STATUS_COUNT] = {
 	[WC_ENOMEM] = "out of memory",
 	[WC_EIO] = "input/output error",
 	[WC_ENOTFOUND] = "not found",
+	[WC_ENODATA] = "no data",
 	[WC_EEXIST] = "already exists",
 	[WC_ETOOLARGE] = "too large",
 	[WC_EFORMAT] = "bad format",

@@ -17,7 +17,9 @@ enum wc_status {
 	WC_EINVAL,	/* bad argument or malformed input */
 	WC_ENOMEM,	/* allocation failed */
 	WC_EIO,		/* read/write/filesystem failure */
-	WC_ENOTFOUND,	/* no such farm, file, run, model, ... */
+	WC_ENOTFOUND,	/* no such farm, file, run, model, version, ... */
+	WC_ENODATA,	/* the thing exists but its input data do not (no NWP or no
+			 * observations at an issue time, too few training rows) */
 	WC_EEXIST,	/* duplicate id or key */
 	WC_ETOOLARGE,	/* input exceeds a hard cap */
 	WC_EFORMAT,	/* file or payload in a wrong or damaged format */

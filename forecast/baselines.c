@@ -73,7 +73,7 @@ enum wc_status power_curve_fit(struct power_curve *pc, const double *ws, const f
 		prev = b;
 	}
 	if (prev < 0)
-		return wc_error_set(err, WC_ENOTFOUND,
+		return wc_error_set(err, WC_ENODATA,
 				    "cannot fit a power curve: fewer than %d pairs of NWP speed "
 				    "and observed power in every speed bin",
 				    POWER_CURVE_MIN_COUNT);
@@ -190,7 +190,7 @@ static enum wc_status climatology(const struct farm_series *s, int64_t T, int nl
 	double mean = 0;
 
 	if (n == 0)
-		return wc_error_set(err, WC_ENOTFOUND,
+		return wc_error_set(err, WC_ENODATA,
 				    "no observations of farm '%s' in the year before the issue "
 				    "time",
 				    s->farm.id);
@@ -218,7 +218,7 @@ static enum wc_status persistence(const struct farm_series *s, int64_t T, int nl
 	for (int64_t t = t0; t > T - PERSIST_MAX_AGE && !isfinite(last); t -= UTC_HOUR)
 		last = farm_series_obs(s, t, T);
 	if (!isfinite(last))
-		return wc_error_set(err, WC_ENOTFOUND,
+		return wc_error_set(err, WC_ENODATA,
 				    "no observation of farm '%s' in the 24 h before the issue time",
 				    s->farm.id);
 	for (int h = 1; h <= nlead; h++) {
@@ -297,7 +297,7 @@ static enum wc_status powercurve(const struct farm_series *s, int64_t T, int nle
 		}
 	}
 	if (!any)
-		return wc_error_set(err, WC_ENOTFOUND,
+		return wc_error_set(err, WC_ENODATA,
 				    "no NWP run available for farm '%s' at the issue time",
 				    s->farm.id);
 	return WC_OK;

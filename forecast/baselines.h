@@ -57,7 +57,7 @@ struct power_curve {
 /*
  * Fit a curve from n pairs (speed ws m/s, power fraction y); NaN pairs are skipped.
  * Bins with fewer than POWER_CURVE_MIN_COUNT pairs are interpolated linearly between the
- * nearest well-filled bins (held flat beyond the ends). WC_ENOTFOUND when no bin is
+ * nearest well-filled bins (held flat beyond the ends). WC_ENODATA when no bin is
  * well filled.
  */
 enum wc_status power_curve_fit(struct power_curve *pc, const double *ws, const float *y,
@@ -96,7 +96,7 @@ struct baseline_info {
  * q (nlead, nq) at the increasing levels taus (nq), fractions in [0, 1], non-crossing.
  * Leads the baseline cannot serve (no NWP for the power curve) are NaN. `curve` (may be
  * NULL, or empty) is the farm's given curve for BASELINE_POWERCURVE; without one the
- * curve is fitted from history. *info (may be NULL) says what was used. WC_ENOTFOUND
+ * curve is fitted from history. *info (may be NULL) says what was used. WC_ENODATA
  * (with the reason) when the baseline has no inputs at all at T.
  */
 enum wc_status baseline_forecast(enum baseline b, const struct farm_series *s, int64_t T,

@@ -1,6 +1,6 @@
 /*
- * forecast.c - issue-time forecasts with fallbacks, their storage and their JSON/CSV
- * forms; see forecast.h.
+ * forecast.c - issue-time forecasts with fallbacks, the one request path of every front
+ * end (forecast_get_or_issue), their storage and their JSON/CSV forms; see forecast.h.
  *
  * Limits: a forecaster holds its farm's series for its issue-time range in memory; the
  * model path loads a narrow window (a day before the first issue time to the last lead),
@@ -8,6 +8,7 @@
  */
 #include "forecast/forecast.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/utc.h"
 #include "forecast/baselines.h"
 #include "forecast/features.h"
@@ -23,11 +25,30 @@
 
 #define HISTORY_S ((int64_t)367 * UTC_DAY)
 
+/* who serves in a forecaster's order: the network, or an enum baseline */
+#define SERVE_NN (-1)
+
+static const char model_hint[] = "use auto, nn, persistence, climatology or powercurve";
+
 void forecast_options_init(struct forecast_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->model = "auto";
 	o->horizon = FORECAST_DEFAULT_HORIZON;
+}
+
+bool forecast_model_known(const char *model)
+{
+	return model && (!strcmp(model, "auto") || !strcmp(model, "nn") ||
+			 baseline_parse(model) >= 0);
+}
+
+const char *forecast_issued_rule_name(enum forecast_issued_rule r)
+{
+	static const char *const names[] = { "requested", "latest_run", "latest_observation",
+					     "now" };
+
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }
 
 void forecast_release(struct forecast *fc)
@@ -51,18 +72,25 @@ void forecast_model_key(const struct forecast *fc, char *buf, size_t len)
 struct forecaster {
 	struct store *st;
 	char farm_id[FARM_ID_MAX + 1];
+	double capacity_mw;
 	struct forecast_options o;
 	char model_name[32];
 	int64_t first, last;
+	bool dflt;			/* first is the default issue time, chosen by: */
+	enum forecast_issued_rule dflt_rule;
+	char dflt_reason[256];
 	struct farm_model *model;	/* NULL: none trained (or a baseline was asked for) */
 	char no_model[256];		/* why model is NULL */
+	int order[1 + BASELINE_COUNT];	/* who serves, in turn: SERVE_NN or a baseline */
+	int norder;
+	char model_choice[192];		/* why order[0] */
 	struct feature_config fcfg;	/* the model's, or defaults for baselines */
 	struct farm_inputs in;
 	bool loaded, history;		/* in is loaded; with a year of history */
 	struct features feat;
 	bool feat_ok;
 	struct nn_workspace ws;
-	float *X, *Q;			/* (horizon, F), (horizon, nq) */
+	float *X, *Q;			/* (rows, F), (2 * rows, nq): rows = horizon + smooth */
 };
 
 void forecaster_free(struct forecaster *fc)
@@ -82,6 +110,22 @@ void forecaster_free(struct forecaster *fc)
 int64_t forecaster_first(const struct forecaster *fc)
 {
 	return fc->first;
+}
+
+/* The model's row buffers and workspace, once its feature count is known. */
+static enum wc_status alloc_model_buffers(struct forecaster *fc, struct wc_error *err)
+{
+	int nq = fc->model->nn->n_quantiles;
+	/* the model's lead smoothing looks up to `smooth` leads past the horizon */
+	size_t rows = (size_t)fc->o.horizon + (size_t)fc->model->smooth;
+
+	if (fc->X)
+		return WC_OK;
+	fc->X = malloc(rows * fc->feat.n * sizeof(float));
+	fc->Q = malloc(2 * rows * nq * sizeof(float));
+	if (!fc->X || !fc->Q)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	return nn_workspace_init(&fc->ws, fc->model->nn, (int)rows, err);
 }
 
 /* (Re)load the series, with a year of history when `history`. */
@@ -107,7 +151,8 @@ static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc
 		if ((ret = features_init(&fc->feat, &fc->fcfg, &fc->in.target, fc->in.rp, err)) ||
 		    (ret = nn_model_check_features(fc->model->nn,
 						   (const char *const *)fc->feat.names,
-						   fc->feat.n, err)))
+						   fc->feat.n, err)) ||
+		    (ret = alloc_model_buffers(fc, err)))
 			return ret;
 		fc->feat_ok = true;
 	}
@@ -141,6 +186,86 @@ static enum wc_status model_inputs_registered(struct store *st, const struct far
 	return WC_OK;
 }
 
+/*
+ * A pinned model version that the store does not have: WC_ENOTFOUND naming the versions
+ * it has. (`why` is farm_model_load's error: when the record exists, its file is what is
+ * missing, and that error stands.)
+ */
+static enum wc_status no_such_version(struct store *st, const char *farm_id, int version,
+				      const struct wc_error *why, struct wc_error *err)
+{
+	struct model_rec rec;
+	enum wc_status ret;
+	int newest;
+
+	if (store_model_get(st, farm_id, version, &rec, NULL) == WC_OK) {
+		model_rec_release(&rec);
+		if (err)
+			*err = *why;
+		return why->code;
+	}
+	ret = store_model_get(st, farm_id, 0, &rec, err);
+	if (ret == WC_ENOTFOUND)
+		return wc_error_set(err, WC_ENOTFOUND,
+				    "no model %d of farm '%s': it has no trained model; run "
+				    "'windcast train --farm %s'",
+				    version, farm_id, farm_id);
+	if (ret)
+		return ret;
+	newest = rec.version;
+	model_rec_release(&rec);
+	/* the versions are 1..newest: the store gives each model the next one and never
+	 * removes one alone (store_models_add) */
+	if (newest == 1)
+		return wc_error_set(err, WC_ENOTFOUND,
+				    "no model %d of farm '%s': it has model 1 only", version,
+				    farm_id);
+	return wc_error_set(err, WC_ENOTFOUND, "no model %d of farm '%s': it has models 1..%d",
+			    version, farm_id, newest);
+}
+
+/* Does the network's point forecast follow the mean of its quantiles (else the median)? */
+static bool point_is_mean(const struct forecaster *fc)
+{
+	return fc->o.point == FORECAST_POINT_MEAN ||
+	       (fc->o.point == FORECAST_POINT_MODEL && fc->model && fc->model->point_mean);
+}
+
+/*
+ * Who serves, in turn. A baseline or nn asked for: that one alone. auto: the choice of
+ * the model's validation scores, then the network (when it is not the choice), then
+ * the baselines in the order powercurve, persistence, climatology.
+ */
+static void serve_order(struct forecaster *fc)
+{
+	static const enum baseline chain[] = { BASELINE_POWERCURVE, BASELINE_PERSISTENCE,
+					       BASELINE_CLIMATOLOGY };
+	int b = baseline_parse(fc->o.model), first;
+	char why[184];
+
+	fc->norder = 0;
+	if (b >= 0 || !strcmp(fc->o.model, "nn")) {
+		fc->order[fc->norder++] = b >= 0 ? b : SERVE_NN;
+		snprintf(fc->model_choice, sizeof(fc->model_choice), "requested");
+		return;
+	}
+	if (fc->model) {
+		first = farm_model_auto_choice(fc->model, point_is_mean(fc), why, sizeof(why));
+		snprintf(fc->model_choice, sizeof(fc->model_choice), "auto: %s", why);
+	} else {
+		first = chain[0];
+		snprintf(fc->model_choice, sizeof(fc->model_choice),
+			 "auto: no usable trained model, so the first baseline with inputs at "
+			 "the issue time (powercurve, persistence, climatology)");
+	}
+	fc->order[fc->norder++] = first;
+	if (fc->model && first != SERVE_NN)
+		fc->order[fc->norder++] = SERVE_NN;
+	for (size_t i = 0; i < sizeof(chain) / sizeof(chain[0]); i++)
+		if ((int)chain[i] != first)
+			fc->order[fc->norder++] = chain[i];
+}
+
 enum wc_status forecaster_open(struct store *st, const char *farm_id,
 			       const struct forecast_options *o, int64_t first, int64_t last,
 			       struct forecaster **out, struct wc_error *err)
@@ -154,18 +279,22 @@ enum wc_status forecaster_open(struct store *st, const char *farm_id,
 	if (o->horizon < 1 || o->horizon > FEAT_MAX_LEAD)
 		return wc_error_set(err, WC_EINVAL, "invalid horizon %d: use 1..%d", o->horizon,
 				    FEAT_MAX_LEAD);
+	if (!forecast_model_known(o->model))
+		return wc_error_set(err, WC_EINVAL, "unknown model '%s': %s",
+				    o->model ? o->model : "", model_hint);
 	baseline = baseline_parse(o->model) >= 0;
-	if (!baseline && strcmp(o->model, "auto") && strcmp(o->model, "nn"))
+	if (baseline && o->model_version > 0)
 		return wc_error_set(err, WC_EINVAL,
-				    "unknown model '%s': use auto, nn, persistence, climatology "
-				    "or powercurve",
-				    o->model);
+				    "model version %d is a version of the trained model (model nn "
+				    "or auto), not of the baseline '%s'",
+				    o->model_version, o->model);
 	if ((ret = store_farm_get(st, farm_id, &f, err)))
 		return ret;
 	if (!(fc = calloc(1, sizeof(*fc))))
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
 	fc->st = st;
 	snprintf(fc->farm_id, sizeof(fc->farm_id), "%s", farm_id);
+	fc->capacity_mw = f.capacity_mw;
 	fc->o = *o;
 	snprintf(fc->model_name, sizeof(fc->model_name), "%s", o->model);
 	fc->o.model = fc->model_name;
@@ -174,6 +303,11 @@ enum wc_status forecaster_open(struct store *st, const char *farm_id,
 		struct wc_error merr = { 0 };
 
 		ret = farm_model_load(st, farm_id, o->model_version, &fc->model, &merr);
+		/* a version asked for is never replaced by another model */
+		if (ret == WC_ENOTFOUND && o->model_version > 0) {
+			ret = no_such_version(st, farm_id, o->model_version, &merr, err);
+			goto cleanup;
+		}
 		if (!ret)
 			ret = model_inputs_registered(st, fc->model, &merr);
 		if (ret == WC_ENOTFOUND && !strcmp(o->model, "auto")) {
@@ -189,30 +323,18 @@ enum wc_status forecaster_open(struct store *st, const char *farm_id,
 			fc->fcfg = fc->model->features;
 		}
 	}
-	if (first == INT64_MIN &&
-	    (ret = forecast_default_issued(st, farm_id, fc->fcfg.delay_s, &first, err)))
-		goto cleanup;
+	serve_order(fc);
+	if (first == INT64_MIN) {
+		if ((ret = forecast_default_issued(st, farm_id, fc->fcfg.delay_s, &first,
+						   &fc->dflt_rule, fc->dflt_reason,
+						   sizeof(fc->dflt_reason), err)))
+			goto cleanup;
+		fc->dflt = true;
+	}
 	if (last == INT64_MIN || last < first)
 		last = first;
 	fc->first = first;
 	fc->last = last;
-	if ((ret = load_inputs(fc, fc->model == NULL, err)))
-		goto cleanup;
-	if (fc->model) {
-		int nq = fc->model->nn->n_quantiles;
-
-		/* the model's lead smoothing looks up to `smooth` leads past the horizon */
-		size_t rows = (size_t)o->horizon + (size_t)fc->model->smooth;
-
-		fc->X = malloc(rows * fc->feat.n * sizeof(float));
-		fc->Q = malloc(2 * rows * nq * sizeof(float));
-		if (!fc->X || !fc->Q) {
-			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			goto cleanup;
-		}
-		if ((ret = nn_workspace_init(&fc->ws, fc->model->nn, (int)rows, err)))
-			goto cleanup;
-	}
 	*out = fc;
 	fc = NULL;
 cleanup:
@@ -266,23 +388,52 @@ static void add_note(struct forecast *out, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The model's forecast; WC_ENOTFOUND (with the reason) when it has no NWP at T + 1. */
+/* Leads end before the horizon asked for: say why (the last reason stands). */
+static void set_cut(struct forecast *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_cut(struct forecast *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	out->horizon_cut = true;
+	va_start(ap, fmt);
+	vsnprintf(out->cut_note, sizeof(out->cut_note), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The network's point forecast from its quantiles: their mean, or the level nearest 0.5
+ * (farm_model_median's rule), so that a stored forecast gives either point rule.
+ */
+static void set_nn_point(struct forecast *out, bool mean)
+{
+	int med = 0;
+
+	for (int k = 1; k < out->nq; k++)
+		if (fabsf(out->taus[k] - 0.5f) < fabsf(out->taus[med] - 0.5f))
+			med = k;
+	for (int i = 0; i < out->nlead; i++) {
+		const float *q = out->q + (size_t)i * out->nq;
+
+		out->point[i] = mean ? (float)quantile_mean(out->taus, q, out->nq) : q[med];
+	}
+}
+
+/* The model's forecast; WC_ENODATA (with the reason) when it has no NWP at T + 1. */
 static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forecast *out,
 				  struct wc_error *err)
 {
 	const struct farm_model *m = fc->model;
-	int F = fc->feat.n, nq = m->nn->n_quantiles, med = farm_model_median(m);
+	int F = fc->feat.n, nq = m->nn->n_quantiles;
 	int H = fc->o.horizon, reach = 0, rows = 0, last;
-	bool mean = fc->o.point == FORECAST_POINT_MEAN ||
-		    (fc->o.point == FORECAST_POINT_MODEL && m->point_mean);
 	size_t run1 = SIZE_MAX;
 	enum wc_status ret;
 	char t[UTC_ISO_LEN];
 
 	if (!m->features.nwp_only && H > m->features.max_lead) {
-		snprintf(out->note, sizeof(out->note),
-			 "horizon cut to %d h, the longest lead model %d was trained for",
-			 m->features.max_lead, m->version);
+		set_cut(out, "horizon cut to %d h, the longest lead model %d was trained for",
+			m->features.max_lead, m->version);
 		H = m->features.max_lead;
 	}
 	/*
@@ -305,14 +456,13 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 			reach = h;
 	}
 	if (reach == 0)
-		return wc_error_set(err, WC_ENOTFOUND,
+		return wc_error_set(err, WC_ENODATA,
 				    "no NWP run available for farm '%s' at %s (delivery delay %lld h)",
 				    fc->farm_id, utc_format(T, t),
 				    (long long)(m->features.delay_s / UTC_HOUR));
 	if (reach < H)
-		snprintf(out->note, sizeof(out->note),
-			 "horizon cut to %d h, the reach of the NWP available at the issue time",
-			 reach);
+		set_cut(out, "horizon cut to %d h, the reach of the NWP available at the issue time",
+			reach);
 	if ((ret = nn_model_predict(m->nn, &fc->ws, fc->X, rows, fc->Q, err)) ||
 	    (ret = alloc_leads(out, reach, nq, err)))
 		return ret;
@@ -328,12 +478,9 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 	}
 	farm_model_smooth(m->smooth, fc->Q, fc->Q + (size_t)rows * nq, rows, nq, NULL, NULL);
 	memcpy(out->q, fc->Q + (size_t)rows * nq, (size_t)reach * nq * sizeof(float));
-	for (int i = 0; i < reach; i++) {
-		const float *q = out->q + (size_t)i * nq;
-
+	set_nn_point(out, point_is_mean(fc));
+	for (int i = 0; i < reach; i++)
 		out->valid[i] = T + (int64_t)(i + 1) * UTC_HOUR;
-		out->point[i] = mean ? (float)quantile_mean(out->taus, q, nq) : q[med];
-	}
 	if (T < m->train_to)
 		add_note(out, "model %d was trained on issue times up to %s, after this one: "
 			      "not a leakage-free hindcast",
@@ -365,9 +512,9 @@ static enum wc_status issue_baseline(struct forecaster *fc, enum baseline b, int
 		for (nlead = 0; nlead < H && isfinite(out->point[nlead]); nlead++)
 			;
 		if (nlead < H)
-			add_note(out, "horizon cut to %d h, the reach of the NWP available at the "
-				      "issue time",
-				 nlead);
+			set_cut(out, "horizon cut to %d h, the reach of the NWP available at the "
+				     "issue time",
+				nlead);
 		out->nlead = nlead;
 		set_run(out, &fc->in.target, info.run);
 		snprintf(out->curve, sizeof(out->curve), "%s",
@@ -384,74 +531,195 @@ static enum wc_status issue_baseline(struct forecaster *fc, enum baseline b, int
 	return WC_OK;
 }
 
+/* Reasons why models did not serve, and who gave each (SERVE_NN or a baseline). */
+struct reasons {
+	char text[2 + BASELINE_COUNT][320];
+	int who[2 + BASELINE_COUNT];
+	int n;
+};
+
+static void reasons_add(struct reasons *r, int who, const char *text)
+{
+	if (r->n == (int)(sizeof(r->who) / sizeof(r->who[0])))
+		return;
+	r->who[r->n] = who;
+	snprintf(r->text[r->n++], sizeof(r->text[0]), "%s", text);
+}
+
+/* Append the reasons (of the observation baselines only, with `obs_only`) to buf. */
+static void reasons_join(const struct reasons *r, bool obs_only, char *buf, size_t len)
+{
+	size_t l = strlen(buf);
+
+	for (int i = 0; i < r->n && l < len; i++) {
+		if (obs_only && r->who[i] != BASELINE_PERSISTENCE &&
+		    r->who[i] != BASELINE_CLIMATOLOGY)
+			continue;
+		l += (size_t)snprintf(buf + l, len - l, "%s%s", l ? "; " : "", r->text[i]);
+	}
+}
+
+/*
+ * Nothing could serve at T: WC_ENODATA with the reasons. When the farm has no NWP at all
+ * in the year up to T (the series holds that year once a baseline was tried), that is
+ * the cause to name: no model can be trained or serve and no power curve either, so
+ * their reasons give way to it, and only the observations' remain.
+ */
+static enum wc_status no_data(const struct forecaster *fc, int64_t T, const struct reasons *r,
+			      struct wc_error *err)
+{
+	char t[UTC_ISO_LEN], buf[sizeof(err->msg)] = "";
+	bool no_nwp = fc->history && fc->in.target.nrows == 0;
+
+	utc_format(T, t);
+	if (no_nwp)
+		snprintf(buf, sizeof(buf),
+			 "no NWP for farm '%s' in the year up to %s: ingest a grid that covers it",
+			 fc->farm_id, t);
+	reasons_join(r, no_nwp, buf, sizeof(buf));
+	return wc_error_set(err, WC_ENODATA, "cannot forecast farm '%s' at %s: %s", fc->farm_id,
+			    t, buf);
+}
+
+/* The request's side of out: which issue time and why, which model and why. */
+static void describe(const struct forecaster *fc, int64_t asked, struct forecast *out)
+{
+	char a[UTC_ISO_LEN], t[UTC_ISO_LEN];
+
+	snprintf(out->model_choice, sizeof(out->model_choice), "%s", fc->model_choice);
+	if (fc->dflt && out->issued == fc->first) {
+		out->issued_rule = fc->dflt_rule;
+		snprintf(out->issued_reason, sizeof(out->issued_reason), "%s", fc->dflt_reason);
+		return;
+	}
+	out->issued_rule = ISSUED_REQUESTED;
+	if (asked == out->issued)
+		snprintf(out->issued_reason, sizeof(out->issued_reason), "requested");
+	else
+		snprintf(out->issued_reason, sizeof(out->issued_reason),
+			 "requested %s, served as %s: rows are hourly, and the hour before sees "
+			 "less, never more",
+			 utc_format(asked, a), utc_format(out->issued, t));
+}
+
 enum wc_status forecaster_issue(struct forecaster *fc, int64_t T, struct forecast *out,
 				struct wc_error *err)
 {
-	static const enum baseline chain[] = { BASELINE_POWERCURVE, BASELINE_PERSISTENCE,
-					       BASELINE_CLIMATOLOGY };
-	struct wc_error why = { 0 };
+	struct reasons why = { .n = 0 };
+	int64_t asked = T;
 	enum wc_status ret;
-	int b = baseline_parse(fc->o.model);
+	int i;
 	char t[UTC_ISO_LEN];
 
 	memset(out, 0, sizeof(*out));
 	/* rows are hourly: an issue time between hours serves as the hour before it, which
 	 * can only see less, never more */
 	T = utc_floor(T, UTC_HOUR);
-	snprintf(out->farm_id, sizeof(out->farm_id), "%s", fc->farm_id);
-	out->capacity_mw = fc->in.target.farm.capacity_mw;
-	out->issued = T;
 	if (T < utc_floor(fc->first, UTC_HOUR) || T > fc->last)
 		return wc_error_set(err, WC_EINVAL, "issue time %s is outside the forecaster's range",
 				    utc_format(T, t));
-	if (b >= 0) {
-		ret = issue_baseline(fc, (enum baseline)b, T, out, err);
-		goto done;
-	}
-	if (fc->model) {
-		ret = issue_model(fc, T, out, &why);
-		if (ret == WC_OK || ret != WC_ENOTFOUND || !strcmp(fc->o.model, "nn")) {
+	if ((ret = load_inputs(fc, fc->order[0] != SERVE_NN, err)))
+		return ret;
+	if (fc->no_model[0])
+		reasons_add(&why, SERVE_NN, fc->no_model);
+	/* in turn; only auto goes on when one has no inputs at T */
+	for (i = 0; i < fc->norder; i++) {
+		struct wc_error e = { 0 };
+
+		forecast_release(out);
+		memset(out, 0, sizeof(*out));
+		ret = fc->order[i] == SERVE_NN
+			      ? issue_model(fc, T, out, &e)
+			      : issue_baseline(fc, (enum baseline)fc->order[i], T, out, &e);
+		if (ret != WC_ENODATA) {
 			if (ret && err)
-				*err = why;
-			goto done;
+				*err = e;
+			break;
+		}
+		reasons_add(&why, fc->order[i], e.msg);
+		if (strcmp(fc->o.model, "auto"))
+			break;
+	}
+	if (ret == WC_ENODATA)
+		ret = no_data(fc, T, &why, err);
+	if (ret) {
+		forecast_release(out);
+		return ret;
+	}
+	snprintf(out->farm_id, sizeof(out->farm_id), "%s", fc->farm_id);
+	out->capacity_mw = fc->capacity_mw;
+	out->issued = T;
+	out->delay_s = fc->fcfg.delay_s;
+	out->computed_at = utc_now();
+	if (i > 0 || fc->no_model[0])
+		reasons_join(&why, false, out->fallback, sizeof(out->fallback));
+	describe(fc, asked, out);
+	return WC_OK;
+}
+
+/*
+ * May the stored forecast s answer fc's request? It must have been made with the same
+ * delivery delay, by the model that serves first for the same reason (not as a stand-in
+ * for another: its fallback is what this request's would be, "" or why auto has no
+ * model), and have the leads asked for or have been cut for want of data (a new
+ * computation would cut them too).
+ */
+static bool reusable(const struct forecaster *fc, const struct forecast *s)
+{
+	return s->delay_s == fc->fcfg.delay_s && !strcmp(s->fallback, fc->no_model) &&
+	       s->nq > 0 && (s->nlead >= fc->o.horizon || s->horizon_cut);
+}
+
+enum wc_status forecaster_get_or_issue(struct forecaster *fc, int64_t T,
+				       struct forecast *out, struct wc_error *err)
+{
+	int64_t T0 = utc_floor(T, UTC_HOUR);
+	struct wc_error e = { 0 };
+	enum wc_status ret;
+	char key[48], *body = NULL, t[UTC_ISO_LEN];
+
+	if (T0 < utc_floor(fc->first, UTC_HOUR) || T0 > fc->last)
+		return forecaster_issue(fc, T, out, err);	/* its range error */
+	if (fc->order[0] == SERVE_NN)
+		snprintf(key, sizeof(key), "nn:%d", fc->model->version);
+	else
+		snprintf(key, sizeof(key), "%s", baseline_name((enum baseline)fc->order[0]));
+	ret = store_forecast_get(fc->st, fc->farm_id, T0, key, &body, &e);
+	if (ret == WC_OK) {
+		ret = forecast_from_body(body, out, &e);
+		free(body);
+		if (ret == WC_OK && reusable(fc, out)) {
+			/* fractions are stored: MW at the farm's capacity now */
+			out->capacity_mw = fc->capacity_mw;
+			if (out->nlead >= fc->o.horizon) {
+				out->horizon_cut = false;
+				out->cut_note[0] = '\0';
+			}
+			if (!strcmp(out->model, "nn"))
+				set_nn_point(out, point_is_mean(fc));
+			out->stored = true;
+			describe(fc, T, out);
+			return WC_OK;
 		}
 		forecast_release(out);
-		out->note[0] = '\0';
-	} else {
-		snprintf(why.msg, sizeof(why.msg), "%s", fc->no_model);
 	}
-	/* auto: the first baseline with inputs at T, saying why the model did not serve */
-	snprintf(out->fallback, sizeof(out->fallback), "%s", why.msg);
-	ret = WC_ENOTFOUND;
-	for (size_t i = 0; i < sizeof(chain) / sizeof(chain[0]) && ret == WC_ENOTFOUND; i++) {
-		struct wc_error berr = { 0 };
-
-		forecast_release(out);
-		ret = issue_baseline(fc, chain[i], T, out, &berr);
-		if (ret == WC_ENOTFOUND) {
-			size_t l = strlen(out->fallback);
-
-			snprintf(out->fallback + l, sizeof(out->fallback) - l, "; %s", berr.msg);
-		} else if (ret && err) {
-			*err = berr;
-		}
-	}
-	if (ret == WC_ENOTFOUND)
-		wc_error_set(err, WC_ENOTFOUND, "cannot forecast farm '%s' at %s: %s", fc->farm_id,
-			     utc_format(T, t), out->fallback);
-done:
-	if (ret)
-		forecast_release(out);
-	return ret;
+	if (ret && ret != WC_ENOTFOUND)
+		log_warn("cannot use the stored forecast of '%s' at %s, computing it again: %s",
+			 fc->farm_id, utc_format(T0, t), e.msg);
+	return forecaster_issue(fc, T, out, err);
 }
 
 enum wc_status forecast_default_issued(struct store *st, const char *farm_id,
-				       int64_t delay_s, int64_t *T, struct wc_error *err)
+				       int64_t delay_s, int64_t *T,
+				       enum forecast_issued_rule *rule, char *reason, size_t len,
+				       struct wc_error *err)
 {
 	struct nwp_run *runs = NULL;
 	size_t nruns = 0, nobs = 0;
-	int64_t first = 0, last = 0, best = INT64_MIN, now = utc_now();
+	int64_t first = 0, last = 0, delivered = INT64_MIN, ref = 0, best, now = utc_now();
+	enum forecast_issued_rule r;
 	enum wc_status ret;
+	char a[UTC_ISO_LEN], b[UTC_ISO_LEN], c[UTC_ISO_LEN], run[128] = "", why[256] = "";
 
 	if ((ret = store_run_list(st, &runs, &nruns, err)) ||
 	    (ret = store_obs_range(st, farm_id, &nobs, &first, &last, err))) {
@@ -459,15 +727,137 @@ enum wc_status forecast_default_issued(struct store *st, const char *farm_id,
 		return ret;
 	}
 	for (size_t i = 0; i < nruns; i++)
-		if (runs[i].is_forecast && runs[i].ref_time + delay_s > best)
-			best = runs[i].ref_time + delay_s;
+		if (runs[i].is_forecast && runs[i].ref_time + delay_s > delivered) {
+			delivered = runs[i].ref_time + delay_s;
+			ref = runs[i].ref_time;
+		}
 	free(runs);
-	if (nobs && last > best)
+	if (delivered != INT64_MIN)
+		snprintf(run, sizeof(run), "NWP run %s delivered at %s (delay %g h)",
+			 utc_format(ref, a), utc_format(delivered, b), (double)delay_s / UTC_HOUR);
+	/* why: what the latest data is */
+	if (nobs && last > delivered) {
 		best = last;
-	if (best == INT64_MIN || best > now)
+		r = ISSUED_LATEST_OBS;
+		snprintf(why, sizeof(why), "the observation at %s%s%s", utc_format(last, c),
+			 run[0] ? ", after the " : "", run);
+	} else if (delivered != INT64_MIN) {
+		best = delivered;
+		r = ISSUED_LATEST_RUN;
+		snprintf(why, sizeof(why), "%s", run);
+	} else {
 		best = now;
-	*T = utc_floor(best, UTC_HOUR);
+		r = ISSUED_NOW;
+	}
+	*T = utc_floor(best > now ? now : best, UTC_HOUR);
+	if (rule)
+		*rule = best > now ? ISSUED_NOW : r;
+	if (!reason)
+		return WC_OK;
+	if (r == ISSUED_NOW)
+		snprintf(reason, len,
+			 "now, floored to the hour: no NWP run in the store and no observation of "
+			 "farm '%s'",
+			 farm_id);
+	else if (best > now)
+		snprintf(reason, len, "now, floored to the hour: the latest data (%s) is later",
+			 why);
+	else
+		snprintf(reason, len, "latest data: %s%s", why,
+			 *T != best ? ", floored to the hour" : "");
 	return WC_OK;
+}
+
+/* ---- one request ---- */
+
+void forecast_request_init(struct forecast_request *r)
+{
+	memset(r, 0, sizeof(*r));
+	forecast_options_init(&r->o);
+	r->issued = INT64_MIN;
+	forecast_parse_levels(FORECAST_DEFAULT_LEVELS, r->levels, &r->nlevels, NULL);
+	r->store = true;
+}
+
+/* A whole decimal number in [lo, hi] (no sign, space or suffix). */
+static bool parse_whole(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end || errno || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+enum wc_status forecast_request_set(struct forecast_request *r, const char *key,
+				    const char *value, struct wc_error *err)
+{
+	float levels[FORECAST_MAX_REQUEST];
+	int n;
+	long v;
+
+	if (!strcmp(key, "issued")) {
+		if (!utc_parse(value, &r->issued))
+			return wc_error_set(err, WC_EINVAL,
+					    "use ISO 8601, e.g. 2026-03-01T12:00:00Z");
+	} else if (!strcmp(key, "horizon")) {
+		if (!parse_whole(value, 1, FEAT_MAX_LEAD, &v))
+			return wc_error_set(err, WC_EINVAL, "use 1..%d hours", FEAT_MAX_LEAD);
+		r->o.horizon = (int)v;
+	} else if (!strcmp(key, "quantiles")) {
+		if (forecast_parse_levels(value, levels, &n, NULL))
+			return wc_error_set(err, WC_EINVAL,
+					    "use at most %d levels in (0, 1), as a list (e.g. "
+					    "0.1,0.5,0.9) or from:to:step (e.g. 0.01:0.99:0.01)",
+					    FORECAST_MAX_REQUEST);
+		memcpy(r->levels, levels, (size_t)n * sizeof(float));
+		r->nlevels = n;
+	} else if (!strcmp(key, "model")) {
+		if (!forecast_model_known(value))
+			return wc_error_set(err, WC_EINVAL, "%s", model_hint);
+		r->o.model = value;
+	} else if (!strcmp(key, "model_version")) {
+		if (!parse_whole(value, 1, FORECAST_MAX_VERSION, &v))
+			return wc_error_set(err, WC_EINVAL, "use a model version, 1..%d",
+					    FORECAST_MAX_VERSION);
+		r->o.model_version = (int)v;
+	} else if (!strcmp(key, "point")) {
+		if (strcmp(value, "median") && strcmp(value, "mean"))
+			return wc_error_set(err, WC_EINVAL, "use median or mean");
+		r->o.point = !strcmp(value, "mean") ? FORECAST_POINT_MEAN : FORECAST_POINT_MEDIAN;
+	} else if (!strcmp(key, "units")) {
+		if (strcmp(value, "mw") && strcmp(value, "frac"))
+			return wc_error_set(err, WC_EINVAL, "use mw or frac");
+		r->frac = !strcmp(value, "frac");
+	} else {
+		return wc_error_set(err, WC_EINVAL, "unknown");
+	}
+	return WC_OK;
+}
+
+enum wc_status forecast_get_or_issue(struct store *st, const char *farm_id,
+				     const struct forecast_request *r, struct forecast *out,
+				     struct wc_error *err)
+{
+	struct forecaster *fcr = NULL;
+	struct wc_error serr = { 0 };
+	enum wc_status ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = forecaster_open(st, farm_id, &r->o, r->issued, r->issued, &fcr, err)) ||
+	    (ret = forecaster_get_or_issue(fcr, forecaster_first(fcr), out, err)))
+		goto cleanup;
+	if (r->store && forecast_store(st, out, 1, &serr))
+		log_warn("cannot store the forecast of '%s': %s", farm_id, serr.msg);
+cleanup:
+	forecaster_free(fcr);
+	return ret;
 }
 
 /* ---- storing ---- */
@@ -489,10 +879,12 @@ json_t *forecast_body(const struct forecast *fc)
 			json_array_append_new(row, json_real(fc->q[(size_t)i * fc->nq + k]));
 		json_array_append_new(q, row);
 	}
-	return json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "farm",
-			 fc->farm_id, "issued", utc_format(fc->issued, t), "model", fc->model,
-			 "model_version", fc->model_version, "curve", fc->curve, "fallback",
-			 fc->fallback, "note", fc->note, "run",
+	return json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:b,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o,s:o}",
+			 "farm", fc->farm_id, "issued", utc_format(fc->issued, t), "model",
+			 fc->model, "model_version", fc->model_version, "curve", fc->curve,
+			 "fallback", fc->fallback, "horizon_cut", fc->horizon_cut, "cut_note",
+			 fc->cut_note, "note", fc->note, "computed_at", (json_int_t)fc->computed_at,
+			 "delay_s", (json_int_t)fc->delay_s, "run",
 			 fc->has_run ? json_pack("{s:I,s:b,s:s}", "ref_time",
 						 (json_int_t)fc->run_ref_time, "is_forecast",
 						 fc->run_is_forecast, "source", fc->run_source)
@@ -526,6 +918,17 @@ enum wc_status forecast_from_body(const char *text, struct forecast *fc, struct 
 	snprintf(fc->model, sizeof(fc->model), "%s", model);
 	snprintf(fc->fallback, sizeof(fc->fallback), "%s", fallback);
 	snprintf(fc->note, sizeof(fc->note), "%s", note);
+	/* bodies stored before these fields: not cut (so computed again when short), made
+	 * at an unknown time with an unknown delay (so never reused) */
+	fc->horizon_cut = json_is_true(json_object_get(root, "horizon_cut"));
+	snprintf(fc->cut_note, sizeof(fc->cut_note), "%s",
+		 fc->horizon_cut && json_is_string(json_object_get(root, "cut_note"))
+			 ? json_string_value(json_object_get(root, "cut_note"))
+			 : "");
+	fc->computed_at = json_integer_value(json_object_get(root, "computed_at"));
+	fc->delay_s = json_is_integer(json_object_get(root, "delay_s"))
+			      ? json_integer_value(json_object_get(root, "delay_s"))
+			      : -1;
 	/* bodies stored before farm power curves have no "curve": the curve was fitted */
 	snprintf(fc->curve, sizeof(fc->curve), "%s",
 		 json_is_string(json_object_get(root, "curve"))
@@ -569,36 +972,42 @@ cleanup:
 	return ret;
 }
 
-enum wc_status forecast_store(struct store *st, const struct forecast *fc, size_t n,
+enum wc_status forecast_store(struct store *st, struct forecast *fc, size_t n,
 			      struct wc_error *err)
 {
 	int64_t *issued = calloc(n ? n : 1, sizeof(int64_t));
 	char **keys = calloc(n ? n : 1, sizeof(char *));
 	char **bodies = calloc(n ? n : 1, sizeof(char *));
 	enum wc_status ret = WC_OK;
+	size_t m = 0;
 
 	if (!issued || !keys || !bodies) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
 	for (size_t i = 0; i < n; i++) {
-		json_t *b = forecast_body(&fc[i]);
+		json_t *b;
 
-		issued[i] = fc[i].issued;
-		keys[i] = malloc(48);
-		bodies[i] = b ? json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		if (fc[i].stored)
+			continue;
+		b = forecast_body(&fc[i]);
+		issued[m] = fc[i].issued;
+		keys[m] = malloc(48);
+		bodies[m] = b ? json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		json_decref(b);
-		if (!keys[i] || !bodies[i]) {
+		if (!keys[m++] || !bodies[m - 1]) {
 			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 			goto cleanup;
 		}
-		forecast_model_key(&fc[i], keys[i], 48);
+		forecast_model_key(&fc[i], keys[m - 1], 48);
 	}
-	if (n)
-		ret = store_forecast_put(st, fc[0].farm_id, n, issued, (const char *const *)keys,
+	if (m)
+		ret = store_forecast_put(st, fc[0].farm_id, m, issued, (const char *const *)keys,
 					 (const char *const *)bodies, err);
+	for (size_t i = 0; i < n && !ret; i++)
+		fc[i].stored = true;
 cleanup:
-	for (size_t i = 0; keys && bodies && i < n; i++) {
+	for (size_t i = 0; keys && bodies && i < m; i++) {
 		free(keys[i]);
 		free(bodies[i]);
 	}
@@ -702,12 +1111,24 @@ static double r6(double v)
 	return round(v * 1e6) / 1e6;
 }
 
-json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int horizon,
-		      bool stored)
+void forecast_notes(const struct forecast *fc, char *buf, size_t len)
 {
-	json_t *lv = json_array(), *leads = json_array();
+	snprintf(buf, len, "%s%s%s", fc->cut_note, fc->cut_note[0] && fc->note[0] ? "; " : "",
+		 fc->note);
+}
+
+/* A string, or null for "". */
+static json_t *string_or_null(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
+json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int horizon)
+{
+	json_t *lv = json_array(), *leads = json_array(), *root = json_object();
 	int H = horizon < fc->nlead ? horizon : fc->nlead;
-	char t[UTC_ISO_LEN], r[UTC_ISO_LEN];
+	char t[UTC_ISO_LEN], r[UTC_ISO_LEN], notes[sizeof(fc->cut_note) + sizeof(fc->note) + 2];
+	int bad = !lv || !leads || !root;
 
 	for (int k = 0; k < n; k++)
 		json_array_append_new(lv, json_real(r6(levels[k])));
@@ -727,21 +1148,45 @@ json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int
 					 r6(fc->point[i]), "quantiles_mw", qm, "quantiles_frac",
 					 qf));
 	}
-	return json_pack(
-		"{s:s,s:f,s:s,s:{s:s,s:o,s:o},s:o,s:o,s:o,s:b,s:i,s:o,s:o}", "farm", fc->farm_id,
-		"capacity_mw", fc->capacity_mw, "issued", utc_format(fc->issued, t), "model",
-		"name", fc->model, "version",
-		strcmp(fc->model, "nn") ? json_null() : json_integer(fc->model_version), "curve",
-		fc->curve[0] ? json_string(fc->curve) : json_null(), "fallback",
-		fc->fallback[0] ? json_string(fc->fallback) : json_null(), "note",
-		fc->note[0] ? json_string(fc->note) : json_null(), "nwp_run",
+	forecast_notes(fc, notes, sizeof(notes));
+	bad |= json_object_set_new(root, "farm", json_string(fc->farm_id));
+	bad |= json_object_set_new(root, "capacity_mw", json_real(fc->capacity_mw));
+	bad |= json_object_set_new(root, "issued", json_string(utc_format(fc->issued, t)));
+	bad |= json_object_set_new(root, "issued_rule",
+				   json_string(forecast_issued_rule_name(fc->issued_rule)));
+	bad |= json_object_set_new(root, "issued_reason", string_or_null(fc->issued_reason));
+	bad |= json_object_set_new(
+		root, "model",
+		json_pack("{s:s,s:o,s:o}", "name", fc->model, "version",
+			  strcmp(fc->model, "nn") ? json_null() : json_integer(fc->model_version),
+			  "curve", string_or_null(fc->curve)));
+	bad |= json_object_set_new(root, "model_choice", string_or_null(fc->model_choice));
+	bad |= json_object_set_new(root, "fallback", string_or_null(fc->fallback));
+	bad |= json_object_set_new(root, "note", string_or_null(notes));
+	bad |= json_object_set_new(
+		root, "nwp_run",
 		fc->has_run ? json_pack("{s:o,s:s}", "ref_time",
 					fc->run_is_forecast
 						? json_string(utc_format(fc->run_ref_time, r))
 						: json_null(),
 					"source", fc->run_source)
-			    : json_null(),
-		"stored", stored, "horizon", H, "quantiles", lv, "leads", leads);
+			    : json_null());
+	bad |= json_object_set_new(root, "stored", json_boolean(fc->stored));
+	bad |= json_object_set_new(root, "computed_at",
+				   fc->computed_at ? json_string(utc_format(fc->computed_at, t))
+						   : json_null());
+	bad |= json_object_set_new(root, "horizon", json_integer(H));
+	bad |= json_object_set_new(root, "quantiles", lv);
+	lv = NULL;
+	bad |= json_object_set_new(root, "leads", leads);
+	leads = NULL;
+	if (bad) {
+		json_decref(lv);
+		json_decref(leads);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
 }
 
 enum wc_status forecast_csv(const struct forecast *fc, const float *levels, int n,
@@ -750,19 +1195,24 @@ enum wc_status forecast_csv(const struct forecast *fc, const float *levels, int 
 	int H = horizon < fc->nlead ? horizon : fc->nlead;
 	double scale = frac ? 1.0 : fc->capacity_mw;
 	enum wc_status ret = WC_OK;
-	char t[UTC_ISO_LEN], v[UTC_ISO_LEN];
+	char t[UTC_ISO_LEN], v[UTC_ISO_LEN], version[16] = "";
 
 	if (header) {
-		ret = dynbuf_adds(out, "issued,valid_time,lead_h,point");
+		ret = dynbuf_adds(out, "farm,issued,valid_time,lead_h,model,model_version,fallback,"
+				       "point");
 		for (int k = 0; k < n && !ret; k++)
 			ret = dynbuf_printf(out, ",q%g", levels[k]);
 		if (!ret)
 			ret = dynbuf_adds(out, "\n");
 	}
 	utc_format(fc->issued, t);
+	if (!strcmp(fc->model, "nn"))
+		snprintf(version, sizeof(version), "%d", fc->model_version);
+	/* farm ids and model names are slugs: nothing to quote */
 	for (int i = 0; i < H && !ret; i++) {
-		ret = dynbuf_printf(out, "%s,%s,%d,%.6g", t, utc_format(fc->valid[i], v), i + 1,
-				    fc->point[i] * scale);
+		ret = dynbuf_printf(out, "%s,%s,%s,%d,%s,%s,%s,%.6g", fc->farm_id, t,
+				    utc_format(fc->valid[i], v), i + 1, fc->model, version,
+				    fc->fallback[0] ? "true" : "false", fc->point[i] * scale);
 		for (int k = 0; k < n && !ret; k++)
 			ret = dynbuf_printf(out, ",%.6g", forecast_quantile(fc, i, levels[k]) * scale);
 		if (!ret)

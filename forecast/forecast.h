@@ -4,6 +4,13 @@
  * hourly leads 1..H, keep quantiles non-crossing, fall back to a baseline when the model
  * or the NWP is missing (and say so), and store the result.
  *
+ * One path serves every front end (the CLI, the API, the batch): a struct
+ * forecast_request holds what was asked (forecast_request_set parses each field from
+ * text, with the ranges and names in one place), and forecast_get_or_issue answers it:
+ * the issue time (the one asked for, or the default rule's, saying which and why), the
+ * model (auto's choice by validation scores, saying why), then the forecast stored for
+ * them, or one computed now and stored.
+ *
  * A struct forecaster serves many issue times of one farm from one load of the store
  * (the GEFCom scripts issue thousands): it loads the model once and the farm's series
  * (and its regional farms') once, bounded above by the last issue time it will serve;
@@ -24,6 +31,8 @@
 #include "forecast/nn.h"
 
 #define FORECAST_DEFAULT_HORIZON 36
+#define FORECAST_DEFAULT_LEVELS "0.1,0.5,0.9"	/* quantile levels shown by default */
+#define FORECAST_MAX_VERSION 1000000
 #define FORECAST_MAX_LEVELS (NN_MAX_QUANTILES + 2)
 #define FORECAST_MAX_REQUEST 128	/* quantile levels one request may ask for */
 
@@ -42,6 +51,20 @@ struct forecast_options {
 
 void forecast_options_init(struct forecast_options *o);
 
+/* Is `model` one of the names forecast_options.model takes? */
+bool forecast_model_known(const char *model);
+
+/* Which rule chose a forecast's issue time (forecast_default_issued). */
+enum forecast_issued_rule {
+	ISSUED_REQUESTED,	/* the request named it */
+	ISSUED_LATEST_RUN,	/* the newest NWP run's delivery */
+	ISSUED_LATEST_OBS,	/* the farm's last observation, later than that */
+	ISSUED_NOW,		/* now: no data yet, or the newest is later than now */
+};
+
+/* "requested", "latest_run", "latest_observation", "now" */
+const char *forecast_issued_rule_name(enum forecast_issued_rule r);
+
 struct forecast {
 	char farm_id[FARM_ID_MAX + 1];
 	double capacity_mw;
@@ -51,7 +74,12 @@ struct forecast {
 	char curve[8];			/* powercurve: "farm" (the farm's own curve) or
 					 * "fitted" (from history); "" for other models */
 	char fallback[384];		/* why a baseline stood in; "" when none did */
-	char note[512];			/* e.g. horizon cut at the NWP's reach; "" */
+	bool horizon_cut;		/* fewer leads than asked: the NWP's reach or the
+					 * model's trained leads ended (cut_note says which) */
+	char cut_note[160];		/* "" unless horizon_cut */
+	char note[512];			/* other notes (a hindcast, a curve without spread) */
+	int64_t computed_at;		/* when it was computed; 0: unknown (stored before) */
+	int64_t delay_s;		/* the NWP delivery delay the availability rule used */
 	bool has_run;
 	int64_t run_ref_time;		/* 0 for an analysis */
 	bool run_is_forecast;
@@ -64,6 +92,12 @@ struct forecast {
 					 * with FORECAST_POINT_MEAN), see baselines.h for the
 					 * baselines */
 	float *q;			/* (nlead, nq) */
+
+	/* about the request it answers (set by forecaster_get_or_issue, never stored) */
+	bool stored;			/* kept in the store: read from it, or written now */
+	enum forecast_issued_rule issued_rule;
+	char issued_reason[256];	/* why this issue time */
+	char model_choice[192];		/* why this model ("requested", or auto's reason) */
 };
 
 void forecast_release(struct forecast *fc);
@@ -75,8 +109,13 @@ struct forecaster;
 /*
  * Prepare forecasts of farm_id for issue times in [first, last] (INT64_MIN for both:
  * the default issue time, see forecast_default_issued). Loads the model (unless a
- * baseline is asked for) and the series. *out owned by the caller (forecaster_free).
- * WC_ENOTFOUND for an unknown farm, or model "nn" without a trained model.
+ * baseline is asked for) and decides which model serves first: the one asked for, or
+ * with "auto" whichever of the network and the baselines has the lowest validation RMSE
+ * in the model's scores (farm_model_auto_choice); the series are loaded at the first
+ * issue. *out owned by the caller (forecaster_free). WC_EINVAL for a bad option (an
+ * unknown model, a version with a baseline); WC_ENOTFOUND for an unknown farm, a pinned
+ * model_version that does not exist (naming those that do), or model "nn" without a
+ * trained model.
  */
 enum wc_status forecaster_open(struct store *st, const char *farm_id,
 			       const struct forecast_options *o, int64_t first, int64_t last,
@@ -87,19 +126,68 @@ int64_t forecaster_first(const struct forecaster *fc);
 
 /*
  * Forecast at issue time T (within the open range), floored to the hour (rows are
- * hourly; the floor can only see less). On success *out holds the result
- * (forecast_release). WC_ENOTFOUND when no model nor baseline has inputs at T.
+ * hourly; the floor can only see less), computed now. On success *out holds the result
+ * (forecast_release), with stored false. WC_ENODATA when no model nor baseline has
+ * inputs at T (the reasons in the message; when the farm has no NWP at all in the year
+ * before T, that first: "no NWP for farm 'X' ...: ingest a grid that covers it").
  */
 enum wc_status forecaster_issue(struct forecaster *fc, int64_t T, struct forecast *out,
 				struct wc_error *err);
 
 /*
+ * The forecast at T that the store holds for the model that serves first (same model
+ * key and delivery delay, enough leads or cut for want of data, and the fallback this
+ * request's would have: none, or why auto has no model), with the request's point rule
+ * applied to its quantiles and out->stored true; else forecaster_issue's. Never writes:
+ * see forecast_store.
+ */
+enum wc_status forecaster_get_or_issue(struct forecaster *fc, int64_t T,
+				       struct forecast *out, struct wc_error *err);
+
+/*
  * The default issue time of a farm: the later of the newest run's delivery (reference
  * time + delay) and the last observation, capped at now, floored to the hour. Falls
- * back to now floored to the hour when the farm has neither.
+ * back to now floored to the hour when the farm has neither. *rule and reason (len
+ * bytes; both may be NULL) say which, e.g. "latest data: NWP run 2026-03-01T00:00:00Z
+ * delivered at 2026-03-01T05:00:00Z (delay 5 h)".
  */
 enum wc_status forecast_default_issued(struct store *st, const char *farm_id,
-				       int64_t delay_s, int64_t *T, struct wc_error *err);
+				       int64_t delay_s, int64_t *T,
+				       enum forecast_issued_rule *rule, char *reason, size_t len,
+				       struct wc_error *err);
+
+/* ---- one request, as every front end takes it ---------------------------------- */
+
+struct forecast_request {
+	struct forecast_options o;
+	int64_t issued;				/* INT64_MIN: the default issue time */
+	float levels[FORECAST_MAX_REQUEST];	/* quantile levels shown, increasing */
+	int nlevels;				/* default FORECAST_DEFAULT_LEVELS */
+	bool frac;				/* CSV in fractions of capacity, not MW */
+	bool store;				/* keep what is computed (default true) */
+};
+
+void forecast_request_init(struct forecast_request *r);
+
+/*
+ * Set one field of r from text, as a CLI option or a query parameter gives it. key:
+ * "issued" (ISO 8601), "horizon" (1..FEAT_MAX_LEAD), "quantiles" (a list or
+ * from:to:step), "model", "model_version" (1..FORECAST_MAX_VERSION), "point" (median or
+ * mean), "units" (mw or frac). On a bad value WC_EINVAL with err->msg saying what to
+ * use ("use 1..744 hours"), for the caller to name the option as its user wrote it;
+ * WC_EINVAL "unknown" for another key. r->o.model points into `value` afterwards.
+ */
+enum wc_status forecast_request_set(struct forecast_request *r, const char *key,
+				    const char *value, struct wc_error *err);
+
+/*
+ * Answer r for farm_id: forecaster_open and forecaster_get_or_issue at r->issued (or
+ * the default issue time), then with r->store the forecast computed now is stored
+ * (a store failure is logged and leaves out->stored false). *out as forecaster_issue.
+ */
+enum wc_status forecast_get_or_issue(struct store *st, const char *farm_id,
+				     const struct forecast_request *r, struct forecast *out,
+				     struct wc_error *err);
 
 /* ---- storing and showing ---------------------------------------------------------- */
 
@@ -107,13 +195,17 @@ enum wc_status forecast_default_issued(struct store *st, const char *farm_id,
 json_t *forecast_body(const struct forecast *fc);
 enum wc_status forecast_from_body(const char *text, struct forecast *fc, struct wc_error *err);
 
-/* Store n forecasts of one farm in one transaction. */
-enum wc_status forecast_store(struct store *st, const struct forecast *fc, size_t n,
+/*
+ * Store those of n forecasts of one farm that are not stored yet, in one transaction,
+ * and mark them stored.
+ */
+enum wc_status forecast_store(struct store *st, struct forecast *fc, size_t n,
 			      struct wc_error *err);
 
 /*
  * Parse requested quantile levels: "0.1,0.5,0.9" or "from:to:step" (e.g. 0.01:0.99:0.01).
- * Each in (0, 1), increasing after sorting, at most FORECAST_MAX_REQUEST.
+ * Each in (0, 1), increasing after sorting, at most FORECAST_MAX_REQUEST. The message
+ * names the text ("invalid quantile list '...': use ...").
  */
 enum wc_status forecast_parse_levels(const char *s, float *levels, int *n,
 				     struct wc_error *err);
@@ -130,12 +222,16 @@ enum wc_status forecast_check_levels(const struct forecast *fc, const float *lev
  * The response JSON (a new reference) with leads 1..min(horizon, nlead) and the requested
  * levels (already checked).
  */
-json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int horizon,
-		      bool stored);
+json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int horizon);
+
+/* The note of fc as JSON and the headers show it: cut_note and note joined by "; ". */
+void forecast_notes(const struct forecast *fc, char *buf, size_t len);
 
 /*
- * CSV rows "issued,valid_time,lead_h,point,q<level>..." (with the header line when
- * `header`), in MW or, with `frac`, fractions of capacity.
+ * CSV rows "farm,issued,valid_time,lead_h,model,model_version,fallback,point,q<level>..."
+ * (with the header line when `header`), in MW or, with `frac`, fractions of capacity;
+ * model_version is empty for a baseline, fallback "true" when a baseline stood in for
+ * the model asked for (the reason and the notes are the front end's to show beside).
  */
 enum wc_status forecast_csv(const struct forecast *fc, const float *levels, int n,
 			    int horizon, bool header, bool frac, struct dynbuf *out);

@@ -71,6 +71,58 @@ int farm_model_median(const struct farm_model *m)
 	return best;
 }
 
+int farm_model_auto_choice(const struct farm_model *m, bool mean, char *why, size_t len)
+{
+	static const struct {
+		const char *key;
+		enum baseline b;
+	} base[] = {
+		{ "powercurve_rmse", BASELINE_POWERCURVE },
+		{ "persistence_rmse", BASELINE_PERSISTENCE },
+		{ "climatology_rmse", BASELINE_CLIMATOLOGY },
+	};
+	json_t *root = m->scores ? json_loads(m->scores, 0, NULL) : NULL;
+	json_t *all = json_object_get(root, "overall");
+	json_t *net = json_object_get(all, mean ? "rmse_mean" : "rmse");
+	double v[3], best;
+	int choice = -1;
+	size_t l;
+	char name[48], others[256];
+
+	if (!json_is_number(net))	/* models from before rmse_mean have rmse */
+		net = json_object_get(all, "rmse");
+	snprintf(name, sizeof(name), "nn (model %d)", m->version);
+	if (!json_is_number(net)) {
+		snprintf(why, len, "%s: it has no validation scores to compare with the baselines",
+			 name);
+		json_decref(root);
+		return -1;
+	}
+	best = json_number_value(net);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *x = json_object_get(all, base[i].key);
+
+		v[i] = json_is_number(x) ? json_number_value(x) : NAN;
+		if (v[i] < best) {	/* NaN never wins */
+			best = v[i];
+			choice = (int)base[i].b;
+		}
+	}
+	/* the others, for the comparison */
+	l = choice >= 0 ? (size_t)snprintf(others, sizeof(others), "%s %.4f", name,
+					    json_number_value(net))
+			: 0;
+	for (size_t i = 0; i < 3 && l < sizeof(others); i++)
+		if ((int)base[i].b != choice && isfinite(v[i]))
+			l += (size_t)snprintf(others + l, sizeof(others) - l, "%s%s %.4f",
+					      l ? ", " : "", baseline_name(base[i].b), v[i]);
+	snprintf(why, len, "%s: lowest validation RMSE %.4f (%s)",
+		 choice < 0 ? name : baseline_name((enum baseline)choice), best,
+		 l ? others : "no baseline was scored");
+	json_decref(root);
+	return choice;
+}
+
 void farm_model_smooth(int K, const float *q, float *out, int n, int nq, const int64_t *T,
 		       const int *lead)
 {
@@ -429,7 +481,7 @@ static enum wc_status fit_models(const struct train_options *o,
 		if (rs[i].split < 16) {
 			snprintf(what, sizeof(what), "farm '%s'%s", f[i].target->farm.id,
 				 n > 1 ? " of the pool" : "");
-			return wc_error_set(err, WC_ENOTFOUND,
+			return wc_error_set(err, WC_ENODATA,
 					    "not enough training rows for %s (%" PRId64 " rows "
 					    "from %d issue times): it needs NWP runs and "
 					    "observations over the same period; ingest runs and "

@@ -74,7 +74,7 @@ struct farm_model {
 
 /*
  * Train a model of farm `farm_id` from the store. On success *out is owned by the caller
- * (farm_model_free). WC_ENOTFOUND when the farm has no usable rows (no NWP or no
+ * (farm_model_free). WC_ENODATA when the farm has no usable rows (no NWP or no
  * observations in range), WC_EINVAL for bad options.
  */
 enum wc_status farm_model_train(struct store *st, const char *farm_id,
@@ -117,6 +117,17 @@ void farm_model_free(struct farm_model *m);
 /* {farm, version, rows, train_from, train_to, train_seconds, scores} of a trained model,
  * as the CLI and the API report it; NULL on allocation failure. */
 json_t *farm_model_json(const struct farm_model *m);
+
+/*
+ * What `--model auto` serves for m's farm: whichever of m's network and the baselines
+ * has the lowest overall validation RMSE in m's scores (the network's point is its
+ * median, or with `mean` the mean of its quantiles). -1 for the network, else an enum
+ * baseline; a baseline must score strictly lower. Baselines without a score (no curve
+ * could be fitted) are left out; a model without scores keeps its network. `why` (len
+ * bytes) gets the comparison, e.g. "powercurve: validation RMSE 0.1330 < nn (model 2)
+ * 0.4580; persistence 0.3000, climatology 0.3400".
+ */
+int farm_model_auto_choice(const struct farm_model *m, bool mean, char *why, size_t len);
 
 /* Index of the quantile level nearest 0.5 (the point forecast). */
 int farm_model_median(const struct farm_model *m);

@@ -28,6 +28,8 @@ enum route_scope {
 	SCOPE_WRITE,
 };
 
+#define REPLY_MAX_HEADERS 6
+
 struct reply {
 	unsigned status;
 	json_t *json;		/* owned; sent when text is NULL */
@@ -35,6 +37,11 @@ struct reply {
 	size_t text_len;
 	const char *content_type;
 	char location[256];	/* Location header when not empty */
+	struct {
+		char name[32];
+		char value[512];
+	} header[REPLY_MAX_HEADERS];	/* more headers (reply_header) */
+	int nheaders;
 };
 
 struct request;
@@ -100,6 +107,11 @@ void reply_json(struct reply *rep, unsigned status, json_t *body);
 /* Reply `status` with text (copied) of the given content type. */
 void reply_text(struct reply *rep, unsigned status, const char *content_type,
 		const char *text, size_t len);
+/*
+ * Add the header "name: value" to the reply (at most REPLY_MAX_HEADERS; more are
+ * dropped). The value is cut to 511 bytes and anything but printable ASCII becomes '?'.
+ */
+void reply_header(struct reply *rep, const char *name, const char *value);
 /* An error reply {"error":{"code":code,"message":...}}. */
 void reply_error(struct reply *rep, unsigned status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -128,6 +128,20 @@ void reply_text(struct reply *rep, unsigned status, const char *content_type,
 	}
 }
 
+void reply_header(struct reply *rep, const char *name, const char *value)
+{
+	char *v;
+	size_t i;
+
+	if (rep->nheaders == REPLY_MAX_HEADERS)
+		return;
+	snprintf(rep->header[rep->nheaders].name, sizeof(rep->header[0].name), "%s", name);
+	v = rep->header[rep->nheaders++].value;
+	for (i = 0; value[i] && i + 1 < sizeof(rep->header[0].value); i++)
+		v[i] = value[i] >= 0x20 && value[i] < 0x7f ? value[i] : '?';
+	v[i] = '\0';
+}
+
 void reply_error(struct reply *rep, unsigned status, const char *code, const char *fmt, ...)
 {
 	char msg[1024];
@@ -150,6 +164,7 @@ void reply_wc_error(struct reply *rep, const struct wc_error *err)
 		{ WC_EINVAL, 400, "bad_request" },
 		{ WC_EFORMAT, 400, "bad_request" },
 		{ WC_ENOTFOUND, 404, "not_found" },
+		{ WC_ENODATA, 409, "no_data" },
 		{ WC_EEXIST, 409, "conflict" },
 		{ WC_ETOOLARGE, 413, "payload_too_large" },
 		{ WC_EUNSUPPORTED, 422, "unprocessable" },
@@ -278,6 +293,8 @@ static MHD_Result_t send_reply(struct MHD_Connection *conn, struct reply *rep,
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	if (rep->location[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rep->location);
+	for (int i = 0; i < rep->nheaders; i++)
+		MHD_add_response_header(resp, rep->header[i].name, rep->header[i].value);
 	ret = MHD_queue_response(conn, rep->status, resp);
 	MHD_destroy_response(resp);
 	return ret;

@@ -94,7 +94,7 @@ Test(baselines_hand, persistence)
 		     WC_OK);
 	cr_assert_eq(baseline_forecast(BASELINE_PERSISTENCE, &s, T0 + 40 * 3600, 1, taus, 3, NULL,
 				       point, q, NULL, &err),
-		     WC_ENOTFOUND);
+		     WC_ENODATA);
 	cr_assert(strstr(err.msg, "24 h"), "%s", err.msg);
 	farm_series_release(&s);
 	store_close(st);
@@ -122,7 +122,7 @@ Test(baselines_hand, power_curve_fit)
 	 * 10.1 and 10.2 m/s below the centre of 0.8 from 0.75): the median is 0.01 */
 	cr_assert_float_eq(power_curve_resid(&pc, 0.5), 0.01, 1e-6);
 	cr_assert_float_eq(power_curve_resid(&pc, 0.0), -0.1, 1e-6);
-	cr_assert_eq(power_curve_fit(&pc, ws, y, 2, &err), WC_ENOTFOUND);
+	cr_assert_eq(power_curve_fit(&pc, ws, y, 2, &err), WC_ENODATA);
 }
 
 /* A farm's given curve: linear between its points, 0 below the first, the last beyond. */

@@ -392,7 +392,7 @@ Test(forecast_pool, one_network_for_the_pool)
 	farm_model_free(pb[1]);
 	farm_model_free(pb[0]);
 	cr_assert_eq(store_farm_delete(b, "beta", &err), WC_OK, "%s", err.msg);
-	issue(b, "alpha", "auto", T, 6, &fb);
+	issue(b, "alpha", "nn", T, 6, &fb);
 	cr_assert_str_eq(fb.model, "nn", "%s", fb.fallback);
 	forecast_release(&fb);
 	store_close(a);
@@ -534,7 +534,7 @@ Test(forecast_shape, json_and_csv)
 
 	fx_fill(st, 4, INT64_MAX, 0);
 	issue(st, "alpha", "powercurve", T, 6, &f);
-	j = forecast_json(&f, lv, 3, 6, false);
+	j = forecast_json(&f, lv, 3, 6);
 	cr_assert_not_null(j);
 	cr_assert_str_eq(json_string_value(json_object_get(j, "farm")), "alpha");
 	cr_assert_str_eq(json_string_value(json_object_get(j, "issued")), "2026-01-03T05:00:00Z");
@@ -569,9 +569,12 @@ Test(forecast_shape, json_and_csv)
 	cr_assert_eq(forecast_csv(&f, lv, 3, 6, true, false, &b), WC_OK);
 	for (line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (nlines == 0)
-			cr_assert_str_eq(line, "issued,valid_time,lead_h,point,q0.1,q0.5,q0.9");
+			cr_assert_str_eq(line, "farm,issued,valid_time,lead_h,model,model_version,"
+					       "fallback,point,q0.1,q0.5,q0.9");
 		else if (nlines == 1)
-			cr_assert_eq(strncmp(line, "2026-01-03T05:00:00Z,2026-01-03T06:00:00Z,1,", 44),
+			cr_assert_eq(strncmp(line, "alpha,2026-01-03T05:00:00Z,2026-01-03T06:00:00Z,1,"
+						   "powercurve,,false,",
+					     68),
 				     0, "%s", line);
 		nlines++;
 	}
@@ -659,8 +662,8 @@ Test(forecast_fallback, chain_without_model_or_nwp)
 	/* nothing at all: no forecast, a clear reason */
 	forecast_options_init(&o);
 	cr_assert_eq(forecaster_open(st, "alpha", &o, T, T, &fcr, &err), WC_OK, "%s", err.msg);
-	cr_assert_eq(forecaster_issue(fcr, T, &f, &err), WC_ENOTFOUND);
-	cr_assert(strstr(err.msg, "no trained model"), "%s", err.msg);
+	cr_assert_eq(forecaster_issue(fcr, T, &f, &err), WC_ENODATA);
+	cr_assert(strstr(err.msg, "no NWP for farm 'alpha'"), "%s", err.msg);
 	forecaster_free(fcr);
 
 	fx_fill(st, 4, INT64_MAX, 0);
@@ -708,18 +711,18 @@ Test(forecast_fallback, model_falls_back_without_nwp_and_cuts_at_reach)
 	cr_assert_eq(farm_model_save(st, m, &err), WC_OK, "%s", err.msg);
 	cr_assert_eq(m->version, 1);
 	farm_model_free(m);
-	issue(st, "alpha", "auto", FX_T0 + 86400 + 5 * 3600, 36, &f);
+	issue(st, "alpha", "nn", FX_T0 + 86400 + 5 * 3600, 36, &f);
 	cr_assert_str_eq(f.model, "nn");
 	cr_assert_eq(f.model_version, 1);
 	cr_assert_eq(f.nlead, 12, "cut to the trained leads");
-	cr_assert(strstr(f.note, "trained for"), "%s", f.note);
+	cr_assert(f.horizon_cut && strstr(f.cut_note, "trained for"), "%s", f.cut_note);
 	cr_assert(strstr(f.note, "not a leakage-free hindcast"), "%s", f.note);
 	forecast_release(&f);
 	/* 45 h after the last run's reference time its leads 46..48 remain: 1..3 */
-	issue(st, "alpha", "auto", last_ref + 45 * 3600, 12, &f);
+	issue(st, "alpha", "nn", last_ref + 45 * 3600, 12, &f);
 	cr_assert_str_eq(f.model, "nn");
 	cr_assert_eq(f.nlead, 3);
-	cr_assert(strstr(f.note, "reach"), "%s", f.note);
+	cr_assert(f.horizon_cut && strstr(f.cut_note, "reach"), "%s", f.cut_note);
 	forecast_release(&f);
 	/* beyond every run's reach and a day after the last observation: climatology */
 	issue(st, "alpha", "auto", last_ref + 49 * 3600, 12, &f);
@@ -777,7 +780,7 @@ static const char *json_model_curve(const struct forecast *f)
 {
 	static char buf[16];
 	float lv[1] = { 0.5f };
-	json_t *j = forecast_json(f, lv, 1, 1, false);
+	json_t *j = forecast_json(f, lv, 1, 1);
 	json_t *c = json_object_get(json_object_get(j, "model"), "curve");
 
 	cr_assert(json_is_string(c) || json_is_null(c));
@@ -978,11 +981,12 @@ Test(forecast_e2e, cli_and_http)
 	/* one issue time, CSV in fractions */
 	cr_assert_eq(tu_cli(dir, &out, &errs,
 			    "forecast --farm north-sea-1 --issued 2026-01-10T05:00Z --horizon 6 "
-			    "--format csv --units frac --quantiles 0.05,0.5,0.95"),
+			    "--format csv --units frac --quantiles 0.05,0.5,0.95 --model nn"),
 		     0, "%s", errs);
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++)
 		if (n == 0)
-			cr_assert_str_eq(line, "issued,valid_time,lead_h,point,q0.05,q0.5,q0.95");
+			cr_assert_str_eq(line, "farm,issued,valid_time,lead_h,model,model_version,"
+					       "fallback,point,q0.05,q0.5,q0.95");
 	cr_assert_eq(n, 7);
 	free(out);
 	free(errs);
@@ -1013,7 +1017,8 @@ Test(forecast_e2e, cli_and_http)
 				    "--format csv --units frac --no-store",
 				    path),
 			     0, "%s", errs);
-		cr_assert(strstr(out, "\n2026-01-11T17:00:00Z,2026-01-11T21:00:00Z,4,"), "%s", out);
+		cr_assert(strstr(out, "\nnorth-sea-1,2026-01-11T17:00:00Z,2026-01-11T21:00:00Z,4,"),
+			  "%s", out);
 		n = 0;
 		for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			n++;
@@ -1082,7 +1087,8 @@ Test(forecast_e2e, cli_and_http)
 	cfg.threads = 2;
 	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
 	cr_assert(tu_http_request(server_port(srv), "GET",
-				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=6",
+				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=6"
+				  "&model=nn",
 				  NULL, 0, NULL, &r));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	j = json_loads(r.body, 0, NULL);
@@ -1095,7 +1101,7 @@ Test(forecast_e2e, cli_and_http)
 	/* the stored quantiles serve either point rule */
 	cr_assert(tu_http_request(server_port(srv), "GET",
 				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=6"
-				  "&point=median&quantiles=0.5",
+				  "&point=median&quantiles=0.5&model=nn",
 				  NULL, 0, NULL, &r));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	j = json_loads(r.body, 0, NULL);
@@ -1111,11 +1117,12 @@ Test(forecast_e2e, cli_and_http)
 	tu_http_release(&r);
 	/* a longer horizon than stored is computed again (and stored in its place) */
 	cr_assert(tu_http_request(server_port(srv), "GET",
-				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=9",
+				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=9"
+				  "&model=nn",
 				  NULL, 0, NULL, &r));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	j = json_loads(r.body, 0, NULL);
-	cr_assert(json_is_false(json_object_get(j, "stored")), "%s", r.body);
+	cr_assert(json_is_true(json_object_get(j, "stored")), "%s", r.body);
 	cr_assert_eq(json_array_size(json_object_get(j, "leads")), 9);
 	json_decref(j);
 	tu_http_release(&r);
@@ -1137,7 +1144,10 @@ Test(forecast_e2e, cli_and_http)
 					  "/v1/farms/north-sea-1/forecast?horizon=3&model=climatology",
 					  NULL, 0, hdr, &r));
 		cr_assert_eq(r.status, 200, "%s", r.body);
-		cr_assert_eq(strncmp(r.body, "issued,valid_time,lead_h,point,q0.1,q0.5,q0.9\n", 46), 0,
+		cr_assert_eq(strncmp(r.body, "farm,issued,valid_time,lead_h,model,model_version,"
+					     "fallback,point,q0.1,q0.5,q0.9\n",
+				     80),
+			     0,
 			     "%s", r.body);
 		tu_http_release(&r);
 	}
@@ -1260,12 +1270,18 @@ static int read_csv_leads(char *out, double (*v)[4], int max)
 
 	cr_assert(line && strstr(line, "point"), "header: %s", line ? line : "");
 	while ((line = strtok_r(NULL, "\n", &save)) && n < max) {
-		char issued[40], valid[40];
-		int lead;
+		const char *p = line;
+		int lead = 0;
 
-		cr_assert_eq(sscanf(line, "%39[^,],%39[^,],%d,%lf,%lf,%lf,%lf", issued, valid, &lead,
-				    &v[n][0], &v[n][1], &v[n][2], &v[n][3]),
-			     7, "%s", line);
+		/* farm,issued,valid_time,lead_h,model,model_version,fallback,point,q... */
+		for (int c = 0; c < 7 && p; c++) {
+			if (c == 3)
+				lead = atoi(p);
+			p = strchr(p, ',');
+			p = p ? p + 1 : NULL;
+		}
+		cr_assert(p && sscanf(p, "%lf,%lf,%lf,%lf", &v[n][0], &v[n][1], &v[n][2], &v[n][3]) == 4,
+			  "%s", line);
 		cr_assert_eq(lead, n + 1);
 		n++;
 	}
@@ -1411,7 +1427,7 @@ Test(forecast_analyses, nwp_only_model_forecasts_any_lead)
 	cr_assert_eq(farm_model_save(st, m, &err), WC_OK, "%s", err.msg);
 	farm_model_free(m);
 	/* a week ahead from NWP alone, beyond the trained leads and every observation */
-	issue(st, "alpha", "auto", T, 168, &f);
+	issue(st, "alpha", "nn", T, 168, &f);
 	cr_assert_str_eq(f.model, "nn");
 	cr_assert_eq(f.nlead, 168, "%s", f.note);
 	cr_assert(f.has_run && !f.run_is_forecast);

@@ -496,6 +496,6 @@ Test(http_train, pool_save_fails_midway)
 	json_decref(job);
 	assert_error(req_json("GET",
 			      "/v1/farms/horns-reef/forecast?issued=2026-01-08T05:00:00Z&model=nn",
-			      NULL, 409),
-		     "no_data");
+			      NULL, 404),
+		     "not_found");
 }
