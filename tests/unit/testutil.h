@@ -48,6 +48,13 @@ bool tu_http_request(unsigned port, const char *method, const char *path,
 		     struct tu_http *out);
 void tu_http_release(struct tu_http *r);
 
+/*
+ * Poll GET `url` (a job, /v1/jobs/N) every 20 ms until its state is done or failed, for
+ * at most 30 s (then the test fails). Returns the job's JSON (a jansson json_t *, a new
+ * reference; void * here to keep jansson out of this header).
+ */
+void *tu_wait_job(unsigned port, const char *url);
+
 /* Read a whole file (malloc'd, NUL-terminated); NULL if it cannot be read. */
 char *tu_read_file(const char *path, size_t *len);
 
