@@ -498,7 +498,7 @@ static bool content_type_ok(struct request *req, const struct route *r, struct r
 	}
 	join_words(r->content_types, list, sizeof(list));
 	reply_error(rep, 415, "unsupported_media_type",
-		    "unsupported content type '%s' for %s %s: use %s",
+		    "unsupported content type '%s' for %s %s: send Content-Type %s",
 		    dispatch_show(shown, sizeof(shown), ctype, strlen(ctype)), r->method,
 		    r->pattern, list);
 	return false;
