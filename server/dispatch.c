@@ -153,8 +153,11 @@ static const char *param_name(const char *pattern, size_t i, char *out, size_t c
 	return out;
 }
 
-/* Refuse a path no route takes: a NUL or invalid UTF-8 in it (400), else 405 or 404. */
-static void refuse_path(struct request *req, struct reply *rep, bool path_known)
+/*
+ * Refuse a path no route takes: a NUL or invalid UTF-8 in it (400), else 405 (with
+ * `allow`, the methods the path takes, when not empty) or 404.
+ */
+static void refuse_path(struct request *req, struct reply *rep, const char *allow)
 {
 	char shown[SHOW_MAX];
 
@@ -164,18 +167,20 @@ static void refuse_path(struct request *req, struct reply *rep, bool path_known)
 		return;
 	}
 	dispatch_show(shown, sizeof(shown), req->path, req->path_len);
-	if (memchr(req->path, '\0', req->path_len))
+	if (memchr(req->path, '\0', req->path_len)) {
 		reply_error(rep, 400, "bad_request", "invalid path '%s': it holds a NUL byte",
 			    shown);
-	else if (!utf8_valid(req->path, req->path_len))
+	} else if (!utf8_valid(req->path, req->path_len)) {
 		reply_error(rep, 400, "bad_request", "invalid path '%s': not valid UTF-8",
 			    shown);
-	else if (path_known)
+	} else if (allow[0]) {
 		reply_error(rep, 405, "method_not_allowed",
 			    "method %s is not allowed on '%s'; allowed: %s", req->method, shown,
-			    rep->allow);
-	else
+			    allow);
+		snprintf(rep->allow, sizeof(rep->allow), "%s", allow);
+	} else {
 		reply_error(rep, 404, "not_found", "no route for '%s'", shown);
+	}
 }
 
 /* Check the path's {name} segments against the id alphabet and copy them to params. */
@@ -511,34 +516,30 @@ const struct route *dispatch_route(struct request *req, struct reply *rep)
 	struct segment seg[ROUTE_MAX_PARAMS];
 	const struct route *found = NULL;
 	struct query_check qc = { .rep = rep };
-	bool path_known = false;
+	char allow[sizeof(rep->allow)] = "";
 	size_t nseg = 0;
 
-	rep->allow[0] = '\0';
 	if (req->path_len == ROUTE_PATH_OVERLONG) {
-		refuse_path(req, rep, false);
+		refuse_path(req, rep, allow);
 		return NULL;
 	}
 	for (size_t i = 0; i < nroutes; i++) {
-		size_t o = strlen(rep->allow);
+		size_t o = strlen(allow);
 
 		if (!match(routes[i].pattern, req->path, req->path_len, NULL, NULL))
 			continue;
-		path_known = true;
-		snprintf(rep->allow + o, sizeof(rep->allow) - o, "%s%s", o ? ", " : "",
-			 routes[i].method);
+		snprintf(allow + o, sizeof(allow) - o, "%s%s", o ? ", " : "", routes[i].method);
 		if (!found && !strcmp(routes[i].method, req->method))
 			found = &routes[i];
 	}
 	if (!found) {
-		refuse_path(req, rep, path_known);
+		refuse_path(req, rep, allow);
 		return NULL;
 	}
 	match(found->pattern, req->path, req->path_len, seg, &nseg);
 	/* the literal parts matched the pattern: only the ids can hold odd bytes */
 	if (!take_params(req, found, seg, nseg, rep))
 		return NULL;
-	rep->allow[0] = '\0';
 	qc.route = found;
 	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, check_param, &qc);
 	if (qc.failed || !negotiate(req, found, qc.format, rep) ||

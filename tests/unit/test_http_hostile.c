@@ -525,6 +525,9 @@ Test(http_hostile, table_then_store_unchanged)
 			cr_expect_str_eq(code, c->code, "case %zu '%s': %s", i, c->what, r.body);
 			cr_expect(strstr(r.head, "Content-Type: application/json"),
 				  "case %zu '%s': %s", i, c->what, r.head);
+			cr_expect((c->status == 405) == (strstr(r.head, "\r\nAllow: ") != NULL),
+				  "case %zu '%s': Allow header on a %d or none on a 405: %s", i,
+				  c->what, c->status, r.head);
 			cr_expect(!c->needle || strstr(msg, c->needle),
 				  "case %zu '%s': message lacks \"%s\": %s", i, c->what, c->needle,
 				  msg);
