@@ -279,7 +279,6 @@ static void *request_begin(void *cls, const char *uri, struct MHD_Connection *co
 
 	if (!req)
 		return NULL;	/* answer() drops the connection */
-	atomic_fetch_add(&srv->inflight, 1);
 	req->conn = conn;
 	req->srv = srv;
 	req->store = srv->store;
@@ -312,6 +311,8 @@ static MHD_Result_t request_start(struct request *req, const char *method,
 	const char *clen;
 	char shown[128];
 
+	/* in flight from here (server_stop waits for these), not while headers trickle in */
+	atomic_fetch_add(&req->srv->inflight, 1);
 	req->started = true;
 	req->method = method;
 	if (target_cut(req, version)) {
@@ -383,9 +384,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	reply_release(&req->refusal);
 	free(req->head);
 	free(req->upload_hash);
+	if (req->started)
+		atomic_fetch_sub(&srv->inflight, 1);
 	free(req);
 	*con_cls = NULL;
-	atomic_fetch_sub(&srv->inflight, 1);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
