@@ -18,6 +18,9 @@ void farm_delete_handler(struct request *req, struct reply *rep);
 void farm_obs_post_handler(struct request *req, struct reply *rep);
 
 void grids_upload_handler(struct request *req, struct reply *rep);
+/* POST /v1/grids's sniff: netCDF-3 or HDF5 (netCDF-4) signatures, else 415. */
+enum body_verdict netcdf_sniff(struct request *req, const unsigned char *head, size_t len,
+			       bool last, struct reply *rep);
 void grids_list_handler(struct request *req, struct reply *rep);
 void job_get_handler(struct request *req, struct reply *rep);
 

@@ -1,7 +1,9 @@
 /*
  * request.h - per-request state, the route table's shape and reply helpers that every
  * handler uses. A struct request lives in libmicrohttpd's request closure from the first
- * callback to the completion callback, which is the only place it is freed.
+ * callback to the completion callback, which is the only place it is freed. The
+ * functions are in server/request.c; the checks that run before a handler (declared
+ * in the route table) in server/dispatch.c.
  */
 #ifndef WC_REQUEST_H
 #define WC_REQUEST_H
@@ -21,6 +23,9 @@ struct job_pool;
 
 #define ROUTE_MAX_PARAMS 4
 #define ROUTE_PARAM_MAX 128
+#define ROUTE_PATH_MAX 1024	/* a longer (decoded) path matches no route: 404 */
+#define ROUTE_PATH_OVERLONG ((size_t)-1)	/* request.path_len of such a path */
+#define ROUTE_SNIFF_MAX (64 * 1024 + 8)	/* bytes of a body a route's sniff sees */
 
 enum route_scope {
 	SCOPE_PUBLIC,	/* no token needed (health, metrics) */
@@ -42,21 +47,54 @@ struct reply {
 		char value[512];
 	} header[REPLY_MAX_HEADERS];	/* more headers (reply_header) */
 	int nheaders;
+	char allow[64];		/* Allow header (405) when not empty */
 };
 
 struct request;
 typedef void (*handler_fn)(struct request *req, struct reply *rep);
 
+enum body_verdict { BODY_MORE, BODY_OK, BODY_REFUSE };
+
+/*
+ * A route's look at the start of a body as it streams in: `head` holds the first `len`
+ * bytes. BODY_MORE asks for more; when `last` is true no more will come (the body ended,
+ * or ROUTE_SNIFF_MAX bytes were seen) and the answer must be BODY_OK or BODY_REFUSE.
+ * BODY_REFUSE fills rep (415, ...): the rest of the body is discarded and rep is the
+ * answer once the upload ends; the handler never runs.
+ */
+typedef enum body_verdict (*sniff_fn)(struct request *req, const unsigned char *head,
+				      size_t len, bool last, struct reply *rep);
+
 /* max_body value meaning "the server's upload cap" (server_config.max_upload). */
 #define ROUTE_UPLOAD_CAP ((size_t)-1)
 
+enum {
+	ROUTE_CSV = 1 << 0,	/* answers text/csv too (Accept: text/csv or ?format=csv) */
+	ROUTE_TO_FILE = 1 << 1,	/* stream the body to a temporary file, not memory */
+};
+
+/*
+ * One row of the route table (server/routes.c). Generic code (server/dispatch.c) checks
+ * everything declared here before the handler runs:
+ * - every {name} segment of the path against the id alphabet (farm_id_valid);
+ * - `query`: the query parameters the route takes, space separated, each "name" or
+ *   "name:kind" with kind `id` (checked like a path id) or `file` (a file name, no '/').
+ *   An unknown or repeated parameter, one without a value, or a value with a NUL byte
+ *   or invalid UTF-8 is a 400. ROUTE_CSV routes take `format` (json|csv) as well.
+ * - Accept: satisfiable by application/json (or text/csv with ROUTE_CSV), else 406;
+ * - `content_types` (space separated; NULL: any): a Content-Type not listed is a 415;
+ * - `sniff` (ROUTE_TO_FILE routes): the first bytes of the body, as they arrive.
+ */
 struct route {
 	const char *method;
 	const char *pattern;	/* "/v1/farms/{id}": {name} matches one path segment */
 	handler_fn handler;
 	size_t max_body;	/* 0: the request must not have a body */
 	enum route_scope scope;
-	bool to_file;		/* stream the body to a temporary file, not memory */
+	const char *query;	/* "" or NULL: none */
+	unsigned flags;		/* ROUTE_* */
+	const char *content_types;
+	sniff_fn sniff;
 };
 
 struct request {
@@ -65,13 +103,25 @@ struct request {
 	struct store *store;
 	const struct route *route;
 	const char *method;
-	const char *url;
+	const char *target;	/* the request target as libmicrohttpd first showed it: */
+	size_t target_len;	/* compared with the version's place, never read later */
+	char path[ROUTE_PATH_MAX + 1];	/* percent-decoded; may hold NUL bytes */
+	size_t path_len;		/* ROUTE_PATH_OVERLONG when it did not fit */
 	char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX];	/* path parameters, in order */
 	size_t nparams;
+	bool csv;		/* the representation negotiated (request_wants_csv) */
+	bool started;		/* the access handler has seen the request */
 	struct dynbuf body;	/* capped at route->max_body (not used when to_file) */
 	size_t max_body;	/* the cap in force for this request */
 	bool too_large;
-	bool answered;		/* a reply was queued early (404/405/413) */
+	bool answered;		/* a reply was queued before the handler (early refusal) */
+	/* a 4xx decided before the handler, sent once the request is complete */
+	bool refused;
+	struct reply refusal;
+	/* the route's sniff: the first bytes of the body until it decides */
+	unsigned char *head;	/* malloc'd, ROUTE_SNIFF_MAX; NULL once decided */
+	size_t head_len;
+	bool sniffed;
 	/* to_file routes: the body on disk, its size and content hash. The completion
 	 * callback unlinks upload_path unless the handler took it (set it to ""). */
 	char upload_path[4096];
@@ -93,7 +143,11 @@ extern const size_t nroutes;
 /* Query argument or header value, NULL when absent. Owned by libmicrohttpd. */
 const char *request_query(struct request *req, const char *key);
 const char *request_header(struct request *req, const char *key);
-/* True when the client asked for CSV (Accept: text/csv or ?format=csv). */
+/*
+ * True when the reply should be CSV: the route offers it (ROUTE_CSV) and ?format=csv,
+ * or no format and Accept prefers text/csv to application/json (q, then the more
+ * specific range, then the one named first).
+ */
 bool request_wants_csv(struct request *req);
 
 /*
@@ -112,11 +166,16 @@ void reply_text(struct reply *rep, unsigned status, const char *content_type,
  * dropped). The value is cut to 511 bytes and anything but printable ASCII becomes '?'.
  */
 void reply_header(struct reply *rep, const char *name, const char *value);
-/* An error reply {"error":{"code":code,"message":...}}. */
+/*
+ * An error reply {"error":{"code":code,"message":...}}. Bytes of the message that are
+ * not valid UTF-8 become '?', so that echoing a client's bytes never fails the reply.
+ */
 void reply_error(struct reply *rep, unsigned status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* An error reply from a status record, picking the HTTP status that fits the code. */
 void reply_wc_error(struct reply *rep, const struct wc_error *err);
+/* Free what rep owns (its JSON and text); rep can be filled again. */
+void reply_release(struct reply *rep);
 
 /* ---- background jobs (server/h_jobs.c) ---- */
 

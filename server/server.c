@@ -1,12 +1,16 @@
 /*
- * server.c - libmicrohttpd daemon, request lifecycle and dispatch through the route table.
+ * server.c - libmicrohttpd daemon and the request lifecycle around the route table.
  *
- * Lifecycle of a request (libmicrohttpd calls answer() several times):
- *   1. first call: allocate struct request, match the route; unknown path -> 404, known
- *      path with another method -> 405 (+Allow), declared Content-Length over the
- *      route's cap -> 413. These replies are queued at once and the handler never runs.
- *   2. body calls: append to the capped body; past the cap the rest is discarded and
- *      the request is answered 413 when the upload ends.
+ * Lifecycle of a request:
+ *   0. request_begin() (URI log callback): allocate struct request, decode the path as
+ *      sent (dispatch.c; libmicrohttpd's own unescaping would hide a %00).
+ *   1. first answer() call, headers in: route and check the request (dispatch_route:
+ *      404, 405, 400 for a bad id or query parameter, 406, 415), then a declared
+ *      Content-Length over the route's cap (413). A refusal is queued when the request
+ *      is complete (see DISCARD_MAX); its body is discarded and the handler never runs.
+ *   2. body calls: append to the capped body or the upload file; past the cap the rest
+ *      is discarded and the answer is 413. A route's sniff sees the first bytes and may
+ *      refuse them (415 for an upload that is not NetCDF): the rest is discarded.
  *   3. last call: run the handler, queue its reply.
  *   completed(): free the request (the only place).
  */
@@ -19,6 +23,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,7 @@
 
 #include "common/log.h"
 #include "data/store.h"
+#include "server/dispatch.h"
 #include "server/jobs.h"
 #include "server/request.h"
 
@@ -68,193 +74,17 @@ void server_config_init(struct server_config *cfg)
 	cfg->job_workers = 2;
 }
 
-/* ---- request helpers ---- */
-
-const char *request_query(struct request *req, const char *key)
-{
-	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
-}
-
-const char *request_header(struct request *req, const char *key)
-{
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
-}
-
-bool request_wants_csv(struct request *req)
-{
-	const char *fmt = request_query(req, "format");
-	const char *accept = request_header(req, MHD_HTTP_HEADER_ACCEPT);
-
-	if (fmt)
-		return !strcmp(fmt, "csv");
-	return accept && strstr(accept, "text/csv") != NULL;
-}
-
-json_t *request_json(struct request *req, struct reply *rep)
-{
-	json_error_t jerr;
-	json_t *v;
-
-	if (req->body.len == 0) {
-		reply_error(rep, 400, "bad_request", "request body is empty: expected JSON");
-		return NULL;
-	}
-	v = json_loadb(dynbuf_str(&req->body), req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!v)
-		reply_error(rep, 400, "bad_request",
-			    "malformed JSON at line %d column %d: %s", jerr.line,
-			    jerr.column, jerr.text);
-	return v;
-}
-
-void reply_json(struct reply *rep, unsigned status, json_t *body)
-{
-	json_decref(rep->json);
-	rep->status = status;
-	rep->json = body;
-}
-
-void reply_text(struct reply *rep, unsigned status, const char *content_type,
-		const char *text, size_t len)
-{
-	free(rep->text);
-	rep->status = status;
-	rep->content_type = content_type;
-	rep->text = malloc(len + 1);
-	rep->text_len = rep->text ? len : 0;
-	if (rep->text) {
-		memcpy(rep->text, text, len);
-		rep->text[len] = '\0';
-	}
-}
-
-void reply_header(struct reply *rep, const char *name, const char *value)
-{
-	char *v;
-	size_t i;
-
-	if (rep->nheaders == REPLY_MAX_HEADERS)
-		return;
-	snprintf(rep->header[rep->nheaders].name, sizeof(rep->header[0].name), "%s", name);
-	v = rep->header[rep->nheaders++].value;
-	for (i = 0; value[i] && i + 1 < sizeof(rep->header[0].value); i++)
-		v[i] = value[i] >= 0x20 && value[i] < 0x7f ? value[i] : '?';
-	v[i] = '\0';
-}
-
-void reply_error(struct reply *rep, unsigned status, const char *code, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	reply_json(rep, status,
-		   json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
-}
-
-void reply_wc_error(struct reply *rep, const struct wc_error *err)
-{
-	static const struct {
-		enum wc_status code;
-		unsigned status;
-		const char *name;
-	} map[] = {
-		{ WC_EINVAL, 400, "bad_request" },
-		{ WC_EFORMAT, 400, "bad_request" },
-		{ WC_ENOTFOUND, 404, "not_found" },
-		{ WC_ENODATA, 409, "no_data" },
-		{ WC_EEXIST, 409, "conflict" },
-		{ WC_ETOOLARGE, 413, "payload_too_large" },
-		{ WC_EUNSUPPORTED, 422, "unprocessable" },
-		{ WC_EVERSION, 422, "unprocessable" },
-		{ WC_ECHECKSUM, 422, "unprocessable" },
-		{ WC_EBUSY, 503, "unavailable" },
-	};
-	unsigned status = 500;
-	const char *name = "internal";
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		if (map[i].code == err->code) {
-			status = map[i].status;
-			name = map[i].name;
-		}
-	}
-	if (status == 500)
-		log_error("internal error: %s", wc_error_msg(err));
-	reply_error(rep, status, name, "%s", wc_error_msg(err));
-}
-
-/* ---- routing ---- */
-
-/*
- * Match `path` against `pattern`, capturing {name} segments into req->params.
- * A segment must be 1..ROUTE_PARAM_MAX-1 bytes.
- */
-static bool match_pattern(const char *pattern, const char *path, struct request *req)
-{
-	const char *p = pattern, *u = path;
-	size_t np = 0;
-
-	while (*p && *u) {
-		if (*p == '{') {
-			const char *seg_end = strchr(u, '/');
-			size_t len = seg_end ? (size_t)(seg_end - u) : strlen(u);
-
-			if (len == 0 || len >= ROUTE_PARAM_MAX || np >= ROUTE_MAX_PARAMS)
-				return false;
-			if (req) {
-				memcpy(req->params[np], u, len);
-				req->params[np][len] = '\0';
-			}
-			np++;
-			u += len;
-			p = strchr(p, '}');
-			if (!p)
-				return false;
-			p++;
-		} else if (*p++ != *u++) {
-			return false;
-		}
-	}
-	if (*p || *u)
-		return false;
-	if (req)
-		req->nparams = np;
-	return true;
-}
-
-/* Find the route for method+path; *path_known tells whether any method matches. */
-static const struct route *find_route(const char *method, const char *path,
-				      struct request *req, bool *path_known,
-				      char *allow, size_t allow_len)
-{
-	const struct route *found = NULL;
-
-	*path_known = false;
-	allow[0] = '\0';
-	for (size_t i = 0; i < nroutes; i++) {
-		if (!match_pattern(routes[i].pattern, path, NULL))
-			continue;
-		*path_known = true;
-		if (strlen(allow) + strlen(routes[i].method) + 3 < allow_len) {
-			if (allow[0])
-				strcat(allow, ", ");
-			strcat(allow, routes[i].method);
-		}
-		if (!found && !strcmp(routes[i].method, method)) {
-			found = &routes[i];
-			match_pattern(found->pattern, path, req);
-		}
-	}
-	return found;
-}
-
 /* ---- libmicrohttpd callbacks ---- */
 
-static MHD_Result_t send_reply(struct MHD_Connection *conn, struct reply *rep,
-			       const char *allow)
+/*
+ * A request refused before its handler (404, 400, 413, ...) is answered once it is
+ * complete, which keeps the connection alive: libmicrohttpd 0.9.75 closes a connection
+ * whose reply was queued before the request was read. Only a body announced larger than
+ * this (or chunked) is not worth reading to discard: that refusal goes at once.
+ */
+#define DISCARD_MAX (64 * 1024)
+
+static MHD_Result_t send_reply(struct MHD_Connection *conn, struct reply *rep)
 {
 	struct MHD_Response *resp;
 	MHD_Result_t ret;
@@ -289,8 +119,8 @@ static MHD_Result_t send_reply(struct MHD_Connection *conn, struct reply *rep,
 	if (body && rep->status != 204)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 					ctype ? ctype : "application/json");
-	if (allow && allow[0])
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (rep->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
 	if (rep->location[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rep->location);
 	for (int i = 0; i < rep->nheaders; i++)
@@ -300,19 +130,37 @@ static MHD_Result_t send_reply(struct MHD_Connection *conn, struct reply *rep,
 	return ret;
 }
 
-static void reply_release(struct reply *rep)
+static MHD_Result_t answer_now(struct request *req, struct reply *rep)
 {
-	json_decref(rep->json);
-	free(rep->text);
-}
-
-static MHD_Result_t answer_now(struct request *req, struct reply *rep, const char *allow)
-{
-	MHD_Result_t ret = send_reply(req->conn, rep, allow);
+	MHD_Result_t ret = send_reply(req->conn, rep);
 
 	req->answered = true;
 	reply_release(rep);
 	return ret;
+}
+
+/* Refuse the request with rep (taken over): now if its body is large, else when complete. */
+static MHD_Result_t refuse(struct request *req, struct reply *rep)
+{
+	const char *clen = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (request_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+	    (clen && strtoull(clen, NULL, 10) > DISCARD_MAX))
+		return answer_now(req, rep);
+	req->refusal = *rep;
+	req->refused = true;
+	return MHD_YES;
+}
+
+/* Close and remove the upload file (a refused body is not kept). */
+static void upload_drop(struct request *req)
+{
+	if (req->upload_fd > 0)
+		close(req->upload_fd);
+	req->upload_fd = 0;
+	if (req->upload_path[0])
+		unlink(req->upload_path);
+	req->upload_path[0] = '\0';
 }
 
 /* Create the temporary file for a to_file route; nonzero (with a reply) on failure. */
@@ -338,10 +186,44 @@ static int upload_open(struct request *req, struct reply *rep)
 	return 0;
 }
 
+/*
+ * Show the route's sniff the body's first bytes: data (n bytes) is the next piece,
+ * `last` says the body ended. False when the body was refused: the upload file is gone
+ * and the rest of the body is discarded.
+ */
+static bool sniff(struct request *req, const char *data, size_t n, bool last)
+{
+	struct reply rep = { .status = 200 };
+	enum body_verdict v = BODY_REFUSE;
+	size_t take;
+
+	if (!req->head && !(req->head = malloc(ROUTE_SNIFF_MAX))) {
+		reply_error(&rep, 503, "unavailable", "out of memory; try again later");
+	} else {
+		take = n < ROUTE_SNIFF_MAX - req->head_len ? n : ROUTE_SNIFF_MAX - req->head_len;
+		if (take)
+			memcpy(req->head + req->head_len, data, take);
+		req->head_len += take;
+		last = last || req->head_len == ROUTE_SNIFF_MAX;
+		v = req->route->sniff(req, req->head, req->head_len, last, &rep);
+		if (v == BODY_MORE && !last)
+			return true;
+	}
+	free(req->head);
+	req->head = NULL;
+	req->sniffed = true;
+	if (v != BODY_REFUSE)
+		return true;
+	req->refusal = rep;
+	req->refused = true;
+	upload_drop(req);
+	return false;
+}
+
 /* Take one piece of the body: into memory or the upload file, enforcing the cap. */
 static void body_add(struct request *req, const char *data, size_t n)
 {
-	if (!req->route->to_file) {
+	if (!(req->route->flags & ROUTE_TO_FILE)) {
 		if (dynbuf_add(&req->body, data, n) != WC_OK)
 			req->too_large = true;
 		return;
@@ -350,6 +232,8 @@ static void body_add(struct request *req, const char *data, size_t n)
 		req->too_large = true;
 		return;
 	}
+	if (req->route->sniff && !req->sniffed && !sniff(req, data, n, false))
+		return;
 	if (req->upload_failed)
 		return;
 	sha256_update(req->upload_hash, data, n);
@@ -388,71 +272,108 @@ static int upload_finish(struct request *req, struct reply *rep)
 	return 0;
 }
 
+/*
+ * libmicrohttpd's first callback of a request, with the request target as sent (before
+ * it unescapes it in place, which would hide a %00). The request's state starts here;
+ * what this returns is the request closure, freed by completed() alone.
+ */
+static void *request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct server *srv = cls;
+	struct request *req = calloc(1, sizeof(*req));
+
+	if (!req)
+		return NULL;	/* answer() drops the connection */
+	req->conn = conn;
+	req->srv = srv;
+	req->store = srv->store;
+	req->target = uri;
+	req->target_len = strlen(uri);
+	dispatch_decode_path(req, uri);
+	return req;
+}
+
+/*
+ * True when the request line held a raw NUL byte in its target. libmicrohttpd (0.9.75)
+ * hands every callback the target as a C string, so `DELETE /v1/farms/big<NUL>zzz`
+ * reads as /v1/farms/big; but the version still starts where the line put it, one
+ * space after the whole target. Only the two pointers are compared (within the
+ * connection's buffer), nothing is read through them.
+ */
+static bool target_cut(const struct request *req, const char *version)
+{
+	uintptr_t v = (uintptr_t)version, end = (uintptr_t)req->target + req->target_len + 1;
+
+	return version && v > end && v - end < 64 * 1024;
+}
+
+/* The headers are in: route the request and apply the table's checks. */
+static MHD_Result_t request_start(struct request *req, const char *method,
+				  const char *version)
+{
+	struct reply rep = { .status = 200 };
+	const struct route *r;
+	const char *clen;
+	char shown[128];
+
+	/* in flight from here (server_stop waits for these), not while headers trickle in */
+	atomic_fetch_add(&req->srv->inflight, 1);
+	req->started = true;
+	req->method = method;
+	if (target_cut(req, version)) {
+		reply_error(&rep, 400, "bad_request", "invalid path '%s...': it holds a NUL byte",
+			    dispatch_show(shown, sizeof(shown), req->path, strlen(req->path)));
+		return refuse(req, &rep);
+	}
+	if (!(r = req->route = dispatch_route(req, &rep)))
+		return refuse(req, &rep);
+	req->max_body = r->max_body == ROUTE_UPLOAD_CAP ? req->srv->cfg.max_upload : r->max_body;
+	dynbuf_init(&req->body, (r->flags & ROUTE_TO_FILE) ? 0 : req->max_body);
+	clen = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (clen && strtoull(clen, NULL, 10) > req->max_body) {
+		reply_error(&rep, 413, "payload_too_large",
+			    "request body of %s bytes exceeds the limit of %zu for '%s'", clen,
+			    req->max_body, r->pattern);
+		return refuse(req, &rep);
+	}
+	if ((r->flags & ROUTE_TO_FILE) && upload_open(req, &rep))
+		return refuse(req, &rep);
+	return MHD_YES;
+}
+
 static MHD_Result_t answer(void *cls, struct MHD_Connection *conn, const char *url,
 			   const char *method, const char *version, const char *upload_data,
 			   size_t *upload_data_size, void **con_cls)
 {
-	struct server *srv = cls;
 	struct request *req = *con_cls;
 	struct reply rep = { .status = 200 };
 
-	if (!req) {
-		char allow[128];
-		bool path_known;
-		const char *clen;
-
-		req = calloc(1, sizeof(*req));
-		if (!req)
-			return MHD_NO;
-		atomic_fetch_add(&srv->inflight, 1);
-		*con_cls = req;
-		req->conn = conn;
-		req->srv = srv;
-		req->store = srv->store;
-		req->method = method;
-		req->url = url;
-		req->route = find_route(method, url, req, &path_known, allow, sizeof(allow));
-		if (!req->route) {
-			if (path_known)
-				reply_error(&rep, 405, "method_not_allowed",
-					    "method %s is not allowed on '%s'; allowed: %s", method,
-					    url, allow);
-			else
-				reply_error(&rep, 404, "not_found", "no route for '%s'", url);
-			return answer_now(req, &rep, path_known ? allow : NULL);
-		}
-		req->max_body = req->route->max_body == ROUTE_UPLOAD_CAP ? srv->cfg.max_upload
-									: req->route->max_body;
-		dynbuf_init(&req->body, req->route->to_file ? 0 : req->max_body);
-		clen = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (clen && strtoull(clen, NULL, 10) > req->max_body) {
-			reply_error(&rep, 413, "payload_too_large",
-				    "request body of %s bytes exceeds the limit of %zu for '%s'",
-				    clen, req->max_body, req->route->pattern);
-			return answer_now(req, &rep, NULL);
-		}
-		if (req->route->to_file && upload_open(req, &rep))
-			return answer_now(req, &rep, NULL);
-		return MHD_YES;
-	}
+	if (!req)
+		return MHD_NO;
+	if (!req->started)
+		return request_start(req, method, version);
 	if (*upload_data_size) {
-		if (!req->answered && !req->too_large)
+		if (!req->answered && !req->refused && !req->too_large)
 			body_add(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (req->answered)
 		return MHD_YES;
+	if (!req->refused && !req->too_large && req->route->sniff && !req->sniffed)
+		sniff(req, NULL, 0, true);
+	if (req->refused)
+		return answer_now(req, &req->refusal);
 	if (req->too_large) {
 		reply_error(&rep, 413, "payload_too_large",
 			    "request body exceeds the limit of %zu bytes for '%s'",
 			    req->max_body, req->route->pattern);
-		return answer_now(req, &rep, NULL);
+		return answer_now(req, &rep);
 	}
-	if (req->route->to_file && upload_finish(req, &rep))
-		return answer_now(req, &rep, NULL);
+	if ((req->route->flags & ROUTE_TO_FILE) && upload_finish(req, &rep))
+		return answer_now(req, &rep);
 	req->route->handler(req, &rep);
-	return answer_now(req, &rep, NULL);
+	return answer_now(req, &rep);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -464,16 +385,16 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!req)
 		return;
 	dynbuf_release(&req->body);
-	if (req->upload_fd > 0)
-		close(req->upload_fd);
-	if (req->upload_path[0])
-		unlink(req->upload_path);
+	upload_drop(req);
+	reply_release(&req->refusal);
+	free(req->head);
 	if (req->upload_hash)
 		sha256_release(req->upload_hash);
 	free(req->upload_hash);
+	if (req->started)
+		atomic_fetch_sub(&srv->inflight, 1);
 	free(req);
 	*con_cls = NULL;
-	atomic_fetch_sub(&srv->inflight, 1);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -579,6 +500,7 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->connection_limit,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory,
+		MHD_OPTION_URI_LOG_CALLBACK, request_begin, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
 		MHD_OPTION_END);
 	if (!srv->daemon) {

@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,4 +224,26 @@ void tu_serve(const char *dir, struct store **st, struct server **srv)
 	cfg.threads = 2;
 	cr_assert_eq(server_start(&cfg, *st, srv, &err), WC_OK, "%s", err.msg);
 	cr_assert_gt(server_port(*srv), 0);
+}
+
+void *tu_wait_job(unsigned port, const char *url)
+{
+	for (int i = 0; i < 1500; i++) {
+		struct tu_http r;
+		json_t *j;
+		const char *state;
+
+		cr_assert(tu_http_request(port, "GET", url, NULL, 0, NULL, &r), "GET %s", url);
+		cr_assert_eq(r.status, 200, "GET %s: %ld %s", url, r.status, r.body);
+		j = json_loads(r.body, 0, NULL);
+		tu_http_release(&r);
+		state = json_string_value(json_object_get(j, "state"));
+		cr_assert_not_null(state, "GET %s: no state", url);
+		if (!strcmp(state, "done") || !strcmp(state, "failed"))
+			return j;
+		json_decref(j);
+		usleep(20000);
+	}
+	cr_assert_fail("job %s did not finish in 30 s", url);
+	return NULL;
 }

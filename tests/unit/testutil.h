@@ -55,6 +55,13 @@ struct server;
  * caller stops the server, then closes the store); aborts the test on failure. */
 void tu_serve(const char *dir, struct store **st, struct server **srv);
 
+/*
+ * Poll GET `url` (a job, /v1/jobs/N) every 20 ms until its state is done or failed, for
+ * at most 30 s (then the test fails). Returns the job's JSON (a jansson json_t *, a new
+ * reference; void * here to keep jansson out of this header).
+ */
+void *tu_wait_job(unsigned port, const char *url);
+
 /* Read a whole file (malloc'd, NUL-terminated); NULL if it cannot be read. */
 char *tu_read_file(const char *path, size_t *len);
 
