@@ -24,7 +24,7 @@
 static const char forecast_usage[] =
 	"usage: windcast forecast --farm ID [--issued ISO] [--horizon H] [--quantiles LIST]\n"
 	"                         [--model auto|nn|persistence|climatology|powercurve]\n"
-	"                         [--model-version N] [--format json|csv] [--units mw|frac]\n"
+	"                         [--model-version N] [--format text|json|csv] [--units mw|frac]\n"
 	"                         [--point median|mean]\n"
 	"                         [--issued-from ISO --issued-to ISO [--every H]]\n"
 	"                         [--issued-file FILE] [--no-store]\n"
@@ -46,10 +46,12 @@ static const char forecast_usage[] =
 	"                    that does not exist fails, naming those that do\n"
 	"  --quantiles LIST  levels to show, e.g. 0.1,0.5,0.9 (default) or 0.01:0.99:0.01;\n"
 	"                    interpolated between the model's levels\n"
-	"  --format F        json (default) or csv: farm,issued,valid_time,lead_h,model,\n"
-	"                    model_version,fallback,point,q<level>...; the reasons and notes\n"
-	"                    go to stderr (not with --quiet)\n"
-	"  --units U         csv values in mw (default) or frac (of capacity)\n"
+	"  --format F        text (default: a header line per forecast, then a table of\n"
+	"                    valid time, lead, point and quantiles), json (the API's reply;\n"
+	"                    an array for several issue times) or csv: farm,issued,\n"
+	"                    valid_time,lead_h,model,model_version,fallback,point,q<level>...;\n"
+	"                    with csv the reasons and notes go to stderr (not with --quiet)\n"
+	"  --units U         text and csv values in mw (default) or frac (of capacity)\n"
 	"  --point P         the model's point forecast: median or mean (of its quantiles;\n"
 	"                    lower RMSE when skewed); default: the model's (train --point)\n"
 	"  --issued-from A --issued-to B [--every H]\n"
@@ -59,7 +61,7 @@ static const char forecast_usage[] =
 
 struct forecast_cli {
 	const char *farm;
-	const char *format;
+	enum cli_format format;
 	const char *issued_file;
 	const char *from_s, *to_s;	/* as given, for messages */
 	int64_t from, to, every;
@@ -137,7 +139,8 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 			f->issued_file = optarg;
 			break;
 		case 'F':
-			f->format = optarg;
+			if (cli_format_parse("forecast", optarg, CLI_FORMATS_ALL, &f->format))
+				return CMD_USAGE;
 			break;
 		case 'n':
 			f->r.store = false;
@@ -160,8 +163,6 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 			       : (cmd_error("forecast", "--farm is required; see 'windcast "
 							"forecast --help'"),
 				  CMD_USAGE);
-	if (strcmp(f->format, "json") && strcmp(f->format, "csv"))
-		return cli_bad_option("forecast", "--format", f->format, "use json or csv");
 	if ((f->from != INT64_MIN) != (f->to != INT64_MIN)) {
 		cmd_error("forecast", "--issued-from and --issued-to go together");
 		return CMD_USAGE;
@@ -293,9 +294,54 @@ static void print_reasons(const struct forecast *fcs, size_t n)
 	}
 }
 
+/*
+ * The text form: one line naming the forecast (farm, issue time and why, model, NWP run,
+ * notes), then a table of the hours in MW (or fractions with --units frac).
+ */
+static void print_text(const struct forecast *fc, const struct forecast_request *r,
+		       bool blank_first)
+{
+	double scale = r->frac ? 1.0 : fc->capacity_mw;
+	int n = fc->nlead < r->o.horizon ? fc->nlead : r->o.horizon;
+	char t[UTC_ISO_LEN], run[UTC_ISO_LEN], notes[700];
+
+	if (blank_first)
+		putchar('\n');
+	printf("farm %s, issued %s (%s), model %s", fc->farm_id, utc_format(fc->issued, t),
+	       fc->issued_reason[0] ? fc->issued_reason : forecast_issued_rule_name(fc->issued_rule),
+	       fc->model);
+	if (fc->model_version)
+		printf(" version %d", fc->model_version);
+	if (fc->has_run)
+		printf(", NWP run %s", fc->run_is_forecast ? utc_format(fc->run_ref_time, run)
+							 : "analysis");
+	printf(", %s%s\n", r->frac ? "fractions of capacity" : "MW",
+	       fc->stored ? ", stored" : "");
+	if (fc->fallback[0])
+		printf("fallback: %s\n", fc->fallback);
+	forecast_notes(fc, notes, sizeof(notes));
+	if (notes[0])
+		printf("note: %s\n", notes);
+	printf("%-20s %4s %9s", "valid_time", "lead", "point");
+	for (int k = 0; k < r->nlevels; k++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "q%g", r->levels[k]);
+		printf(" %9s", name);
+	}
+	putchar('\n');
+	for (int i = 0; i < n; i++) {
+		printf("%-20s %4lld %9.3f", utc_format(fc->valid[i], t),
+		       (long long)((fc->valid[i] - fc->issued) / UTC_HOUR), fc->point[i] * scale);
+		for (int k = 0; k < r->nlevels; k++)
+			printf(" %9.3f", forecast_quantile(fc, i, r->levels[k]) * scale);
+		putchar('\n');
+	}
+}
+
 int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	struct forecast_cli f = { .format = "json", .from = INT64_MIN, .to = INT64_MIN };
+	struct forecast_cli f = { .format = CLI_TEXT, .from = INT64_MIN, .to = INT64_MIN };
 	struct forecaster *fcr = NULL;
 	struct forecast *fcs = NULL;
 	struct wc_error err = { 0 };
@@ -312,7 +358,7 @@ int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 		return ret < 0 ? CMD_OK : ret;
 	if ((ret = issue_times(&f, &times, &ntimes)))
 		return ret;
-	csv_out = !strcmp(f.format, "csv");
+	csv_out = f.format == CLI_CSV;
 	dynbuf_init(&csv, (size_t)1 << 31);	/* 2 GiB of CSV: about 10 million rows */
 	for (size_t i = 0; i < ntimes; i++) {
 		lo = i == 0 || times[i] < lo ? times[i] : lo;
@@ -371,6 +417,9 @@ int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 			}
 		print_reasons(fcs, nfc);
 		fwrite(dynbuf_str(&csv), 1, csv.len, stdout);
+	} else if (f.format == CLI_TEXT) {
+		for (size_t i = 0; i < nfc; i++)
+			print_text(&fcs[i], &f.r, i > 0);
 	} else if (nfc) {
 		if (!(arr = json_array())) {
 			cmd_error("forecast", "out of memory");

@@ -96,8 +96,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: windcast [--data DIR] [-v | -q] <command> [<args>]\n"
 		"\n"
-		"Wind power forecasting service: NWP grids in, hourly probabilistic forecasts\n"
-		"and day-ahead commitments out.\n"
+		"Wind power forecasting service: NWP grids and metered output in, hourly\n"
+		"probabilistic forecasts of each wind farm out.\n"
 		"\n"
 		"commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)

@@ -753,7 +753,7 @@ Test(forecast_request, cli_stored_and_reasons_in_json)
 
 	store_close(st);
 	/* the CLI used to say "stored": false for what it had just stored */
-	cr_assert_eq(CLI(dir, &out, &errs, "forecast --farm alpha --horizon 3 --model persistence"),
+	cr_assert_eq(CLI(dir, &out, &errs, "forecast --farm alpha --horizon 3 --model persistence --format json"),
 		     0, "%s", errs);
 	a = json_loads(out, 0, NULL);
 	cr_assert_not_null(a, "%s", out);
@@ -764,7 +764,7 @@ Test(forecast_request, cli_stored_and_reasons_in_json)
 			 "latest_observation");
 	cr_assert_str_eq(json_string_value(json_object_get(a, "model_choice")), "requested");
 	/* again: read back, the same answer but for nothing */
-	cr_assert_eq(CLI(dir, &out, &errs, "forecast --farm alpha --horizon 3 --model persistence"),
+	cr_assert_eq(CLI(dir, &out, &errs, "forecast --farm alpha --horizon 3 --model persistence --format json"),
 		     0, "%s", errs);
 	b = json_loads(out, 0, NULL);
 	cr_assert(json_equal(a, b), "first %s\nsecond %s", json_dumps(a, 0), out);
@@ -772,7 +772,7 @@ Test(forecast_request, cli_stored_and_reasons_in_json)
 	free(out);
 	free(errs);
 	/* --no-store: computed, not kept */
-	cr_assert_eq(CLI(dir, &out, &errs, "forecast --farm alpha --horizon 3 --model climatology "
+	cr_assert_eq(CLI(dir, &out, &errs, "forecast --farm alpha --horizon 3 --model climatology --format json "
 					   "--no-store"),
 		     0, "%s", errs);
 	b = json_loads(out, 0, NULL);
@@ -781,5 +781,53 @@ Test(forecast_request, cli_stored_and_reasons_in_json)
 	free(out);
 	free(errs);
 	json_decref(a);
+	tu_rmrf_free(dir);
+}
+
+/*
+ * The text form (the default --format) shows the same numbers as the CSV, to its three
+ * decimals, under a header line that names the farm, the issue time and the model.
+ */
+Test(forecast_request, cli_text_is_the_default_and_matches_csv)
+{
+	char *dir, *text = NULL, *csv = NULL, *errs = NULL, *save = NULL, *save2 = NULL;
+	struct store *st = fxr_store(&dir, 4, 0);
+	const char *args = "forecast --farm alpha --issued 2026-01-03T05:00Z --horizon 4 "
+			   "--model persistence --quantiles 0.1,0.5,0.9 --units frac";
+	char *line, *row;
+	int rows = 0;
+
+	store_close(st);
+	cr_assert_eq(CLI(dir, &text, &errs, "%s", args), 0, "%s", errs);
+	free(errs);
+	cr_assert_eq(CLI(dir, &csv, &errs, "%s --format csv", args), 0, "%s", errs);
+	free(errs);
+	cr_assert(!strncmp(text, "farm alpha, issued 2026-01-03T05:00:00Z (", 41), "%s", text);
+	cr_assert_not_null(strstr(text, "model persistence"), "%s", text);
+	line = strtok_r(text, "\n", &save);
+	while (line && strncmp(line, "valid_time", 10))
+		line = strtok_r(NULL, "\n", &save);
+	cr_assert_not_null(line, "no table header");
+	row = strtok_r(csv, "\n", &save2);	/* the CSV header */
+	while ((line = strtok_r(NULL, "\n", &save)) && (row = strtok_r(NULL, "\n", &save2))) {
+		char tv[32], cv[32];
+		long lead, clead;
+		double t[4], c[4];
+
+		cr_assert_eq(sscanf(line, "%31s %ld %lf %lf %lf %lf", tv, &lead, &t[0], &t[1],
+				    &t[2], &t[3]),
+			     6, "%s", line);
+		cr_assert_eq(sscanf(row, "alpha,%*[^,],%31[^,],%ld,persistence,,false,%lf,%lf,%lf,%lf",
+				    cv, &clead, &c[0], &c[1], &c[2], &c[3]),
+			     6, "%s", row);
+		cr_assert_str_eq(tv, cv);
+		cr_assert_eq(lead, clead);
+		for (int k = 0; k < 4; k++)
+			cr_assert_leq(fabs(t[k] - c[k]), 0.0005, "%s vs %s", line, row);
+		rows++;
+	}
+	cr_assert_eq(rows, 4);
+	free(text);
+	free(csv);
 	tu_rmrf_free(dir);
 }

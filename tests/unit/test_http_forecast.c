@@ -263,7 +263,7 @@ static json_t *cli_json(const char *args)
 	char *out = NULL, *errs = NULL;
 	json_t *v;
 
-	cr_assert_eq(tu_cli(dir, &out, &errs, "forecast --farm alpha %s", args), 0, "%s: %s", args,
+	cr_assert_eq(tu_cli(dir, &out, &errs, "forecast --farm alpha --format json %s", args), 0, "%s: %s", args,
 		     errs);
 	v = json_loads(out, 0, NULL);
 	cr_assert_not_null(v, "%s", out);
