@@ -9,6 +9,7 @@
 #include "common/dynbuf.h"
 #include "forecast/forecast.h"
 #include "server/handlers.h"
+#include "server/metrics.h"
 
 /* The query parameters, each parsed by forecast_request_set under the same name. */
 static const char *const query_keys[] = { "issued", "horizon", "quantiles", "model",
@@ -57,12 +58,17 @@ void farm_forecast_handler(struct request *req, struct reply *rep)
 	struct wc_error err = { 0 };
 	struct dynbuf b;
 
+	uint64_t t0;
+
 	if (!parse_query(req, rep, &r))
 		return;
+	t0 = metrics_now_ns();
 	if (forecast_get_or_issue(req->store, req->params[0], &r, &fc, &err)) {
 		reply_wc_error(rep, &err);
 		return;
 	}
+	if (!fc.stored)
+		metrics_observe_forecast(metrics_now_ns() - t0);
 	if (forecast_check_levels(&fc, r.levels, r.nlevels, &err)) {
 		reply_wc_error(rep, &err);
 	} else if (request_wants_csv(req)) {
