@@ -280,11 +280,19 @@ static bool sniff(struct request *req, const char *data, size_t n, bool last)
  */
 static bool body_reserve(struct request *req, size_t n)
 {
-	size_t now = atomic_fetch_add(&req->srv->body_bytes, n) + n;
+	size_t now;
 
-	req->body_reserved += n;
-	if (now <= req->srv->cfg.body_memory)
+	if (req->over_budget)
+		return false;
+	now = atomic_fetch_add(&req->srv->body_bytes, n) + n;
+	if (now <= req->srv->cfg.body_memory) {
+		req->body_reserved += n;
 		return true;
+	}
+	/* the rest of this body is discarded: give everything back now */
+	atomic_fetch_sub(&req->srv->body_bytes, n + req->body_reserved);
+	req->body_reserved = 0;
+	dynbuf_release(&req->body);
 	req->over_budget = true;
 	return false;
 }
