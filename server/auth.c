@@ -131,7 +131,8 @@ static bool keys_refresh(struct auth *a)
 		ok = false;
 		goto done;
 	}
-	qsort(k->key, k->n, sizeof(*k->key), key_cmp);
+	if (k->n)	/* qsort and bsearch take no NULL array, even empty */
+		qsort(k->key, k->n, sizeof(*k->key), key_cmp);
 	k->gen = gen;
 	k->loaded_s = mono_s();
 	pthread_rwlock_wrlock(&a->lock);
@@ -160,7 +161,7 @@ static enum lookup lookup(struct auth *a, const uint8_t hash[TOKEN_HASH_LEN],
 	pthread_rwlock_rdlock(&a->lock);
 	if (!keys_current(a->keys, gen, mono_s()) || __atomic_load_n(&a->stale, __ATOMIC_RELAXED)) {
 		ret = STALE;
-	} else {
+	} else if (a->keys->n) {
 		hit = bsearch(&probe, a->keys->key, a->keys->n, sizeof(probe), key_cmp);
 		if (hit && token_hash_equal(hit->hash, hash)) {
 			*out = *hit;

@@ -818,8 +818,11 @@ static unsigned quiesce(struct server *srv)
 {
 	struct timespec tick = { 0, 10 * 1000 * 1000 };
 	unsigned waited_ms = 0;
-	int fd = MHD_quiesce_daemon(srv->daemon);
+	int fd;
 
+	if (!srv->daemon)
+		return 0;	/* stopped already (server_shutdown, then server_stop) */
+	fd = MHD_quiesce_daemon(srv->daemon);
 	if (fd >= 0)
 		close(fd);
 	while (atomic_load(&srv->inflight) > 0 &&

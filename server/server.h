@@ -74,7 +74,7 @@ void server_stop(struct server *srv);
  * running jobs get only what is left of the grace period. Returns how many were still
  * running then: 0, and the server is freed; more, and the server is left as it is,
  * its jobs running: the caller must end the process at once (_exit) without touching
- * the store. Each job writes in one transaction, so the store is consistent either way,
+ * the store (or, in a test, call server_stop, which waits for them). Each job writes in one transaction, so the store is consistent either way,
  * as after a crash; the unfinished jobs are handled at the next start.
  */
 unsigned server_shutdown(struct server *srv);
