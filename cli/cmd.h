@@ -53,6 +53,7 @@ void cmd_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 
 extern const struct cmd farm_subcommands[];
 extern const struct cmd obs_subcommands[];
+extern const struct cmd token_subcommands[];
 
 int cmd_version(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_init(int argc, char **argv, struct cmd_ctx *ctx);
@@ -64,5 +65,6 @@ int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_demo_data(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_train(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx);
+int cmd_token(int argc, char **argv, struct cmd_ctx *ctx);
 
 #endif

@@ -117,6 +117,18 @@ static const char *const migrations[] = {
 	/* 5 -> 6: the run file's global attributes, whole, as a JSON object (NULL for runs
 	 * ingested before) */
 	"ALTER TABLE nwp_runs ADD COLUMN attributes TEXT;",
+
+	/* 6 -> 7: API tokens, kept as SHA-256 hashes only (data/token.h); a revoked token
+	 * keeps its row (revoked_at) so that the list shows what it was */
+	"CREATE TABLE tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL CHECK (length(name) <= 64),"
+	"  scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),"
+	"  hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+	"  hint TEXT NOT NULL,"			/* the token's last 4 characters */
+	"  created_at INTEGER NOT NULL,"
+	"  revoked_at INTEGER"
+	");",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -21,6 +21,7 @@
 
 #include "common/status.h"
 #include "data/farm.h"
+#include "data/token.h"
 
 struct store;
 
@@ -341,5 +342,85 @@ enum wc_status store_weather_until(struct store *st, const char *farm_id, int64_
 				   int64_t valid_from, int64_t valid_to,
 				   struct weather_row **rows, uint32_t **row_run, size_t *n,
 				   struct nwp_run **runs, size_t *nruns, struct wc_error *err);
+
+/* ---- API tokens (data/store_tokens.c; the token itself in data/token.h) ---- */
+
+struct token_info {
+	int64_t id;
+	char name[TOKEN_NAME_MAX + 1];
+	enum token_scope scope;
+	char hint[5];			/* the token's last 4 characters, to tell tokens apart */
+	int64_t created_at;
+	int64_t revoked_at;		/* 0 while the token works */
+};
+
+/*
+ * Make a token of `scope` named `name` (may be "", see token_name_valid), store its
+ * hash, and write the token itself into `token` (the only copy there will ever be) and
+ * its record into *info (may be NULL). WC_EINVAL for a bad name.
+ */
+enum wc_status store_token_create(struct store *st, enum token_scope scope, const char *name,
+				  char token[TOKEN_LEN + 1], struct token_info *info,
+				  struct wc_error *err);
+/* Every token, revoked ones included, by id; *out malloc'd (NULL when *n == 0). */
+enum wc_status store_token_list(struct store *st, struct token_info **out, size_t *n,
+				struct wc_error *err);
+/*
+ * Revoke token `id` (it stops working at the next request of any server on this store);
+ * *info (may be NULL) gets its record. WC_ENOTFOUND when there is no such token;
+ * revoking a revoked token changes nothing (info->revoked_at tells when it was).
+ */
+enum wc_status store_token_revoke(struct store *st, int64_t id, struct token_info *info,
+				  struct wc_error *err);
+
+/*
+ * A token's record as JSON, the same in the CLI (--format json) and the API:
+ * {"id","name","scope","hint","created_at","revoked_at"} (times ISO 8601, revoked_at null
+ * while it works). A new reference; NULL when out of memory.
+ */
+struct json_t;
+struct json_t *token_info_json(const struct token_info *t);
+
+/* What a server needs to check a request: the hash of a working token and its scope. */
+struct token_key {
+	uint8_t hash[TOKEN_HASH_LEN];
+	enum token_scope scope;
+	int64_t id;
+};
+/* The keys of every token not revoked; *out malloc'd (NULL when *n == 0). */
+enum wc_status store_token_keys(struct store *st, struct token_key **out, size_t *n,
+				struct wc_error *err);
+
+/*
+ * The tokens' change counter: a 64-bit number in DIR/tokens.gen, mapped shared, that
+ * every token change (in any process) increments after its commit. A server reads it
+ * per request (an atomic load, no system call) and reloads its keys when it moved.
+ * On success *out points into a mapping the caller owns (release it with
+ * store_token_generation_unmap). WC_EIO when the file cannot be made or mapped.
+ */
+enum wc_status store_token_generation_map(struct store *st, const uint64_t **out,
+					  struct wc_error *err);
+void store_token_generation_unmap(const uint64_t *gen);
+
+/* ---- figures for monitoring (data/store_stats.c) ---- */
+
+struct store_model_age {
+	char farm_id[FARM_ID_MAX + 1];
+	int version;
+	int64_t created_at;		/* of the farm's newest model */
+};
+
+struct store_stats {
+	int64_t db_bytes;		/* windcast.db with its -wal and -shm files */
+	int64_t grid_bytes;		/* the raw grid files the store keeps */
+	int64_t latest_ref_time;	/* newest NWP run's reference time; 0: none */
+	int64_t latest_ingested_at;	/* when the newest run (any kind) was ingested */
+	size_t nmodels;
+	struct store_model_age *models;	/* one per farm with a model, by farm; malloc'd */
+};
+
+/* Fill *out (release with store_stats_release). */
+enum wc_status store_stats(struct store *st, struct store_stats *out, struct wc_error *err);
+void store_stats_release(struct store_stats *s);
 
 #endif

@@ -536,6 +536,10 @@ const struct route *dispatch_route(struct request *req, struct reply *rep)
 		refuse_path(req, rep, allow);
 		return NULL;
 	}
+	/* who may ask comes before what was asked: no id or query check for a stranger */
+	req->route = found;
+	if (!server_authorize(req, found, rep))
+		return NULL;
 	match(found->pattern, req->path, req->path_len, seg, &nseg);
 	/* the literal parts matched the pattern: only the ids can hold odd bytes */
 	if (!take_params(req, found, seg, nseg, rep))

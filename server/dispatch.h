@@ -21,10 +21,11 @@ void dispatch_decode_path(struct request *req, const char *raw_uri);
 
 /*
  * Find req's route (req->method, req->path) and apply the route's declared checks:
- * path ids, query parameters, Accept, Content-Type. Returns the route with
- * req->params, req->nparams and req->csv set; or NULL with rep filled: 400 (a bad id,
- * path or query parameter), 404 (no route), 405 (another method; rep->allow lists the
- * methods), 406 (Accept) or 415 (Content-Type).
+ * the token (server_authorize: 401, 403), then path ids, query parameters, Accept,
+ * Content-Type. Returns the route with req->route, req->params, req->nparams and
+ * req->csv set; or NULL with rep filled: 400 (a bad id, path or query parameter), 401
+ * or 403 (token), 404 (no route), 405 (another method; rep->allow lists the methods),
+ * 406 (Accept) or 415 (Content-Type).
  */
 const struct route *dispatch_route(struct request *req, struct reply *rep);
 

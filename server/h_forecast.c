@@ -7,8 +7,10 @@
 #include <stdio.h>
 
 #include "common/dynbuf.h"
+#include "common/utc.h"
 #include "forecast/forecast.h"
 #include "server/handlers.h"
+#include "server/metrics.h"
 
 /* The query parameters, each parsed by forecast_request_set under the same name. */
 static const char *const query_keys[] = { "issued", "horizon", "quantiles", "model",
@@ -57,12 +59,20 @@ void farm_forecast_handler(struct request *req, struct reply *rep)
 	struct wc_error err = { 0 };
 	struct dynbuf b;
 
+	uint64_t t0;
+	int64_t wall0;
+
 	if (!parse_query(req, rep, &r))
 		return;
+	t0 = metrics_now_ns();
+	wall0 = utc_now();
 	if (forecast_get_or_issue(req->store, req->params[0], &r, &fc, &err)) {
 		reply_wc_error(rep, &err);
 		return;
 	}
+	/* computed by this request (a stored one read back was computed before it) */
+	if (fc.computed_at >= wall0)
+		metrics_observe_forecast(metrics_now_ns() - t0);
 	if (forecast_check_levels(&fc, r.levels, r.nlevels, &err)) {
 		reply_wc_error(rep, &err);
 	} else if (request_wants_csv(req)) {

@@ -11,14 +11,35 @@
 #include "common/utc.h"
 #include "data/store.h"
 #include "server/handlers.h"
+#include "server/access_log.h"
 #include "server/jobs.h"
+#include "server/metrics.h"
+
+#define JOB_RETRY_AFTER "10"	/* seconds a client refused for a full queue should wait */
+
+/* 503 with Retry-After: the job queue is full (or the server is stopping). */
+static void queue_full_reply(struct reply *rep, const char *kind, const char *why)
+{
+	metrics_count_job(kind, "refused", 0);
+	reply_error(rep, 503, "unavailable", "%s", why);
+	reply_header(rep, "Retry-After", JOB_RETRY_AFTER);
+}
 
 bool job_create_reply(struct request *req, struct reply *rep, const char *kind,
 		      json_t *input, int64_t *id)
 {
 	struct wc_error err = { 0 };
-	char *text = input ? json_dumps(input, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *text;
 
+	req->job_kind = kind;
+	/* before the record: a refused job leaves nothing behind to fail or re-run */
+	if (job_pool_full(server_jobs(req->srv))) {
+		json_decref(input);
+		queue_full_reply(rep, kind, "the job queue is full or the server is stopping; "
+					    "try again later");
+		return false;
+	}
+	text = input ? json_dumps(input, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(input);
 	if (!text) {
 		reply_error(rep, 503, "unavailable", "out of memory");
@@ -45,15 +66,64 @@ void job_fail_reply(struct request *req, struct reply *rep, int64_t id,
 	reply_wc_error(rep, why);
 }
 
+/* A job as the pool runs it: the handler's work, timed and counted by kind. */
+struct counted_job {
+	job_fn fn;
+	void *arg;
+	void (*release)(void *arg);
+	const char *kind;
+	int64_t id;
+	struct access_log *log;
+};
+
+static char *counted_run(void *cls, struct store *st, int *failed)
+{
+	struct counted_job *j = cls;
+	uint64_t t0 = metrics_now_ns(), ns;
+	char *result = j->fn(j->arg, st, failed);
+
+	ns = metrics_now_ns() - t0;
+	metrics_count_job(j->kind, *failed ? "failed" : "done", ns);
+	access_log_event(j->log, "job", json_pack("{s:I,s:s,s:s,s:f}", "job", (json_int_t)j->id,
+						  "kind", j->kind, "outcome",
+						  *failed ? "failed" : "done", "seconds",
+						  (double)ns / 1e9));
+	return result;
+}
+
+static void counted_release(void *cls)
+{
+	struct counted_job *j = cls;
+
+	if (j->release)
+		j->release(j->arg);
+	free(j);
+}
+
 bool job_queue_reply(struct request *req, struct reply *rep, int64_t id, job_fn fn,
 		     void *arg, void (*release)(void *arg), json_t *extra)
 {
 	struct wc_error err = { 0 };
+	struct counted_job *j = malloc(sizeof(*j));
 	json_t *body;
 
-	if (job_pool_submit(server_jobs(req->srv), id, fn, arg, release, &err)) {
+	if (!j) {
+		if (release)
+			release(arg);
+		json_decref(extra);
+		wc_error_set(&err, WC_ENOMEM, "out of memory");
+		job_fail_reply(req, rep, id, &err);
+		return false;
+	}
+	*j = (struct counted_job){ fn, arg, release, req->job_kind ? req->job_kind : "other",
+				   id, server_access_log(req->srv) };
+	if (job_pool_submit(server_jobs(req->srv), id, counted_run, j, counted_release, &err)) {
 		json_decref(extra);
 		job_fail_reply(req, rep, id, &err);
+		if (err.code == WC_EBUSY) {
+			metrics_count_job(req->job_kind ? req->job_kind : "other", "refused", 0);
+			reply_header(rep, "Retry-After", JOB_RETRY_AFTER);
+		}
 		return false;
 	}
 	snprintf(rep->location, sizeof(rep->location), "/v1/jobs/%" PRId64, id);

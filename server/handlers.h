@@ -9,6 +9,11 @@
 #include "server/request.h"
 
 void health_handler(struct request *req, struct reply *rep);
+void metrics_handler(struct request *req, struct reply *rep);
+
+void tokens_list_handler(struct request *req, struct reply *rep);
+void tokens_create_handler(struct request *req, struct reply *rep);
+void token_revoke_handler(struct request *req, struct reply *rep);
 
 void farms_list_handler(struct request *req, struct reply *rep);
 void farms_create_handler(struct request *req, struct reply *rep);

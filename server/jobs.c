@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "data/store.h"
@@ -22,6 +23,8 @@ struct job_pool {
 	pthread_cond_t wake;
 	struct job_item *head, *tail;
 	unsigned queued;
+	unsigned running;
+	unsigned max_queued;	/* 0: no limit */
 	bool stopping;
 	unsigned nworkers;
 	pthread_t *workers;
@@ -56,6 +59,7 @@ static void *worker(void *cls)
 		if (!p->head)
 			p->tail = NULL;
 		p->queued--;
+		p->running++;
 		pthread_mutex_unlock(&p->lock);
 
 		if (store_job_set(p->st, it->id, JOB_RUNNING, NULL, &err))
@@ -70,6 +74,10 @@ static void *worker(void *cls)
 			log_info("job %lld done", (long long)it->id);
 		free(result);
 		item_free(it);
+		pthread_mutex_lock(&p->lock);
+		p->running--;
+		pthread_cond_broadcast(&p->wake);
+		pthread_mutex_unlock(&p->lock);
 	}
 }
 
@@ -119,6 +127,14 @@ enum wc_status job_pool_submit(struct job_pool *p, int64_t id, job_fn fn, void *
 		item_free(it);
 		return wc_error_set(err, WC_EBUSY, "the server is shutting down");
 	}
+	if (p->max_queued && p->queued >= p->max_queued) {
+		unsigned q = p->queued;
+
+		pthread_mutex_unlock(&p->lock);
+		item_free(it);
+		return wc_error_set(err, WC_EBUSY,
+				    "the job queue is full (%u jobs waiting); try again later", q);
+	}
 	if (p->tail)
 		p->tail->next = it;
 	else
@@ -136,6 +152,56 @@ unsigned job_pool_queued(struct job_pool *p)
 
 	pthread_mutex_lock(&p->lock);
 	n = p->queued;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+void job_pool_set_limit(struct job_pool *p, unsigned max_queued)
+{
+	pthread_mutex_lock(&p->lock);
+	p->max_queued = max_queued;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool job_pool_full(struct job_pool *p)
+{
+	bool full;
+
+	pthread_mutex_lock(&p->lock);
+	full = p->stopping || (p->max_queued && p->queued >= p->max_queued);
+	pthread_mutex_unlock(&p->lock);
+	return full;
+}
+
+unsigned job_pool_running(struct job_pool *p)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->running;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+unsigned job_pool_drain(struct job_pool *p, unsigned timeout_ms)
+{
+	struct timespec until;
+	unsigned n;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->wake);
+	while (p->running &&
+	       pthread_cond_timedwait(&p->wake, &p->lock, &until) == 0)
+		;
+	n = p->running;
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }

@@ -10,6 +10,7 @@
 #ifndef WC_JOBS_H
 #define WC_JOBS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/status.h"
@@ -34,6 +35,17 @@ enum wc_status job_pool_submit(struct job_pool *p, int64_t id, job_fn fn, void *
 			       void (*release)(void *arg), struct wc_error *err);
 /* Jobs queued and not yet started. */
 unsigned job_pool_queued(struct job_pool *p);
+/* Refuse (WC_EBUSY) a submit while max_queued jobs wait; 0: no limit (the default). */
+void job_pool_set_limit(struct job_pool *p, unsigned max_queued);
+/* True when a submit would be refused now (queue full, or stopping). */
+bool job_pool_full(struct job_pool *p);
+/* Jobs being run now. */
+unsigned job_pool_running(struct job_pool *p);
+/*
+ * Start no more jobs (queued ones stay queued) and wait up to timeout_ms for the running
+ * ones to end. Returns how many still run; job_pool_stop joins them all.
+ */
+unsigned job_pool_drain(struct job_pool *p, unsigned timeout_ms);
 /* Finish running jobs, drop queued ones, join and free. NULL is fine. */
 void job_pool_stop(struct job_pool *p);
 

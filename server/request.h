@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/dynbuf.h"
 #include "common/sha256.h"
@@ -20,6 +21,7 @@ struct MHD_Connection;
 struct server;
 struct store;
 struct job_pool;
+struct conn_state;
 
 #define ROUTE_MAX_PARAMS 4
 #define ROUTE_PARAM_MAX 128
@@ -27,10 +29,17 @@ struct job_pool;
 #define ROUTE_PATH_OVERLONG ((size_t)-1)	/* request.path_len of such a path */
 #define ROUTE_SNIFF_MAX (64 * 1024 + 8)	/* bytes of a body a route's sniff sees */
 
+/*
+ * Who may call a route (server/auth.h): the token's scope must be at least the route's;
+ * read < write < admin. read: forecasts, commitments, listings; write: grids,
+ * observations, training; admin: farms, portfolios, tokens.
+ */
 enum route_scope {
-	SCOPE_PUBLIC,	/* no token needed (health, metrics) */
-	SCOPE_READ,	/* NEEDSWORK: token auth lands with `windcast token` */
-	SCOPE_WRITE,
+	SCOPE_PUBLIC = 0,	/* no token (health) */
+	SCOPE_READ = 1,		/* = TOKEN_READ, ... */
+	SCOPE_WRITE = 2,
+	SCOPE_ADMIN = 3,
+	SCOPE_METRICS = 4,	/* public, or read when the server runs with metrics_auth */
 };
 
 #define REPLY_MAX_HEADERS 6
@@ -130,11 +139,32 @@ struct request {
 	char upload_sha256[65];
 	struct sha256 *upload_hash;
 	bool upload_failed;
+	/* access control, metrics and the access log (server.c, auth.c, metrics.c) */
+	int64_t token_id;	/* the token that authorised the request; 0: none */
+	char target_copy[257];	/* the target as sent, cut at 256 bytes (access log) */
+	char id[33];		/* request id: X-Request-Id as sent (when fit) or made */
+	uint64_t t_start_ns;	/* CLOCK_MONOTONIC when the request line was in */
+	unsigned status;	/* the status sent; 0: none (connection dropped) */
+	size_t bytes_out;	/* the body bytes sent */
+	struct conn_state *conn_state;	/* the connection's limits (server/conn_guard.h) */
+	size_t body_reserved;	/* bytes of the server's body memory this request holds */
+	bool over_budget;	/* the server's body memory was full: 503 */
+	const char *job_kind;	/* set by job_create_reply, for job_queue_reply */
 };
 
 /* Server-wide things a handler may use. */
 struct job_pool *server_jobs(struct server *srv);
 const char *server_data_dir(struct server *srv);
+struct access_log *server_access_log(struct server *srv);	/* NULL: none */
+/* What GET /metrics shows beside the counters (server/metrics.h). */
+struct metrics_gauges;
+void server_gauges(struct server *srv, struct metrics_gauges *out);
+/*
+ * The token check of a found route, before its other checks (dispatch.c): the route's
+ * scope against the request's token (server/auth.h), with the server's auth settings.
+ * False with a 401, 403 or 503 in rep.
+ */
+bool server_authorize(struct request *req, const struct route *r, struct reply *rep);
 
 /* The route table and its size (server/routes.c). */
 extern const struct route routes[];

@@ -1,6 +1,7 @@
 /*
  * routes.c - the route table: every HTTP endpoint, its method, body cap, scope and the
- * shape of its requests. Generic code (server.c, dispatch.c) applies 404/405/413, the
+ * shape of its requests. docs/openapi.yaml describes each row (tests/unit/
+ * test_openapi.c fails when a row and the document differ). Generic code (server.c, dispatch.c) applies 404/405/413, the
  * id check on {name} segments, the query parameters (400 for an unknown or repeated
  * one), Accept (406) and Content-Type (415) from this table before a handler runs.
  *
@@ -19,12 +20,13 @@
 const struct route routes[] = {
 	/* method, pattern, handler, max_body, scope, .query[, .flags, .content_types, .sniff] */
 	{ "GET", "/healthz", health_handler, 0, SCOPE_PUBLIC, .query = "" },
+	{ "GET", "/metrics", metrics_handler, 0, SCOPE_METRICS, .query = "" },
 	{ "GET", "/v1/farms", farms_list_handler, 0, SCOPE_READ, .query = "",
 	  .flags = ROUTE_CSV },
-	{ "POST", "/v1/farms", farms_create_handler, 64 * KiB, SCOPE_WRITE, .query = "" },
+	{ "POST", "/v1/farms", farms_create_handler, 64 * KiB, SCOPE_ADMIN, .query = "" },
 	{ "GET", "/v1/farms/{id}", farm_get_handler, 0, SCOPE_READ, .query = "" },
-	{ "PUT", "/v1/farms/{id}", farm_put_handler, 64 * KiB, SCOPE_WRITE, .query = "" },
-	{ "DELETE", "/v1/farms/{id}", farm_delete_handler, 0, SCOPE_WRITE, .query = "" },
+	{ "PUT", "/v1/farms/{id}", farm_put_handler, 64 * KiB, SCOPE_ADMIN, .query = "" },
+	{ "DELETE", "/v1/farms/{id}", farm_delete_handler, 0, SCOPE_ADMIN, .query = "" },
 	{ "POST", "/v1/farms/{id}/observations", farm_obs_post_handler, 64 * MiB, SCOPE_WRITE,
 	  .query = "" },
 	{ "POST", "/v1/grids", grids_upload_handler, ROUTE_UPLOAD_CAP, SCOPE_WRITE,
@@ -36,6 +38,9 @@ const struct route routes[] = {
 	  .query = "issued horizon quantiles model model_version units point",
 	  .flags = ROUTE_CSV },
 	{ "POST", "/v1/farms/{id}/train", farm_train_handler, 4 * KiB, SCOPE_WRITE, .query = "" },
+	{ "GET", "/v1/tokens", tokens_list_handler, 0, SCOPE_ADMIN, .query = "" },
+	{ "POST", "/v1/tokens", tokens_create_handler, 4 * KiB, SCOPE_ADMIN, .query = "" },
+	{ "DELETE", "/v1/tokens/{id}", token_revoke_handler, 0, SCOPE_ADMIN, .query = "" },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

@@ -1085,6 +1085,7 @@ Test(forecast_e2e, cli_and_http)
 	server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
 	cfg.threads = 2;
+	tu_auth(st);
 	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
 	cr_assert(tu_http_request(server_port(srv), "GET",
 				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=6"

@@ -46,6 +46,7 @@ static void hfx_init(struct hfx *h)
 	server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
 	cfg.threads = 2;
+	tu_auth(h->st);
 	cr_assert_eq(server_start(&cfg, h->st, &h->srv, &err), WC_OK, "%s", err.msg);
 	h->port = server_port(h->srv);
 }
@@ -210,6 +211,7 @@ Test(http_farms, no_job_without_grids_and_ranges_as_documented)
 	cr_assert_eq(store_open(dir, &h.st, &err), WC_OK, "%s", err.msg);
 	server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
+	tu_auth(h.st);
 	cr_assert_eq(server_start(&cfg, h.st, &h.srv, &err), WC_OK, "%s", err.msg);
 	h.port = server_port(h.srv);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -255,6 +257,7 @@ Test(http_farms, farm_csv_is_the_clis)
 	cr_assert_eq(store_open(dir, &h.st, &err), WC_OK, "%s", err.msg);
 	server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
+	tu_auth(h.st);
 	cr_assert_eq(server_start(&cfg, h.st, &h.srv, &err), WC_OK, "%s", err.msg);
 	cr_assert(tu_http_request(server_port(h.srv), "GET", "/v1/farms", NULL, 0, hdr, &r));
 	cr_assert_eq(r.status, 200);

@@ -35,6 +35,7 @@ static void setup(void)
 	server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
 	cfg.threads = 2;
+	tu_auth(st);
 	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
 }
 

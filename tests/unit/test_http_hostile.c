@@ -115,8 +115,9 @@ static void raw_request(const char *method, const char *target, size_t tlen,
 	dynbuf_init(&b, 64u << 20);
 	cr_assert_eq(dynbuf_printf(&b, "%s ", method), WC_OK);
 	cr_assert_eq(dynbuf_add(&b, target, tlen ? tlen : strlen(target)), WC_OK);
-	cr_assert_eq(dynbuf_printf(&b, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s",
-				   headers ? headers : ""),
+	cr_assert_eq(dynbuf_printf(&b, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+				      "Authorization: Bearer %s\r\n%s",
+				   tu_token(), headers ? headers : ""),
 		     WC_OK);
 	if (body) {
 		cr_assert_eq(dynbuf_printf(&b, "Content-Length: %zu\r\n\r\n", blen + fill), WC_OK);
@@ -157,6 +158,7 @@ static void setup(void)
 	cfg.listen = "127.0.0.1:0";
 	cfg.threads = 2;
 	cfg.max_upload = 4 << 20;
+	tu_auth(st);
 	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
 	port = server_port(srv);
 	raw_request("POST", "/v1/farms", 0, NULL, farm_big, SIZE_MAX, 0, 0, &r);

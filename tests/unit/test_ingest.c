@@ -383,6 +383,7 @@ Test(ingest, http_upload_jobs_and_listing, .timeout = 120)
 	cfg.listen = "127.0.0.1:0";
 	cfg.threads = 2;
 	cfg.max_upload = 4 << 20;
+	tu_auth(fx.st);
 	cr_assert_eq(server_start(&cfg, fx.st, &srv, NULL), WC_OK);
 	port = server_port(srv);
 	bytes = tu_read_file(fx.run0, &len);

@@ -217,6 +217,7 @@ Test(obs, http_post)
 	server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
 	cfg.threads = 2;
+	tu_auth(st);
 	cr_assert_eq(server_start(&cfg, st, &srv, NULL), WC_OK);
 	port = server_port(srv);
 

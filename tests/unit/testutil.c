@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,6 +157,31 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
 	return add;
 }
 
+static char default_token[TOKEN_LEN + 1];
+
+const char *tu_token(void)
+{
+	return default_token;
+}
+
+const char *tu_token_make(struct store *st, const char *scope)
+{
+	static char tok[8][TOKEN_LEN + 1];
+	static int next;
+	struct wc_error err = { 0 };
+	enum token_scope sc;
+	char *t = tok[next++ % 8];
+
+	cr_assert(token_scope_parse(scope, &sc), "scope '%s'", scope);
+	cr_assert_eq(store_token_create(st, sc, "test", t, NULL, &err), WC_OK, "%s", err.msg);
+	return t;
+}
+
+void tu_auth(struct store *st)
+{
+	snprintf(default_token, sizeof(default_token), "%s", tu_token_make(st, "admin"));
+}
+
 bool tu_http_request(unsigned port, const char *method, const char *path,
 		     const char *body, size_t len, const char *const *headers,
 		     struct tu_http *out)
@@ -164,6 +190,7 @@ bool tu_http_request(unsigned port, const char *method, const char *path,
 	struct curl_slist *hl = NULL;
 	char url[1024];
 	CURLcode rc;
+	bool own_auth = false;
 	CURL *c = curl_easy_init();
 
 	memset(out, 0, sizeof(*out));
@@ -192,8 +219,16 @@ bool tu_http_request(unsigned port, const char *method, const char *path,
 	 */
 	if (!body || (len == (size_t)-1 ? strlen(body) : len) < 65536)
 		hl = curl_slist_append(hl, "Expect:");
-	for (size_t i = 0; headers && headers[i]; i++)
+	for (size_t i = 0; headers && headers[i]; i++) {
 		hl = curl_slist_append(hl, headers[i]);
+		own_auth = own_auth || !strncasecmp(headers[i], "Authorization:", 14);
+	}
+	if (!own_auth && default_token[0]) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "Authorization: Bearer %s", default_token);
+		hl = curl_slist_append(hl, line);
+	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
@@ -222,6 +257,7 @@ void tu_serve(const char *dir, struct store **st, struct server **srv)
 	server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
 	cfg.threads = 2;
+	tu_auth(*st);
 	cr_assert_eq(server_start(&cfg, *st, srv, &err), WC_OK, "%s", err.msg);
 	cr_assert_gt(server_port(*srv), 0);
 }

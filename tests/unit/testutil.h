@@ -51,8 +51,21 @@ void tu_http_release(struct tu_http *r);
 struct store;
 struct server;
 
-/* Open the store in dir and serve it on a free port of 127.0.0.1 with 2 threads (the
- * caller stops the server, then closes the store); aborts the test on failure. */
+/*
+ * Every /v1 route needs a bearer token (server/auth.h). tu_auth makes an admin token in
+ * st and sets it as the default: from then on tu_http_request sends
+ * "Authorization: Bearer <it>" unless the caller's headers carry an Authorization line
+ * (send "Authorization:" alone, which curl drops, to send none). tu_token_make makes a
+ * token of another scope ("read", "write", "admin"), returned in a static buffer of the
+ * tests' process. tu_token is the default ("" before tu_auth).
+ */
+void tu_auth(struct store *st);
+const char *tu_token_make(struct store *st, const char *scope);
+const char *tu_token(void);
+
+/* Open the store in dir and serve it on a free port of 127.0.0.1 with 2 threads, with
+ * tu_auth's admin token as the default (the caller stops the server, then closes the
+ * store); aborts the test on failure. */
 void tu_serve(const char *dir, struct store **st, struct server **srv);
 
 /*
