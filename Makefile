@@ -32,9 +32,9 @@ TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 REL_CFLAGS := -O2 -g -march=x86-64-v2 -fno-math-errno
-SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	-fno-sanitize-recover=undefined
-SAN_LDFLAGS := -fsanitize=address,undefined
+SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow \
+	-fno-sanitize-recover=undefined,float-cast-overflow
+SAN_LDFLAGS := -fsanitize=address,undefined,float-cast-overflow
 
 LIB_SRC := $(sort $(wildcard common/*.c data/*.c forecast/*.c server/*.c) \
 	$(filter-out cli/main.c,$(wildcard cli/*.c)))

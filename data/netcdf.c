@@ -2105,7 +2105,9 @@ static enum wc_status inspect_file(struct nwp_file *f, struct wc_error *err)
 	describe_source(f);
 	if ((ret = collect_attributes(f, err)))
 		goto cleanup;
-	if (att_double(f->ncid, NC_GLOBAL, "MAP_PROJ", &mp))
+	/* WRF's projection code is a small integer (1..6); anything else is no code */
+	if (att_double(f->ncid, NC_GLOBAL, "MAP_PROJ", &mp) && mp >= 0 && mp <= 99 &&
+	    mp == (int)mp)
 		in.wrf_map_proj = (int)mp;
 	for (int i = 0; i < nvars; i++)
 		if (classify(&in, i, &cands[ncand]))

@@ -243,3 +243,32 @@ Test(netcdf_malformed, bad_coordinates_and_times)
 	cr_assert(strstr(err.msg, "cannot decode time 'time'"), "%s", err.msg);
 	unlink(path);
 }
+
+/*
+ * A WRF MAP_PROJ far outside int (found by fuzz_netcdf: 1.29e10 was converted to int,
+ * undefined behaviour) or not whole is no projection code: the file opens as the plain
+ * latitude/longitude grid it is.
+ */
+Test(netcdf_malformed, absurd_wrf_map_proj)
+{
+	static const double bad[] = { 1.28917e10, -3e9, 1.5, 1e300 };
+	char path[512];
+	struct wc_error err = { 0 };
+	struct nwp_file *f = NULL;
+	int ncid;
+
+	tmp_path(path, sizeof(path), "mapproj");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_small(path, NC_CLASSIC_MODEL, NC_FLOAT, false);
+		NC(nc_open(path, NC_WRITE, &ncid));
+		NC(nc_redef(ncid));
+		NC(nc_put_att_double(ncid, NC_GLOBAL, "MAP_PROJ", NC_DOUBLE, 1, &bad[i]));
+		NC(nc_close(ncid));
+		cr_assert_eq(nwp_file_open(&f, path, &err), WC_OK, "MAP_PROJ %g: %s", bad[i],
+			     err.msg);
+		cr_assert_eq(f->ntimes, 3);
+		nwp_file_free(f);
+		f = NULL;
+	}
+	unlink(path);
+}
