@@ -64,5 +64,6 @@ int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_demo_data(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_train(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx);
+int cmd_batch(int argc, char **argv, struct cmd_ctx *ctx);
 
 #endif
