@@ -294,10 +294,18 @@ static enum wc_status make_dirs(const char *dir, struct wc_error *err)
 	return WC_OK;
 }
 
-/* The temporary name of `path`: ".<base>.tmp.<pid>" in the same directory. */
+/*
+ * The temporary name of dir/base: ".<base>.tmp.<host>.<pid>" in the same directory, so
+ * that shards on several hosts writing into one shared directory never share one. A
+ * batch killed mid-write leaves it behind; readers ignore names starting with '.'.
+ */
 static void tmp_name(const char *dir, const char *base, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
+	char host[64] = "";
+
+	if (gethostname(host, sizeof(host) - 1) || !host[0] || strchr(host, '/'))
+		snprintf(host, sizeof(host), "host");
+	snprintf(buf, len, "%s/.%s.tmp.%s.%ld", dir, base, host, (long)getpid());
 }
 
 /*
@@ -850,11 +858,14 @@ static bool retrain(struct night *n, const struct farm *f, json_t *out)
 							 "before the issue time (retrain after %s)",
 				 rec.version, a, days, o->retrain_text);
 			status = "current";
-		} else if (store_obs_query(n->st, f->id, rec.train_to + 1, n->issued, &rows,
+		} else if (store_obs_query(n->st, f->id, rec.train_to + UTC_DAY, n->issued, &rows,
 					   &nobs, &err) == WC_OK && nobs == 0) {
+			/* the rows end some hours before the last observation they used (at the
+			 * last run delivery with a target): a day later there is something new */
 			snprintf(reason, sizeof(reason), "model %d's rows end at %s, %.1f days "
-							 "before the issue time, but no observations "
-							 "came since: nothing new to train on",
+							 "before the issue time, but no observation "
+							 "came a day or more after them: nothing new to "
+							 "train on",
 				 rec.version, a, days);
 			status = "current";
 		} else {
@@ -1154,11 +1165,12 @@ static json_t *manifest(const struct night *n, const char *data_dir, int64_t sta
 			 o->forecast.o.horizon, "quantiles", levels, "model", o->forecast.o.model,
 			 "retrain_after", o->retrain_text);
 	json_object_set_new(opts, "train_args", json_string(o->train_args));
-	return json_pack("{s:s,s:i,s:s,s:s,s:O?,s:o,s:s,s:s,s:s,s:s,s:{s:i,s:i},s:I,s:I,s:I,"
+	return json_pack("{s:s,s:i,s:s,s:s,s:s,s:O?,s:o,s:s,s:s,s:s,s:s,s:{s:i,s:i},s:I,s:I,s:I,"
 			 "s:{s:s?,s:o},s:O,s:O}",
 			 "kind", "windcast-batch-manifest", "manifest_version", 1,
-			 "windcast_version", o->version, "issued", issued, "arguments",
-			 (json_t *)o->argv,
+			 "windcast_version", o->version, "issued", issued, "status",
+			 res->interrupted ? "interrupted" : res->farms_failed ? "failed" : "ok",
+			 "arguments", (json_t *)o->argv,
 			 "options", opts, "data", data_dir, "out", res->out_dir, "started_at",
 			 utc_format(started, a), "finished_at", utc_format(utc_now(), b), "shard",
 			 "k", o->shard_k, "n", o->shard_n, "farms_total", (json_int_t)farms_total,
@@ -1186,7 +1198,7 @@ enum wc_status batch_run(struct store *st, const struct batch_options *o,
 	char base[64], *text = NULL;
 	int64_t started = utc_now();
 	struct timespec t0;
-	json_t *man = NULL, *status;
+	json_t *man = NULL;
 	enum wc_status ret;
 	struct stat sb;
 	size_t len;
@@ -1251,9 +1263,6 @@ enum wc_status batch_run(struct store *st, const struct batch_options *o,
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	status = json_string(res->interrupted ? "interrupted" : res->farms_failed ? "failed"
-										 : "ok");
-	json_object_set_new(man, "status", status);
 	if (o->shard_n > 1)
 		snprintf(base, sizeof(base), "manifest-%d-of-%d.json", o->shard_k, o->shard_n);
 	else

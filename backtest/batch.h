@@ -25,10 +25,13 @@
  *
  * Retrain policy: a farm is due when it has no model, or when its newest model's rows end
  * (model train_to) more than retrain_after before the issue time and observations came
- * since; with BATCH_RETRAIN_NEVER nothing is trained. The age is counted in data time,
+ * since (a day or more after train_to: its rows end some hours before the observations
+ * they used); with BATCH_RETRAIN_NEVER nothing is trained. The age is counted in data time,
  * not wall-clock time, so a re-run of a night decides as the first run did. A farm that
  * has no model and not enough data to train one is not a failure: its forecast comes
- * from a baseline (as auto chooses) and the manifest says why.
+ * from a baseline (as auto chooses) and the manifest says why. NEEDSWORK: a farm whose
+ * model came from a pool (train --pool) is retrained alone; pools in the batch want a
+ * pool option of their own.
  *
  * Shards: farm F belongs to shard 1 + FNV-1a-64(F's id bytes) mod N (batch_shard_of), a
  * function of the id alone: N batches with --shard 1/N .. N/N cover every farm exactly

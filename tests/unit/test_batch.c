@@ -454,6 +454,31 @@ Test(batch, shards_cover_every_farm_once, .timeout = 600)
 			cr_assert_eq(seen[j], 1, "%d shards: farm %s covered %d times", n, all[j],
 				     seen[j]);
 	}
+
+	/*
+	 * Seven weeks later, with no new data: jutland-1's model (rows to 2026-01-10T17,
+	 * observations to 01-11T00) is old but nothing came a day after it, so it stays;
+	 * horns-reef's (rows to 01-03) has a week of observations after it and retrains.
+	 */
+	{
+		json_t *man, *rt;
+		int rc = tu_cli(NULL, &out, &err,
+				"--data '%s/data' batch --out '%s/late' --issued 2026-03-01T06:00Z "
+				"--retrain-after 30d --train-args '" TINY "'", dir, dir);
+
+		cr_assert_eq(rc, 1, "no NWP at that time: the forecasts fail: %s", err);
+		snprintf(path, sizeof(path), "%s/late/manifest.json", dir);
+		man = load_json(path);
+		rt = json_object_get(farm_entry(man, "jutland-1"), "retrain");
+		cr_assert_str_eq(jstr(rt, "status"), "current", "%s", jstr(rt, "reason"));
+		cr_assert(strstr(jstr(rt, "reason"), "nothing new to train on"), "%s",
+			  jstr(rt, "reason"));
+		rt = json_object_get(farm_entry(man, "horns-reef"), "retrain");
+		cr_assert_str_eq(jstr(rt, "status"), "trained", "%s", jstr(rt, "reason"));
+		json_decref(man);
+		free(out);
+		free(err);
+	}
 	tu_rmrf_free(dir);
 }
 
