@@ -539,16 +539,18 @@ static enum wc_status inbox_move(const char *inbox, const char *name, const char
 	if (reason) {
 		char rname[1100], *text;
 		size_t len = strlen(reason);
+		struct wc_error rerr = { 0 };
 
 		snprintf(rname, sizeof(rname), "%s.reason", base);
 		if (!(text = malloc(len + 2)))
 			return wc_error_set(err, WC_ENOMEM, "out of memory");
 		memcpy(text, reason, len);
 		text[len] = '\n';
-		ret = file_write(dir, rname, text, len + 1, NULL, err);
+		/* the file is moved already: a reason that cannot be written is only logged */
+		if (file_write(dir, rname, text, len + 1, NULL, &rerr))
+			log_warn("batch: cannot write the reason of '%s': %s", to,
+				 wc_error_msg(&rerr));
 		free(text);
-		if (ret)
-			return ret;
 	}
 	return fsync_dir(inbox, err);
 }
