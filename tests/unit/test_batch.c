@@ -724,3 +724,30 @@ Test(batch, make_install_places_binary_and_units, .timeout = 300)
 	free(err);
 	tu_rmrf_free(dir);
 }
+
+/* An inbox file the batch may not read is rejected with the reason, and the night goes
+ * on (as root, the batch runs as nobody through setpriv so that permissions bite). */
+Test(batch, unreadable_inbox_file_is_rejected, .timeout = 120)
+{
+	char *dir = tu_tmpdir(), *cmd, *out = NULL, *err = NULL, path[4200], *reason;
+	const char *as = geteuid() == 0 ? "setpriv --reuid=nobody --regid=nogroup --clear-groups "
+					: "";
+
+	cr_assert_eq(tu_cli(NULL, NULL, NULL, "--data '%s/data' farm add --id f1 --name F "
+					      "--lat 55 --lon 7 --capacity 10", dir), 0);
+	cr_assert(asprintf(&cmd, "cd '%s' && mkdir inbox && printf 'time,power_mw\\n' > "
+				 "inbox/f1.csv && chmod -R a+rwX . && chmod 000 inbox/f1.csv && "
+				 "%s'%s' --data data batch --inbox inbox --out out",
+			   dir, as, tu_bin()) >= 0);
+	cr_assert_eq(tu_run(cmd, &out, &err), 1, "f1 has no data, so fails: %s", err);
+	cr_assert(strstr(err, "inbox file 'f1.csv': cannot read it: Permission denied"), "%s", err);
+	snprintf(path, sizeof(path), "%s/inbox/rejected/f1.csv.reason", dir);
+	cr_assert(reason = tu_read_file(path, NULL), "no reason beside the rejected file");
+	cr_assert_str_eq(reason, "cannot read it: Permission denied\n");
+	cr_assert(strstr(out, "inbox 0 processed, 1 rejected"), "%s", out);
+	free(reason);
+	free(cmd);
+	free(out);
+	free(err);
+	tu_rmrf_free(dir);
+}
