@@ -719,6 +719,7 @@ static void inbox_file(struct night *n, const char *name)
 	if (ret && !file_fault(ret)) {
 		/* the store's trouble, not the file's: keep it for the next night */
 		json_object_set_new(entry, "status", json_string("left"));
+		json_object_set_new(entry, "moved_to", json_null());
 		json_object_set_new(entry, "reason", json_string(wc_error_msg(&err)));
 		n->res->inbox_left++;
 		add_failure(n, subject, wc_error_msg(&err));
