@@ -4,7 +4,7 @@
 #   make test       install deps, build with ASan+UBSan, run every test
 #   make demo       install deps, build, generate demo data, ingest, train, serve
 #   make bench      benchmarks under tests/bench/ (prints name=value figures)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   binary, systemd units, docs (DESTDIR respected)
 #   make clean
 #
 # Sources are found by wildcard: adding a .c under common/ data/ forecast/ server/ cli/
@@ -36,7 +36,7 @@ SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-
 	-fno-sanitize-recover=undefined,float-cast-overflow
 SAN_LDFLAGS := -fsanitize=address,undefined,float-cast-overflow
 
-LIB_SRC := $(sort $(wildcard common/*.c data/*.c forecast/*.c server/*.c) \
+LIB_SRC := $(sort $(wildcard common/*.c data/*.c forecast/*.c backtest/*.c server/*.c) \
 	$(filter-out cli/main.c,$(wildcard cli/*.c)))
 MAIN_SRC := cli/main.c
 TEST_SRC := $(sort $(wildcard tests/unit/*.c))
@@ -125,9 +125,22 @@ demo: deps
 	@$(MAKE) --no-print-directory windcast
 	@scripts/demo
 
-install: windcast
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 windcast $(DESTDIR)$(PREFIX)/bin/windcast
+# The binary, the systemd units (with their paths filled in) and the docs, under
+# DESTDIR/PREFIX. INSTALL_BIN installs another build (the tests install the sanitizer one).
+INSTALL_BIN ?= windcast
+SYSTEMD_UNITS := $(wildcard scripts/systemd/*.service scripts/systemd/*.timer)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/windcast
+
+install: $(INSTALL_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/windcast
+	for u in $(SYSTEMD_UNITS); do \
+		sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(DOCDIR)|g' $$u \
+			> $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf build windcast

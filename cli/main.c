@@ -29,6 +29,9 @@ static const struct cmd commands[] = {
 	{ "forecast", cmd_forecast, NEEDS_STORE, "forecast a farm's output (model or baseline)",
 	  NULL },
 	{ "serve", cmd_serve, NEEDS_STORE, "run the HTTP API server", NULL },
+	/* writes, but a store without farms has nothing to run: a missing one is a typo */
+	{ "batch", cmd_batch, NEEDS_STORE,
+	  "the nightly run: inbox, retraining, forecast files of every farm", NULL },
 	{ "token", cmd_token, 0, "create, list and revoke API tokens", token_subcommands },
 	{ "demo-data", cmd_demo_data, 0, "generate a synthetic NWP + observations data set",
 	  NULL },
