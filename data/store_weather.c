@@ -260,6 +260,7 @@ enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_
 		ret = store_sql_error(st, rc, err, "cannot record run");
 		goto end;
 	}
+	ret = store_gen_bump_locked(st, STORE_SUBJECT_NWP, err);
 end:
 	ret = store_end(st, ret, err);
 out:
@@ -430,7 +431,8 @@ enum wc_status store_farm_weather_replace(struct store *st, const struct farm *s
 		if ((ret = insert_rows(st, rw.run_id, &fw, err)))
 			break;
 	}
-	if (!ret && !(ret = store_farm_runs_count(st, site->id, +1, err)))
+	if (!ret && !(ret = store_farm_runs_count(st, site->id, +1, err)) &&
+	    !(ret = store_gen_bump_farm_locked(st, site->id, err)))
 		*outcome = WEATHER_REPLACED;
 end:
 	ret = store_end(st, ret, err);
