@@ -18,13 +18,16 @@
 static const char serve_usage[] =
 	"usage: windcast serve [--listen HOST:PORT] [--threads N] [--max-connections N]\n"
 	"                      [--timeout SECONDS] [--max-upload-mb N] [--job-workers N]\n"
+	"                      [--cache-mb N]\n"
 	"\n"
 	"  --listen HOST:PORT   address to listen on (default 127.0.0.1:8080; port 0 = any)\n"
 	"  --threads N          worker threads (default 4)\n"
 	"  --max-connections N  simultaneous connections (default 256)\n"
 	"  --timeout SECONDS    idle connection timeout (default 30)\n"
 	"  --max-upload-mb N    cap on uploaded grid files (default 2048)\n"
-	"  --job-workers N      background job threads: ingest, training (default 2)\n";
+	"  --job-workers N      background job threads: ingest, training (default 2)\n"
+	"  --cache-mb N         memory for reply bodies held between requests, 0..65536 MiB\n"
+	"                       (default 64; 0 holds none: every request computes)\n";
 
 int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx)
 {
@@ -35,6 +38,7 @@ int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "max-upload-mb", required_argument, NULL, 'u' },
 		{ "job-workers", required_argument, NULL, 'j' },
+		{ "cache-mb", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -73,6 +77,12 @@ int cmd_serve(int argc, char **argv, struct cmd_ctx *ctx)
 				cfg.job_workers = (unsigned)v;
 			else
 				cfg.connection_timeout_s = (unsigned)v;
+			break;
+		case 'm':
+			if (cli_parse_long(optarg, 0, SERVER_CACHE_MB_MAX, &v))
+				return cli_bad_option("serve", "--cache-mb", optarg,
+						      "use 0..65536 MiB");
+			cfg.cache_bytes = (size_t)v << 20;
 			break;
 		case 'h':
 			fputs(serve_usage, stdout);

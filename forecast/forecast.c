@@ -56,9 +56,11 @@ void forecast_release(struct forecast *fc)
 	free(fc->valid);
 	free(fc->point);
 	free(fc->q);
+	free(fc->inputs);
 	fc->valid = NULL;
 	fc->point = fc->q = NULL;
-	fc->nlead = 0;
+	fc->inputs = NULL;
+	fc->nlead = fc->ninputs = 0;
 }
 
 void forecast_model_key(const struct forecast *fc, char *buf, size_t len)
@@ -853,6 +855,16 @@ enum wc_status forecast_get_or_issue(struct store *st, const char *farm_id,
 	if ((ret = forecaster_open(st, farm_id, &r->o, r->issued, r->issued, &fcr, err)) ||
 	    (ret = forecaster_get_or_issue(fcr, forecaster_first(fcr), out, err)))
 		goto cleanup;
+	if (fcr->fcfg.n_regional > 0) {
+		if (!(out->inputs = malloc((size_t)fcr->fcfg.n_regional * sizeof(*out->inputs)))) {
+			forecast_release(out);
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+		memcpy(out->inputs, fcr->fcfg.regional,
+		       (size_t)fcr->fcfg.n_regional * sizeof(*out->inputs));
+		out->ninputs = fcr->fcfg.n_regional;
+	}
 	if (r->store && forecast_store(st, out, 1, &serr))
 		log_warn("cannot store the forecast of '%s': %s", farm_id, serr.msg);
 cleanup:

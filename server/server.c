@@ -33,7 +33,9 @@
 
 #include "common/log.h"
 #include "data/store.h"
+#include "server/cache.h"
 #include "server/dispatch.h"
+#include "server/handlers.h"
 #include "server/jobs.h"
 #include "server/request.h"
 
@@ -50,11 +52,17 @@ struct server {
 	atomic_int inflight;	/* requests between first callback and completion */
 	uint16_t port;
 	struct job_pool *jobs;
+	struct cache *cache;
 };
 
 struct job_pool *server_jobs(struct server *srv)
 {
 	return srv->jobs;
+}
+
+struct cache *server_cache(struct server *srv)
+{
+	return srv->cache;
 }
 
 const char *server_data_dir(struct server *srv)
@@ -72,6 +80,8 @@ void server_config_init(struct server_config *cfg)
 	cfg->shutdown_grace_s = 10;
 	cfg->max_upload = (size_t)2 << 30;
 	cfg->job_workers = 2;
+	cfg->cache_bytes = (size_t)SERVER_CACHE_MB_DEFAULT << 20;
+	cfg->cache_poll_ms = 100;
 }
 
 /* ---- libmicrohttpd callbacks ---- */
@@ -84,6 +94,28 @@ void server_config_init(struct server_config *cfg)
  */
 #define DISCARD_MAX (64 * 1024)
 
+/* A held body's response is done with: drop the reference it kept. */
+static void held_done(void *cls)
+{
+	held_body_unref(cls);
+}
+
+/* The response of a held body: its bytes shared, not copied, alive while it is sent. */
+static struct MHD_Response *held_response(struct held_body *b)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		b->len, (void *)b->data, held_done, b);
+
+	if (!resp) {
+		held_body_unref(b);
+		return NULL;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, b->content_type);
+	for (int i = 0; i < b->nheaders; i++)
+		MHD_add_response_header(resp, b->headers[i].name, b->headers[i].value);
+	return resp;
+}
+
 static MHD_Result_t send_reply(struct MHD_Connection *conn, struct reply *rep)
 {
 	struct MHD_Response *resp;
@@ -92,10 +124,16 @@ static MHD_Result_t send_reply(struct MHD_Connection *conn, struct reply *rep)
 	size_t len = rep->text_len;
 	const char *ctype = rep->content_type;
 
+	if (rep->held) {
+		resp = held_response(rep->held);
+		rep->held = NULL;	/* the response's now */
+		if (!resp)
+			return MHD_NO;
+		goto headers;
+	}
 	if (!body) {
 		if (rep->json) {
-			body = json_dumps(rep->json, JSON_COMPACT | JSON_PRESERVE_ORDER |
-							     JSON_REAL_PRECISION(10));
+			body = json_dumps(rep->json, REPLY_JSON_FLAGS);
 			if (body) {
 				len = strlen(body);
 				body[len] = '\0';
@@ -119,6 +157,7 @@ static MHD_Result_t send_reply(struct MHD_Connection *conn, struct reply *rep)
 	if (body && rep->status != 204)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 					ctype ? ctype : "application/json");
+headers:
 	if (rep->allow[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
 	if (rep->location[0])
@@ -193,9 +232,11 @@ static int upload_open(struct request *req, struct reply *rep)
  */
 static bool sniff(struct request *req, const char *data, size_t n, bool last)
 {
-	struct reply rep = { .status = 200 };
+	struct reply rep;
 	enum body_verdict v = BODY_REFUSE;
 	size_t take;
+
+	reply_init(&rep, 200);
 
 	if (!req->head && !(req->head = malloc(ROUTE_SNIFF_MAX))) {
 		reply_error(&rep, 503, "unavailable", "out of memory; try again later");
@@ -311,11 +352,12 @@ static bool target_cut(const struct request *req, const char *version)
 static MHD_Result_t request_start(struct request *req, const char *method,
 				  const char *version)
 {
-	struct reply rep = { .status = 200 };
+	struct reply rep;
 	const struct route *r;
 	const char *clen;
 	char shown[128];
 
+	reply_init(&rep, 200);
 	/* in flight from here (server_stop waits for these), not while headers trickle in */
 	atomic_fetch_add(&req->srv->inflight, 1);
 	req->started = true;
@@ -346,10 +388,11 @@ static MHD_Result_t answer(void *cls, struct MHD_Connection *conn, const char *u
 			   size_t *upload_data_size, void **con_cls)
 {
 	struct request *req = *con_cls;
-	struct reply rep = { .status = 200 };
+	struct reply rep;
 
 	if (!req)
 		return MHD_NO;
+	reply_init(&rep, 200);
 	if (!req->started)
 		return request_start(req, method, version);
 	if (*upload_data_size) {
@@ -483,7 +526,9 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 	srv->cfg = *cfg;
 	atomic_init(&srv->inflight, 0);
 	if ((ret = store_job_fail_stale(store, &stale, err)) ||
+	    (ret = cache_new(store, cfg->cache_bytes, &srv->cache, err)) ||
 	    (ret = job_pool_start(&srv->jobs, store, cfg->job_workers, err))) {
+		cache_free(srv->cache);
 		free(srv);
 		return ret;
 	}
@@ -505,6 +550,7 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 		MHD_OPTION_END);
 	if (!srv->daemon) {
 		job_pool_stop(srv->jobs);
+		cache_free(srv->cache);
 		free(srv);
 		return wc_error_set(err, WC_EHTTP,
 				    "cannot listen on '%s': the address is in use, not local, "
@@ -513,6 +559,11 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : 0;
+	if (cfg->cache_bytes &&
+	    (ret = cache_warm_start(srv->cache, forecast_warm, store, cfg->cache_poll_ms, err))) {
+		server_stop(srv);
+		return ret;
+	}
 	*out = srv;
 	return WC_OK;
 }
@@ -540,5 +591,6 @@ void server_stop(struct server *srv)
 	}
 	MHD_stop_daemon(srv->daemon);
 	job_pool_stop(srv->jobs);
+	cache_free(srv->cache);
 	free(srv);
 }

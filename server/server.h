@@ -25,11 +25,17 @@ struct server_config {
 	unsigned shutdown_grace_s;	/* how long stop waits for in-flight requests */
 	size_t max_upload;		/* cap on uploaded files (POST /v1/grids) */
 	unsigned job_workers;		/* background job threads (ingest, train) */
+	size_t cache_bytes;		/* budget of held reply bodies; 0 holds none */
+	unsigned cache_poll_ms;		/* how often to look for other processes' changes */
 };
+
+#define SERVER_CACHE_MB_DEFAULT 64
+#define SERVER_CACHE_MB_MAX (64 * 1024)
 
 /*
  * Defaults: 127.0.0.1:8080, 4 threads, 256 connections, 30 s, 64 KiB, 10 s grace,
- * 2 GiB uploads, 2 job workers.
+ * 2 GiB uploads, 2 job workers, 64 MiB of held reply bodies (docs/serving.md), looking
+ * for other processes' changes every 100 ms.
  */
 void server_config_init(struct server_config *cfg);
 
