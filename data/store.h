@@ -178,6 +178,12 @@ enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t si
 /* Runs ordered by reference (or first valid) time, newest first; *out malloc'd. */
 enum wc_status store_run_list(struct store *st, struct nwp_run **out, size_t *n,
 			      struct wc_error *err);
+/*
+ * The newest forecast run's reference time (*found false when the store has none), in
+ * one index read however many runs there are.
+ */
+enum wc_status store_run_newest(struct store *st, int64_t *ref_time, bool *found,
+				struct wc_error *err);
 /* How many runs the store holds. */
 enum wc_status store_run_count(struct store *st, size_t *n, struct wc_error *err);
 

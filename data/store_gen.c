@@ -10,24 +10,23 @@
  * A watch is one read-only SQLite connection. Asking it whether anything was committed
  * (PRAGMA data_version) costs a read transaction: file locks taken and released and a
  * stat, about 5 us, which is a third of what answering a held reply costs. So a watch
- * first looks at the WAL-index header in the store's -shm file, mapped read-only: SQLite
+ * first looks at the WAL-index header at the start of the store's -shm file: SQLite
  * writes it (two copies, the second first) before a commit returns, and every commit
  * changes it (its change counter, last frame, salts), so while it reads the same as at
  * the last poll nothing was committed since, and the poll costs two 48-byte reads. The
  * layout is SQLite's WAL-index format (walformat.html), which every SQLite version that
  * shares the file must keep. When the header cannot be used (no -shm, being written),
- * the poll asks SQLite. The mapping stays valid while the watch's connection is open:
- * SQLite truncates the -shm only when no connection has it open.
+ * the poll asks SQLite. The header is read through SQLite's own mapping of the -shm (the
+ * VFS's xShmMap on the watch's connection), valid while that connection is open; never
+ * through a descriptor of our own, whose close() would drop every POSIX lock this process
+ * holds on the file (SQLite's included: another process would then take the -shm as
+ * unused and truncate it under this one's mapping, a SIGBUS).
  *
  * Limits: use a watch from one thread at a time.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "data/store_internal.h"
 
@@ -91,27 +90,25 @@ struct store_watch {
 	sqlite3_stmt *moved;	/* the subjects moved after a stamp */
 	int64_t data_version;	/* -1 before the first poll */
 	uint64_t seq;		/* the store-wide sequence at the last poll */
-	char *shm_path;
-	const volatile unsigned char *shm;	/* the -shm's first page, or NULL */
+	const volatile unsigned char *shm;	/* SQLite's mapping of the -shm, or NULL */
 	bool shm_tried;
 	unsigned char hdr[WAL_HDR];	/* the header as the last poll's reading started */
 	bool hdr_ok;			/* hdr holds one: a poll may end at comparing it */
 };
 
-/* Map the -shm read-only once it exists (after the first read through w->db). */
+/* The -shm's first region as SQLite maps it, once it exists (after a read of w->db). */
 static void shm_map(struct store_watch *w)
 {
-	struct stat sb;
-	void *p;
-	int fd;
+	sqlite3_file *f = NULL;
+	volatile void *p = NULL;
 
 	w->shm_tried = true;
-	if ((fd = open(w->shm_path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (sqlite3_file_control(w->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK ||
+	    !f || !f->pMethods || f->pMethods->iVersion < 2 || !f->pMethods->xShmMap)
 		return;
-	if (fstat(fd, &sb) == 0 && sb.st_size >= 2 * WAL_HDR &&
-	    (p = mmap(NULL, 2 * WAL_HDR, PROT_READ, MAP_SHARED, fd, 0)) != MAP_FAILED)
+	/* 32 KiB: SQLite's WAL-index region size; 0: map what exists, create nothing */
+	if (f->pMethods->xShmMap(f, 0, 32768, 0, &p) == SQLITE_OK && p)
 		w->shm = p;
-	close(fd);
 }
 
 /*
@@ -148,11 +145,6 @@ enum wc_status store_watch_open(struct store *st, struct store_watch **out,
 	if (!w)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
 	w->data_version = -1;
-	if (asprintf(&w->shm_path, "%s-shm", path) < 0) {
-		w->shm_path = NULL;
-		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-		goto cleanup;
-	}
 	if (sqlite3_open_v2(path, &w->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		ret = watch_error(w, path, "watch", err);
@@ -177,12 +169,9 @@ void store_watch_close(struct store_watch *w)
 {
 	if (!w)
 		return;
-	if (w->shm)
-		munmap((void *)w->shm, 2 * WAL_HDR);
 	sqlite3_finalize(w->version);
 	sqlite3_finalize(w->moved);
 	sqlite3_close_v2(w->db);
-	free(w->shm_path);
 	free(w);
 }
 

@@ -361,6 +361,29 @@ out:
 	return WC_OK;
 }
 
+enum wc_status store_run_newest(struct store *st, int64_t *ref_time, bool *found,
+				struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*found = false;
+	store_lock(st);
+	/* analyses have no reference time; max() on the index reads one entry */
+	if (!(ret = store_prepare(st, "SELECT max(ref_time) FROM nwp_runs", &s, err))) {
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			*found = sqlite3_column_type(s, 0) != SQLITE_NULL;
+			*ref_time = sqlite3_column_int64(s, 0);
+		} else {
+			ret = store_sql_error(st, rc, err, "cannot read the newest run");
+		}
+		sqlite3_finalize(s);
+	}
+	store_unlock(st);
+	return ret;
+}
+
 enum wc_status store_run_count(struct store *st, size_t *n, struct wc_error *err)
 {
 	sqlite3_stmt *s;

@@ -716,24 +716,19 @@ enum wc_status forecast_default_issued(struct store *st, const char *farm_id,
 				       enum forecast_issued_rule *rule, char *reason, size_t len,
 				       struct wc_error *err)
 {
-	struct nwp_run *runs = NULL;
-	size_t nruns = 0, nobs = 0;
+	size_t nobs = 0;
 	int64_t first = 0, last = 0, delivered = INT64_MIN, ref = 0, best, now = utc_now();
 	enum forecast_issued_rule r;
 	enum wc_status ret;
+	bool any_run;
 	char a[UTC_ISO_LEN], b[UTC_ISO_LEN], c[UTC_ISO_LEN], run[128] = "", why[256] = "";
 
-	if ((ret = store_run_list(st, &runs, &nruns, err)) ||
-	    (ret = store_obs_range(st, farm_id, &nobs, &first, &last, err))) {
-		free(runs);
+	/* the newest run, not the list: every request that computes comes here */
+	if ((ret = store_run_newest(st, &ref, &any_run, err)) ||
+	    (ret = store_obs_range(st, farm_id, &nobs, &first, &last, err)))
 		return ret;
-	}
-	for (size_t i = 0; i < nruns; i++)
-		if (runs[i].is_forecast && runs[i].ref_time + delay_s > delivered) {
-			delivered = runs[i].ref_time + delay_s;
-			ref = runs[i].ref_time;
-		}
-	free(runs);
+	if (any_run)
+		delivered = ref + delay_s;
 	if (delivered != INT64_MIN)
 		snprintf(run, sizeof(run), "NWP run %s delivered at %s (delay %g h)",
 			 utc_format(ref, a), utc_format(delivered, b), (double)delay_s / UTC_HOUR);

@@ -8,11 +8,13 @@
  * JSON and CSV held apart; no torn body while GETs race recomputations.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/utc.h"
@@ -183,6 +185,49 @@ Test(serving_gen, watch_sees_other_connections_and_processes)
 	store_close(other);
 	store_close(st);
 	ffx_release(&fx);
+}
+
+/*
+ * A watch keeps SQLite's locks on the -shm: were they dropped (a close() of a descriptor
+ * of the file drops all of this process's POSIX locks on it), another process opening the
+ * store would take the -shm as unused and truncate it under this one's mapping (a SIGBUS
+ * in the next commit, as seen under a CLI training beside the server). The dead-man
+ * switch byte SQLite's unix VFS locks is 128 (UNIX_SHM_DMS); another process must find it
+ * read-locked by this one.
+ */
+Test(serving_gen, watch_keeps_sqlite_shm_locks)
+{
+	char *d = tu_tmpdir(), shm[4200];
+	struct wc_error err = { 0 };
+	struct farm a = { .id = "a", .name = "A", .lat = 55, .lon = 8, .capacity_mw = 10,
+			  .hub_height_m = 100 };
+	struct store *s;
+	struct store_watch *w;
+	uint64_t seq;
+	int status = -1;
+	pid_t pid;
+
+	cr_assert_eq(store_open(d, &s, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_farm_add(s, &a, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_watch_open(s, &w, &err), WC_OK, "%s", err.msg);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(store_watch_poll(w, &seq, NULL, NULL, &err), WC_OK, "%s", err.msg);
+	snprintf(shm, sizeof(shm), "%s/windcast.db-shm", d);
+	if ((pid = fork()) == 0) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 128,
+				    .l_len = 1 };
+		int fd = open(shm, O_RDWR);
+
+		_exit(fd < 0 || fcntl(fd, F_GETLK, &fl) != 0 ? 2 : fl.l_type == F_RDLCK ? 0 : 1);
+	}
+	cr_assert_gt(pid, 0);
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "this process no longer holds SQLite's lock on the -shm (child status %d)",
+		  status);
+	store_watch_close(w);
+	store_close(s);
+	tu_rmrf_free(d);
 }
 
 /* ---- the cache alone ---- */
