@@ -6,12 +6,16 @@
  *
  *   bare_server PORT THREADS BODY_FILE [CONTENT_TYPE]
  *
- * Prints "listening on port N" and serves until SIGINT or SIGTERM. The reply is queued
+ * Listens on 127.0.0.1 (PORT 0: any free port), prints "listening on port N" and serves
+ * until SIGINT or SIGTERM. The reply is queued
  * on the second call of the access handler: queueing it on the first (before the request
  * is complete) makes libmicrohttpd 0.9.75 close the connection after each reply. Not a
- * name=value benchmark: scripts/loadtest builds and drives it (make bench builds it not).
+ * name=value benchmark (it sits below tests/bench/, not in it): scripts/loadtest builds and
+ * drives it.
  */
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +31,7 @@ static char *body;
 static size_t body_len;
 static const char *content_type = "application/json";
 
-static MHD_Result_t answer(void *cls, struct MHD_Connection *conn, const char *url,
+static MHD_Result_t answer(void *cls __attribute__((unused)), struct MHD_Connection *conn, const char *url,
 			   const char *method, const char *version, const char *upload_data,
 			   size_t *upload_data_size, void **con_cls)
 {
@@ -51,6 +55,8 @@ static MHD_Result_t answer(void *cls, struct MHD_Connection *conn, const char *u
 
 int main(int argc, char **argv)
 {
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
 	FILE *f;
 	long size;
@@ -76,9 +82,11 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	addr.sin_port = htons((uint16_t)atoi(argv[1]));
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 				     MHD_USE_ERROR_LOG,
-			     (uint16_t)atoi(argv[1]), NULL, NULL, answer, NULL,
+			     0, NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, &addr,
 			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)atoi(argv[2]),
 			     MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 			     MHD_OPTION_END);
@@ -86,7 +94,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bare_server: cannot listen on port %s\n", argv[1]);
 		return 1;
 	}
-	printf("listening on port %s\n", argv[1]);
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	printf("listening on port %u\n", info ? info->port : 0);
 	fflush(stdout);
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);
