@@ -27,4 +27,15 @@ void job_get_handler(struct request *req, struct reply *rep);
 void farm_forecast_handler(struct request *req, struct reply *rep);
 void farm_train_handler(struct request *req, struct reply *rep);
 
+void portfolios_list_handler(struct request *req, struct reply *rep);
+void portfolios_create_handler(struct request *req, struct reply *rep);
+void portfolio_get_handler(struct request *req, struct reply *rep);
+void portfolio_put_handler(struct request *req, struct reply *rep);
+void portfolio_delete_handler(struct request *req, struct reply *rep);
+void portfolio_forecast_handler(struct request *req, struct reply *rep);
+void farm_market_get_handler(struct request *req, struct reply *rep);
+void farm_market_put_handler(struct request *req, struct reply *rep);
+void farm_commit_handler(struct request *req, struct reply *rep);
+void portfolio_commit_handler(struct request *req, struct reply *rep);
+
 #endif
