@@ -464,10 +464,12 @@ enum wc_status pforecaster_get(struct pforecaster *pf, int64_t T, const float *l
 			snprintf(why, sizeof(why), "leads %d-%d", bl->first, bl->last);
 			join(out->fc.note, sizeof(out->fc.note),
 			     bl->source == DEP_POOLED
-				     ? "dependence of %s taken from all leads pooled: %s"
+				     ? "dependence of %s taken from all leads pooled: fewer than %d "
+				       "hours in the window with every farm's error"
 				     : "dependence of %s assumed, correlation 0.5 between every "
-				       "pair: %s",
-			     why, "fewer than 30 hours in the window with every farm's error");
+				       "pair: fewer than %d hours in the window with every farm's "
+				       "error",
+			     why, PORTFOLIO_MIN_CASES);
 		}
 		if ((ret = copula_init(&cop, p, bl->R, PORTFOLIO_SAMPLES, SEED ^ (uint64_t)b, err)))
 			goto cleanup;
