@@ -544,6 +544,38 @@ Test(commit_cli, formats_options_and_exit_statuses)
 								       "2026-01-05T02:00:00Z"),
 		  "%s", errs);
 	free(errs);
+	/* farm market: set some, keep the others, merge into commit; --clear */
+	cr_assert_eq(CLI(dir, &out, &errs, "farm market alpha --price 40 --psi-plus 30"), 0, "%s",
+		     errs);
+	free(out);
+	free(errs);
+	cr_assert_eq(CLI(dir, &out, &errs, "farm market alpha --psi-minus 10 --format json"), 0,
+		     "%s", errs);
+	v = json_loads(out, 0, NULL);
+	cr_assert_eq(json_real_value(json_object_get(json_object_get(v, "market"), "price")), 40);
+	cr_assert_eq(json_real_value(json_object_get(json_object_get(v, "market"), "psi_plus")), 30);
+	cr_assert_eq(json_real_value(json_object_get(json_object_get(v, "market"), "psi_minus")),
+		     10);
+	json_decref(v);
+	free(out);
+	free(errs);
+	cr_assert_eq(CLI(dir, &out, &errs, "commit --farm alpha --day 2026-01-05 --model powercurve "
+					   "--format json"),
+		     0, "%s", errs);
+	v = json_loads(out, 0, NULL);
+	cr_assert_eq(json_real_value(json_object_get(
+			     json_array_get(json_object_get(v, "periods"), 0), "alpha")),
+		     0.75, "stored penalties 30/10: %s", out);
+	json_decref(v);
+	free(out);
+	free(errs);
+	cr_assert_eq(CLI(dir, &out, &errs, "farm market alpha --clear"), 0, "%s", errs);
+	cr_assert(strstr(out, "(none stored)"), "%s", out);
+	free(out);
+	free(errs);
+	cr_assert_eq(CLI(dir, NULL, &errs, "farm market alpha --time-zone Mars/Base"), 2);
+	cr_assert(strstr(errs, "invalid --time-zone 'Mars/Base': unknown time zone"), "%s", errs);
+	free(errs);
 	/* --issued-file: one schedule per issue time, leads 1..--horizon */
 	snprintf(path, sizeof(path), "%s/issued.txt", dir);
 	fp = fopen(path, "w");
