@@ -8,8 +8,9 @@
 #   make install PREFIX=/usr/local   binary, systemd units, docs (DESTDIR respected)
 #   make clean
 #
-# Sources are found by wildcard: adding a .c under common/ data/ forecast/ server/ cli/
-# needs no Makefile change; a new test file under tests/unit/ joins the test binary.
+# Sources are found by wildcard: adding a .c under common/ data/ forecast/ trading/
+# server/ cli/ needs no Makefile change; a new test file under tests/unit/ joins the test
+# binary.
 
 PREFIX ?= /usr/local
 CC ?= cc
@@ -37,7 +38,7 @@ SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-
 	-fno-sanitize-recover=undefined,float-cast-overflow
 SAN_LDFLAGS := -fsanitize=address,undefined,float-cast-overflow
 
-LIB_SRC := $(sort $(wildcard common/*.c data/*.c forecast/*.c backtest/*.c server/*.c) \
+LIB_SRC := $(sort $(wildcard common/*.c data/*.c forecast/*.c backtest/*.c trading/*.c server/*.c) \
 	$(filter-out cli/main.c,$(wildcard cli/*.c)))
 MAIN_SRC := cli/main.c
 TEST_SRC := $(sort $(wildcard tests/unit/*.c))

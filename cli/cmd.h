@@ -8,7 +8,7 @@
  *   2. declare it below and add one row to the table in cli/main.c, with the flags it
  *      needs: NEEDS_STORE (reads: the store must exist) or CREATES_STORE (writes: the
  *      store is created when missing); main.c opens it into ctx before the call, in one
- *      place. A command with subcommands (farm, obs) lists them in a table of its own
+ *      place. A command with subcommands (farm, obs, portfolio) lists them in a table of its own
  *      (`subs`), one flag each, which main.c applies and the command dispatches on;
  *   3. if it prints data, take --format with cli_format_parse (the rule is there);
  *   4. add a CLI test in tests/unit/test_cli*.c that runs the built binary;
@@ -54,6 +54,7 @@ void cmd_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 extern const struct cmd farm_subcommands[];
 extern const struct cmd obs_subcommands[];
 extern const struct cmd token_subcommands[];
+extern const struct cmd portfolio_subcommands[];
 
 int cmd_version(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_init(int argc, char **argv, struct cmd_ctx *ctx);
@@ -67,5 +68,8 @@ int cmd_train(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_token(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_batch(int argc, char **argv, struct cmd_ctx *ctx);
+int cmd_portfolio(int argc, char **argv, struct cmd_ctx *ctx);
+int cmd_farm_market(int argc, char **argv, struct cmd_ctx *ctx);
+int cmd_commit(int argc, char **argv, struct cmd_ctx *ctx);
 
 #endif

@@ -33,6 +33,8 @@ static const char farm_usage[] =
 	"       windcast farm rm ID\n"
 	"       windcast farm import [--replace] [--format text|json] FILE.json\n"
 	"            (an array of farm objects; all or none; --replace updates existing ids)\n"
+	"       windcast farm market ID [--price P] [--psi-plus X] [--psi-minus Y] ...\n"
+	"            (show or set its market settings; see 'windcast farm market --help')\n"
 	"\n"
 	"Ranges: lat -90..90, lon -180..360 (360 excluded), capacity-mw above 0 up to\n"
 	"100000, hub-height-m 10..300. A farm added, imported or moved (new lat, lon or\n"
@@ -282,43 +284,9 @@ static int print_farms(const char *cmd, const struct farm *farms, size_t n, bool
 	return ret;
 }
 
-/*
- * The options of list and show: --format, --help, and for show one farm id. Returns
- * CMD_OK to go on, CMD_USAGE, or -1 when the help was printed.
- */
-static int list_show_args(const char *cmd, int argc, char **argv, const char **id,
-			  enum cli_format *fmt)
+static void print_farm_usage(FILE *out)
 {
-	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
-	*fmt = CLI_TEXT;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (c == 'F') {
-			if (cli_format_parse(cmd, optarg, CLI_FORMATS_ALL, fmt))
-				return CMD_USAGE;
-		} else if (c == 'h') {
-			fputs(farm_usage, stdout);
-			return -1;
-		} else {
-			return cli_bad_getopt(cmd, c, argv);
-		}
-	}
-	if (id && optind == argc - 1) {
-		*id = argv[optind];
-		return CMD_OK;
-	}
-	if (id)
-		cmd_error(cmd, "expected exactly one farm id");
-	else if (optind < argc)
-		cmd_error(cmd, "unexpected argument '%s'", argv[optind]);
-	return id || optind < argc ? CMD_USAGE : CMD_OK;
+	fputs(farm_usage, out);
 }
 
 static int farm_list(int argc, char **argv, struct cmd_ctx *ctx)
@@ -327,7 +295,8 @@ static int farm_list(int argc, char **argv, struct cmd_ctx *ctx)
 	struct wc_error err = { 0 };
 	struct farm *farms;
 	size_t n;
-	int rc = list_show_args("farm list", argc, argv, NULL, &fmt);
+	int rc = cli_list_show_args("farm list", argc, argv, "farm", NULL, &fmt,
+				    print_farm_usage);
 
 	if (rc)
 		return rc < 0 ? CMD_OK : rc;
@@ -346,7 +315,8 @@ static int farm_show(int argc, char **argv, struct cmd_ctx *ctx)
 	struct wc_error err = { 0 };
 	const char *id = NULL;
 	struct farm f;
-	int rc = list_show_args("farm show", argc, argv, &id, &fmt);
+	int rc = cli_list_show_args("farm show", argc, argv, "farm", &id, &fmt,
+				    print_farm_usage);
 
 	if (rc)
 		return rc < 0 ? CMD_OK : rc;
@@ -491,6 +461,7 @@ const struct cmd farm_subcommands[] = {
 	{ "show", farm_show, NEEDS_STORE, "one farm", NULL },
 	{ "rm", farm_rm, NEEDS_STORE, "remove a farm and everything stored for it", NULL },
 	{ "import", farm_import, CREATES_STORE, "register farms from a JSON file", NULL },
+	{ "market", cmd_farm_market, NEEDS_STORE, "show or set a farm's market settings", NULL },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 

@@ -1,7 +1,9 @@
 /*
- * cmd_forecast.c - `windcast forecast --farm ID`: the forecast of one farm at one issue
- * time, or at many (--issued-from/--issued-to/--every, or --issued-file) from one load of
- * the model and the data, as JSON or CSV; each forecast is stored unless --no-store.
+ * cmd_forecast.c - `windcast forecast --farm ID | --portfolio P`: the forecast of one farm
+ * (forecast/forecast.h) or of a portfolio's sum (trading/portfolio.h) at one issue time,
+ * or at many (--issued-from/--issued-to/--every, or --issued-file) from one load of the
+ * models and the data, as text, JSON or CSV; each farm forecast computed is stored
+ * unless --no-store.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,11 +20,13 @@
 #include "data/store.h"
 #include "forecast/features.h"
 #include "forecast/forecast.h"
+#include "trading/portfolio.h"
 
 #define MAX_ISSUES 1000000
 
 static const char forecast_usage[] =
-	"usage: windcast forecast --farm ID [--issued ISO] [--horizon H] [--quantiles LIST]\n"
+	"usage: windcast forecast (--farm ID | --portfolio P) [--issued ISO] [--horizon H]\n"
+	"                         [--quantiles LIST]\n"
 	"                         [--model auto|nn|persistence|climatology|powercurve]\n"
 	"                         [--model-version N] [--format text|json|csv] [--units mw|frac]\n"
 	"                         [--point median|mean]\n"
@@ -37,6 +41,12 @@ static const char forecast_usage[] =
 	"(issued_rule, issued_reason). A forecast the store holds for the issue time and the\n"
 	"model is answered as stored; any other is computed, and stored unless --no-store.\n"
 	"\n"
+	"A portfolio's forecast (--portfolio) is the distribution of its farms' summed output\n"
+	"in MW of its capacity: each farm forecast with these options, their dependence a\n"
+	"Gaussian copula of their errors over the 30 days before (docs/trading.md); its\n"
+	"default issue time is the latest of its farms'. The same formats, with \"portfolio\"\n"
+	"for \"farm\", and in JSON each farm's model and the dependence used.\n"
+	"\n"
 	"  --model M         auto (default): whichever of the trained model and the baselines\n"
 	"                    scored the lowest validation RMSE when it was trained (the\n"
 	"                    model's scores), falling back to the next with inputs, saying\n"
@@ -47,10 +57,13 @@ static const char forecast_usage[] =
 	"  --quantiles LIST  levels to show, e.g. 0.1,0.5,0.9 (default) or 0.01:0.99:0.01;\n"
 	"                    interpolated between the model's levels\n"
 	"  --format F        text (default: a header line per forecast, then a table of\n"
-	"                    valid time, lead, point and quantiles), json (the API's reply;\n"
-	"                    an array for several issue times) or csv: farm,issued,\n"
-	"                    valid_time,lead_h,model,model_version,fallback,point,q<level>...;\n"
-	"                    with csv the reasons and notes go to stderr (not with --quiet)\n"
+	"                    period start, valid time, lead, point and quantiles), json (the\n"
+	"                    API's reply; an array for several issue times) or csv: farm,\n"
+	"                    issued,period_start,period_end,valid_time,lead_h,model,\n"
+	"                    model_version,fallback,point,p10,p50,...; quantiles are named by\n"
+	"                    percent (p05, p2.5); each hour is the delivery period that its\n"
+	"                    hour-ending valid_time closes; with csv the reasons and notes go\n"
+	"                    to stderr (not with --quiet)\n"
 	"  --units U         text and csv values in mw (default) or frac (of capacity)\n"
 	"  --point P         the model's point forecast: median or mean (of its quantiles;\n"
 	"                    lower RMSE when skewed); default: the model's (train --point)\n"
@@ -61,6 +74,7 @@ static const char forecast_usage[] =
 
 struct forecast_cli {
 	const char *farm;
+	const char *portfolio;
 	enum cli_format format;
 	const char *issued_file;
 	const char *from_s, *to_s;	/* as given, for messages */
@@ -83,6 +97,7 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 {
 	static const struct option opts[] = {
 		{ "farm", required_argument, NULL, 'f' },
+		{ "portfolio", required_argument, NULL, 'P' },
 		{ "issued", required_argument, NULL, 'i' },
 		{ "issued-from", required_argument, NULL, 'a' },
 		{ "issued-to", required_argument, NULL, 'b' },
@@ -121,6 +136,9 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 		case 'f':
 			f->farm = optarg;
 			break;
+		case 'P':
+			f->portfolio = optarg;
+			break;
 		case 'a':
 		case 'b':
 			if (!utc_parse(optarg, c == 'a' ? &f->from : &f->to))
@@ -158,11 +176,15 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 		cmd_error("forecast", "unexpected argument '%s'", argv[optind]);
 		return CMD_USAGE;
 	}
-	if (!f->farm || !farm_id_valid(f->farm))
-		return f->farm ? cli_bad_option("forecast", "--farm", f->farm, "not a farm id")
-			       : (cmd_error("forecast", "--farm is required; see 'windcast "
-							"forecast --help'"),
-				  CMD_USAGE);
+	if (!f->farm == !f->portfolio) {
+		cmd_error("forecast", "give one of --farm and --portfolio; see 'windcast forecast "
+				      "--help'");
+		return CMD_USAGE;
+	}
+	if (f->farm && !farm_id_valid(f->farm))
+		return cli_bad_option("forecast", "--farm", f->farm, "not a farm id");
+	if (f->portfolio && !farm_id_valid(f->portfolio))
+		return cli_bad_option("forecast", "--portfolio", f->portfolio, "not a portfolio id");
 	if ((f->from != INT64_MIN) != (f->to != INT64_MIN)) {
 		cmd_error("forecast", "--issued-from and --issued-to go together");
 		return CMD_USAGE;
@@ -210,58 +232,7 @@ static int issue_times(const struct forecast_cli *f, int64_t **out, size_t *n)
 		for (int64_t t = a; t <= b; t += step)
 			v[len++] = t;
 	} else if (f->issued_file) {
-		FILE *fp = fopen(f->issued_file, "r");
-		char line[256];
-		int lineno = 0;
-
-		if (!fp) {
-			cmd_error("forecast", "cannot open '%s': %s", f->issued_file, strerror(errno));
-			return CMD_FAIL;
-		}
-		while (fgets(line, sizeof(line), fp)) {
-			char *s = line, *e;
-			int64_t t;
-
-			lineno++;
-			while (*s == ' ' || *s == '\t')
-				s++;
-			e = s + strcspn(s, "\r\n");
-			while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			*e = '\0';
-			if (!*s || *s == '#')
-				continue;
-			if (!utc_parse(s, &t) || len == MAX_ISSUES) {
-				if (len == MAX_ISSUES)
-					cmd_error("forecast", "too many issue times in '%s': at "
-							      "most %d",
-						  f->issued_file, MAX_ISSUES);
-				else
-					cmd_error("forecast",
-						  "invalid issue time '%s' on line %d of '%s'", s,
-						  lineno, f->issued_file);
-				free(v);
-				fclose(fp);
-				return CMD_USAGE;
-			}
-			if (len == cap) {
-				int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
-
-				if (!nv) {
-					free(v);
-					fclose(fp);
-					cmd_error("forecast", "out of memory");
-					return CMD_FAIL;
-				}
-				v = nv;
-			}
-			v[len++] = t;
-		}
-		fclose(fp);
-		if (!len) {
-			cmd_error("forecast", "no issue times in '%s'", f->issued_file);
-			return CMD_USAGE;
-		}
+		return cli_read_times("forecast", f->issued_file, MAX_ISSUES, out, n);
 	}
 	*out = v;
 	*n = len;
@@ -307,7 +278,8 @@ static void print_text(const struct forecast *fc, const struct forecast_request 
 
 	if (blank_first)
 		putchar('\n');
-	printf("farm %s, issued %s (%s), model %s", fc->farm_id, utc_format(fc->issued, t),
+	printf("%s %s, issued %s (%s), model %s", fc->portfolio ? "portfolio" : "farm",
+	       fc->farm_id, utc_format(fc->issued, t),
 	       fc->issued_reason[0] ? fc->issued_reason : forecast_issued_rule_name(fc->issued_rule),
 	       fc->model);
 	if (fc->model_version)
@@ -322,21 +294,105 @@ static void print_text(const struct forecast *fc, const struct forecast_request 
 	forecast_notes(fc, notes, sizeof(notes));
 	if (notes[0])
 		printf("note: %s\n", notes);
-	printf("%-20s %4s %9s", "valid_time", "lead", "point");
+	printf("%-20s %-20s %4s %9s", "period_start", "valid_time", "lead", "point");
 	for (int k = 0; k < r->nlevels; k++) {
-		char name[16];
+		char name[FORECAST_LEVEL_NAME];
 
-		snprintf(name, sizeof(name), "q%g", r->levels[k]);
-		printf(" %9s", name);
+		printf(" %9s", forecast_level_name(r->levels[k], name));
 	}
 	putchar('\n');
 	for (int i = 0; i < n; i++) {
+		printf("%-20s ", utc_format(fc->valid[i] - UTC_HOUR, t));
 		printf("%-20s %4lld %9.3f", utc_format(fc->valid[i], t),
 		       (long long)((fc->valid[i] - fc->issued) / UTC_HOUR), fc->point[i] * scale);
 		for (int k = 0; k < r->nlevels; k++)
 			printf(" %9.3f", forecast_quantile(fc, i, r->levels[k]) * scale);
 		putchar('\n');
 	}
+}
+
+/*
+ * The portfolio's forecasts at times[0..ntimes) (none: its default issue time), from one
+ * portfolio forecaster over [lo, hi]; printed as the farm's are.
+ */
+static int forecast_portfolio(struct forecast_cli *f, const int64_t *times, size_t ntimes,
+			      int64_t lo, int64_t hi, struct cmd_ctx *ctx)
+{
+	struct pforecaster *pf = NULL;
+	struct pforecast *pfs = NULL;
+	struct wc_error err = { 0 };
+	struct dynbuf csv;
+	json_t *arr = NULL;
+	size_t n = 0, want = ntimes ? ntimes : 1;
+	int ret = CMD_OK;
+	char t[UTC_ISO_LEN];
+
+	dynbuf_init(&csv, (size_t)1 << 31);
+	if (pforecaster_open(ctx->store, f->portfolio, &f->r.o, lo, hi, &pf, &err)) {
+		cmd_error("forecast", "%s", wc_error_msg(&err));
+		ret = err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
+		goto cleanup;
+	}
+	if (!(pfs = calloc(want, sizeof(*pfs)))) {
+		cmd_error("forecast", "out of memory");
+		ret = CMD_FAIL;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < want; i++) {
+		int64_t T = ntimes ? times[i] : pforecaster_first(pf);
+
+		if (pforecaster_get(pf, T, f->r.levels, f->r.nlevels, &pfs[n], &err) ||
+		    forecast_check_levels(&pfs[n].fc, f->r.levels, f->r.nlevels, &err)) {
+			if (want > 1)
+				cmd_error("forecast", "issued %s: %s", utc_format(T, t),
+					  wc_error_msg(&err));
+			else
+				cmd_error("forecast", "%s", wc_error_msg(&err));
+			pforecast_release(&pfs[n]);
+			ret = err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;
+			continue;
+		}
+		/* the farms' forecasts computed now are kept, as a farm's are */
+		for (int k = 0; f->r.store && k < pfs[n].nfarms; k++)
+			if (forecast_store(ctx->store, &pfs[n].farms[k], 1, &err)) {
+				cmd_error("forecast", "%s", wc_error_msg(&err));
+				ret = CMD_FAIL;
+			}
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (f->format == CLI_CSV) {
+			if (forecast_csv(&pfs[i].fc, f->r.levels, f->r.nlevels, f->r.o.horizon,
+					 i == 0, f->r.frac, &csv)) {
+				cmd_error("forecast", "output too large");
+				ret = CMD_FAIL;
+				goto cleanup;
+			}
+			print_reasons(&pfs[i].fc, 1);
+		} else if (f->format == CLI_TEXT) {
+			print_text(&pfs[i].fc, &f->r, i > 0);
+		} else {
+			if (!arr && !(arr = json_array())) {
+				cmd_error("forecast", "out of memory");
+				ret = CMD_FAIL;
+				goto cleanup;
+			}
+			json_array_append_new(arr, pforecast_json(&pfs[i], f->r.levels, f->r.nlevels,
+								  f->r.o.horizon));
+		}
+	}
+	if (f->format == CLI_CSV)
+		fwrite(dynbuf_str(&csv), 1, csv.len, stdout);
+	else if (arr)
+		cli_print_json(want == 1 ? json_array_get(arr, 0) : arr);
+cleanup:
+	for (size_t i = 0; pfs && i < n; i++)
+		pforecast_release(&pfs[i]);
+	free(pfs);
+	json_decref(arr);
+	dynbuf_release(&csv);
+	pforecaster_free(pf);
+	return ret;
 }
 
 int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
@@ -363,6 +419,10 @@ int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx)
 	for (size_t i = 0; i < ntimes; i++) {
 		lo = i == 0 || times[i] < lo ? times[i] : lo;
 		hi = i == 0 || times[i] > hi ? times[i] : hi;
+	}
+	if (f.portfolio) {
+		ret = forecast_portfolio(&f, times, ntimes, lo, hi, ctx);
+		goto cleanup;
 	}
 	if (forecaster_open(ctx->store, f.farm, &f.r.o, lo, hi, &fcr, &err)) {
 		ret = err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;

@@ -18,7 +18,7 @@
 
 static const struct cmd commands[] = {
 	{ "init", cmd_init, CREATES_STORE, "create the data directory and its store", NULL },
-	/* farm and obs: each subcommand has its own flag */
+	/* farm, obs and portfolio: each subcommand has its own flag */
 	{ "farm", cmd_farm, 0, "register, list, show, remove and import farms",
 	  farm_subcommands },
 	{ "ingest", cmd_ingest, CREATES_STORE,
@@ -26,8 +26,12 @@ static const struct cmd commands[] = {
 	{ "obs", cmd_obs, 0, "import and list metered farm output", obs_subcommands },
 	{ "weather", cmd_weather, NEEDS_STORE, "print the site weather stored for a farm", NULL },
 	{ "train", cmd_train, NEEDS_STORE, "train a farm's forecaster on its history", NULL },
-	{ "forecast", cmd_forecast, NEEDS_STORE, "forecast a farm's output (model or baseline)",
-	  NULL },
+	{ "forecast", cmd_forecast, NEEDS_STORE,
+	  "forecast a farm's or a portfolio's output (model or baseline)", NULL },
+	{ "portfolio", cmd_portfolio, 0, "register, list, show and remove portfolios",
+	  portfolio_subcommands },
+	{ "commit", cmd_commit, NEEDS_STORE,
+	  "day-ahead commitments of a farm or portfolio, with expected cost", NULL },
 	{ "serve", cmd_serve, NEEDS_STORE, "run the HTTP API server", NULL },
 	/* writes, but a store without farms has nothing to run: a missing one is a typo */
 	{ "batch", cmd_batch, NEEDS_STORE,

@@ -10,6 +10,7 @@
 
 #include "cli/cmd.h"
 #include "common/dynbuf.h"
+#include "common/utc.h"
 
 int cli_parse_double(const char *s, double *out)
 {
@@ -141,4 +142,99 @@ bool cli_print_json_new(const char *cmd, json_t *v)
 	cli_print_json(v);
 	json_decref(v);
 	return true;
+}
+
+int cli_read_times(const char *cmd, const char *path, size_t max, int64_t **out, size_t *n)
+{
+	FILE *fp = fopen(path, "r");
+	size_t cap = 0, len = 0;
+	int64_t *v = NULL;
+	char line[256];
+	int lineno = 0, ret = CMD_OK;
+
+	*out = NULL;
+	*n = 0;
+	if (!fp) {
+		cmd_error(cmd, "cannot open '%s': %s", path, strerror(errno));
+		return CMD_FAIL;
+	}
+	while (!ret && fgets(line, sizeof(line), fp)) {
+		char *s = line, *e;
+		int64_t t = 0;
+
+		lineno++;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		e = s + strcspn(s, "\r\n");
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		*e = '\0';
+		if (!*s || *s == '#')
+			continue;
+		if (len == max) {
+			cmd_error(cmd, "too many issue times in '%s': at most %zu", path, max);
+			ret = CMD_USAGE;
+		} else if (!utc_parse(s, &t)) {
+			cmd_error(cmd, "invalid issue time '%s' on line %d of '%s'", s, lineno, path);
+			ret = CMD_USAGE;
+		} else if (len == cap) {
+			int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
+
+			if (!nv) {
+				cmd_error(cmd, "out of memory");
+				ret = CMD_FAIL;
+			} else {
+				v = nv;
+			}
+		}
+		if (!ret)
+			v[len++] = t;
+	}
+	fclose(fp);
+	if (!ret && !len) {
+		cmd_error(cmd, "no issue times in '%s'", path);
+		ret = CMD_USAGE;
+	}
+	if (ret) {
+		free(v);
+		return ret;
+	}
+	*out = v;
+	*n = len;
+	return CMD_OK;
+}
+
+int cli_list_show_args(const char *cmd, int argc, char **argv, const char *what,
+		       const char **id, enum cli_format *fmt, void (*usage)(FILE *out))
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*fmt = CLI_TEXT;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c == 'F') {
+			if (cli_format_parse(cmd, optarg, CLI_FORMATS_ALL, fmt))
+				return CMD_USAGE;
+		} else if (c == 'h') {
+			usage(stdout);
+			return -1;
+		} else {
+			return cli_bad_getopt(cmd, c, argv);
+		}
+	}
+	if (id && optind == argc - 1) {
+		*id = argv[optind];
+		return CMD_OK;
+	}
+	if (id)
+		cmd_error(cmd, "expected exactly one %s id", what);
+	else if (optind < argc)
+		cmd_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return id || optind < argc ? CMD_USAGE : CMD_OK;
 }

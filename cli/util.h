@@ -8,6 +8,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "common/dynbuf.h"
 #include "common/status.h"
@@ -55,6 +57,23 @@ enum wc_status cli_read_file(const char *path, struct dynbuf *b, struct wc_error
  * with the reason (file, size, line and column of a syntax error) in err.
  */
 json_t *cli_load_json(const char *path, size_t max, struct wc_error *err);
+
+/*
+ * The options of a registry's list and show subcommands: --format (text, json, csv),
+ * --help (usage(stdout), then -1), and for show (`id` not NULL) exactly one id, "what"
+ * naming it in the message ("expected exactly one farm id"). Returns CMD_OK, CMD_USAGE
+ * (reported) or -1.
+ */
+int cli_list_show_args(const char *cmd, int argc, char **argv, const char *what,
+		       const char **id, enum cli_format *fmt, void (*usage)(FILE *out));
+
+/*
+ * Read times from `path`, one ISO 8601 time per line (blank lines and lines starting
+ * with '#' skipped), at most `max`: *out malloc'd (caller frees), *n >= 1. Errors are
+ * reported as cmd's: CMD_USAGE for a bad line (its number) or too many, an empty file;
+ * CMD_FAIL when the file cannot be read.
+ */
+int cli_read_times(const char *cmd, const char *path, size_t max, int64_t **out, size_t *n);
 
 /* Print JSON indented, with a trailing newline, to stdout. */
 void cli_print_json(const json_t *v);

@@ -138,6 +138,27 @@ static const char *const migrations[] = {
 	"CREATE INDEX generations_gen ON generations(gen);"
 	"INSERT INTO generations (subject, gen) VALUES ('*', 1), ('farms', 1), ('nwp', 1);"
 	"INSERT INTO generations (subject, gen) SELECT 'farm:' || id, 1 FROM farms;",
+	/* 8 -> 9: market settings of farms, portfolios and their farms (data/portfolio.h); a
+	 * farm in a portfolio cannot be removed (RESTRICT) */
+	"CREATE TABLE farm_markets ("
+	"  farm_id TEXT PRIMARY KEY REFERENCES farms(id) ON DELETE CASCADE,"
+	"  settings TEXT NOT NULL,"		/* JSON, market_to_json */
+	"  updated_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE portfolios ("
+	"  id TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),"
+	"  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 128),"
+	"  market TEXT,"			/* JSON, market_to_json; NULL when none */
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE portfolio_farms ("
+	"  portfolio_id TEXT NOT NULL REFERENCES portfolios(id) ON DELETE CASCADE,"
+	"  farm_id TEXT NOT NULL REFERENCES farms(id) ON DELETE RESTRICT,"
+	"  position INTEGER NOT NULL,"
+	"  PRIMARY KEY (portfolio_id, farm_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX portfolio_farms_farm ON portfolio_farms(farm_id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -644,11 +665,19 @@ enum wc_status store_farm_delete(struct store *st, const char *id, struct wc_err
 {
 	enum wc_status ret;
 	int changes = 0;
+	char portfolio[FARM_ID_MAX + 1];
 
 	store_lock(st);
 	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
 		goto out;
-	if (!(ret = store_farm_runs_count(st, id, -1, err)) &&
+	/* a portfolio's farm stays (portfolio_farms RESTRICT): say which portfolio */
+	if (!(ret = store_farm_in_portfolio_locked(st, id, portfolio, sizeof(portfolio), err)) &&
+	    portfolio[0])
+		ret = wc_error_set(err, WC_EEXIST,
+				   "cannot remove farm '%s': portfolio '%s' holds it; take it out of "
+				   "the portfolio first (windcast portfolio add --replace)",
+				   id, portfolio);
+	if (!ret && !(ret = store_farm_runs_count(st, id, -1, err)) &&
 	    !(ret = store_exec_id(st, "DELETE FROM farms WHERE id = ?1", id, &changes,
 				 "cannot delete farm", err)) &&
 	    changes == 0)

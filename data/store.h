@@ -68,7 +68,8 @@ enum wc_status store_farm_put(struct store *st, struct farm *f, bool *created,
 enum wc_status store_farm_get(struct store *st, const char *id, struct farm *out,
 			      struct wc_error *err);
 /*
- * WC_ENOTFOUND when absent. Removes the farm and everything stored for it, in one
+ * WC_ENOTFOUND when absent; WC_EEXIST naming the portfolio when one holds the farm
+ * (data/portfolio.h). Removes the farm and everything stored for it, in one
  * transaction (the runs it had weather from count one farm less).
  */
 enum wc_status store_farm_delete(struct store *st, const char *id, struct wc_error *err);

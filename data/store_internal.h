@@ -54,6 +54,12 @@ enum wc_status store_farm_get_locked(struct store *st, const char *id, struct fa
  */
 enum wc_status store_farm_runs_count(struct store *st, const char *id, int delta,
 				     struct wc_error *err);
+/*
+ * The first portfolio (by id) that holds farm `farm_id` into portfolio (len bytes; ""
+ * when none). Lock held (data/store_portfolio.c).
+ */
+enum wc_status store_farm_in_portfolio_locked(struct store *st, const char *farm_id,
+					      char *portfolio, size_t len, struct wc_error *err);
 
 /*
  * Move the generation of `subject` (store_gen_subject) to the next value of the

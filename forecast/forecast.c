@@ -114,6 +114,15 @@ int64_t forecaster_first(const struct forecaster *fc)
 	return fc->first;
 }
 
+const char *forecaster_first_reason(const struct forecaster *fc,
+				    enum forecast_issued_rule *rule)
+{
+	if (!fc->dflt)
+		return NULL;
+	*rule = fc->dflt_rule;
+	return fc->dflt_reason;
+}
+
 /* The model's row buffers and workspace, once its feature count is known. */
 static enum wc_status alloc_model_buffers(struct forecaster *fc, struct wc_error *err)
 {
@@ -1118,6 +1127,17 @@ static double r6(double v)
 	return round(v * 1e6) / 1e6;
 }
 
+const char *forecast_level_name(float level, char *buf)
+{
+	double pct = round((double)level * 1e6) / 1e4;
+
+	if (pct == floor(pct))
+		snprintf(buf, FORECAST_LEVEL_NAME, "p%02d", (int)pct);
+	else
+		snprintf(buf, FORECAST_LEVEL_NAME, "p%s%g", pct < 10 ? "0" : "", pct);
+	return buf;
+}
+
 void forecast_notes(const struct forecast *fc, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%s%s", fc->cut_note, fc->cut_note[0] && fc->note[0] ? "; " : "",
@@ -1130,54 +1150,73 @@ static json_t *string_or_null(const char *s)
 	return s[0] ? json_string(s) : json_null();
 }
 
+json_t *forecast_model_json(const struct forecast *fc)
+{
+	return json_pack("{s:s,s:o,s:o}", "name", fc->model, "version",
+			 strcmp(fc->model, "nn") ? json_null() : json_integer(fc->model_version),
+			 "curve", string_or_null(fc->curve));
+}
+
+json_t *forecast_run_json(const struct forecast *fc)
+{
+	char r[UTC_ISO_LEN];
+
+	if (!fc->has_run)
+		return json_null();
+	return json_pack("{s:o,s:s}", "ref_time",
+			 fc->run_is_forecast ? json_string(utc_format(fc->run_ref_time, r))
+					     : json_null(),
+			 "source", fc->run_source);
+}
+
 json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int horizon)
 {
-	json_t *lv = json_array(), *leads = json_array(), *root = json_object();
+	json_t *lv = json_array(), *names = json_array(), *leads = json_array();
+	json_t *root = json_object();
 	int H = horizon < fc->nlead ? horizon : fc->nlead;
-	char t[UTC_ISO_LEN], r[UTC_ISO_LEN], notes[sizeof(fc->cut_note) + sizeof(fc->note) + 2];
-	int bad = !lv || !leads || !root;
+	char t[UTC_ISO_LEN], notes[sizeof(fc->cut_note) + sizeof(fc->note) + 2];
+	char ps[UTC_ISO_LEN], name[FORECAST_LEVEL_NAME];
+	int bad = !lv || !names || !leads || !root;
 
-	for (int k = 0; k < n; k++)
+	for (int k = 0; k < n; k++) {
 		json_array_append_new(lv, json_real(r6(levels[k])));
+		json_array_append_new(names, json_string(forecast_level_name(levels[k], name)));
+	}
 	for (int i = 0; i < H; i++) {
-		json_t *qm = json_array(), *qf = json_array();
+		json_t *qm = json_array(), *qf = json_array(), *nm = json_object();
+		json_t *nf = json_object();
 
 		for (int k = 0; k < n; k++) {
 			double v = forecast_quantile(fc, i, levels[k]);
 
 			json_array_append_new(qm, json_real(r6(v * fc->capacity_mw)));
 			json_array_append_new(qf, json_real(r6(v)));
+			forecast_level_name(levels[k], name);
+			json_object_set_new(nm, name, json_real(r6(v * fc->capacity_mw)));
+			json_object_set_new(nf, name, json_real(r6(v)));
 		}
+		/* the hour-ending valid time T ends the delivery period T - 1 h .. T */
 		json_array_append_new(
-			leads, json_pack("{s:i,s:s,s:f,s:f,s:o,s:o}", "lead_h", i + 1, "valid_time",
-					 utc_format(fc->valid[i], t), "point_mw",
-					 r6(fc->point[i] * fc->capacity_mw), "point_frac",
-					 r6(fc->point[i]), "quantiles_mw", qm, "quantiles_frac",
-					 qf));
+			leads, json_pack("{s:i,s:s,s:s,s:s,s:f,s:f,s:o,s:o,s:o,s:o}", "lead_h", i + 1,
+					 "period_start", utc_format(fc->valid[i] - UTC_HOUR, ps),
+					 "period_end", utc_format(fc->valid[i], t), "valid_time", t,
+					 "point_mw", r6(fc->point[i] * fc->capacity_mw), "point_frac",
+					 r6(fc->point[i]), "quantiles_mw", qm, "quantiles_frac", qf,
+					 "mw", nm, "frac", nf));
 	}
 	forecast_notes(fc, notes, sizeof(notes));
-	bad |= json_object_set_new(root, "farm", json_string(fc->farm_id));
+	bad |= json_object_set_new(root, fc->portfolio ? "portfolio" : "farm",
+				   json_string(fc->farm_id));
 	bad |= json_object_set_new(root, "capacity_mw", json_real(fc->capacity_mw));
 	bad |= json_object_set_new(root, "issued", json_string(utc_format(fc->issued, t)));
 	bad |= json_object_set_new(root, "issued_rule",
 				   json_string(forecast_issued_rule_name(fc->issued_rule)));
 	bad |= json_object_set_new(root, "issued_reason", string_or_null(fc->issued_reason));
-	bad |= json_object_set_new(
-		root, "model",
-		json_pack("{s:s,s:o,s:o}", "name", fc->model, "version",
-			  strcmp(fc->model, "nn") ? json_null() : json_integer(fc->model_version),
-			  "curve", string_or_null(fc->curve)));
+	bad |= json_object_set_new(root, "model", forecast_model_json(fc));
 	bad |= json_object_set_new(root, "model_choice", string_or_null(fc->model_choice));
 	bad |= json_object_set_new(root, "fallback", string_or_null(fc->fallback));
 	bad |= json_object_set_new(root, "note", string_or_null(notes));
-	bad |= json_object_set_new(
-		root, "nwp_run",
-		fc->has_run ? json_pack("{s:o,s:s}", "ref_time",
-					fc->run_is_forecast
-						? json_string(utc_format(fc->run_ref_time, r))
-						: json_null(),
-					"source", fc->run_source)
-			    : json_null());
+	bad |= json_object_set_new(root, "nwp_run", forecast_run_json(fc));
 	bad |= json_object_set_new(root, "stored", json_boolean(fc->stored));
 	bad |= json_object_set_new(root, "computed_at",
 				   fc->computed_at ? json_string(utc_format(fc->computed_at, t))
@@ -1185,10 +1224,13 @@ json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int
 	bad |= json_object_set_new(root, "horizon", json_integer(H));
 	bad |= json_object_set_new(root, "quantiles", lv);
 	lv = NULL;
+	bad |= json_object_set_new(root, "quantile_names", names);
+	names = NULL;
 	bad |= json_object_set_new(root, "leads", leads);
 	leads = NULL;
 	if (bad) {
 		json_decref(lv);
+		json_decref(names);
 		json_decref(leads);
 		json_decref(root);
 		return NULL;
@@ -1202,13 +1244,15 @@ enum wc_status forecast_csv(const struct forecast *fc, const float *levels, int 
 	int H = horizon < fc->nlead ? horizon : fc->nlead;
 	double scale = frac ? 1.0 : fc->capacity_mw;
 	enum wc_status ret = WC_OK;
-	char t[UTC_ISO_LEN], v[UTC_ISO_LEN], version[16] = "";
+	char t[UTC_ISO_LEN], v[UTC_ISO_LEN], ps[UTC_ISO_LEN], version[16] = "";
+	char name[FORECAST_LEVEL_NAME];
 
 	if (header) {
-		ret = dynbuf_adds(out, "farm,issued,valid_time,lead_h,model,model_version,fallback,"
-				       "point");
+		ret = dynbuf_printf(out, "%s,issued,period_start,period_end,valid_time,lead_h,model,"
+					 "model_version,fallback,point",
+				    fc->portfolio ? "portfolio" : "farm");
 		for (int k = 0; k < n && !ret; k++)
-			ret = dynbuf_printf(out, ",q%g", levels[k]);
+			ret = dynbuf_printf(out, ",%s", forecast_level_name(levels[k], name));
 		if (!ret)
 			ret = dynbuf_adds(out, "\n");
 	}
@@ -1217,8 +1261,10 @@ enum wc_status forecast_csv(const struct forecast *fc, const float *levels, int 
 		snprintf(version, sizeof(version), "%d", fc->model_version);
 	/* farm ids and model names are slugs: nothing to quote */
 	for (int i = 0; i < H && !ret; i++) {
-		ret = dynbuf_printf(out, "%s,%s,%s,%d,%s,%s,%s,%.6g", fc->farm_id, t,
-				    utc_format(fc->valid[i], v), i + 1, fc->model, version,
+		utc_format(fc->valid[i], v);
+		ret = dynbuf_printf(out, "%s,%s,%s,%s,%s,%d,%s,%s,%s,%.6g", fc->farm_id, t,
+				    utc_format(fc->valid[i] - UTC_HOUR, ps), v, v, i + 1, fc->model,
+				    version,
 				    fc->fallback[0] ? "true" : "false", fc->point[i] * scale);
 		for (int k = 0; k < n && !ret; k++)
 			ret = dynbuf_printf(out, ",%.6g", forecast_quantile(fc, i, levels[k]) * scale);

@@ -66,7 +66,9 @@ enum forecast_issued_rule {
 const char *forecast_issued_rule_name(enum forecast_issued_rule r);
 
 struct forecast {
-	char farm_id[FARM_ID_MAX + 1];
+	char farm_id[FARM_ID_MAX + 1];	/* or a portfolio's id, when `portfolio` */
+	bool portfolio;			/* the sum of a portfolio's farms (trading/portfolio.h):
+					 * JSON and CSV say "portfolio" where they say "farm" */
 	double capacity_mw;
 	int64_t issued;
 	char model[32];			/* "nn" or a baseline name */
@@ -128,6 +130,12 @@ enum wc_status forecaster_open(struct store *st, const char *farm_id,
 void forecaster_free(struct forecaster *fc);
 /* The first issue time the forecaster serves (the default one when opened without). */
 int64_t forecaster_first(const struct forecaster *fc);
+/*
+ * Why that is the first issue time when it is the default one: *rule and the reason
+ * (owned by fc); NULL when the forecaster was opened with its issue times.
+ */
+const char *forecaster_first_reason(const struct forecaster *fc,
+				    enum forecast_issued_rule *rule);
 
 /*
  * Forecast at issue time T (within the open range), floored to the hour (rows are
@@ -225,17 +233,38 @@ enum wc_status forecast_check_levels(const struct forecast *fc, const float *lev
 				     struct wc_error *err);
 
 /*
+ * The name of a quantile level: "p10" for 0.1, "p05" for 0.05, "p2.5" for 0.025, "p97.5"
+ * for 0.975 (the percentage, at least two digits before any decimals). buf holds at
+ * least FORECAST_LEVEL_NAME bytes; returns buf.
+ */
+#define FORECAST_LEVEL_NAME 16
+const char *forecast_level_name(float level, char *buf);
+
+/*
  * The response JSON (a new reference) with leads 1..min(horizon, nlead) and the requested
- * levels (already checked).
+ * levels (already checked). Each lead is labelled by its delivery period (period_start,
+ * period_end: the hour that valid_time ends) beside valid_time, and gives its quantiles
+ * as lists (quantiles_mw, quantiles_frac, in the order of "quantiles") and by name
+ * ("mw": {"p10": ...}, "frac": {...}; "quantile_names" lists the names).
  */
 json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int horizon);
+
+/*
+ * Parts of the reply, new references: the model {"name", "version" (null for a
+ * baseline), "curve" (null unless powercurve)} and the NWP run {"ref_time" (null for an
+ * analysis), "source"} (null when none).
+ */
+json_t *forecast_model_json(const struct forecast *fc);
+json_t *forecast_run_json(const struct forecast *fc);
 
 /* The note of fc as JSON and the headers show it: cut_note and note joined by "; ". */
 void forecast_notes(const struct forecast *fc, char *buf, size_t len);
 
 /*
- * CSV rows "farm,issued,valid_time,lead_h,model,model_version,fallback,point,q<level>..."
- * (with the header line when `header`), in MW or, with `frac`, fractions of capacity;
+ * CSV rows "farm,issued,period_start,period_end,valid_time,lead_h,model,model_version,
+ * fallback,point,p<level>..." ("portfolio" for "farm" for a portfolio; quantile columns
+ * named as forecast_level_name names them) with the header line when `header`, in MW or,
+ * with `frac`, fractions of capacity;
  * model_version is empty for a baseline, fallback "true" when a baseline stood in for
  * the model asked for (the reason and the notes are the front end's to show beside).
  */

@@ -335,9 +335,23 @@ def find_windcast(explicit):
     die("cannot find the windcast binary (build it with 'make', or pass --windcast PATH)")
 
 
+def level_of_column(h):
+    """The quantile level of a forecast CSV column as a string ("p05" -> "0.05", "p2.5" ->
+    "0.025"; the older "q0.05" -> "0.05"), or None for another column."""
+    try:
+        if h.startswith("q"):
+            return "%g" % float(h[1:])
+        if h.startswith("p") and h[1:2].isdigit():
+            return "%g" % (float(h[1:]) / 100)
+    except ValueError:
+        pass
+    return None
+
+
 def parse_forecast_csv(text, where):
     """`windcast forecast --format csv` -> list of dicts (issued, valid_time, lead_h,
-    point, and every q<level> column as float keyed by the level string)."""
+    point, and every quantile column (p10, p2.5, ...) as float keyed by its level as
+    a string, "0.1", "0.025")."""
     rd = csv.reader(text.splitlines())
     try:
         header = [h.strip() for h in next(rd)]
@@ -359,9 +373,10 @@ def parse_forecast_csv(text, where):
         if "lead_h" in d and d["lead_h"] != "":
             rec["lead_h"] = float(d["lead_h"])
         for h, v in d.items():
-            if h.startswith("q") and v != "":
+            lv = level_of_column(h)
+            if lv is not None and v != "":
                 try:
-                    rec["q"][h[1:]] = float(v)
+                    rec["q"][lv] = float(v)
                 except ValueError:
                     pass
         out.append(rec)

@@ -38,4 +38,15 @@ struct cache_stamp;
 void forecast_warm(struct cache *c, const struct cache_stamp *stamp, void *cls);
 void farm_train_handler(struct request *req, struct reply *rep);
 
+void portfolios_list_handler(struct request *req, struct reply *rep);
+void portfolios_create_handler(struct request *req, struct reply *rep);
+void portfolio_get_handler(struct request *req, struct reply *rep);
+void portfolio_put_handler(struct request *req, struct reply *rep);
+void portfolio_delete_handler(struct request *req, struct reply *rep);
+void portfolio_forecast_handler(struct request *req, struct reply *rep);
+void farm_market_get_handler(struct request *req, struct reply *rep);
+void farm_market_put_handler(struct request *req, struct reply *rep);
+void farm_commit_handler(struct request *req, struct reply *rep);
+void portfolio_commit_handler(struct request *req, struct reply *rep);
+
 #endif

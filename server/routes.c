@@ -11,11 +11,16 @@
  */
 #include "server/handlers.h"
 #include "server/request.h"
+#include "trading/market.h"
 
 #define KiB (1024u)
 #define MiB (1024u * 1024u)
 
 #define NETCDF_TYPES "application/x-netcdf application/netcdf application/octet-stream"
+/* commitments: the commit_request fields (trading/commit.h); POST sends a prices CSV */
+#define COMMIT_QUERY                                                                     \
+	"day issued horizon model model_version price psi_plus psi_minus gate_closure "  \
+	"time_zone min_mw max_mw"
 
 const struct route routes[] = {
 	/* method, pattern, handler, max_body, scope, .query[, .flags, .content_types, .sniff] */
@@ -41,6 +46,28 @@ const struct route routes[] = {
 	{ "GET", "/v1/tokens", tokens_list_handler, 0, SCOPE_ADMIN, .query = "" },
 	{ "POST", "/v1/tokens", tokens_create_handler, 4 * KiB, SCOPE_ADMIN, .query = "" },
 	{ "DELETE", "/v1/tokens/{id}", token_revoke_handler, 0, SCOPE_ADMIN, .query = "" },
+	{ "GET", "/v1/farms/{id}/market", farm_market_get_handler, 0, SCOPE_READ, .query = "" },
+	{ "PUT", "/v1/farms/{id}/market", farm_market_put_handler, 4 * KiB, SCOPE_WRITE,
+	  .query = "" },
+	{ "GET", "/v1/farms/{id}/commitments", farm_commit_handler, 0, SCOPE_READ,
+	  .query = COMMIT_QUERY, .flags = ROUTE_CSV },
+	{ "POST", "/v1/farms/{id}/commitments", farm_commit_handler, PRICES_TEXT_MAX, SCOPE_READ,
+	  .query = COMMIT_QUERY, .flags = ROUTE_CSV, .content_types = "text/csv" },
+	{ "GET", "/v1/portfolios", portfolios_list_handler, 0, SCOPE_READ, .query = "",
+	  .flags = ROUTE_CSV },
+	{ "POST", "/v1/portfolios", portfolios_create_handler, 64 * KiB, SCOPE_WRITE,
+	  .query = "" },
+	{ "GET", "/v1/portfolios/{id}", portfolio_get_handler, 0, SCOPE_READ, .query = "" },
+	{ "PUT", "/v1/portfolios/{id}", portfolio_put_handler, 64 * KiB, SCOPE_WRITE,
+	  .query = "" },
+	{ "DELETE", "/v1/portfolios/{id}", portfolio_delete_handler, 0, SCOPE_WRITE, .query = "" },
+	{ "GET", "/v1/portfolios/{id}/forecast", portfolio_forecast_handler, 0, SCOPE_READ,
+	  .query = "issued horizon quantiles model model_version units point",
+	  .flags = ROUTE_CSV },
+	{ "GET", "/v1/portfolios/{id}/commitments", portfolio_commit_handler, 0, SCOPE_READ,
+	  .query = COMMIT_QUERY, .flags = ROUTE_CSV },
+	{ "POST", "/v1/portfolios/{id}/commitments", portfolio_commit_handler, PRICES_TEXT_MAX,
+	  SCOPE_READ, .query = COMMIT_QUERY, .flags = ROUTE_CSV, .content_types = "text/csv" },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

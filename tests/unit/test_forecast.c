@@ -529,6 +529,7 @@ Test(forecast_shape, json_and_csv)
 	struct dynbuf b;
 	json_t *j, *leads;
 	const int64_t T = FX_T0 + 2 * 86400 + 5 * 3600;
+	int64_t ps, pe;
 	char *line, *save = NULL;
 	int nlines = 0;
 
@@ -553,7 +554,30 @@ Test(forecast_shape, json_and_csv)
 		double pf = json_real_value(json_object_get(l, "point_frac"));
 
 		cr_assert_eq(json_integer_value(json_object_get(l, "lead_h")), (json_int_t)i + 1);
+		/* the delivery period the hour-ending valid time closes */
+		cr_assert_eq(utc_parse(json_string_value(json_object_get(l, "period_start")), &ps),
+			     true);
+		cr_assert_eq(utc_parse(json_string_value(json_object_get(l, "period_end")), &pe),
+			     true);
+		cr_assert_eq(ps, T + (int64_t)i * 3600);
+		cr_assert_eq(pe, T + (int64_t)(i + 1) * 3600);
+		cr_assert_str_eq(json_string_value(json_object_get(l, "valid_time")),
+				 json_string_value(json_object_get(l, "period_end")));
 		cr_assert_eq(json_array_size(qm), 3);
+		/* named as listed */
+		for (size_t k = 0; k < 3; k++) {
+			static const char *const names[] = { "p10", "p50", "p90" };
+			const char *nm = json_string_value(
+				json_array_get(json_object_get(j, "quantile_names"), k));
+
+			cr_assert_str_eq(nm, names[k]);
+			cr_assert_float_eq(json_real_value(json_object_get(json_object_get(l, "mw"),
+									    nm)),
+					   json_real_value(json_array_get(qm, k)), 1e-9);
+			cr_assert_float_eq(json_real_value(json_object_get(json_object_get(l, "frac"),
+									    nm)),
+					   json_real_value(json_array_get(qf, k)), 1e-9);
+		}
 		cr_assert_float_eq(pm, pf * 100, 1e-4);
 		for (size_t k = 0; k < 3; k++) {
 			cr_assert_float_eq(json_real_value(json_array_get(qm, k)),
@@ -569,12 +593,13 @@ Test(forecast_shape, json_and_csv)
 	cr_assert_eq(forecast_csv(&f, lv, 3, 6, true, false, &b), WC_OK);
 	for (line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (nlines == 0)
-			cr_assert_str_eq(line, "farm,issued,valid_time,lead_h,model,model_version,"
-					       "fallback,point,q0.1,q0.5,q0.9");
+			cr_assert_str_eq(line, "farm,issued,period_start,period_end,valid_time,"
+					       "lead_h,model,model_version,fallback,point,p10,p50,p90");
 		else if (nlines == 1)
-			cr_assert_eq(strncmp(line, "alpha,2026-01-03T05:00:00Z,2026-01-03T06:00:00Z,1,"
+			cr_assert_eq(strncmp(line, "alpha,2026-01-03T05:00:00Z,2026-01-03T05:00:00Z,"
+						   "2026-01-03T06:00:00Z,2026-01-03T06:00:00Z,1,"
 						   "powercurve,,false,",
-					     68),
+					     110),
 				     0, "%s", line);
 		nlines++;
 	}
@@ -985,8 +1010,8 @@ Test(forecast_e2e, cli_and_http)
 		     0, "%s", errs);
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++)
 		if (n == 0)
-			cr_assert_str_eq(line, "farm,issued,valid_time,lead_h,model,model_version,"
-					       "fallback,point,q0.05,q0.5,q0.95");
+			cr_assert_str_eq(line, "farm,issued,period_start,period_end,valid_time,"
+					       "lead_h,model,model_version,fallback,point,p05,p50,p95");
 	cr_assert_eq(n, 7);
 	free(out);
 	free(errs);
@@ -1017,7 +1042,8 @@ Test(forecast_e2e, cli_and_http)
 				    "--format csv --units frac --no-store",
 				    path),
 			     0, "%s", errs);
-		cr_assert(strstr(out, "\nnorth-sea-1,2026-01-11T17:00:00Z,2026-01-11T21:00:00Z,4,"),
+		cr_assert(strstr(out, "\nnorth-sea-1,2026-01-11T17:00:00Z,2026-01-11T20:00:00Z,"
+				      "2026-01-11T21:00:00Z,2026-01-11T21:00:00Z,4,"),
 			  "%s", out);
 		n = 0;
 		for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
@@ -1145,9 +1171,9 @@ Test(forecast_e2e, cli_and_http)
 					  "/v1/farms/north-sea-1/forecast?horizon=3&model=climatology",
 					  NULL, 0, hdr, &r));
 		cr_assert_eq(r.status, 200, "%s", r.body);
-		cr_assert_eq(strncmp(r.body, "farm,issued,valid_time,lead_h,model,model_version,"
-					     "fallback,point,q0.1,q0.5,q0.9\n",
-				     80),
+		cr_assert_eq(strncmp(r.body, "farm,issued,period_start,period_end,valid_time,lead_h,"
+					     "model,model_version,fallback,point,p10,p50,p90\n",
+				     101),
 			     0,
 			     "%s", r.body);
 		tu_http_release(&r);
@@ -1274,9 +1300,10 @@ static int read_csv_leads(char *out, double (*v)[4], int max)
 		const char *p = line;
 		int lead = 0;
 
-		/* farm,issued,valid_time,lead_h,model,model_version,fallback,point,q... */
-		for (int c = 0; c < 7 && p; c++) {
-			if (c == 3)
+		/* farm,issued,period_start,period_end,valid_time,lead_h,model,model_version,
+		 * fallback,point,p... */
+		for (int c = 0; c < 9 && p; c++) {
+			if (c == 5)
 				lead = atoi(p);
 			p = strchr(p, ',');
 			p = p ? p + 1 : NULL;

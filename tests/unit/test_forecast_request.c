@@ -701,8 +701,8 @@ Test(forecast_request, cli_csv_carries_model_and_fallback_notes_on_stderr)
 		     0, "%s", errs);
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
 		if (n == 0)
-			cr_assert_str_eq(line, "farm,issued,valid_time,lead_h,model,model_version,"
-					       "fallback,point,q0.5");
+			cr_assert_str_eq(line, "farm,issued,period_start,period_end,valid_time,"
+					       "lead_h,model,model_version,fallback,point,p50");
 		else
 			cr_assert(!strncmp(line, "alpha,2026-01-03T05:00:00Z,", 27) &&
 					  strstr(line, ",powercurve,,true,"),
@@ -805,21 +805,23 @@ Test(forecast_request, cli_text_is_the_default_and_matches_csv)
 	cr_assert(!strncmp(text, "farm alpha, issued 2026-01-03T05:00:00Z (", 41), "%s", text);
 	cr_assert_not_null(strstr(text, "model persistence"), "%s", text);
 	line = strtok_r(text, "\n", &save);
-	while (line && strncmp(line, "valid_time", 10))
+	while (line && strncmp(line, "period_start", 12))
 		line = strtok_r(NULL, "\n", &save);
 	cr_assert_not_null(line, "no table header");
 	row = strtok_r(csv, "\n", &save2);	/* the CSV header */
 	while ((line = strtok_r(NULL, "\n", &save)) && (row = strtok_r(NULL, "\n", &save2))) {
-		char tv[32], cv[32];
+		char tp[32], cp[32], tv[32], cv[32];
 		long lead, clead;
 		double t[4], c[4];
 
-		cr_assert_eq(sscanf(line, "%31s %ld %lf %lf %lf %lf", tv, &lead, &t[0], &t[1],
-				    &t[2], &t[3]),
-			     6, "%s", line);
-		cr_assert_eq(sscanf(row, "alpha,%*[^,],%31[^,],%ld,persistence,,false,%lf,%lf,%lf,%lf",
-				    cv, &clead, &c[0], &c[1], &c[2], &c[3]),
-			     6, "%s", row);
+		cr_assert_eq(sscanf(line, "%31s %31s %ld %lf %lf %lf %lf", tp, tv, &lead, &t[0],
+				    &t[1], &t[2], &t[3]),
+			     7, "%s", line);
+		cr_assert_eq(sscanf(row, "alpha,%*[^,],%31[^,],%*[^,],%31[^,],%ld,persistence,,false,"
+					 "%lf,%lf,%lf,%lf",
+				    cp, cv, &clead, &c[0], &c[1], &c[2], &c[3]),
+			     7, "%s", row);
+		cr_assert_str_eq(tp, cp);
 		cr_assert_str_eq(tv, cv);
 		cr_assert_eq(lead, clead);
 		for (int k = 0; k < 4; k++)

@@ -200,10 +200,11 @@ Test(http_forecast, auto_choice_and_csv_carry_what_json_says)
 	/* defect 4: the CSV rows say the farm, the model and the fallback; the headers say
 	 * the rest */
 	get(path, true, 200, &r);
-	cr_assert(!strncmp(r.body, "farm,issued,valid_time,lead_h,model,model_version,fallback,"
-				   "point,q0.5\nalpha,2026-01-06T05:00:00Z,2026-01-06T06:00:00Z,1,"
+	cr_assert(!strncmp(r.body, "farm,issued,period_start,period_end,valid_time,lead_h,model,"
+				   "model_version,fallback,point,p50\nalpha,2026-01-06T05:00:00Z,"
+				   "2026-01-06T05:00:00Z,2026-01-06T06:00:00Z,2026-01-06T06:00:00Z,1,"
 				   "powercurve,,false,",
-			   129),
+			   192),
 		  "%s", r.body);
 	cr_assert_str_eq(header(&r, "Windcast-Model-Choice", h, sizeof(h)), str(j, "model_choice"));
 	cr_assert_str_eq(header(&r, "Windcast-Note", h, sizeof(h)), str(j, "note"));
@@ -216,8 +217,8 @@ Test(http_forecast, auto_choice_and_csv_carry_what_json_says)
 	/* a stand-in: the row says fallback, the header why */
 	get("/v1/farms/beta/forecast?issued=2026-01-06T05:00:00Z&horizon=2&quantiles=0.5", true,
 	    200, &r);
-	cr_assert(strstr(r.body, "\nbeta,2026-01-06T05:00:00Z,2026-01-06T06:00:00Z,1,powercurve,,"
-				 "true,"),
+	cr_assert(strstr(r.body, "\nbeta,2026-01-06T05:00:00Z,2026-01-06T05:00:00Z,"
+				 "2026-01-06T06:00:00Z,2026-01-06T06:00:00Z,1,powercurve,,true,"),
 		  "%s", r.body);
 	cr_assert_str_eq(header(&r, "Windcast-Fallback", h, sizeof(h)),
 			 "no trained model of farm 'beta'; run 'windcast train --farm beta'");
@@ -225,7 +226,8 @@ Test(http_forecast, auto_choice_and_csv_carry_what_json_says)
 	/* the network asked for: its version in the rows, the hindcast note in a header */
 	get("/v1/farms/alpha/forecast?issued=2026-01-06T05:00:00Z&horizon=2&model=nn", true, 200,
 	    &r);
-	cr_assert(strstr(r.body, "\nalpha,2026-01-06T05:00:00Z,2026-01-06T06:00:00Z,1,nn,1,false,"),
+	cr_assert(strstr(r.body, "\nalpha,2026-01-06T05:00:00Z,2026-01-06T05:00:00Z,"
+				 "2026-01-06T06:00:00Z,2026-01-06T06:00:00Z,1,nn,1,false,"),
 		  "%s", r.body);
 	cr_assert(strstr(header(&r, "Windcast-Note", h, sizeof(h)), "not a leakage-free hindcast"),
 		  "%s", h);

@@ -469,7 +469,8 @@ Test(serving_http, json_and_csv_held_apart_and_warmed, .fini = http_teardown)
 	cr_assert(strstr(c1.headers, "Windcast-Issued-Reason: "), "%s", c1.headers);
 	cr_assert_str_eq(j1.body, j2.body);
 	cr_assert_str_eq(c1.body, c2.body);
-	cr_assert(!strncmp(c1.body, "farm,issued,valid_time", 22), "%s", c1.body);
+	cr_assert(!strncmp(c1.body, "farm,issued,period_start,period_end,valid_time", 46), "%s",
+		  c1.body);
 	cr_assert_eq(j1.body[0], '{');
 	tu_http_release(&j1);
 	tu_http_release(&j2);

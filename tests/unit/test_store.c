@@ -456,13 +456,14 @@ Test(store, migrates_schema_4_to_5_in_place)
 	struct farm a = mkfarm("old", 42), got, c = curved_farm("old");
 	bool created;
 
-	cr_assert_geq(store_schema_version(), 6);
+	cr_assert_geq(store_schema_version(), 9);
 	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
 	a.hub_height_m = 90;
 	cr_assert_eq(store_farm_add(st, &a, &err), WC_OK, "%s", err.msg);
 	store_close(st);
-	/* a version 4 file: without what migrations 5, 6, 7 ... added */
-	raw_sql(dir, "DROP TABLE generations; ALTER TABLE nwp_runs DROP COLUMN attributes;"
+	/* a version 4 file: without what migrations 5, 6, 7, 8, 9 ... added */
+	raw_sql(dir, "DROP TABLE portfolio_farms; DROP TABLE portfolios; DROP TABLE farm_markets;"
+		     "DROP TABLE generations; ALTER TABLE nwp_runs DROP COLUMN attributes;"
 		     "ALTER TABLE farms DROP COLUMN power_curve; DROP TABLE tokens;"
 		     "PRAGMA user_version = 4;");
 	cr_assert_eq(user_version(dir), 4);
