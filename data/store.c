@@ -117,6 +117,11 @@ static const char *const migrations[] = {
 	/* 5 -> 6: the run file's global attributes, whole, as a JSON object (NULL for runs
 	 * ingested before) */
 	"ALTER TABLE nwp_runs ADD COLUMN attributes TEXT;",
+
+	/* 6 -> 7: durable jobs: how many times a job was started (a job that keeps
+	 * stopping the server is not run forever), and the unfinished ones found fast */
+	"ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX jobs_unfinished ON jobs(id) WHERE state IN ('queued', 'running');",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

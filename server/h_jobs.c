@@ -1,6 +1,7 @@
 /*
- * h_jobs.c - GET /v1/jobs/{id}, and the one way a handler turns work into a background
- * job: record it in the store, queue it on the server's pool, answer 202 with its URL.
+ * h_jobs.c - GET /v1/jobs/{id}, the kinds of background job, and the one way a handler
+ * turns work into a job: record it in the store, queue it on the server's pool, answer
+ * 202 with its URL. Each kind's run lives with the handler that makes such jobs.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,22 +37,27 @@ bool job_create_reply(struct request *req, struct reply *rep, const char *kind,
 void job_fail_reply(struct request *req, struct reply *rep, int64_t id,
 		    const struct wc_error *why)
 {
-	json_t *v = json_pack("{s:s}", "error", wc_error_msg(why));
-	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	char *text = job_error_text("%s", wc_error_msg(why));
 
-	json_decref(v);
 	store_job_set(req->store, id, JOB_FAILED, text, NULL);
 	free(text);
 	reply_wc_error(rep, why);
 }
 
-bool job_queue_reply(struct request *req, struct reply *rep, int64_t id, job_fn fn,
-		     void *arg, void (*release)(void *arg), json_t *extra)
+const struct job_kind job_kinds[] = {
+	{ "ingest", ingest_job_run },
+	{ "train", train_job_run },
+	{ "weather", weather_job_run },
+};
+
+const size_t njob_kinds = sizeof(job_kinds) / sizeof(job_kinds[0]);
+
+bool job_queue_reply(struct request *req, struct reply *rep, int64_t id, json_t *extra)
 {
 	struct wc_error err = { 0 };
 	json_t *body;
 
-	if (job_pool_submit(server_jobs(req->srv), id, fn, arg, release, &err)) {
+	if (job_pool_submit(server_jobs(req->srv), id, &err)) {
 		json_decref(extra);
 		job_fail_reply(req, rep, id, &err);
 		return false;
@@ -100,9 +106,9 @@ void job_get_handler(struct request *req, struct reply *rep)
 		return;
 	}
 	reply_json(rep, 200,
-		   json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)job.id,
-			     "kind", job.kind, "state", job_state_name(job.state), "created_at",
-			     time_or_null(job.created_at), "started_at",
+		   json_pack("{s:I,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)job.id,
+			     "kind", job.kind, "state", job_state_name(job.state), "attempts",
+			     job.attempts, "created_at", time_or_null(job.created_at), "started_at",
 			     time_or_null(job.started_at), "finished_at",
 			     time_or_null(job.finished_at), "input", parsed_or_null(job.input),
 			     "result", parsed_or_null(job.result)));

@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "data/store.h"
 #include "server/dispatch.h"
+#include "server/handlers.h"
 #include "server/jobs.h"
 #include "server/request.h"
 
@@ -468,7 +469,6 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 	struct server *srv;
 	enum wc_status ret;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-	size_t stale = 0;
 
 	*out = NULL;
 	if ((ret = parse_listen(cfg->listen, &ss, err)))
@@ -482,13 +482,12 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 	srv->store = store;
 	srv->cfg = *cfg;
 	atomic_init(&srv->inflight, 0);
-	if ((ret = store_job_fail_stale(store, &stale, err)) ||
-	    (ret = job_pool_start(&srv->jobs, store, cfg->job_workers, err))) {
+	/* (this runs again the jobs an earlier server left unfinished) */
+	if ((ret = job_pool_start(&srv->jobs, store, cfg->job_workers, job_kinds, njob_kinds,
+				  err))) {
 		free(srv);
 		return ret;
 	}
-	if (stale)
-		log_warn("%zu job(s) left unfinished by a previous server marked failed", stale);
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	flags |= MHD_USE_EPOLL;
