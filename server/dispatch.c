@@ -506,6 +506,43 @@ bool dispatch_content_type_ok(const struct route *r, const char *ctype, struct r
 	return false;
 }
 
+/* ---- message framing ---- */
+
+struct framing {
+	int content_length;	/* Content-Length headers */
+	int transfer_encoding;	/* Transfer-Encoding headers */
+};
+
+static MHD_Result_t count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	(void)value;
+	f->content_length += !strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	f->transfer_encoding += !strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	return MHD_YES;
+}
+
+bool dispatch_framing_ok(struct request *req, struct reply *rep)
+{
+	struct framing f = { 0, 0 };
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &f);
+	if (f.content_length > 1)
+		reply_error(rep, 400, "bad_request",
+			    "conflicting message framing: %d Content-Length headers; send one",
+			    f.content_length);
+	else if (f.content_length && f.transfer_encoding)
+		reply_error(rep, 400, "bad_request",
+			    "conflicting message framing: Content-Length and Transfer-Encoding "
+			    "together; send one of them");
+	else
+		return true;
+	return false;
+}
+
 /* ---- the route ---- */
 
 const struct route *dispatch_match(struct request *req, struct reply *rep)

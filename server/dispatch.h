@@ -73,6 +73,14 @@ bool dispatch_negotiate(struct request *req, const struct route *r, const char *
 bool dispatch_content_type_ok(const struct route *r, const char *ctype, struct reply *rep);
 
 /*
+ * The body's length is told once: false with a 400 in rep when the headers hold more
+ * than one Content-Length, or a Content-Length beside a Transfer-Encoding (RFC 9112
+ * 6.3: a proxy in front could take the other one and pass a second request hidden in
+ * this one's body). Such a request is answered at once and its connection closed.
+ */
+bool dispatch_framing_ok(struct request *req, struct reply *rep);
+
+/*
  * Write the n bytes of s into out (cap bytes, NUL-terminated) for a message: printable
  * text and valid UTF-8 as is, every other byte (controls, NUL, '%', invalid UTF-8) as
  * %HH, as a URL would carry it; cut with "..." when it does not fit. Returns out.

@@ -15,18 +15,25 @@
 #define MiB (1024u * 1024u)
 
 #define NETCDF_TYPES "application/x-netcdf application/netcdf application/octet-stream"
+/* JSON bodies; curl -d sends the form type, so it is taken as "unspecified" */
+#define JSON_TYPES "application/json application/x-www-form-urlencoded"
+/* observations: CSV or JSON by type; the unspecified ones are sniffed */
+#define OBS_TYPES "text/csv application/json application/x-www-form-urlencoded " \
+	"application/octet-stream text/plain"
 
 const struct route routes[] = {
 	/* method, pattern, handler, max_body, scope, .query[, .flags, .content_types, .sniff] */
 	{ "GET", "/healthz", health_handler, 0, SCOPE_PUBLIC, .query = "" },
 	{ "GET", "/v1/farms", farms_list_handler, 0, SCOPE_READ, .query = "",
 	  .flags = ROUTE_CSV },
-	{ "POST", "/v1/farms", farms_create_handler, 64 * KiB, SCOPE_WRITE, .query = "" },
+	{ "POST", "/v1/farms", farms_create_handler, 64 * KiB, SCOPE_WRITE, .query = "",
+	  .content_types = JSON_TYPES },
 	{ "GET", "/v1/farms/{id}", farm_get_handler, 0, SCOPE_READ, .query = "" },
-	{ "PUT", "/v1/farms/{id}", farm_put_handler, 64 * KiB, SCOPE_WRITE, .query = "" },
+	{ "PUT", "/v1/farms/{id}", farm_put_handler, 64 * KiB, SCOPE_WRITE, .query = "",
+	  .content_types = JSON_TYPES },
 	{ "DELETE", "/v1/farms/{id}", farm_delete_handler, 0, SCOPE_WRITE, .query = "" },
 	{ "POST", "/v1/farms/{id}/observations", farm_obs_post_handler, 64 * MiB, SCOPE_WRITE,
-	  .query = "" },
+	  .query = "", .content_types = OBS_TYPES },
 	{ "POST", "/v1/grids", grids_upload_handler, ROUTE_UPLOAD_CAP, SCOPE_WRITE,
 	  .query = "name:file", .flags = ROUTE_TO_FILE, .content_types = NETCDF_TYPES,
 	  .sniff = netcdf_sniff },
@@ -35,7 +42,8 @@ const struct route routes[] = {
 	{ "GET", "/v1/farms/{id}/forecast", farm_forecast_handler, 0, SCOPE_READ,
 	  .query = "issued horizon quantiles model model_version units point",
 	  .flags = ROUTE_CSV },
-	{ "POST", "/v1/farms/{id}/train", farm_train_handler, 4 * KiB, SCOPE_WRITE, .query = "" },
+	{ "POST", "/v1/farms/{id}/train", farm_train_handler, 4 * KiB, SCOPE_WRITE, .query = "",
+	  .content_types = JSON_TYPES },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

@@ -326,6 +326,8 @@ static MHD_Result_t request_start(struct request *req, const char *method,
 			    dispatch_show(shown, sizeof(shown), req->path, strlen(req->path)));
 		return refuse(req, &rep);
 	}
+	if (!dispatch_framing_ok(req, &rep))
+		return answer_now(req, &rep);	/* where the body ends is unknown: close */
 	if (!(r = req->route = dispatch_route(req, &rep)))
 		return refuse(req, &rep);
 	req->max_body = r->max_body == ROUTE_UPLOAD_CAP ? req->srv->cfg.max_upload : r->max_body;
