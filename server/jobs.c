@@ -24,6 +24,7 @@
 #include "data/store.h"
 
 #define UPLOAD_STALE_S 3600	/* an upload file untouched this long belongs to no request */
+#define BUSY_TRIES 3		/* store busy (each try waits its busy timeout, 10 s) */
 
 struct job_item {
 	int64_t id;
@@ -150,11 +151,16 @@ static void run_job(struct job_pool *p, int64_t id)
 	struct job job;
 	json_t *input = NULL;
 	char spool[4096], *result = NULL;
+	enum wc_status rec;
 	int failed = 1;
 
-	if (store_job_claim(p->st, id, &job, &err)) {
-		log_warn("job %" PRId64 ": %s", id, wc_error_msg(&err));
-		return;
+	/* another process may hold the store's write lock beyond its busy timeout */
+	for (int tries = 1; store_job_claim(p->st, id, &job, &err); tries++) {
+		if (err.code != WC_EBUSY || tries == BUSY_TRIES) {
+			log_warn("job %" PRId64 ": %s%s", id, wc_error_msg(&err),
+				 err.code == WC_EBUSY ? " (left to the next start)" : "");
+			return;
+		}
 	}
 	spool_path(spool, sizeof(spool), store_dir(p->st), id);
 	if (!(kind = kind_find(p, job.kind))) {
@@ -170,9 +176,17 @@ static void run_job(struct job_pool *p, int64_t id)
 				 job.attempts, JOB_MAX_ATTEMPTS);
 		result = kind->run(&jr, &failed);
 	}
-	if (store_job_set(p->st, id, failed ? JOB_FAILED : JOB_DONE, result, &err))
-		log_error("job %" PRId64 ": cannot record result: %s", id, wc_error_msg(&err));
-	else
+	for (int tries = 1;
+	     (rec = store_job_set(p->st, id, failed ? JOB_FAILED : JOB_DONE, result, &err));
+	     tries++) {
+		if (rec != WC_EBUSY || tries == BUSY_TRIES) {
+			/* still running in the store: the next start runs it again */
+			log_error("job %" PRId64 ": cannot record result: %s", id,
+				  wc_error_msg(&err));
+			break;
+		}
+	}
+	if (!rec)
 		spool_remove(spool);	/* what is left of it after a crash goes at the next start */
 	if (failed)
 		log_warn("job %" PRId64 " failed: %s", id, result ? result : "");

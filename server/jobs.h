@@ -22,7 +22,9 @@
  * starts beside a running server leaves the unfinished jobs to the next sole start.
  *
  * Shutdown: job_pool_stop lets running jobs finish and leaves queued ones queued in the
- * store, so the next start runs them.
+ * store, so the next start runs them. NEEDSWORK: a long training holds a SIGTERM stop
+ * until it ends; since jobs are durable, a stop could leave it to the next start after
+ * the grace period, once nothing else (the store's close) waits on its thread.
  */
 #ifndef WC_JOBS_H
 #define WC_JOBS_H
