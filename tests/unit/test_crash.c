@@ -9,7 +9,7 @@
  * acknowledged is there: each grid answered 202 is an ingested run once its job is done
  * (200: known already), each observation upload answered 200 is stored value for value,
  * each training answered 202 has its model version recorded with a loadable file, each
- * weather job is done. Then start the load from four client threads, kill -9 the server
+ * weather job is done. Then start the load from five client threads, kill -9 the server
  * after a random delay and check the store as the crash left it, before anything
  * repairs it: PRAGMA integrity_check and foreign_key_check clean, every run whole (its
  * raw file kept, each of its farms with a row per valid time, its farm count right),
@@ -49,7 +49,7 @@
 #define KILL_MAX_MS 1200	/* ... at the most */
 #define PRELOADED_RUNS 8	/* runs ingested by the CLI first: training has weather */
 #define OBS_BATCH 24		/* hours per observation upload */
-#define DAYS 100		/* of demo data: 2 runs a day to upload */
+#define DAYS 150		/* of demo data: 2 runs a day to upload */
 #define MAX_ACKS 4096
 
 static const char *const trained_farm = "north-sea-1";
@@ -584,7 +584,7 @@ Test(crash, kill9_during_writes, .timeout = 1200)
 	srand48((long)seed);
 	snprintf(data, sizeof(data), "%s/data", tmp);
 	snprintf(src, sizeof(src), "%s/src", tmp);
-	/* 2 farms, 100 days: 200 runs of about 100 KB */
+	/* 2 farms, 150 days: 300 runs of about 100 KB */
 	cr_assert_eq(tu_cli(NULL, NULL, NULL, "demo-data --out '%s' --farms 2 --days %d", src,
 			    DAYS),
 		     0);
@@ -616,7 +616,7 @@ Test(crash, kill9_during_writes, .timeout = 1200)
 	tu_http_release(&r);
 
 	for (unsigned it = 0; it < iters; it++) {
-		pthread_t th[4];
+		pthread_t th[5];
 		long delay_ms = KILL_MIN_MS + (long)(drand48() * (KILL_MAX_MS - KILL_MIN_MS));
 
 		wait_jobs_over(data);
@@ -628,10 +628,11 @@ Test(crash, kill9_during_writes, .timeout = 1200)
 		pthread_create(&th[1], NULL, load_grids, &l);
 		pthread_create(&th[2], NULL, load_obs, &l);
 		pthread_create(&th[3], NULL, load_move, &l);
+		pthread_create(&th[4], NULL, load_grids, &l);
 		usleep((useconds_t)delay_ms * 1000);
 		child_kill9(&c);
 		atomic_store(&l.stop, true);
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < 5; k++)
 			pthread_join(th[k], NULL);
 		check_after_crash(data, (int)it);
 		count_running(data, running);
