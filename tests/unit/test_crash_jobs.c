@@ -17,6 +17,7 @@
  *            of a kind this build does not know     -> failed, saying so
  *   spools   of jobs that are over, stale uploads   -> removed at start
  *   two servers on one store                        -> only a sole start recovers
+ *   a stop (SIGTERM) with jobs queued               -> they run at the next start
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -251,6 +252,20 @@ Test(crash_jobs, lost_upload_fails_with_the_reason)
 
 /* ---- train and weather ---- */
 
+/* 6 days of runs and of north-sea-1's observations in the store: enough to train on. */
+static void trainable_store(void)
+{
+	char cmd[9000];
+
+	cr_assert_eq(tu_cli(NULL, NULL, NULL, "demo-data --out '%s/6d' --farms 2 --days 6", tmp),
+		     0);
+	snprintf(cmd, sizeof(cmd), "'%s' --data '%s' ingest '%s'/6d/nwp/*.nc", tu_bin(), data, tmp);
+	cr_assert_eq(tu_run(cmd, NULL, NULL), 0);
+	cr_assert_eq(tu_cli(data, NULL, NULL,
+			    "obs import --farm north-sea-1 '%s/6d/obs/north-sea-1.csv'", tmp),
+		     0);
+}
+
 Test(crash_jobs, running_training_runs_again_from_its_options)
 {
 	struct store *st;
@@ -261,16 +276,7 @@ Test(crash_jobs, running_training_runs_again_from_its_options)
 	json_t *job;
 	int64_t id;
 
-	char cmd[9000];
-
-	/* 6 days of runs and observations: enough rows to train on */
-	cr_assert_eq(tu_cli(NULL, NULL, NULL, "demo-data --out '%s/6d' --farms 2 --days 6", tmp),
-		     0);
-	snprintf(cmd, sizeof(cmd), "'%s' --data '%s' ingest '%s'/6d/nwp/*.nc", tu_bin(), data, tmp);
-	cr_assert_eq(tu_run(cmd, NULL, NULL), 0);
-	cr_assert_eq(tu_cli(data, NULL, NULL,
-			    "obs import --farm north-sea-1 '%s/6d/obs/north-sea-1.csv'", tmp),
-		     0);
+	trainable_store();
 	id = left_job(NULL, "train",
 		      "{\"farm\":\"north-sea-1\",\"epochs\":2,\"hidden\":[7],\"ensemble\":1,"
 		      "\"leads\":6,\"val_frac\":0.2,\"seed\":11}",
@@ -437,6 +443,70 @@ Test(crash_jobs, only_a_sole_server_recovers)
 	stop(st2, srv2);
 	stop(st, srv);
 	job = serve_until_over(&st, &srv, id);
+	cr_assert_str_eq(state_of(job), "done", "%s", result_str(job, "error"));
+	json_decref(job);
+	stop(st, srv);
+}
+
+/*
+ * A stop (SIGTERM) lets the running job finish and leaves the queued ones queued in the
+ * store (they were dropped, then marked failed at the next start); the next start runs
+ * them.
+ */
+Test(crash_jobs, stop_leaves_queued_jobs_to_the_next_start)
+{
+	struct server_config cfg;
+	struct wc_error err = { 0 };
+	struct store *st;
+	struct server *srv;
+	struct job j;
+	struct tu_http r;
+	json_t *job;
+	int64_t train, weather;
+
+	trainable_store();
+	/* one worker, busy for a while with a training */
+	train = left_job(NULL, "train",
+			 "{\"farm\":\"north-sea-1\",\"epochs\":400,\"patience\":400,"
+			 "\"hidden\":[64,32],\"ensemble\":1,\"workers\":1}",
+			 0);
+	open_store(&st);
+	server_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.job_workers = 1;
+	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
+	for (int i = 0; i < 500; i++) {	/* the recovered training starts */
+		cr_assert_eq(store_job_get(st, train, &j, NULL), WC_OK);
+		job_release(&j);
+		if (j.state == JOB_RUNNING)
+			break;
+		usleep(10000);
+	}
+	/* a farm moved meanwhile: its weather job waits behind the training */
+	cr_assert(tu_http_request(server_port(srv), "PUT", "/v1/farms/north-sea-1",
+				  "{\"name\":\"Moved\",\"lat\":55.9,\"lon\":7.2,\"capacity_mw\":400}",
+				  (size_t)-1, NULL, &r));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	job = json_loads(r.body, 0, NULL);
+	weather = json_integer_value(json_object_get(json_object_get(job, "job"), "id"));
+	cr_assert_gt(weather, 0, "%s", r.body);
+	json_decref(job);
+	tu_http_release(&r);
+	cr_assert_eq(store_job_get(st, train, &j, NULL), WC_OK);
+	cr_assert_eq(j.state, JOB_RUNNING, "the training should still run");
+	job_release(&j);
+	stop(st, srv);
+
+	open_store(&st);
+	cr_assert_eq(store_job_get(st, train, &j, NULL), WC_OK);
+	cr_assert_eq(j.state, JOB_DONE, "the running job finished before the stop");
+	job_release(&j);
+	cr_assert_eq(store_job_get(st, weather, &j, NULL), WC_OK);
+	cr_assert_eq(j.state, JOB_QUEUED, "the queued job stays queued");
+	cr_assert_eq(j.attempts, 0);
+	job_release(&j);
+	store_close(st);
+	job = serve_until_over(&st, &srv, weather);
 	cr_assert_str_eq(state_of(job), "done", "%s", result_str(job, "error"));
 	json_decref(job);
 	stop(st, srv);
