@@ -104,13 +104,35 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz
 	@cat build/test.summary
 
-# libFuzzer harnesses, 60 s each, when clang is available (issue 3).
-FUZZ_SECONDS ?= 60
+# libFuzzer harnesses (tests/fuzz/*.c), when clang is available: each links the library
+# built by clang with coverage and sanitizers, and runs FUZZ_SECONDS, two at a time
+# (scripts/run-fuzz; docs/robustness.md has the longer runs).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 50
+FUZZ := build/fuzz
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ)/%)
+
+$(FUZZ)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -MMD -MP $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPS_CFLAGS) -c -o $@ $<
+
+$(FUZZ)/libwindcast.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ)/libwindcast.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEPS_CFLAGS) -o $@ $< \
+		$(FUZZ)/libwindcast.a $(DEPS_LIBS)
+
 fuzz:
 	@if [ -z "$(FUZZ_SRC)" ]; then exit 0; fi; \
-	if ! command -v clang >/dev/null 2>&1; then \
-		echo "fuzz: clang not found, skipping libFuzzer harnesses"; exit 0; fi; \
-	scripts/run-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC)
+	if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+		echo "fuzz: $(FUZZ_CC) not found, skipping libFuzzer harnesses"; exit 0; fi; \
+	$(MAKE) --no-print-directory $(FUZZ_BIN) && \
+	scripts/run-fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(REL)/bench/%)
 $(REL)/bench/%: tests/bench/%.c $(REL)/libwindcast.a
@@ -152,4 +174,4 @@ install: $(INSTALL_BIN)
 clean:
 	rm -rf build windcast
 
--include $(REL_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(REL_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

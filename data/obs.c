@@ -187,14 +187,22 @@ enum wc_status obs_parse_csv(const char *text, size_t len, double capacity_mw,
 			break;
 		}
 		if (ncols == 0) {
-			for (int i = 0; i < nf; i++) {
-				if (!strcasecmp(fields[i], "time"))
-					col_time = i;
-				else if (!strcasecmp(fields[i], "power_mw"))
-					col_power = i;
-				else if (!strcasecmp(fields[i], "flag"))
-					col_flag = i;
+			for (int i = 0; i < nf && !ret; i++) {
+				int *col = !strcasecmp(fields[i], "time")       ? &col_time
+					 : !strcasecmp(fields[i], "power_mw") ? &col_power
+					 : !strcasecmp(fields[i], "flag")     ? &col_flag
+									      : NULL;
+
+				if (col && *col >= 0)
+					ret = wc_error_set(err, WC_EINVAL,
+							   "line %zu: column '%s' appears twice in "
+							   "the header",
+							   lineno, fields[i]);
+				else if (col)
+					*col = i;
 			}
+			if (ret)
+				break;
 			if (col_time < 0 || col_power < 0) {
 				ret = wc_error_set(err, WC_EINVAL,
 						   "line %zu: expected a header with columns 'time' "
@@ -259,6 +267,19 @@ cleanup:
 	return WC_OK;
 }
 
+/* The first key of an element other than time, power_mw and flag; NULL when none. */
+static const char *unknown_key(json_t *el)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(el, key, v) {
+		if (strcmp(key, "time") && strcmp(key, "power_mw") && strcmp(key, "flag"))
+			return key;
+	}
+	return NULL;
+}
+
 enum wc_status obs_parse_json(const char *text, size_t len, double capacity_mw,
 			      struct obs_row **rows, size_t *n, struct wc_error *err)
 {
@@ -291,12 +312,19 @@ enum wc_status obs_parse_json(const char *text, size_t len, double capacity_mw,
 	json_array_foreach(root, i, el) {
 		json_t *t = json_object_get(el, "time"), *p = json_object_get(el, "power_mw");
 		json_t *f = json_object_get(el, "flag");
+		const char *unknown = json_is_object(el) ? unknown_key(el) : NULL;
 		char where[48];
 
 		snprintf(where, sizeof(where), "element %zu", i + 1);
 		if (!json_is_object(el) || !json_is_string(t)) {
 			ret = wc_error_set(err, WC_EINVAL,
 					   "%s: expected an object with a string 'time'", where);
+			break;
+		}
+		if (unknown) {
+			ret = wc_error_set(err, WC_EINVAL,
+					   "%s: unknown field '%.40s': use time, power_mw and flag",
+					   where, unknown);
 			break;
 		}
 		if (!json_is_number(p)) {

@@ -2,9 +2,11 @@
  * obs.h - metered farm output from the outside world: CSV or JSON, validated.
  *
  * CSV: a header naming the columns `time` and `power_mw` (any order) and optionally
- * `flag` (ok | outage | curtailed, empty = ok); one row per hour. JSON: an array of
- * objects {"time": ..., "power_mw": ..., "flag": ...}. Times are ISO 8601 (with or
- * without an offset) or YYYYMMDDHH, hour-ending (DESIGN.md 4), on whole hours.
+ * `flag` (ok | outage | curtailed, empty = ok), each once (other columns are ignored);
+ * one row per hour. JSON: an array of objects {"time": ..., "power_mw": ..., "flag":
+ * ...} with no other field (a typo such as "flags" is an error, not a silent "ok").
+ * Times are ISO 8601 (with or without an offset) or YYYYMMDDHH, hour-ending (DESIGN.md
+ * 4), on whole hours.
  *
  * Validation names the row (CSV line number, JSON element number from 1): unparseable
  * or non-hour times, times outside [OBS_TIME_MIN, OBS_TIME_MAX], duplicate times,

@@ -159,6 +159,10 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (portfolio_id, farm_id)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX portfolio_farms_farm ON portfolio_farms(farm_id);",
+	/* 9 -> 10: durable jobs: how many times a job was started (a job that keeps
+	 * stopping the server is not run forever), and the unfinished ones found fast */
+	"ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX jobs_unfinished ON jobs(id) WHERE state IN ('queued', 'running');",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -262,13 +262,21 @@ enum wc_status store_obs_range(struct store *st, const char *farm_id, size_t *n,
 
 /* ---- background jobs (data/store_jobs.c) ---- */
 
+/*
+ * A job is a row: its kind, its input (everything needed to run it again, with the
+ * files in its spool directory DATA/jobs/<id>), its state and result. queued ->
+ * running -> done | failed; a job found queued or running when a server starts was cut
+ * short by a stop or a crash and is run again (server/jobs.h), `attempts` counting the
+ * starts.
+ */
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED };
 
 struct job {
 	int64_t id;
 	char kind[32];
 	enum job_state state;
-	char *input;		/* JSON text, malloc'd */
+	int attempts;		/* times a worker started it */
+	char *input;		/* JSON text, malloc'd (NULL from store_job_unfinished) */
 	char *result;		/* JSON text or NULL, malloc'd */
 	int64_t created_at, started_at, finished_at;	/* 0 when not yet */
 };
@@ -276,7 +284,10 @@ struct job {
 const char *job_state_name(enum job_state s);
 void job_release(struct job *j);
 
-/* A new queued job; *id set. */
+/*
+ * A new queued job; *id set. Committed durably (the WAL is synced, whatever the store's
+ * synchronous setting), since a 202 naming it may follow at once.
+ */
 enum wc_status store_job_create(struct store *st, const char *kind, const char *input_json,
 				int64_t *id, struct wc_error *err);
 /* Move a job to `state` (stamping started/finished), with result JSON (may be NULL). */
@@ -286,10 +297,18 @@ enum wc_status store_job_set(struct store *st, int64_t id, enum job_state state,
 enum wc_status store_job_get(struct store *st, int64_t id, struct job *out,
 			     struct wc_error *err);
 /*
- * Mark jobs left queued or running by a previous process as failed ("interrupted"), so
- * that no job stays "running" forever after a crash. Returns how many via *n.
+ * Start job id: running, attempts + 1, started now, in one statement, and *out as it
+ * is then (release with job_release). WC_ENOTFOUND when there is no such job, or it is
+ * no longer queued or running (done or failed meanwhile): nothing to run.
  */
-enum wc_status store_job_fail_stale(struct store *st, size_t *n, struct wc_error *err);
+enum wc_status store_job_claim(struct store *st, int64_t id, struct job *out,
+			       struct wc_error *err);
+/*
+ * The jobs left queued or running, oldest first: *out malloc'd (n of them, NULL when
+ * none), without input or result (both NULL); free the array.
+ */
+enum wc_status store_job_unfinished(struct store *st, struct job **out, size_t *n,
+				    struct wc_error *err);
 
 /* ---- models, stored forecasts, availability-bounded weather (data/store_forecast.c) ---- */
 

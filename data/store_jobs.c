@@ -1,8 +1,10 @@
 /*
- * store_jobs.c - background job records (ingest, train, ...): state, input, result.
- * The job runner lives in server/jobs.c; this file only persists what it reports, so a
- * client can ask about a job after the process that ran it is gone.
+ * store_jobs.c - background job records (ingest, train, ...): state, input, result,
+ * attempts. The job runner lives in server/jobs.c; the row is what it runs from (the
+ * input) and what it reports, so that a job outlives the process that accepted it.
  */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,18 +25,18 @@ void job_release(struct job *j)
 	j->input = j->result = NULL;
 }
 
-enum wc_status store_job_create(struct store *st, const char *kind, const char *input_json,
-				int64_t *id, struct wc_error *err)
+/* Insert a queued job; the caller holds the lock. */
+static enum wc_status insert_job(struct store *st, const char *kind, const char *input_json,
+				 int64_t *id, struct wc_error *err)
 {
 	sqlite3_stmt *s;
 	enum wc_status ret;
 	int rc;
 
-	store_lock(st);
 	if ((ret = store_prepare(st, "INSERT INTO jobs (kind, state, input, created_at) "
 				     "VALUES (?, 'queued', ?, ?)",
 				 &s, err)))
-		goto out;
+		return ret;
 	sqlite3_bind_text(s, 1, kind, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 2, input_json, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 3, utc_now());
@@ -44,7 +46,20 @@ enum wc_status store_job_create(struct store *st, const char *kind, const char *
 	else
 		*id = sqlite3_last_insert_rowid(st->db);
 	sqlite3_finalize(s);
-out:
+	return ret;
+}
+
+enum wc_status store_job_create(struct store *st, const char *kind, const char *input_json,
+				int64_t *id, struct wc_error *err)
+{
+	enum wc_status ret;
+
+	store_lock(st);
+	/* a 202 may name the job as soon as this returns: sync the WAL on this commit */
+	if (!(ret = store_exec(st, "PRAGMA synchronous = FULL", err))) {
+		ret = insert_job(st, kind, input_json, id, err);
+		store_exec(st, "PRAGMA synchronous = NORMAL", NULL);	/* cannot fail */
+	}
 	store_unlock(st);
 	return ret;
 }
@@ -87,8 +102,67 @@ static char *dup_text(sqlite3_stmt *s, int c)
 	return t ? strdup((const char *)t) : NULL;
 }
 
+#define JOB_COLS                                                                         \
+	"id, kind, state, attempts, created_at, coalesce(started_at, 0), "                  \
+	"coalesce(finished_at, 0), input, result"
+
+/* One row of JOB_COLS into *out; input and result only when `texts`. */
+static void read_job(sqlite3_stmt *s, struct job *out, bool texts)
+{
+	const char *state = (const char *)sqlite3_column_text(s, 2);
+
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(s, 0);
+	snprintf(out->kind, sizeof(out->kind), "%s", (const char *)sqlite3_column_text(s, 1));
+	for (int i = 0; i < 4; i++)
+		if (state && !strcmp(state, state_names[i]))
+			out->state = (enum job_state)i;
+	out->attempts = sqlite3_column_int(s, 3);
+	out->created_at = sqlite3_column_int64(s, 4);
+	out->started_at = sqlite3_column_int64(s, 5);
+	out->finished_at = sqlite3_column_int64(s, 6);
+	if (texts) {
+		out->input = dup_text(s, 7);
+		out->result = dup_text(s, 8);
+	}
+}
+
+/* Read job id into *out; the caller holds the lock. */
+static enum wc_status get_locked(struct store *st, int64_t id, struct job *out,
+				 struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = store_prepare(st, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", &s, err)))
+		return ret;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_job(s, out, true);
+	else if (rc == SQLITE_DONE)
+		ret = wc_error_set(err, WC_ENOTFOUND, "no job %lld", (long long)id);
+	else
+		ret = store_sql_error(st, rc, err, "cannot read job");
+	sqlite3_finalize(s);
+	return ret;
+}
+
 enum wc_status store_job_get(struct store *st, int64_t id, struct job *out,
 			     struct wc_error *err)
+{
+	enum wc_status ret;
+
+	store_lock(st);
+	ret = get_locked(st, id, out, err);
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_job_claim(struct store *st, int64_t id, struct job *out,
+			       struct wc_error *err)
 {
 	sqlite3_stmt *s;
 	enum wc_status ret;
@@ -96,61 +170,60 @@ enum wc_status store_job_get(struct store *st, int64_t id, struct job *out,
 
 	memset(out, 0, sizeof(*out));
 	store_lock(st);
-	if ((ret = store_prepare(st, "SELECT id, kind, state, input, result, created_at, "
-				     "coalesce(started_at, 0), coalesce(finished_at, 0) "
-				     "FROM jobs WHERE id = ?",
+	if ((ret = store_prepare(st, "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
+				     "started_at = ?2 WHERE id = ?1 AND state IN ('queued', "
+				     "'running')",
 				 &s, err)))
 		goto out;
 	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, utc_now());
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		const char *state = (const char *)sqlite3_column_text(s, 2);
-
-		out->id = sqlite3_column_int64(s, 0);
-		snprintf(out->kind, sizeof(out->kind), "%s",
-			 (const char *)sqlite3_column_text(s, 1));
-		for (int i = 0; i < 4; i++)
-			if (state && !strcmp(state, state_names[i]))
-				out->state = (enum job_state)i;
-		out->input = dup_text(s, 3);
-		out->result = dup_text(s, 4);
-		out->created_at = sqlite3_column_int64(s, 5);
-		out->started_at = sqlite3_column_int64(s, 6);
-		out->finished_at = sqlite3_column_int64(s, 7);
-	} else if (rc == SQLITE_DONE) {
-		ret = wc_error_set(err, WC_ENOTFOUND, "no job %lld", (long long)id);
-	} else {
-		ret = store_sql_error(st, rc, err, "cannot read job");
-	}
+	if (rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, "cannot start job");
+	else if (sqlite3_changes(st->db) == 0)
+		ret = wc_error_set(err, WC_ENOTFOUND, "no job %lld to run (finished already?)",
+				   (long long)id);
 	sqlite3_finalize(s);
+	if (!ret)
+		ret = get_locked(st, id, out, err);
 out:
 	store_unlock(st);
 	return ret;
 }
 
-enum wc_status store_job_fail_stale(struct store *st, size_t *n, struct wc_error *err)
+enum wc_status store_job_unfinished(struct store *st, struct job **out, size_t *n,
+				    struct wc_error *err)
 {
+	struct job *v = NULL;
+	size_t len = 0, cap = 0;
 	sqlite3_stmt *s;
 	enum wc_status ret;
 	int rc;
 
+	*out = NULL;
 	*n = 0;
 	store_lock(st);
-	if ((ret = store_prepare(st,
-				 "UPDATE jobs SET state = 'failed', finished_at = ?1, "
-				 "result = '{\"error\":\"interrupted: the server stopped before "
-				 "the job finished; submit it again\"}' "
-				 "WHERE state IN ('queued', 'running')",
+	if ((ret = store_prepare(st, "SELECT " JOB_COLS " FROM jobs WHERE state IN "
+				     "('queued', 'running') ORDER BY id",
 				 &s, err)))
 		goto out;
-	sqlite3_bind_int64(s, 1, utc_now());
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		ret = store_sql_error(st, rc, err, "cannot fail stale jobs");
-	else
-		*n = (size_t)sqlite3_changes(st->db);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!(v = store_grow(v, &cap, len, sizeof(*v)))) {
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			break;
+		}
+		read_job(s, &v[len++], false);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, "cannot list unfinished jobs");
 	sqlite3_finalize(s);
 out:
 	store_unlock(st);
-	return ret;
+	if (ret) {
+		free(v);
+		return ret;
+	}
+	*out = v;
+	*n = len;
+	return WC_OK;
 }

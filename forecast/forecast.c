@@ -819,8 +819,8 @@ enum wc_status forecast_request_set(struct forecast_request *r, const char *key,
 	} else if (!strcmp(key, "quantiles")) {
 		if (forecast_parse_levels(value, levels, &n, NULL))
 			return wc_error_set(err, WC_EINVAL,
-					    "use at most %d levels in (0, 1), as a list (e.g. "
-					    "0.1,0.5,0.9) or from:to:step (e.g. 0.01:0.99:0.01)",
+					    "use at most %d distinct levels in (0, 1), as a list "
+					    "(e.g. 0.1,0.5,0.9) or from:to:step (e.g. 0.01:0.99:0.01)",
 					    FORECAST_MAX_REQUEST);
 		memcpy(r->levels, levels, (size_t)n * sizeof(float));
 		r->nlevels = n;
@@ -1089,6 +1089,12 @@ enum wc_status forecast_parse_levels(const char *s, float *levels, int *n,
 	if (k == 0)
 		return wc_error_set(err, WC_EINVAL, "no quantile levels in '%s'", s);
 	qsort(levels, (size_t)k, sizeof(float), cmp_float);
+	for (int i = 1; i < k; i++)
+		if (levels[i] == levels[i - 1])
+			return wc_error_set(err, WC_EINVAL,
+					    "invalid quantiles '%s': level %g is given twice; give "
+					    "each level once",
+					    s, levels[i]);
 	*n = k;
 	return WC_OK;
 }

@@ -218,7 +218,8 @@ enum wc_status forecast_store(struct store *st, struct forecast *fc, size_t n,
 
 /*
  * Parse requested quantile levels: "0.1,0.5,0.9" or "from:to:step" (e.g. 0.01:0.99:0.01).
- * Each in (0, 1), increasing after sorting, at most FORECAST_MAX_REQUEST. The message
+ * Each in (0, 1), each once (WC_EINVAL for a level given twice), sorted, at most
+ * FORECAST_MAX_REQUEST. The message
  * names the text ("invalid quantile list '...': use ...").
  */
 enum wc_status forecast_parse_levels(const char *s, float *levels, int *n,

@@ -215,14 +215,6 @@ static bool take_params(struct request *req, const struct route *r, const struct
 
 enum param_kind { PARAM_TEXT, PARAM_ID, PARAM_FILE, PARAM_FORMAT };
 
-struct query_check {
-	const struct route *route;
-	struct reply *rep;
-	uint32_t seen;		/* bit i: the i-th declared parameter was given */
-	const char *format;	/* ?format= on a ROUTE_CSV route */
-	bool failed;
-};
-
 /*
  * Find the key among the route's declared parameters: its index (format, on ROUTE_CSV
  * routes, comes after the declared ones) and kind; -1 when not declared.
@@ -296,16 +288,19 @@ static bool file_name_valid(const char *s, size_t n)
 	return true;
 }
 
-static MHD_Result_t check_param(void *cls, enum MHD_ValueKind kind, const char *key,
-				   size_t klen, const char *value, size_t vlen)
+void query_check_init(struct query_check *qc, const struct route *r, struct reply *rep)
 {
-	struct query_check *qc = cls;
+	*qc = (struct query_check){ .route = r, .rep = rep };
+}
+
+bool query_check_param(struct query_check *qc, const char *key, size_t klen,
+		       const char *value, size_t vlen)
+{
 	const struct route *r = qc->route;
 	char shown[SHOW_MAX], vshown[SHOW_MAX], list[512];
 	enum param_kind pk = PARAM_TEXT;
 	int i;
 
-	(void)kind;
 	dispatch_show(shown, sizeof(shown), key, klen);
 	if (strlen(key) != klen || !utf8_valid(key, klen) ||
 	    (i = param_find(r, key, klen, &pk)) < 0) {
@@ -365,10 +360,18 @@ static MHD_Result_t check_param(void *cls, enum MHD_ValueKind kind, const char *
 	case PARAM_TEXT:
 		break;
 	}
-	return MHD_YES;
+	return true;
 refused:
 	qc->failed = true;
-	return MHD_NO;
+	return false;
+}
+
+/* libmicrohttpd's iterator over the query arguments it parsed, for query_check_param. */
+static MHD_Result_t check_param(void *cls, enum MHD_ValueKind kind, const char *key,
+				size_t klen, const char *value, size_t vlen)
+{
+	(void)kind;
+	return query_check_param(cls, key, klen, value, vlen) ? MHD_YES : MHD_NO;
 }
 
 /* ---- Accept and Content-Type ---- */
@@ -453,14 +456,9 @@ static bool rank_better(struct accept_rank a, struct accept_rank b)
 	return a.specific > 1 && a.pos < b.pos;
 }
 
-/*
- * Decide req->csv: ?format= when given (it wins over Accept), else Accept; false (406
- * in rep) when Accept takes nothing the route answers.
- */
-static bool negotiate(struct request *req, const struct route *r, const char *format,
-		      struct reply *rep)
+bool dispatch_negotiate(struct request *req, const struct route *r, const char *accept,
+			const char *format, struct reply *rep)
 {
-	const char *accept = request_header(req, MHD_HTTP_HEADER_ACCEPT);
 	bool offers_csv = r->flags & ROUTE_CSV;
 	struct accept_rank json, csv = { 0, 0, 0 };
 	char shown[SHOW_MAX];
@@ -483,9 +481,8 @@ static bool negotiate(struct request *req, const struct route *r, const char *fo
 	return false;
 }
 
-static bool content_type_ok(struct request *req, const struct route *r, struct reply *rep)
+bool dispatch_content_type_ok(const struct route *r, const char *ctype, struct reply *rep)
 {
-	const char *ctype = request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 	const char *t, *p = r->content_types;
 	char shown[SHOW_MAX], list[256];
 	size_t tlen;
@@ -509,13 +506,49 @@ static bool content_type_ok(struct request *req, const struct route *r, struct r
 	return false;
 }
 
+/* ---- message framing ---- */
+
+struct framing {
+	int content_length;	/* Content-Length headers */
+	int transfer_encoding;	/* Transfer-Encoding headers */
+};
+
+static MHD_Result_t count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	(void)value;
+	f->content_length += !strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	f->transfer_encoding += !strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	return MHD_YES;
+}
+
+bool dispatch_framing_ok(struct request *req, struct reply *rep)
+{
+	struct framing f = { 0, 0 };
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &f);
+	if (f.content_length > 1)
+		reply_error(rep, 400, "bad_request",
+			    "conflicting message framing: %d Content-Length headers; send one",
+			    f.content_length);
+	else if (f.content_length && f.transfer_encoding)
+		reply_error(rep, 400, "bad_request",
+			    "conflicting message framing: Content-Length and Transfer-Encoding "
+			    "together; send one of them");
+	else
+		return true;
+	return false;
+}
+
 /* ---- the route ---- */
 
-const struct route *dispatch_route(struct request *req, struct reply *rep)
+const struct route *dispatch_match(struct request *req, struct reply *rep)
 {
 	struct segment seg[ROUTE_MAX_PARAMS];
 	const struct route *found = NULL;
-	struct query_check qc = { .rep = rep };
 	char allow[sizeof(rep->allow)] = "";
 	size_t nseg = 0;
 
@@ -548,10 +581,22 @@ const struct route *dispatch_route(struct request *req, struct reply *rep)
 	/* the literal parts matched the pattern: only the ids can hold odd bytes */
 	if (!take_params(req, found, seg, nseg, rep))
 		return NULL;
-	qc.route = found;
-	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, check_param, &qc);
-	if (qc.failed || !negotiate(req, found, qc.format, rep) ||
-	    !content_type_ok(req, found, rep))
-		return NULL;
 	return found;
+}
+
+const struct route *dispatch_route(struct request *req, struct reply *rep)
+{
+	const struct route *r = dispatch_match(req, rep);
+	struct query_check qc;
+
+	if (!r)
+		return NULL;
+	query_check_init(&qc, r, rep);
+	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, check_param, &qc);
+	if (qc.failed ||
+	    !dispatch_negotiate(req, r, request_header(req, MHD_HTTP_HEADER_ACCEPT), qc.format,
+				rep) ||
+	    !dispatch_content_type_ok(r, request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), rep))
+		return NULL;
+	return r;
 }

@@ -10,6 +10,10 @@
 #ifndef WC_DISPATCH_H
 #define WC_DISPATCH_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "server/request.h"
 
 /*
@@ -25,9 +29,57 @@ void dispatch_decode_path(struct request *req, const char *raw_uri);
  * Content-Type. Returns the route with req->route, req->params, req->nparams and
  * req->csv set; or NULL with rep filled: 400 (a bad id, path or query parameter), 401
  * or 403 (token), 404 (no route), 405 (another method; rep->allow lists the methods),
- * 406 (Accept) or 415 (Content-Type).
+ * 406 (Accept) or 415 (Content-Type). It is the steps below, fed from
+ * libmicrohttpd's view of the request (its parsed query arguments and headers); they
+ * are public so that a harness (tests/fuzz/fuzz_router.c) can drive them without a
+ * connection.
  */
 const struct route *dispatch_route(struct request *req, struct reply *rep);
+
+/*
+ * Step 1: the route of req->method and req->path, with the path ids checked and copied
+ * to req->params (req->nparams); NULL with rep filled (400, 404, 405) when none fits.
+ */
+const struct route *dispatch_match(struct request *req, struct reply *rep);
+
+/* Step 2: the query parameters of route r, given one at a time (key and value as sent
+ * after unescaping; value NULL for a key without '='). */
+struct query_check {
+	const struct route *route;
+	struct reply *rep;
+	uint32_t seen;		/* bit i: the i-th declared parameter was given */
+	const char *format;	/* ?format= on a ROUTE_CSV route (borrowed from the value) */
+	bool failed;
+};
+
+void query_check_init(struct query_check *qc, const struct route *r, struct reply *rep);
+/*
+ * Check one parameter: declared by the route (or format on a ROUTE_CSV route), given
+ * once, with a value without NUL bytes in valid UTF-8 that fits its kind (id, file
+ * name, json|csv). False with a 400 in qc->rep (and qc->failed set) otherwise.
+ */
+bool query_check_param(struct query_check *qc, const char *key, size_t klen,
+		       const char *value, size_t vlen);
+
+/*
+ * Step 3: decide req->csv from ?format= (`format`, NULL when not given; it wins) or the
+ * Accept header (`accept`, NULL when absent); false with a 406 in rep when Accept takes
+ * nothing route r answers.
+ */
+bool dispatch_negotiate(struct request *req, const struct route *r, const char *accept,
+			const char *format, struct reply *rep);
+
+/* Step 4: the Content-Type header (`ctype`, NULL when absent) is one route r takes;
+ * false with a 415 in rep otherwise. */
+bool dispatch_content_type_ok(const struct route *r, const char *ctype, struct reply *rep);
+
+/*
+ * The body's length is told once: false with a 400 in rep when the headers hold more
+ * than one Content-Length, or a Content-Length beside a Transfer-Encoding (RFC 9112
+ * 6.3: a proxy in front could take the other one and pass a second request hidden in
+ * this one's body). Such a request is answered at once and its connection closed.
+ */
+bool dispatch_framing_ok(struct request *req, struct reply *rep);
 
 /*
  * Write the n bytes of s into out (cap bytes, NUL-terminated) for a message: printable

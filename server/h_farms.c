@@ -70,14 +70,18 @@ void farms_list_handler(struct request *req, struct reply *rep)
 	}
 }
 
-/* The background job: the farm's weather from the stored grids (ingest_farm_weather). */
-static char *weather_job_run(void *arg, struct store *st, int *failed)
+char *weather_job_run(const struct job_run *jr, int *failed)
 {
+	const char *farm = json_string_value(json_object_get(jr->input, "farm"));
 	struct farm_weather_result res;
 	json_t *v;
 	char *text;
 
-	*failed = ingest_farm_weather(st, arg, &res) != WC_OK;
+	if (!farm) {
+		*failed = 1;
+		return job_error_text("the job's input names no farm");
+	}
+	*failed = ingest_farm_weather(jr->st, farm, &res) != WC_OK;
 	v = farm_weather_result_json(&res);
 	text = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(v);
@@ -95,7 +99,6 @@ static void farm_reply(struct request *req, struct reply *rep, const struct farm
 	struct wc_error err = { 0 };
 	json_t *body = farm_to_json(f), *job = NULL;
 	size_t nruns = 0;
-	char *arg;
 	int64_t id;
 
 	if (needs_weather && store_run_count(req->store, &nruns, &err)) {
@@ -109,12 +112,7 @@ static void farm_reply(struct request *req, struct reply *rep, const struct farm
 			json_decref(body);
 			return;
 		}
-		if (!(arg = strdup(f->id))) {
-			json_decref(body);
-			job_fail_reply(req, rep, id, &(struct wc_error){ WC_ENOMEM, "out of memory" });
-			return;
-		}
-		if (!job_queue_reply(req, rep, id, weather_job_run, arg, free, NULL)) {
+		if (!job_queue_reply(req, rep, id, NULL)) {
 			json_decref(body);
 			return;
 		}

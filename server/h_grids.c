@@ -5,61 +5,78 @@
  * The upload is streamed to DATA/tmp by the generic code (ROUTE_TO_FILE) with its
  * sha256, after netcdf_sniff() saw a netCDF signature in its first bytes (else 415 as
  * soon as that is known). Bytes already ingested are answered 200 at once, anything
- * else becomes a job. The job's file is DATA/tmp/job-N-XXXXXX/NAME, NAME being the
- * client's ?name=, so that every message of the ingest names the file the client knows
- * (never a spool name such as job-N.nc).
+ * else becomes a job: recorded with {"file","sha256","size"}, the file moved durably
+ * into the job's spool as DATA/jobs/<id>/NAME (NAME being the client's ?name=, so that
+ * every message of the ingest names the file the client knows, never a spool name), and
+ * only then the 202. The job runs from that record, now or after a restart.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
-#include "common/utc.h"
 #include "common/log.h"
 #include "data/ingest.h"
 #include "data/store.h"
 #include "server/handlers.h"
 #include "server/jobs.h"
 
-struct ingest_job {
-	char dir[4096];		/* the job's own directory under DATA/tmp */
-	char path[4096 + 256];	/* dir/NAME */
-	char name[256];
-	char sha256[65];
-};
-
-static char *ingest_job_run(void *arg, struct store *st, int *failed)
+/* Does the file at path exist? */
+static bool file_exists(const char *path)
 {
-	struct ingest_job *j = arg;
+	struct stat sb;
+
+	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/*
+ * Ingest the upload job jr recorded. Safe to repeat however far an earlier start got:
+ * the upload stays in the spool until ingest_file has stored its run (and then moved
+ * it to its content address), so it is in the spool; or the run is stored (the bytes
+ * are known); or, cut short between placing the raw file and committing the run, the
+ * bytes wait at DATA/grids/<sha[0:2]>/<sha>.nc and are ingested from there.
+ */
+char *ingest_job_run(const struct job_run *jr, int *failed)
+{
+	const char *name = json_string_value(json_object_get(jr->input, "file"));
+	const char *sha = json_string_value(json_object_get(jr->input, "sha256"));
 	struct ingest_options o;
 	struct ingest_result res;
+	char path[4096 + 256];
 	json_t *v;
 	char *text;
 
+	*failed = 1;
+	if (!name || !sha || strlen(sha) != 64 || strchr(name, '/'))
+		return job_error_text("the job's recorded input names no upload");
 	ingest_options_init(&o);
-	o.original_name = j->name;
-	o.sha256 = j->sha256;
-	o.move = true;
-	*failed = ingest_file(st, j->path, &o, &res) != WC_OK;
+	o.original_name = name;
+	snprintf(path, sizeof(path), "%s/%s", jr->spool, name);
+	memset(&res, 0, sizeof(res));
+	if (file_exists(path)) {
+		o.sha256 = sha;	/* hashed as it was received, synced since */
+		o.move = true;
+		*failed = ingest_file(jr->st, path, &o, &res) != WC_OK;
+	} else if (store_run_by_sha(jr->st, sha, &res.run, NULL) == WC_OK) {
+		res.outcome = INGEST_KNOWN;
+		snprintf(res.file, sizeof(res.file), "%s", name);
+		snprintf(res.sha256, sizeof(res.sha256), "%s", sha);
+		*failed = 0;
+	} else {
+		snprintf(path, sizeof(path), "%s/grids/%.2s/%s.nc", store_dir(jr->st), sha, sha);
+		if (!file_exists(path))
+			return job_error_text("cannot ingest '%s': the upload was lost before its "
+					      "job ran (the server stopped while keeping it); "
+					      "upload it again",
+					      name);
+		*failed = ingest_file(jr->st, path, &o, &res) != WC_OK;
+	}
 	v = ingest_result_json(&res);
 	text = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(v);
 	ingest_result_release(&res);
 	return text;
-}
-
-static void ingest_job_release(void *arg)
-{
-	struct ingest_job *j = arg;
-
-	/* a moved file is gone already; a dropped job leaves its upload behind otherwise */
-	if (j->path[0])
-		unlink(j->path);
-	if (j->dir[0])
-		rmdir(j->dir);
-	free(j);
 }
 
 /* The name the client gave the file (?name=, a file name: see routes.c), else "upload.nc". */
@@ -99,37 +116,11 @@ enum body_verdict netcdf_sniff(struct request *req, const unsigned char *head, s
 	return BODY_REFUSE;
 }
 
-/*
- * Move the upload into the job's own directory under the client's name; false (error
- * logged) when it cannot.
- */
-static bool job_file_take(struct request *req, struct ingest_job *job, int64_t id)
-{
-	int n = snprintf(job->dir, sizeof(job->dir), "%s/tmp/job-%" PRId64 "-XXXXXX",
-			 server_data_dir(req->srv), id);
-
-	if (n < 0 || (size_t)n >= sizeof(job->dir) || !mkdtemp(job->dir)) {
-		log_error("cannot make a directory for job %" PRId64 " in '%s/tmp': %s", id,
-			  server_data_dir(req->srv), strerror(errno));
-		job->dir[0] = '\0';
-		return false;
-	}
-	snprintf(job->path, sizeof(job->path), "%s/%s", job->dir, job->name);
-	if (rename(req->upload_path, job->path) != 0) {
-		log_error("cannot move upload to '%s': %s", job->path, strerror(errno));
-		rmdir(job->dir);
-		job->dir[0] = job->path[0] = '\0';
-		return false;
-	}
-	req->upload_path[0] = '\0';	/* the job owns the file now */
-	return true;
-}
-
 void grids_upload_handler(struct request *req, struct reply *rep)
 {
 	struct wc_error err = { 0 };
-	struct ingest_job *job;
 	struct nwp_run run;
+	char spooled[4096 + 256];
 	int64_t id;
 	json_t *input;
 
@@ -146,22 +137,18 @@ void grids_upload_handler(struct request *req, struct reply *rep)
 			  req->upload_sha256, "size", (json_int_t)req->upload_size);
 	if (!job_create_reply(req, rep, "ingest", input, &id))
 		return;
-	if (!(job = calloc(1, sizeof(*job)))) {
-		job_fail_reply(req, rep, id, &(struct wc_error){ WC_ENOMEM, "out of memory" });
-		return;
-	}
-	snprintf(job->name, sizeof(job->name), "%s", upload_name(req));
-	memcpy(job->sha256, req->upload_sha256, sizeof(job->sha256));
-	if (!job_file_take(req, job, id)) {
-		free(job);
+	/* durable before the 202: a crash from here on leaves the job and its upload */
+	if (job_spool_take(server_data_dir(req->srv), id, req->upload_path, upload_name(req),
+			   spooled, sizeof(spooled), &err)) {
+		log_error("job %" PRId64 ": %s", id, wc_error_msg(&err));
 		job_fail_reply(req, rep, id,
 			       &(struct wc_error){ WC_EIO, "cannot keep the upload on the server" });
 		reply_error(rep, 507, "insufficient_storage",
 			    "cannot keep the upload on the server; try again later");
 		return;
 	}
-	job_queue_reply(req, rep, id, ingest_job_run, job, ingest_job_release,
-			json_pack("{s:s}", "sha256", req->upload_sha256));
+	req->upload_path[0] = '\0';	/* the job owns the file now */
+	job_queue_reply(req, rep, id, json_pack("{s:s}", "sha256", req->upload_sha256));
 }
 
 void grids_list_handler(struct request *req, struct reply *rep)

@@ -1,6 +1,7 @@
 /*
- * h_jobs.c - GET /v1/jobs/{id}, and the one way a handler turns work into a background
- * job: record it in the store, queue it on the server's pool, answer 202 with its URL.
+ * h_jobs.c - GET /v1/jobs/{id}, the kinds of background job, and the one way a handler
+ * turns work into a job: record it in the store, queue it on the server's pool, answer
+ * 202 with its URL. Each kind's run lives with the handler that makes such jobs.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,67 +58,37 @@ bool job_create_reply(struct request *req, struct reply *rep, const char *kind,
 void job_fail_reply(struct request *req, struct reply *rep, int64_t id,
 		    const struct wc_error *why)
 {
-	json_t *v = json_pack("{s:s}", "error", wc_error_msg(why));
-	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	char *text = job_error_text("%s", wc_error_msg(why));
 
-	json_decref(v);
 	store_job_set(req->store, id, JOB_FAILED, text, NULL);
 	free(text);
 	reply_wc_error(rep, why);
 }
 
-/* A job as the pool runs it: the handler's work, timed and counted by kind. */
-struct counted_job {
-	job_fn fn;
-	void *arg;
-	void (*release)(void *arg);
-	const char *kind;
-	int64_t id;
-	struct access_log *log;
+/* The pool's observer (job_pool_set_observer; cls: the server's access log): each job's
+ * run, timed and counted by kind. */
+void job_observe(void *cls, int64_t id, const char *kind, bool failed, uint64_t ns)
+{
+	metrics_count_job(kind, failed ? "failed" : "done", ns);
+	access_log_event(cls, "job", json_pack("{s:I,s:s,s:s,s:f}", "job", (json_int_t)id, "kind",
+					       kind, "outcome", failed ? "failed" : "done",
+					       "seconds", (double)ns / 1e9));
+}
+
+const struct job_kind job_kinds[] = {
+	{ "ingest", ingest_job_run },
+	{ "train", train_job_run },
+	{ "weather", weather_job_run },
 };
 
-static char *counted_run(void *cls, struct store *st, int *failed)
-{
-	struct counted_job *j = cls;
-	uint64_t t0 = metrics_now_ns(), ns;
-	char *result = j->fn(j->arg, st, failed);
+const size_t njob_kinds = sizeof(job_kinds) / sizeof(job_kinds[0]);
 
-	ns = metrics_now_ns() - t0;
-	metrics_count_job(j->kind, *failed ? "failed" : "done", ns);
-	access_log_event(j->log, "job", json_pack("{s:I,s:s,s:s,s:f}", "job", (json_int_t)j->id,
-						  "kind", j->kind, "outcome",
-						  *failed ? "failed" : "done", "seconds",
-						  (double)ns / 1e9));
-	return result;
-}
-
-static void counted_release(void *cls)
-{
-	struct counted_job *j = cls;
-
-	if (j->release)
-		j->release(j->arg);
-	free(j);
-}
-
-bool job_queue_reply(struct request *req, struct reply *rep, int64_t id, job_fn fn,
-		     void *arg, void (*release)(void *arg), json_t *extra)
+bool job_queue_reply(struct request *req, struct reply *rep, int64_t id, json_t *extra)
 {
 	struct wc_error err = { 0 };
-	struct counted_job *j = malloc(sizeof(*j));
 	json_t *body;
 
-	if (!j) {
-		if (release)
-			release(arg);
-		json_decref(extra);
-		wc_error_set(&err, WC_ENOMEM, "out of memory");
-		job_fail_reply(req, rep, id, &err);
-		return false;
-	}
-	*j = (struct counted_job){ fn, arg, release, req->job_kind ? req->job_kind : "other",
-				   id, server_access_log(req->srv) };
-	if (job_pool_submit(server_jobs(req->srv), id, counted_run, j, counted_release, &err)) {
+	if (job_pool_submit(server_jobs(req->srv), id, &err)) {
 		json_decref(extra);
 		job_fail_reply(req, rep, id, &err);
 		if (err.code == WC_EBUSY) {
@@ -170,9 +141,9 @@ void job_get_handler(struct request *req, struct reply *rep)
 		return;
 	}
 	reply_json(rep, 200,
-		   json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)job.id,
-			     "kind", job.kind, "state", job_state_name(job.state), "created_at",
-			     time_or_null(job.created_at), "started_at",
+		   json_pack("{s:I,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)job.id,
+			     "kind", job.kind, "state", job_state_name(job.state), "attempts",
+			     job.attempts, "created_at", time_or_null(job.created_at), "started_at",
 			     time_or_null(job.started_at), "finished_at",
 			     time_or_null(job.finished_at), "input", parsed_or_null(job.input),
 			     "result", parsed_or_null(job.result)));

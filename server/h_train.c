@@ -41,18 +41,46 @@ static json_t *pool_json(const struct train_request *r)
 }
 
 /*
+ * The request a job's input records: {"farm"} and the body's fields as
+ * train_request_to_json wrote them, resolved against the store again (a farm may have
+ * gone since). WC_OK, or the error that fails the job.
+ */
+static enum wc_status train_job_request(const struct job_run *jr, struct train_request *r,
+					struct wc_error *err)
+{
+	const char *farm = json_string_value(json_object_get(jr->input, "farm"));
+	json_t *body = json_deep_copy(jr->input);
+	enum wc_status ret;
+
+	train_request_init(r, TRAIN_JSON);
+	if (!body)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	json_object_del(body, "farm");
+	snprintf(r->farm, sizeof(r->farm), "%s", farm ? farm : "");
+	if ((ret = train_request_json(r, body, err)) ||
+	    (ret = train_request_resolve(r, jr->st, err)))
+		wc_error_prefix(err, "cannot train from the job's recorded input");
+	json_decref(body);
+	return ret;
+}
+
+/*
  * The result: the farm's model summary, or {pool, models} for a pool; on failure
  * {error} ({error, pool} for a pool, none of whose farms got a new version).
  */
-static char *train_job_run(void *arg, struct store *st, int *failed)
+char *train_job_run(const struct job_run *jr, int *failed)
 {
-	struct train_job *j = arg;
+	struct train_job job, *j = &job;
 	struct wc_error err = { 0 };
 	json_t *v;
 	char *text;
 
+	if (train_job_request(jr, &j->r, &err)) {
+		*failed = 1;
+		return job_error_text("%s", wc_error_msg(&err));
+	}
 	j->models = json_array();
-	*failed = train_request_run(&j->r, st, train_job_report, j, &err) != WC_OK;
+	*failed = train_request_run(&j->r, jr->st, train_job_report, j, &err) != WC_OK;
 	if (*failed)
 		v = json_pack("{s:s}", "error", wc_error_msg(&err));
 	else if (j->r.n_pool)
@@ -75,38 +103,36 @@ static char *train_job_run(void *arg, struct store *st, int *failed)
  */
 void farm_train_handler(struct request *req, struct reply *rep)
 {
-	struct train_job *j = calloc(1, sizeof(*j));
+	struct train_request *r = malloc(sizeof(*r));
 	struct wc_error err = { 0 };
 	json_t *body = NULL, *input, *opts;
 	int64_t id;
 
-	if (!j) {
+	if (!r) {
 		reply_error(rep, 503, "unavailable", "out of memory");
 		return;
 	}
-	train_request_init(&j->r, TRAIN_JSON);
-	snprintf(j->r.farm, sizeof(j->r.farm), "%s", req->params[0]);
+	train_request_init(r, TRAIN_JSON);
+	snprintf(r->farm, sizeof(r->farm), "%s", req->params[0]);
 	if (req->body.len > 0 && !(body = request_json(req, rep)))
-		goto fail;
-	if ((body && train_request_json(&j->r, body, &err)) ||
-	    train_request_resolve(&j->r, req->store, &err)) {
+		goto cleanup;
+	if ((body && train_request_json(r, body, &err)) ||
+	    train_request_resolve(r, req->store, &err)) {
 		reply_wc_error(rep, &err);
-		goto fail;
+		goto cleanup;
 	}
-	json_decref(body);
-	/* the job's input: the farm and every option as resolved ("all" as the pool's farms) */
-	input = json_pack("{s:s}", "farm", j->r.farm);
-	opts = train_request_to_json(&j->r);
+	/*
+	 * The job's input: the farm and every option as resolved ("all" as the pool's
+	 * farms), all that train_job_run needs to train, now or after a restart.
+	 */
+	input = json_pack("{s:s}", "farm", r->farm);
+	opts = train_request_to_json(r);
 	if (input && opts)
 		json_object_update(input, opts);
 	json_decref(opts);
-	if (!job_create_reply(req, rep, "train", input, &id)) {
-		free(j);
-		return;
-	}
-	job_queue_reply(req, rep, id, train_job_run, j, free, NULL);
-	return;
-fail:
+	if (job_create_reply(req, rep, "train", input, &id))
+		job_queue_reply(req, rep, id, NULL);
+cleanup:
 	json_decref(body);
-	free(j);
+	free(r);
 }

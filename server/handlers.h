@@ -6,6 +6,7 @@
 #ifndef WC_HANDLERS_H
 #define WC_HANDLERS_H
 
+#include "server/jobs.h"
 #include "server/request.h"
 
 void health_handler(struct request *req, struct reply *rep);
@@ -48,5 +49,21 @@ void farm_market_get_handler(struct request *req, struct reply *rep);
 void farm_market_put_handler(struct request *req, struct reply *rep);
 void farm_commit_handler(struct request *req, struct reply *rep);
 void portfolio_commit_handler(struct request *req, struct reply *rep);
+
+/* ---- the background jobs those handlers make (server/jobs.h) ---- */
+
+struct job_run;
+/* "ingest": the upload in the job's spool, {"file","sha256","size"} (h_grids.c). */
+char *ingest_job_run(const struct job_run *jr, int *failed);
+/* "train": {"farm", every training option, "pool"} (h_train.c). */
+char *train_job_run(const struct job_run *jr, int *failed);
+/* "weather": {"farm"}, the farm's weather from the stored grids (h_farms.c). */
+char *weather_job_run(const struct job_run *jr, int *failed);
+
+/* The kinds above, for the server's job pool (h_jobs.c). */
+extern const struct job_kind job_kinds[];
+extern const size_t njob_kinds;
+/* Counts and logs each job's run (server/jobs.h's observer; cls: struct access_log). */
+void job_observe(void *cls, int64_t id, const char *kind, bool failed, uint64_t ns);
 
 #endif

@@ -236,8 +236,9 @@ void reply_release(struct reply *rep);
 /* ---- background jobs (server/h_jobs.c) ---- */
 
 /*
- * Record a queued job of `kind` with `input` (reference stolen) in the store and set *id.
- * False with an error reply when it cannot be recorded.
+ * Record a queued job of `kind` with `input` (reference stolen: everything the job's
+ * run needs, see server/jobs.h) in the store and set *id. False with an error reply
+ * when it cannot be recorded.
  */
 bool job_create_reply(struct request *req, struct reply *rep, const char *kind,
 		      json_t *input, int64_t *id);
@@ -245,13 +246,11 @@ bool job_create_reply(struct request *req, struct reply *rep, const char *kind,
 void job_fail_reply(struct request *req, struct reply *rep, int64_t id,
 		    const struct wc_error *why);
 /*
- * Queue job id on the server's pool (arg owned by the pool from now, released with
- * `release`) and reply 202 {"status":"accepted", <extra's fields>, "job":{id,state,url}}
- * with a Location header; `extra` (stolen) may be NULL. False (job marked failed, error
- * reply) when the pool refuses it.
+ * Queue job id (recorded, its spool filled) on the server's pool and reply 202
+ * {"status":"accepted", <extra's fields>, "job":{id,state,url}} with a Location header;
+ * `extra` (stolen) may be NULL. False (job marked failed, error reply) when the pool
+ * refuses it.
  */
-bool job_queue_reply(struct request *req, struct reply *rep, int64_t id,
-		     char *(*fn)(void *arg, struct store *st, int *failed), void *arg,
-		     void (*release)(void *arg), json_t *extra);
+bool job_queue_reply(struct request *req, struct reply *rep, int64_t id, json_t *extra);
 
 #endif

@@ -121,6 +121,8 @@ void server_config_init(struct server_config *cfg)
 	cfg->max_upload = (size_t)2 << 30;
 	cfg->job_workers = 2;
 	cfg->max_queued_jobs = 64;
+	cfg->job_kinds = job_kinds;
+	cfg->njob_kinds = njob_kinds;
 	cfg->auth = true;
 	cfg->metrics_auth = false;
 	cfg->tls_cert = cfg->tls_key = NULL;
@@ -484,6 +486,8 @@ static MHD_Result_t request_start(struct request *req, const char *method,
 			    dispatch_show(shown, sizeof(shown), req->path, strlen(req->path)));
 		return refuse(req, &rep);
 	}
+	if (!dispatch_framing_ok(req, &rep))
+		return answer_now(req, &rep);	/* where the body ends is unknown: close */
 	/* a refused request keeps the route it matched (req->route), for the metrics */
 	if (!(r = dispatch_route(req, &rep)))
 		return refuse(req, &rep);
@@ -764,7 +768,6 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 	struct server *srv;
 	enum wc_status ret;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-	size_t stale = 0;
 	uint32_t prefix = 0;
 
 	*out = NULL;
@@ -791,14 +794,14 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 		server_free(srv);
 		return ret;
 	}
-	if ((ret = store_job_fail_stale(store, &stale, err)) ||
-	    (ret = job_pool_start(&srv->jobs, store, cfg->job_workers, err))) {
+	/* (this runs again the jobs an earlier server left unfinished) */
+	if ((ret = job_pool_start(&srv->jobs, store, cfg->job_workers, cfg->job_kinds, cfg->njob_kinds,
+				  err))) {
 		server_free(srv);
 		return ret;
 	}
+	job_pool_set_observer(srv->jobs, job_observe, srv->log);
 	job_pool_set_limit(srv->jobs, cfg->max_queued_jobs);
-	if (stale)
-		log_warn("%zu job(s) left unfinished by a previous server marked failed", stale);
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	flags |= MHD_USE_EPOLL;

@@ -16,6 +16,7 @@
 #include "common/status.h"
 
 struct store;
+struct job_kind;
 
 struct server_config {
 	const char *listen;		/* "HOST:PORT", "[V6]:PORT" or ":PORT"; port 0 = any */
@@ -31,6 +32,10 @@ struct server_config {
 	size_t max_upload;		/* cap on uploaded files (POST /v1/grids) */
 	unsigned job_workers;		/* background job threads (ingest, train) */
 	unsigned max_queued_jobs;	/* jobs waiting for a worker: past it, 503 */
+	/* the kinds of job the pool runs (server/jobs.h; borrowed): the handlers' own
+	 * (job_kinds in handlers.h) by default */
+	const struct job_kind *job_kinds;
+	size_t njob_kinds;
 	bool auth;			/* bearer tokens on /v1 (false: only on loopback) */
 	bool metrics_auth;		/* GET /metrics needs a read token */
 	const char *tls_cert;		/* PEM files: HTTPS when both are set */

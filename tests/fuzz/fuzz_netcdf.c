@@ -5,10 +5,6 @@
  * few sites (grid centre, a corner, outside), which drives nwp_file_read() over boxes.
  * Run by scripts/run-fuzz (make fuzz / make test) with a corpus seeded from the real
  * files of ../shared/grids.
- *
- * FUZZ_SOURCES: data/netcdf.c data/cftime.c data/projection.c data/sites.c
- *               common/status.c common/log.c common/utc.c
- * FUZZ_PKGS: netcdf jansson
  */
 #include <stddef.h>
 #include <stdint.h>

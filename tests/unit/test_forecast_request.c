@@ -109,8 +109,8 @@ Test(forecast_request, fields_parse_with_one_hint_each)
 		{ "point", "avg", "use median or mean" },
 		{ "units", "kw", "use mw or frac" },
 		{ "issued", "yesterday", "use ISO 8601, e.g. 2026-03-01T12:00:00Z" },
-		{ "quantiles", "0.5,2", "use at most 128 levels in (0, 1)" },
-		{ "quantiles", "0.001:0.999:0.001", "use at most 128 levels in (0, 1)" },
+		{ "quantiles", "0.5,2", "use at most 128 distinct levels in (0, 1)" },
+		{ "quantiles", "0.001:0.999:0.001", "use at most 128 distinct levels in (0, 1)" },
 		{ "horizn", "12", "unknown" },
 	};
 	struct forecast_request r;
@@ -663,7 +663,7 @@ Test(forecast_request, cli_messages_name_the_option_and_value)
 		{ "--model-version x", "invalid --model-version 'x': use a model version" },
 		{ "--model bogus", "invalid --model 'bogus': use auto, nn, persistence, "
 				   "climatology or powercurve" },
-		{ "--quantiles 0.5,2", "invalid --quantiles '0.5,2': use at most 128 levels" },
+		{ "--quantiles 0.5,2", "invalid --quantiles '0.5,2': use at most 128 distinct levels" },
 		{ "--units kw", "invalid --units 'kw': use mw or frac" },
 		{ "--point avg", "invalid --point 'avg': use median or mean" },
 		{ "--issued soon", "invalid --issued 'soon': use ISO 8601" },

@@ -138,7 +138,7 @@ Test(http_forecast, bad_parameters_are_named)
 		{ "model=bogus", "invalid model 'bogus': use auto, nn, persistence, climatology or "
 				 "powercurve" },
 		{ "model_version=x", "invalid model_version 'x': use a model version, 1..1000000" },
-		{ "quantiles=0.5,2", "invalid quantiles '0.5,2': use at most 128 levels in (0, 1)" },
+		{ "quantiles=0.5,2", "invalid quantiles '0.5,2': use at most 128 distinct levels in (0, 1)" },
 		{ "units=kw", "invalid units 'kw': use mw or frac" },
 		{ "point=avg", "invalid point 'avg': use median or mean" },
 		{ "issued=soon", "invalid issued 'soon': use ISO 8601" },

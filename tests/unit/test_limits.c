@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "data/store.h"
+#include "server/handlers.h"
 #include "server/jobs.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -250,7 +251,7 @@ static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
 static bool gate_open;
 
-static char *blocking_job(void *arg, struct store *s, int *failed)
+static char *blocking_job(const struct job_run *jr, int *failed)
 {
 	pthread_mutex_lock(&gate_lock);
 	while (!gate_open)
@@ -260,8 +261,20 @@ static char *blocking_job(void *arg, struct store *s, int *failed)
 	return NULL;
 }
 
+/* The server's own kinds and "block". */
+static struct job_kind kinds_and_block[8];
+
+static size_t with_block(void)
+{
+	memcpy(kinds_and_block, job_kinds, njob_kinds * sizeof(job_kinds[0]));
+	kinds_and_block[njob_kinds] = (struct job_kind){ "block", blocking_job };
+	return njob_kinds + 1;
+}
+
 static void one_worker_one_queued(struct server_config *cfg)
 {
+	cfg->njob_kinds = with_block();
+	cfg->job_kinds = kinds_and_block;
 	cfg->job_workers = 1;
 	cfg->max_queued_jobs = 1;
 }
@@ -278,8 +291,8 @@ Test(limits, full_job_queue_is_503_with_retry_after_and_leaves_no_job)
 					     "--capacity-mw 10"),
 		     0);
 	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(store_job_create(st, "test", "{}", &id, &err), WC_OK);
-		cr_assert_eq(job_pool_submit(server_jobs(srv), id, blocking_job, NULL, NULL, &err),
+		cr_assert_eq(store_job_create(st, "block", "{}", &id, &err), WC_OK);
+		cr_assert_eq(job_pool_submit(server_jobs(srv), id, &err),
 			     WC_OK, "job %d: %s", i, err.msg);
 		usleep(100000);	/* the first one starts: the second waits */
 	}
@@ -345,18 +358,23 @@ Test(job_pool, refuses_past_its_limit_and_drains)
 	struct job_pool *p;
 	struct wc_error err = { 0 };
 
+	const struct job_kind block = { "block", blocking_job };
+	int64_t id;
+
 	cr_assert_eq(store_open(d, &s, &err), WC_OK);
-	cr_assert_eq(job_pool_start(&p, s, 1, &err), WC_OK);
+	cr_assert_eq(job_pool_start(&p, s, 1, &block, 1, &err), WC_OK);
+	for (int i = 0; i < 4; i++)	/* jobs 1..4 (made after the start: none to recover) */
+		cr_assert_eq(store_job_create(s, "block", "{}", &id, &err), WC_OK, "%s", err.msg);
 	job_pool_set_limit(p, 2);
 	gate_open = false;
-	cr_assert_eq(job_pool_submit(p, 1, blocking_job, NULL, NULL, &err), WC_OK);
+	cr_assert_eq(job_pool_submit(p, 1, &err), WC_OK);
 	for (int i = 0; i < 100 && job_pool_running(p) == 0; i++)
 		usleep(10000);
 	for (int i = 0; i < 2; i++)	/* one runs, two wait */
-		cr_assert_eq(job_pool_submit(p, i + 2, blocking_job, NULL, NULL, &err), WC_OK);
+		cr_assert_eq(job_pool_submit(p, i + 2, &err), WC_OK);
 	cr_assert_eq(job_pool_running(p), 1);
 	cr_assert_eq(job_pool_queued(p), 2);
-	cr_assert_eq(job_pool_submit(p, 4, blocking_job, NULL, NULL, &err), WC_EBUSY);
+	cr_assert_eq(job_pool_submit(p, 4, &err), WC_EBUSY);
 	cr_assert(strstr(err.msg, "job queue is full (2 jobs waiting)"), "%s", err.msg);
 	/* drain: no new job starts, the running one has 100 ms and is still running */
 	cr_assert_eq(job_pool_drain(p, 100), 1);

@@ -195,7 +195,7 @@ Test(serve_cli, sighup_reopens_the_log_and_rereads_tokens, .timeout = 120)
 
 static int gate_ms;	/* how long a job runs */
 
-static char *timed_job(void *arg, struct store *st, int *failed)
+static char *timed_job(const struct job_run *jr, int *failed)
 {
 	usleep((useconds_t)gate_ms * 1000);
 	*failed = 0;
@@ -211,16 +211,19 @@ static void run_shutdown(int job_ms, unsigned grace_s, unsigned *left, int *stat
 	struct wc_error err = { 0 };
 	struct job job;
 	int64_t id;
+	static const struct job_kind timed = { "timed", timed_job };
 
 	cr_assert_eq(store_open(dir, &st, &err), WC_OK);
 	tu_auth(st);
 	server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
 	cfg.shutdown_grace_s = grace_s;
+	cfg.job_kinds = &timed;
+	cfg.njob_kinds = 1;
 	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
 	gate_ms = job_ms;
-	cr_assert_eq(store_job_create(st, "test", "{}", &id, &err), WC_OK);
-	cr_assert_eq(job_pool_submit(server_jobs(srv), id, timed_job, NULL, NULL, &err), WC_OK);
+	cr_assert_eq(store_job_create(st, "timed", "{}", &id, &err), WC_OK);
+	cr_assert_eq(job_pool_submit(server_jobs(srv), id, &err), WC_OK);
 	usleep(100000);
 	*left = server_shutdown(srv);
 	if (*left) {

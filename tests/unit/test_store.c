@@ -444,32 +444,40 @@ static void raw_sql(const char *dir, const char *sql)
 }
 
 /*
- * A store at schema 4 (farms without the power_curve column; the 4 -> 5 migration only
- * adds it, so dropping it gives the old schema exactly) upgrades in place on open, its
- * farms intact and able to take a curve.
+ * A store at schema 4 (farms without the power_curve column; the later migrations only
+ * add columns and an index, so dropping them gives the old schema exactly) upgrades in
+ * place on open, its farms intact and able to take a curve, its jobs with no attempts.
  */
-Test(store, migrates_schema_4_to_5_in_place)
+Test(store, migrates_schema_4_in_place)
 {
 	char *dir = tu_tmpdir();
 	struct wc_error err = { 0 };
 	struct store *st;
 	struct farm a = mkfarm("old", 42), got, c = curved_farm("old");
+	struct job job;
+	int64_t id;
 	bool created;
 
 	cr_assert_geq(store_schema_version(), 9);
 	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
 	a.hub_height_m = 90;
 	cr_assert_eq(store_farm_add(st, &a, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(store_job_create(st, "weather", "{\"farm\":\"old\"}", &id, &err), WC_OK);
 	store_close(st);
-	/* a version 4 file: without what migrations 5, 6, 7, 8, 9 ... added */
+	/* a version 4 file: without what migrations 5 .. 10 ... added */
 	raw_sql(dir, "DROP TABLE portfolio_farms; DROP TABLE portfolios; DROP TABLE farm_markets;"
 		     "DROP TABLE generations; ALTER TABLE nwp_runs DROP COLUMN attributes;"
 		     "ALTER TABLE farms DROP COLUMN power_curve; DROP TABLE tokens;"
+		     "DROP INDEX jobs_unfinished; ALTER TABLE jobs DROP COLUMN attempts;"
 		     "PRAGMA user_version = 4;");
 	cr_assert_eq(user_version(dir), 4);
 
 	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
-	cr_assert_eq(user_version(dir), store_schema_version(), "4 -> 5 -> ... the latest");
+	cr_assert_eq(user_version(dir), store_schema_version(), "4 -> ... -> latest");
+	cr_assert_eq(store_job_get(st, id, &job, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(job.attempts, 0);
+	cr_assert_eq(job.state, JOB_QUEUED);
+	job_release(&job);
 	cr_assert_eq(store_farm_get(st, "old", &got, &err), WC_OK, "%s", err.msg);
 	cr_assert_eq(got.capacity_mw, 42);
 	cr_assert_eq(got.hub_height_m, 90);
