@@ -12,7 +12,7 @@
 
 /* The query parameters, each parsed by forecast_request_set under the same name. */
 static const char *const query_keys[] = { "issued", "horizon", "quantiles", "model",
-					  "model_version", "point", "units" };
+					  "model_version", "point", "units", "adapt" };
 
 /* Parse the query; on failure fill a 400 reply naming the parameter and return false. */
 static bool parse_query(struct request *req, struct reply *rep, struct forecast_request *r)
