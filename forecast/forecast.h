@@ -16,6 +16,12 @@
  * (and its regional farms') once, bounded above by the last issue time it will serve;
  * each issue time then re-applies the availability rule in forecast/features.
  *
+ * The network's forecasts are corrected by the model's online adaptation
+ * (forecast/adapt.h) unless the model or the request turns it off: at each issue time
+ * the forecaster replays the model's own forecasts since the adaptation's start against
+ * the power observed by then (incrementally over its issue times), fits the correction
+ * and reports it in the forecast (adapt).
+ *
  * Values are fractions of capacity in [0, 1]; the JSON and CSV writers add MW.
  */
 #ifndef WC_FORECAST_H

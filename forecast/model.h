@@ -10,7 +10,9 @@
  * ensemble median per lead against persistence, climatology and a power curve fitted on
  * the training rows. With refit, it then trains again on all rows (validation ones
  * included: they are the most recent) for the epochs early stopping chose; the scores
- * stay those of the validated fit.
+ * stay those of the validated fit. With obs_dropout, a share of the training issue times
+ * lose each farm's observed power (a telemetry gap). The model records its online
+ * adaptation (forecast/adapt.h) and where its replay may start (adapt_from).
  *
  * The model file's metadata block holds key=value lines: farm, version, train_from,
  * train_to, n_rows, delay_s, point (median or mean), smooth, adapt
