@@ -265,15 +265,15 @@ static void rowset_release(struct rowset *r)
  * Issue times of training: the deliveries (o->issue_every, or every run's delivery) with
  * leads 1..max_lead, and with o->short_leads also every o->short_every between them with
  * leads 1..short_leads. *lim gets each time's longest lead, negated for those extra
- * times; the validation cut *cut is the first of the last val_frac of the delivery times
- * (INT64_MAX: none).
+ * times; the validation cut *cut is the first of the last val_frac of the delivery times,
+ * at least one of two or more when val_frac > 0 (INT64_MAX: none).
  */
 static enum wc_status issue_plan(const struct farm_series *s, const struct train_options *o,
 				 int64_t **times, int **lim, size_t *n, int64_t *cut,
 				 struct wc_error *err)
 {
 	int64_t *d = NULL, *e = NULL;
-	size_t nd = 0, ne = 0, i = 0, j = 0, k = 0;
+	size_t nd = 0, ne = 0, i = 0, j = 0, k = 0, nval;
 	enum wc_status ret;
 
 	*times = NULL;
@@ -291,8 +291,14 @@ static enum wc_status issue_plan(const struct farm_series *s, const struct train
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (nd - (size_t)floor((double)nd * o->val_frac) < nd)
-		*cut = d[nd - (size_t)floor((double)nd * o->val_frac)];
+	/* at least one validation issue time when asked for any and there are two: with
+	 * --issue-every 744 and a few months of history, 15 % rounds down to none, and the
+	 * network would train without early stopping */
+	nval = (size_t)floor((double)nd * o->val_frac);
+	if (nval == 0 && o->val_frac > 0 && nd >= 2)
+		nval = 1;
+	if (nval > 0)
+		*cut = d[nd - nval];
 	while (i < nd || j < ne) {
 		if (j == ne || (i < nd && d[i] <= e[j])) {
 			if (j < ne && d[i] == e[j])

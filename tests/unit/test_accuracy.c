@@ -4,9 +4,11 @@
  * hour; obs_gate makes rows beyond obs_max_lead read nothing observed, so they are the
  * same with or without the power at the issue time (and models without the key keep the
  * old rule); training with obs dropout forecasts a telemetry gap at the issue time
- * better than training without, and no worse than the power curve.
+ * better than training without, and no worse than the power curve; a few issue times
+ * keep one for validation.
  */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +298,46 @@ Test(accuracy, obs_dropout_forecasts_a_telemetry_gap, .timeout = 300)
 	cr_assert_leq(without[1], pc, "and no worse than the power curve");
 	cr_assert_lt(with[1], pc, "with the power known the network still beats the curve");
 	free(y);
+	store_close(st);
+	tu_rmrf_free(dir);
+}
+
+/* ---- a validation issue time however few there are ---- */
+
+/*
+ * Issue times every 30 days over 150 days are 5: 15 % of them rounds down to none, and
+ * the network trained without early stopping or scores (GEFCom2014's pseudo-tasks, monthly
+ * issue times over 3-6 months, did). At least one validates now.
+ */
+Test(accuracy, few_issue_times_keep_one_for_validation, .timeout = 120)
+{
+	char *dir = tu_tmpdir();
+	struct store *st;
+	struct train_options o;
+	struct farm_model *m = NULL;
+	struct wc_error err = { 0 };
+	json_t *scores, *overall;
+
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK);
+	acc_fill(st);
+	train_options_init(&o);
+	o.from = T0 + UTC_DAY;
+	o.to = T0 + 150 * UTC_DAY;
+	o.issue_every = 30 * UTC_DAY;
+	o.nn.n_hidden = 1;
+	o.nn.hidden[0] = 8;
+	o.nn.n_members = 1;
+	o.nn.epochs = 3;
+	cr_assert_eq(farm_model_train(st, "steady", &o, &m, &err), WC_OK, "%s", err.msg);
+	scores = json_loads(m->scores, 0, NULL);
+	overall = json_object_get(scores, "overall");
+	/* as far as its run reaches (a run delivered 5 h late, every 12 h) */
+	cr_assert(json_integer_value(json_object_get(overall, "n")) >= 24,
+		  "the last issue time's leads validate: %.200s", m->scores);
+	cr_assert(m->adapt_from > m->train_from && m->adapt_from <= m->train_to,
+		  "the adaptation starts at the validation issue time");
+	json_decref(scores);
+	farm_model_free(m);
 	store_close(st);
 	tu_rmrf_free(dir);
 }
