@@ -29,7 +29,7 @@ static const char forecast_usage[] =
 	"                         [--quantiles LIST]\n"
 	"                         [--model auto|nn|persistence|climatology|powercurve]\n"
 	"                         [--model-version N] [--format text|json|csv] [--units mw|frac]\n"
-	"                         [--point median|mean]\n"
+	"                         [--point median|mean] [--adapt model|on|off]\n"
 	"                         [--issued-from ISO --issued-to ISO [--every H]]\n"
 	"                         [--issued-file FILE] [--no-store]\n"
 	"\n"
@@ -67,6 +67,8 @@ static const char forecast_usage[] =
 	"  --units U         text and csv values in mw (default) or frac (of capacity)\n"
 	"  --point P         the model's point forecast: median or mean (of its quantiles;\n"
 	"                    lower RMSE when skewed); default: the model's (train --point)\n"
+	"  --adapt A         the network's online adaptation: model (default: as trained,\n"
+	"                    train --adapt), on or off; the answer reports it (adaptation)\n"
 	"  --issued-from A --issued-to B [--every H]\n"
 	"                    many issue times A, A+H, ... <= B (H default 12) in one run\n"
 	"  --issued-file F   issue times, one ISO 8601 time per line\n"
@@ -90,7 +92,7 @@ static const struct {
 	{ 'i', "--issued", "issued" },		{ 'H', "--horizon", "horizon" },
 	{ 'q', "--quantiles", "quantiles" },	{ 'm', "--model", "model" },
 	{ 'v', "--model-version", "model_version" }, { 'p', "--point", "point" },
-	{ 'u', "--units", "units" },
+	{ 'u', "--units", "units" },		{ 'A', "--adapt", "adapt" },
 };
 
 static int parse_args(int argc, char **argv, struct forecast_cli *f)
@@ -111,6 +113,7 @@ static int parse_args(int argc, char **argv, struct forecast_cli *f)
 		{ "units", required_argument, NULL, 'u' },
 		{ "no-store", no_argument, NULL, 'n' },
 		{ "point", required_argument, NULL, 'p' },
+		{ "adapt", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};

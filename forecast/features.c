@@ -25,6 +25,7 @@ void feature_config_init(struct feature_config *c)
 	c->obs_max_lead = 12;	/* beyond, observed power only adds noise (GEFCom, demo) */
 	c->prev_run = true;
 	c->regional_obs = true;
+	c->obs_gate = true;
 }
 
 void feature_config_format(const struct feature_config *c, char *buf, size_t len)
@@ -33,10 +34,11 @@ void feature_config_format(const struct feature_config *c, char *buf, size_t len
 
 	o = (size_t)snprintf(buf, len,
 			     "delay_s=%lld max_lead=%d nbr_hours=%d obs_max_lead=%d prev_run=%d "
-			     "nwp_only=%d regional_obs=%d%s%s lags=",
+			     "nwp_only=%d regional_obs=%d%s%s%s lags=",
 			     (long long)c->delay_s, c->max_lead, c->nbr_hours, c->obs_max_lead,
 			     c->prev_run, c->nwp_only, c->regional_obs,
-			     c->nbr_full ? " nbr_full=1" : "", c->no_doy ? " no_doy=1" : "");
+			     c->nbr_full ? " nbr_full=1" : "", c->no_doy ? " no_doy=1" : "",
+			     c->obs_gate ? " obs_gate=1" : "");
 	for (int i = 0; i < c->n_lags && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? "," : "", c->lags[i]);
 	if (o < len)
@@ -122,6 +124,8 @@ enum wc_status feature_config_parse(const char *text, struct feature_config *c,
 			c->nbr_full = atoi(v) != 0;
 		else if (!strcmp(tok, "no_doy"))
 			c->no_doy = atoi(v) != 0;
+		else if (!strcmp(tok, "obs_gate"))
+			c->obs_gate = atoi(v) != 0;
 		else if (!strcmp(tok, "lags")) {
 			int n = parse_int_list(v, c->lags, FEAT_MAX_LAGS);
 
@@ -431,6 +435,10 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 	int mo, d, h, mi, sec;
 	double hod, doy;
 	int k = 0;
+	/* observed power beyond obs_max_lead: the lags always, with obs_gate every input
+	 * that comes from it (and the NWP at T that is read against it) */
+	bool lag_gated = c->obs_max_lead > 0 && lead > c->obs_max_lead;
+	bool gated = lag_gated && c->obs_gate;
 
 	utc_to_fields(v, &y, &mo, &d, &h, &mi, &sec);
 	/* hour-ending label: the hour's middle is 30 min before v */
@@ -497,20 +505,19 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 	}
 	if (!c->nwp_only && c->n_lags) {
 		int64_t t0 = utc_floor(T, UTC_HOUR);
-		const struct weather_row *wt = w ? farm_series_run_row(s, r, t0) : NULL;
+		const struct weather_row *wt = w && !gated ? farm_series_run_row(s, r, t0) : NULL;
 
-		/* a run without lead 0 (GEFCom2012's start at 1 h): the newest available
-		 * run that has the issue hour */
-		if (w && !wt)
+		/* a run without lead 0 (GEFCom2012's start at 1 h), or with the issue hour
+		 * masked: the newest available run that has the issue hour */
+		if (w && !gated && !(wt && isfinite(weather_row_speed(wt))))
 			wt = farm_series_nwp(s, T, t0, 0, NULL);
 		x[k++] = wt ? f_or_nan(weather_row_speed(wt)) : fnan();
 		/* the last observation, fading with lead: persistence as one linear input */
-		x[k++] = farm_series_obs(s, t0, T) * (float)exp(-lead / 4.0);
+		x[k++] = gated ? fnan() : farm_series_obs(s, t0, T) * (float)exp(-lead / 4.0);
 	}
 	for (int i = 0; !c->nwp_only && i < c->n_lags; i++)
-		x[k++] = c->obs_max_lead > 0 && lead > c->obs_max_lead
-				 ? fnan()
-				 : farm_series_obs(s, T - (int64_t)c->lags[i] * UTC_HOUR, T);
+		x[k++] = lag_gated ? fnan()
+				   : farm_series_obs(s, T - (int64_t)c->lags[i] * UTC_HOUR, T);
 	for (int i = 0; i < c->n_regional; i++) {
 		const struct farm_series *g = f->regional[i];
 		const struct weather_row *wg = farm_series_nwp(g, T, v, 0, NULL);
@@ -523,7 +530,7 @@ bool features_row(const struct features *f, int64_t T, int lead, float *x, size_
 			x[k] = x[k + 1] = fnan();
 		k += 2;
 		if (c->regional_obs && !c->nwp_only)
-			x[k++] = farm_series_obs(g, T, T);
+			x[k++] = gated ? fnan() : farm_series_obs(g, T, T);
 	}
 	if (run)
 		*run = w ? r : SIZE_MAX;

@@ -28,6 +28,10 @@
  *                                                   (NaN for leads > obs_max_lead)
  *   <farm>:ws_hub <farm>:ws10 <farm>:wd100_sin <farm>:wd100_cos [<farm>:obs_lag0]
  *                                                   each regional farm (same rule)
+ * With obs_gate, leads beyond obs_max_lead also get NaN for ws_hub_at_T, obs_now_decay
+ * and the regional obs_lag0: such a row reads nothing observed at or before T, so it is
+ * the same whether the power at T was known or not (a telemetry gap, or GEFCom2012's
+ * training rows issued inside a test period). Models without the key keep the old rule.
  * With nwp_only the lead, NWP age, previous run and observations are left out, so that a
  * model trained on analyses forecasts any lead from NWP inputs alone.
  */
@@ -58,6 +62,8 @@ struct feature_config {
 	int n_lags;
 	int lags[FEAT_MAX_LAGS];	/* observed power at T - lag hours */
 	int obs_max_lead;		/* observation inputs only for leads <= this; 0: all */
+	bool obs_gate;			/* obs_max_lead gates every input from the observed
+					 * power, not only the lags */
 	bool prev_run;			/* previous run's forecast for the same valid time */
 	bool nwp_only;			/* no lead, NWP age, previous run or observations */
 	bool regional_obs;		/* regional farms' observed power at T */
@@ -67,8 +73,8 @@ struct feature_config {
 	char pool[FEAT_MAX_REGIONAL][FARM_ID_MAX + 1];
 };
 
-/* Delay 5 h, leads 1..48, neighbours +-3 h, lags 0 1 2 3 6 for leads 1..12, previous
- * run, regional observations on, no regional farms. */
+/* Delay 5 h, leads 1..48, neighbours +-3 h, lags 0 1 2 3 6 for leads 1..12 (obs_gate:
+ * every observed-power input), previous run, regional observations on, no regional farms. */
 void feature_config_init(struct feature_config *c);
 
 /*

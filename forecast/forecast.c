@@ -63,10 +63,19 @@ void forecast_release(struct forecast *fc)
 	fc->nlead = fc->ninputs = 0;
 }
 
+/* The store key of the network's forecasts of model `version` (see forecast.h). */
+static void nn_key(int version, enum forecast_adapt adapt_key, char *buf, size_t len)
+{
+	snprintf(buf, len, "nn:%d%s", version,
+		 adapt_key == FORECAST_ADAPT_ON	   ? ":adapted"
+		 : adapt_key == FORECAST_ADAPT_OFF ? ":raw"
+						   : "");
+}
+
 void forecast_model_key(const struct forecast *fc, char *buf, size_t len)
 {
 	if (!strcmp(fc->model, "nn"))
-		snprintf(buf, len, "nn:%d", fc->model_version);
+		nn_key(fc->model_version, fc->adapt_key, buf, len);
 	else
 		snprintf(buf, len, "%s", fc->model);
 }
@@ -92,7 +101,14 @@ struct forecaster {
 	struct features feat;
 	bool feat_ok;
 	struct nn_workspace ws;
-	float *X, *Q;			/* (rows, F), (2 * rows, nq): rows = horizon + smooth */
+	float *X, *Q;			/* (rows, F), (2 * rows, nq): rows = the longer of the
+					 * horizon and the replay's leads, + smooth */
+	bool adapt_on;			/* the network's forecasts are adapted */
+	enum forecast_adapt adapt_key;	/* how the request overrode the model's setting */
+	struct adapter adapt;		/* the adaptation's replay (adapt_on) */
+	int64_t adapt_begin;		/* the first issue time it replayed from */
+	char adapt_off[160];		/* why adapt_on was turned off, "" */
+	int replay_leads;		/* leads of each replayed forecast */
 };
 
 void forecaster_free(struct forecaster *fc)
@@ -103,6 +119,7 @@ void forecaster_free(struct forecaster *fc)
 	if (fc->loaded)
 		farm_inputs_release(&fc->in);
 	nn_workspace_release(&fc->ws);
+	adapter_release(&fc->adapt);
 	farm_model_free(fc->model);
 	free(fc->X);
 	free(fc->Q);
@@ -128,7 +145,9 @@ static enum wc_status alloc_model_buffers(struct forecaster *fc, struct wc_error
 {
 	int nq = fc->model->nn->n_quantiles;
 	/* the model's lead smoothing looks up to `smooth` leads past the horizon */
-	size_t rows = (size_t)fc->o.horizon + (size_t)fc->model->smooth;
+	size_t rows = (size_t)(fc->o.horizon > fc->replay_leads ? fc->o.horizon
+								: fc->replay_leads) +
+		      (size_t)fc->model->smooth;
 
 	if (fc->X)
 		return WC_OK;
@@ -145,6 +164,10 @@ static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc
 	int64_t from = fc->first - (history ? HISTORY_S : 2 * UTC_DAY);
 	int64_t to = fc->last + (int64_t)(fc->o.horizon + FEAT_MAX_NBR + 2) * UTC_HOUR;
 	enum wc_status ret;
+
+	/* the replay's first issue time needs its own inputs: lags, previous runs */
+	if (fc->adapt_on && adapter_start(&fc->adapt, fc->first) - 3 * UTC_DAY < from)
+		from = adapter_start(&fc->adapt, fc->first) - 3 * UTC_DAY;
 
 	if (fc->loaded && (fc->history || !history))
 		return WC_OK;
@@ -334,6 +357,20 @@ enum wc_status forecaster_open(struct store *st, const char *farm_id,
 			fc->fcfg = fc->model->features;
 		}
 	}
+	if (fc->model) {
+		const struct farm_model *m = fc->model;
+
+		fc->adapt_on = o->adapt == FORECAST_ADAPT_ON ||
+			       (o->adapt == FORECAST_ADAPT_MODEL && m->adapt.on);
+		if (o->adapt != FORECAST_ADAPT_MODEL &&
+		    (o->adapt == FORECAST_ADAPT_ON) != m->adapt.on)
+			fc->adapt_key = o->adapt;
+		adapter_init(&fc->adapt, &m->adapt, m->features.nwp_only, m->adapt_from,
+			     m->features.max_lead);
+		fc->replay_leads = !fc->adapt_on	  ? 0
+				   : m->features.nwp_only ? ADAPT_NWP_ONLY_LEADS
+							  : m->features.max_lead;
+	}
 	serve_order(fc);
 	if (first == INT64_MIN) {
 		if ((ret = forecast_default_issued(st, farm_id, fc->fcfg.delay_s, &first,
@@ -417,18 +454,152 @@ static void set_cut(struct forecast *out, const char *fmt, ...)
  * The network's point forecast from its quantiles: their mean, or the level nearest 0.5
  * (farm_model_median's rule), so that a stored forecast gives either point rule.
  */
-static void set_nn_point(struct forecast *out, bool mean)
+static void set_nn_point_at(struct forecast *out, int i, bool mean)
 {
+	const float *q = out->q + (size_t)i * out->nq;
 	int med = 0;
 
 	for (int k = 1; k < out->nq; k++)
 		if (fabsf(out->taus[k] - 0.5f) < fabsf(out->taus[med] - 0.5f))
 			med = k;
-	for (int i = 0; i < out->nlead; i++) {
-		const float *q = out->q + (size_t)i * out->nq;
+	out->point[i] = mean ? (float)quantile_mean(out->taus, q, out->nq) : q[med];
+}
 
-		out->point[i] = mean ? (float)quantile_mean(out->taus, q, out->nq) : q[med];
+static void set_nn_point(struct forecast *out, bool mean)
+{
+	for (int i = 0; i < out->nlead; i++)
+		set_nn_point_at(out, i, mean);
+}
+
+/*
+ * The network's quantiles at T for leads 1..last, as far as its rows reach (the target's
+ * NWP): within [0, 1], ordered and smoothed over the leads, in fc->Q + *rows * nq.
+ * *rows 0: no NWP at T + 1 h. *run1 (may be NULL) gets lead 1's run.
+ */
+static enum wc_status model_quantiles(struct forecaster *fc, int64_t T, int last, int *rows,
+				      size_t *run1, struct wc_error *err)
+{
+	const struct farm_model *m = fc->model;
+	int F = fc->feat.n, nq = m->nn->n_quantiles, n = 0;
+	enum wc_status ret;
+
+	*rows = 0;
+	for (int h = 1; h <= last; h++) {
+		size_t r;
+
+		if (!features_row(&fc->feat, T, h, fc->X + (size_t)(h - 1) * F, &r))
+			break;
+		if (h == 1 && run1)
+			*run1 = r;
+		n = h;
 	}
+	if (n == 0)
+		return WC_OK;
+	if ((ret = nn_model_predict(m->nn, &fc->ws, fc->X, n, fc->Q, err)))
+		return ret;
+	for (int i = 0; i < n; i++) {	/* within [0, 1] and ordered */
+		float *q = fc->Q + (size_t)i * nq;
+
+		for (int k = 0; k < nq; k++) {
+			q[k] = clip01f(q[k]);
+			if (k && q[k] < q[k - 1])
+				q[k] = q[k - 1];
+		}
+	}
+	farm_model_smooth(m->smooth, fc->Q, fc->Q + (size_t)n * nq, n, nq, NULL, NULL);
+	*rows = n;
+	return WC_OK;
+}
+
+/*
+ * The replay's issue times in [lo, hi] (forecast/adapt.h): the NWP runs' deliveries, as
+ * training's; for a model of analyses (no forecast runs, or NWP-only) every 24 h at
+ * 00:00 UTC, so that the grid never depends on where a replay starts. *out malloc'd.
+ */
+static enum wc_status replay_times(const struct forecaster *fc, int64_t lo, int64_t hi,
+				   int64_t **out, size_t *n, struct wc_error *err)
+{
+	const struct farm_series *s = &fc->in.target;
+	size_t len = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!fc->model->features.nwp_only && s->nruns > s->nanalyses)
+		return farm_series_issue_times(s, lo, hi, 0, out, n, err);
+	lo = utc_floor(lo + UTC_DAY - 1, UTC_DAY);
+	if (hi < lo)
+		return WC_OK;
+	if (!(*out = malloc((size_t)((hi - lo) / UTC_DAY + 1) * sizeof(int64_t))))
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	for (int64_t t = lo; t <= hi; t += UTC_DAY)
+		(*out)[len++] = t;
+	*n = len;
+	return WC_OK;
+}
+
+/*
+ * Bring the adaptation's replay up to issue time T: the network's point forecast (the
+ * model's point rule, before any correction) at every replay issue time in
+ * [start(T), T) not replayed yet, from the same rows as a forecast issued then. It
+ * starts again when T needs an earlier start than it has.
+ *
+ * NEEDSWORK: a forecaster opened for one issue time replays 8 half-lives of deliveries
+ * (GEFCom2012, 8 members: 48 forecasts, about 0.5 s of CPU); a server computing each
+ * farm's latest forecast pays that per computation. Keeping the pairs in the store, keyed
+ * by farm and model version and checked against the data they were read from, would make
+ * the replay incremental across requests.
+ */
+static enum wc_status adapt_replay(struct forecaster *fc, int64_t T, struct wc_error *err)
+{
+	const struct farm_model *m = fc->model;
+	int64_t start = adapter_start(&fc->adapt, T), *times = NULL;
+	int nq = m->nn->n_quantiles, med = farm_model_median(m), L = fc->replay_leads;
+	int last = m->features.nwp_only ? L + m->smooth : L;
+	size_t n = 0;
+	float point[FEAT_MAX_LEAD];
+	enum wc_status ret;
+
+	if (fc->adapt.replayed == INT64_MIN || start < fc->adapt_begin) {
+		adapter_reset(&fc->adapt);
+		fc->adapt_begin = start;
+	}
+	if ((ret = replay_times(fc, fc->adapt.replayed == INT64_MIN ? start
+								     : fc->adapt.replayed + 1,
+				T - 1, &times, &n, err)))
+		return ret;
+	for (size_t i = 0; i < n && !ret; i++) {
+		int rows, nl;
+
+		if ((ret = model_quantiles(fc, times[i], last, &rows, NULL, err)))
+			break;
+		nl = rows < L ? rows : L;
+		for (int h = 0; h < nl; h++) {
+			const float *q = fc->Q + (size_t)(rows + h) * nq;
+
+			point[h] = m->point_mean ? (float)quantile_mean(m->nn->quantiles, q, nq)
+						 : q[med];
+		}
+		ret = adapter_add(&fc->adapt, times[i], point, nl, err);
+	}
+	free(times);
+	return ret;
+}
+
+/* Apply the adaptation fitted at T to out's quantiles and point; out->adapt says how. */
+static void adapt_forecast(struct forecaster *fc, int64_t T, struct forecast *out)
+{
+	bool nwp_only = fc->model->features.nwp_only;
+	double size = 0;
+
+	adapter_fit(&fc->adapt, &fc->in.target, T, &out->adapt);
+	for (int i = 0; i < out->nlead; i++) {
+		float raw = out->point[i];
+
+		adapt_apply(&out->adapt, nwp_only, i + 1, out->q + (size_t)i * out->nq, out->nq);
+		set_nn_point_at(out, i, point_is_mean(fc));
+		size += fabs((double)out->point[i] - raw);
+	}
+	out->adapt.size = out->nlead ? size / out->nlead : 0;
 }
 
 /* The model's forecast; WC_ENODATA (with the reason) when it has no NWP at T + 1. */
@@ -436,9 +607,10 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 				  struct wc_error *err)
 {
 	const struct farm_model *m = fc->model;
-	int F = fc->feat.n, nq = m->nn->n_quantiles;
-	int H = fc->o.horizon, reach = 0, rows = 0, last;
+	int nq = m->nn->n_quantiles;
+	int H = fc->o.horizon, reach, rows, last;
 	size_t run1 = SIZE_MAX;
+	struct wc_error aerr = { 0 };
 	enum wc_status ret;
 	char t[UTC_ISO_LEN];
 
@@ -446,6 +618,18 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 		set_cut(out, "horizon cut to %d h, the longest lead model %d was trained for",
 			m->features.max_lead, m->version);
 		H = m->features.max_lead;
+	}
+	/* first, as it reuses the row buffers; a replay too long for memory serves the
+	 * network unadapted, saying so */
+	if (fc->adapt_on && (ret = adapt_replay(fc, T, &aerr))) {
+		if (ret != WC_ETOOLARGE) {
+			if (err)
+				*err = aerr;
+			return ret;
+		}
+		log_warn("forecasts of '%s' not adapted: %s", fc->farm_id, aerr.msg);
+		fc->adapt_on = false;
+		snprintf(fc->adapt_off, sizeof(fc->adapt_off), "not adapted: %s", aerr.msg);
 	}
 	/*
 	 * Leads 1..H, and up to m->smooth more for the smoothing of the last ones, so that a
@@ -455,17 +639,9 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 	last = H + m->smooth;
 	if (!m->features.nwp_only && last > m->features.max_lead)
 		last = m->features.max_lead > H ? m->features.max_lead : H;
-	for (int h = 1; h <= last; h++) {
-		size_t r;
-
-		if (!features_row(&fc->feat, T, h, fc->X + (size_t)(h - 1) * F, &r))
-			break;
-		if (h == 1)
-			run1 = r;
-		rows = h;
-		if (h <= H)
-			reach = h;
-	}
+	if ((ret = model_quantiles(fc, T, last, &rows, &run1, err)))
+		return ret;
+	reach = rows < H ? rows : H;
 	if (reach == 0)
 		return wc_error_set(err, WC_ENODATA,
 				    "no NWP run available for farm '%s' at %s (delivery delay %lld h)",
@@ -474,22 +650,16 @@ static enum wc_status issue_model(struct forecaster *fc, int64_t T, struct forec
 	if (reach < H)
 		set_cut(out, "horizon cut to %d h, the reach of the NWP available at the issue time",
 			reach);
-	if ((ret = nn_model_predict(m->nn, &fc->ws, fc->X, rows, fc->Q, err)) ||
-	    (ret = alloc_leads(out, reach, nq, err)))
+	if ((ret = alloc_leads(out, reach, nq, err)))
 		return ret;
 	memcpy(out->taus, m->nn->quantiles, (size_t)nq * sizeof(float));
-	for (int i = 0; i < rows; i++) {	/* within [0, 1] and ordered */
-		float *q = fc->Q + (size_t)i * nq;
-
-		for (int k = 0; k < nq; k++) {
-			q[k] = clip01f(q[k]);
-			if (k && q[k] < q[k - 1])
-				q[k] = q[k - 1];
-		}
-	}
-	farm_model_smooth(m->smooth, fc->Q, fc->Q + (size_t)rows * nq, rows, nq, NULL, NULL);
 	memcpy(out->q, fc->Q + (size_t)rows * nq, (size_t)reach * nq * sizeof(float));
 	set_nn_point(out, point_is_mean(fc));
+	if (fc->adapt_on)
+		adapt_forecast(fc, T, out);
+	else if (fc->adapt_off[0])
+		add_note(out, "%s", fc->adapt_off);
+	out->adapt_key = fc->adapt_key;
 	for (int i = 0; i < reach; i++)
 		out->valid[i] = T + (int64_t)(i + 1) * UTC_HOUR;
 	if (T < m->train_to)
@@ -678,7 +848,8 @@ enum wc_status forecaster_issue(struct forecaster *fc, int64_t T, struct forecas
 static bool reusable(const struct forecaster *fc, const struct forecast *s)
 {
 	return s->delay_s == fc->fcfg.delay_s && !strcmp(s->fallback, fc->no_model) &&
-	       s->nq > 0 && (s->nlead >= fc->o.horizon || s->horizon_cut);
+	       s->nq > 0 && (s->nlead >= fc->o.horizon || s->horizon_cut) &&
+	       (strcmp(s->model, "nn") || s->adapt.on == fc->adapt_on);
 }
 
 enum wc_status forecaster_get_or_issue(struct forecaster *fc, int64_t T,
@@ -692,7 +863,7 @@ enum wc_status forecaster_get_or_issue(struct forecaster *fc, int64_t T,
 	if (T0 < utc_floor(fc->first, UTC_HOUR) || T0 > fc->last)
 		return forecaster_issue(fc, T, out, err);	/* its range error */
 	if (fc->order[0] == SERVE_NN)
-		snprintf(key, sizeof(key), "nn:%d", fc->model->version);
+		nn_key(fc->model->version, fc->adapt_key, key, sizeof(key));
 	else
 		snprintf(key, sizeof(key), "%s", baseline_name((enum baseline)fc->order[0]));
 	ret = store_forecast_get(fc->st, fc->farm_id, T0, key, &body, &e);
@@ -841,6 +1012,13 @@ enum wc_status forecast_request_set(struct forecast_request *r, const char *key,
 		if (strcmp(value, "mw") && strcmp(value, "frac"))
 			return wc_error_set(err, WC_EINVAL, "use mw or frac");
 		r->frac = !strcmp(value, "frac");
+	} else if (!strcmp(key, "adapt")) {
+		if (strcmp(value, "model") && strcmp(value, "on") && strcmp(value, "off"))
+			return wc_error_set(err, WC_EINVAL,
+					    "use model (as the model was trained), on or off");
+		r->o.adapt = !strcmp(value, "on")    ? FORECAST_ADAPT_ON
+			     : !strcmp(value, "off") ? FORECAST_ADAPT_OFF
+						     : FORECAST_ADAPT_MODEL;
 	} else {
 		return wc_error_set(err, WC_EINVAL, "unknown");
 	}
@@ -878,6 +1056,50 @@ cleanup:
 
 /* ---- storing ---- */
 
+/* The adaptation as stored: null when off, else its numbers. */
+static json_t *adapt_body(const struct adapt_report *a)
+{
+	json_t *blocks = json_array();
+
+	if (!a->on || !blocks) {
+		json_decref(blocks);
+		return json_null();
+	}
+	for (int k = 0; k < a->nblocks; k++)
+		json_array_append_new(blocks, json_pack("[i,i,f,f,f]", a->block[k].lo,
+							a->block[k].hi, a->block[k].a,
+							a->block[k].b, a->block[k].weight));
+	return json_pack("{s:I,s:I,s:I,s:f,s:o}", "since", (json_int_t)a->since, "as_of",
+			 (json_int_t)a->as_of, "pairs", (json_int_t)a->pairs, "size", a->size,
+			 "blocks", blocks);
+}
+
+/* adapt_body's parser; a damaged one reads as off. */
+static void adapt_from_body(json_t *j, struct adapt_report *a)
+{
+	json_t *blocks = json_object_get(j, "blocks");
+	json_int_t since, as_of, pairs;
+	double size;
+
+	memset(a, 0, sizeof(*a));
+	if (!json_is_object(j) || !json_is_array(blocks) ||
+	    json_array_size(blocks) > ADAPT_MAX_BLOCKS ||
+	    json_unpack(j, "{s:I,s:I,s:I,s:F}", "since", &since, "as_of", &as_of, "pairs",
+			&pairs, "size", &size))
+		return;
+	for (size_t k = 0; k < json_array_size(blocks); k++)
+		if (json_unpack(json_array_get(blocks, k), "[i,i,F,F,F]", &a->block[k].lo,
+				&a->block[k].hi, &a->block[k].a, &a->block[k].b,
+				&a->block[k].weight))
+			return;
+	a->on = true;
+	a->since = since;
+	a->as_of = as_of;
+	a->pairs = pairs;
+	a->size = size;
+	a->nblocks = (int)json_array_size(blocks);
+}
+
 json_t *forecast_body(const struct forecast *fc)
 {
 	json_t *taus = json_array(), *valid = json_array(), *q = json_array();
@@ -895,7 +1117,7 @@ json_t *forecast_body(const struct forecast *fc)
 			json_array_append_new(row, json_real(fc->q[(size_t)i * fc->nq + k]));
 		json_array_append_new(q, row);
 	}
-	return json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:b,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o,s:o}",
+	return json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:b,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}",
 			 "farm", fc->farm_id, "issued", utc_format(fc->issued, t), "model",
 			 fc->model, "model_version", fc->model_version, "curve", fc->curve,
 			 "fallback", fc->fallback, "horizon_cut", fc->horizon_cut, "cut_note",
@@ -905,7 +1127,8 @@ json_t *forecast_body(const struct forecast *fc)
 						 (json_int_t)fc->run_ref_time, "is_forecast",
 						 fc->run_is_forecast, "source", fc->run_source)
 				     : json_null(),
-			 "taus", taus, "valid", valid, "point", point, "q", q);
+			 "taus", taus, "valid", valid, "point", point, "q", q, "adaptation",
+			 adapt_body(&fc->adapt));
 }
 
 enum wc_status forecast_from_body(const char *text, struct forecast *fc, struct wc_error *err)
@@ -952,6 +1175,8 @@ enum wc_status forecast_from_body(const char *text, struct forecast *fc, struct 
 		 : strcmp(fc->model, "powercurve") ? ""
 						   : "fitted");
 	fc->model_version = version;
+	/* bodies stored before the adaptation: not adapted */
+	adapt_from_body(json_object_get(root, "adaptation"), &fc->adapt);
 	if (json_is_object(run)) {
 		const char *src = "";
 		int isf = 0;
@@ -1175,6 +1400,39 @@ json_t *forecast_run_json(const struct forecast *fc)
 			 "source", fc->run_source);
 }
 
+/*
+ * The reply's "adaptation": null when none was applied, else since (where its replay
+ * starts), as_of (the latest observation it used), age_h, observed_hours, the mean size
+ * of the correction over the leads, and per lead block the offset a and gain b of
+ * y = a + b f with the weight (hours of data, forgotten) behind them.
+ */
+static json_t *adapt_json(const struct forecast *fc)
+{
+	const struct adapt_report *a = &fc->adapt;
+	json_t *blocks = json_array();
+	char s[UTC_ISO_LEN], o[UTC_ISO_LEN], leads[32];
+
+	if (!a->on || !blocks) {
+		json_decref(blocks);
+		return json_null();
+	}
+	for (int k = 0; k < a->nblocks; k++) {
+		if (a->block[k].hi == INT32_MAX)
+			snprintf(leads, sizeof(leads), "%d-", a->block[k].lo);
+		else
+			snprintf(leads, sizeof(leads), "%d-%d", a->block[k].lo, a->block[k].hi);
+		json_array_append_new(blocks,
+				      json_pack("{s:s,s:f,s:f,s:f}", "leads", leads, "offset",
+						r6(a->block[k].a), "gain", r6(a->block[k].b),
+						"weight_h", r6(a->block[k].weight)));
+	}
+	return json_pack("{s:s,s:o,s:f,s:I,s:f,s:f,s:o}", "since", utc_format(a->since, s),
+			 "as_of", a->as_of ? json_string(utc_format(a->as_of, o)) : json_null(),
+			 "age_h", (double)(fc->issued - a->since) / UTC_HOUR, "observed_hours",
+			 (json_int_t)a->pairs, "size_frac", r6(a->size), "size_mw",
+			 r6(a->size * fc->capacity_mw), "blocks", blocks);
+}
+
 json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int horizon)
 {
 	json_t *lv = json_array(), *names = json_array(), *leads = json_array();
@@ -1220,6 +1478,7 @@ json_t *forecast_json(const struct forecast *fc, const float *levels, int n, int
 	bad |= json_object_set_new(root, "issued_reason", string_or_null(fc->issued_reason));
 	bad |= json_object_set_new(root, "model", forecast_model_json(fc));
 	bad |= json_object_set_new(root, "model_choice", string_or_null(fc->model_choice));
+	bad |= json_object_set_new(root, "adaptation", adapt_json(fc));
 	bad |= json_object_set_new(root, "fallback", string_or_null(fc->fallback));
 	bad |= json_object_set_new(root, "note", string_or_null(notes));
 	bad |= json_object_set_new(root, "nwp_run", forecast_run_json(fc));

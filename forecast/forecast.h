@@ -16,6 +16,12 @@
  * (and its regional farms') once, bounded above by the last issue time it will serve;
  * each issue time then re-applies the availability rule in forecast/features.
  *
+ * The network's forecasts are corrected by the model's online adaptation
+ * (forecast/adapt.h) unless the model or the request turns it off: at each issue time
+ * the forecaster replays the model's own forecasts since the adaptation's start against
+ * the power observed by then (incrementally over its issue times), fits the correction
+ * and reports it in the forecast (adapt).
+ *
  * Values are fractions of capacity in [0, 1]; the JSON and CSV writers add MW.
  */
 #ifndef WC_FORECAST_H
@@ -28,6 +34,7 @@
 #include "common/dynbuf.h"
 #include "common/status.h"
 #include "data/store.h"
+#include "forecast/adapt.h"
 #include "forecast/nn.h"
 
 #define FORECAST_DEFAULT_HORIZON 36
@@ -40,6 +47,10 @@
  * (lower RMSE when the distribution is skewed, near 0 and near capacity). */
 enum forecast_point { FORECAST_POINT_MODEL = 0, FORECAST_POINT_MEDIAN, FORECAST_POINT_MEAN };
 
+/* The network's online adaptation (forecast/adapt.h): as the model was trained to use
+ * it (train --adapt), or on or off for this forecast. */
+enum forecast_adapt { FORECAST_ADAPT_MODEL = 0, FORECAST_ADAPT_ON, FORECAST_ADAPT_OFF };
+
 struct forecast_options {
 	const char *model;	/* "auto" (default), "nn", "persistence", "climatology",
 				 * "powercurve" */
@@ -47,6 +58,7 @@ struct forecast_options {
 	int horizon;		/* leads 1..horizon, 1..FEAT_MAX_LEAD (default 36) */
 	enum forecast_point point;	/* nn's point forecast; FORECAST_POINT_MODEL: as the
 					 * model was trained to give it (train --point) */
+	enum forecast_adapt adapt;	/* nn's online adaptation */
 };
 
 void forecast_options_init(struct forecast_options *o);
@@ -94,6 +106,9 @@ struct forecast {
 					 * with FORECAST_POINT_MEAN), see baselines.h for the
 					 * baselines */
 	float *q;			/* (nlead, nq) */
+	struct adapt_report adapt;	/* nn: the online adaptation applied (adapt.on) */
+	enum forecast_adapt adapt_key;	/* ON or OFF when the request overrode the model's
+					 * setting: part of the store key, never stored */
 
 	/* about the request it answers (set by forecaster_get_or_issue, never stored) */
 	bool stored;			/* kept in the store: read from it, or written now */
@@ -108,7 +123,8 @@ struct forecast {
 };
 
 void forecast_release(struct forecast *fc);
-/* The store key of the forecast's model: "nn:<version>" or the baseline's name. */
+/* The store key of the forecast's model: "nn:<version>" (":adapted" or ":raw" after it
+ * when the request overrode the model's adaptation setting) or the baseline's name. */
 void forecast_model_key(const struct forecast *fc, char *buf, size_t len);
 
 struct forecaster;
@@ -186,8 +202,9 @@ void forecast_request_init(struct forecast_request *r);
  * Set one field of r from text, as a CLI option or a query parameter gives it. key:
  * "issued" (ISO 8601), "horizon" (1..FEAT_MAX_LEAD), "quantiles" (a list or
  * from:to:step), "model", "model_version" (1..FORECAST_MAX_VERSION), "point" (median or
- * mean), "units" (mw or frac). On a bad value WC_EINVAL with err->msg saying what to
- * use ("use 1..744 hours"), for the caller to name the option as its user wrote it;
+ * mean), "units" (mw or frac), "adapt" (model, on or off). On a bad value WC_EINVAL
+ * with err->msg saying what to use ("use 1..744 hours"), for the caller to name the
+ * option as its user wrote it;
  * WC_EINVAL "unknown" for another key. r->o.model points into `value` afterwards.
  */
 enum wc_status forecast_request_set(struct forecast_request *r, const char *key,

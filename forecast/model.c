@@ -30,6 +30,8 @@ void train_options_init(struct train_options *o)
 	o->to = INT64_MAX;
 	o->val_frac = 0.15;
 	feature_config_init(&o->features);
+	adapt_config_init(&o->adapt);
+	o->adapt.on = true;
 	nn_config_default(&o->nn);
 	o->nn.hidden[0] = 64;
 	o->nn.hidden[1] = 64;
@@ -263,15 +265,15 @@ static void rowset_release(struct rowset *r)
  * Issue times of training: the deliveries (o->issue_every, or every run's delivery) with
  * leads 1..max_lead, and with o->short_leads also every o->short_every between them with
  * leads 1..short_leads. *lim gets each time's longest lead, negated for those extra
- * times; the validation cut *cut is the first of the last val_frac of the delivery times
- * (INT64_MAX: none).
+ * times; the validation cut *cut is the first of the last val_frac of the delivery times,
+ * at least one of two or more when val_frac > 0 (INT64_MAX: none).
  */
 static enum wc_status issue_plan(const struct farm_series *s, const struct train_options *o,
 				 int64_t **times, int **lim, size_t *n, int64_t *cut,
 				 struct wc_error *err)
 {
 	int64_t *d = NULL, *e = NULL;
-	size_t nd = 0, ne = 0, i = 0, j = 0, k = 0;
+	size_t nd = 0, ne = 0, i = 0, j = 0, k = 0, nval;
 	enum wc_status ret;
 
 	*times = NULL;
@@ -289,8 +291,14 @@ static enum wc_status issue_plan(const struct farm_series *s, const struct train
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (nd - (size_t)floor((double)nd * o->val_frac) < nd)
-		*cut = d[nd - (size_t)floor((double)nd * o->val_frac)];
+	/* at least one validation issue time when asked for any and there are two: with
+	 * --issue-every 744 and a few months of history, 15 % rounds down to none, and the
+	 * network would train without early stopping */
+	nval = (size_t)floor((double)nd * o->val_frac);
+	if (nval == 0 && o->val_frac > 0 && nd >= 2)
+		nval = 1;
+	if (nval > 0)
+		*cut = d[nd - nval];
 	while (i < nd || j < ne) {
 		if (j == ne || (i < nd && d[i] <= e[j])) {
 			if (j < ne && d[i] == e[j])
@@ -330,9 +338,69 @@ static bool is_validation(const struct train_options *o, int64_t t, int64_t cut)
 	return (week % k + k) % k == k - 1;
 }
 
+/*
+ * Observation dropout (train --obs-dropout): the columns read from each farm's observed
+ * power, and whether a farm's power at an issue time is treated as missing. The draw
+ * depends on the seed, the farm and the time only, so a farm's gap hides its power from
+ * every row of that issue time (its own rows and its slot in the other farms' regional
+ * inputs), as a telemetry gap would.
+ */
+struct obs_drop {
+	double p;			/* share of (farm, issue time) pairs dropped; 0: none */
+	uint64_t seed;
+	int n_own, own[FEAT_MAX_LAGS + 1];	/* the target's obs_lag*, obs_now_decay */
+	int reg[FEAT_MAX_REGIONAL];	/* each regional farm's obs_lag0 column, or -1 */
+};
+
+static void obs_drop_init(struct obs_drop *d, const struct features *f,
+			  const struct train_options *o)
+{
+	memset(d, 0, sizeof(*d));
+	d->p = o->obs_dropout;
+	d->seed = o->nn.seed;
+	for (int i = 0; i < f->cfg.n_regional; i++)
+		d->reg[i] = -1;
+	for (int j = 0; j < f->n; j++) {
+		const char *c = strchr(f->names[j], ':');
+
+		if (!c && (!strncmp(f->names[j], "obs_lag", 7) ||
+			   !strcmp(f->names[j], "obs_now_decay")) && d->n_own <= FEAT_MAX_LAGS)
+			d->own[d->n_own++] = j;
+		for (int i = 0; c && i < f->cfg.n_regional; i++)
+			if (!strcmp(c + 1, "obs_lag0") &&
+			    (size_t)(c - f->names[j]) == strlen(f->cfg.regional[i]) &&
+			    !strncmp(f->names[j], f->cfg.regional[i], (size_t)(c - f->names[j])))
+				d->reg[i] = j;
+	}
+}
+
+static bool obs_dropped(const struct obs_drop *d, const char *farm, int64_t t)
+{
+	uint64_t h = d->seed ^ 0x9e3779b97f4a7c15ULL ^ (uint64_t)t * 0xff51afd7ed558ccdULL;
+
+	if (!(d->p > 0))
+		return false;
+	for (const char *c = farm; *c; c++)	/* FNV-1a over the id */
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+	return nn_rng_uniform(&h) < d->p;
+}
+
+/* NaN the observed power of the farms whose power at t the dropout hides, in row x. */
+static void obs_drop_apply(const struct obs_drop *d, const struct features *f, int64_t t,
+			   float *x)
+{
+	if (obs_dropped(d, f->target->farm.id, t))
+		for (int k = 0; k < d->n_own; k++)
+			x[d->own[k]] = NAN;
+	for (int i = 0; i < f->cfg.n_regional; i++)
+		if (d->reg[i] >= 0 && obs_dropped(d, f->cfg.regional[i], t))
+			x[d->reg[i]] = NAN;
+}
+
 /* Append the rows of issue time t with leads 1..lim whose target is observed and whose
- * NWP exists. */
-static void issue_rows(const struct features *f, int64_t t, int lim, struct rowset *rs)
+ * NWP exists; with drop (training rows), the dropout's gaps applied. */
+static void issue_rows(const struct features *f, int64_t t, int lim, const struct obs_drop *drop,
+		       struct rowset *rs)
 {
 	const struct farm_series *s = f->target;
 
@@ -342,6 +410,8 @@ static void issue_rows(const struct features *f, int64_t t, int lim, struct rows
 
 		if (!isfinite(y) || !features_row(f, t, h, rs->X + n * f->n, NULL))
 			continue;
+		if (drop)
+			obs_drop_apply(drop, f, t, rs->X + n * f->n);
 		rs->Y[n] = y < 0 ? 0 : y > 1 ? 1 : y;
 		rs->T[n] = t;
 		rs->L[n] = h;
@@ -364,8 +434,10 @@ static enum wc_status build_rows(const struct features *f, const struct train_op
 	int *lim = NULL;
 	size_t nissues = 0;
 	enum wc_status ret;
+	struct obs_drop drop;
 
 	memset(rs, 0, sizeof(*rs));
+	obs_drop_init(&drop, f, o);
 	if ((ret = issue_plan(s, o, &issues, &lim, &nissues, &cut, err)))
 		return ret;
 	for (size_t i = 0; i < nissues; i++)
@@ -389,7 +461,8 @@ static enum wc_status build_rows(const struct features *f, const struct train_op
 				continue;
 			if (lim[i] > 0)
 				rs->nissues++;
-			issue_rows(f, issues[i], abs(lim[i]), rs);
+			issue_rows(f, issues[i], abs(lim[i]), val || !(drop.p > 0) ? NULL : &drop,
+				   rs);
 		}
 	}
 cleanup:
@@ -417,7 +490,11 @@ static enum wc_status check_options(const struct train_options *o, struct wc_err
 	const struct feature_config *c = &o->features;
 
 	if (o->val_frac < 0 || o->val_frac > MODEL_MAX_VAL_FRAC || c->max_lead < 1 ||
-	    c->max_lead > FEAT_MAX_LEAD || o->smooth < 0 || o->smooth > MODEL_SMOOTH_MAX)
+	    c->max_lead > FEAT_MAX_LEAD || o->smooth < 0 || o->smooth > MODEL_SMOOTH_MAX ||
+	    !(o->obs_dropout >= 0 && o->obs_dropout <= MODEL_MAX_OBS_DROPOUT) ||
+	    o->adapt.half_life_s < (int64_t)ADAPT_MIN_HALF_LIFE_H * UTC_HOUR ||
+	    o->adapt.half_life_s > (int64_t)ADAPT_MAX_HALF_LIFE_H * UTC_HOUR ||
+	    !(o->adapt.prior >= 0 && o->adapt.prior <= ADAPT_MAX_PRIOR))
 		return wc_error_set(err, WC_EINVAL, "invalid training options");
 	return WC_OK;
 }
@@ -473,11 +550,15 @@ static enum wc_status fit_models(const struct train_options *o,
 	struct nn_model *validated = NULL, *final = NULL;
 	float *X = NULL, *Y = NULL;
 	int64_t total = 0, ntrain = 0, k = 0, from = INT64_MAX, to = INT64_MIN, a, b;
+	int64_t last_target = INT64_MIN;
 	struct nn_data data;
 	enum wc_status ret = WC_OK;
 	char what[FARM_ID_MAX + 64];
 
 	for (int i = 0; i < n; i++) {
+		for (int64_t j = 0; j < rs[i].n; j++)
+			if (rs[i].T[j] + (int64_t)rs[i].L[j] * UTC_HOUR > last_target)
+				last_target = rs[i].T[j] + (int64_t)rs[i].L[j] * UTC_HOUR;
 		if (rs[i].split < 16) {
 			snprintf(what, sizeof(what), "farm '%s'%s", f[i].target->farm.id,
 				 n > 1 ? " of the pool" : "");
@@ -532,6 +613,12 @@ static enum wc_status fit_models(const struct train_options *o,
 		m->smooth = o->smooth;
 		m->train_from = from;
 		m->train_to = to;
+		m->adapt = o->adapt;
+		/* where the rows the network was not fitted on begin: its validation tail, or
+		 * (after a refit, or without a tail) the latest target it was fitted on */
+		m->adapt_from = !o->refit && o->val_mode == VAL_TAIL && rs[i].split < rs[i].n
+					? rs[i].T[rs[i].split]
+					: last_target;
 		m->n_rows = total;
 		m->nn = validated;	/* borrowed for the scores */
 		m->scores = score_json(&f[i], m, rs[i].X, rs[i].Y, rs[i].T, rs[i].L,
@@ -663,13 +750,19 @@ cleanup:
 
 json_t *farm_model_json(const struct farm_model *m)
 {
-	char a[UTC_ISO_LEN], b[UTC_ISO_LEN];
+	char a[UTC_ISO_LEN], b[UTC_ISO_LEN], c[UTC_ISO_LEN];
 	json_t *scores = json_loads(m->scores, 0, NULL);
+	json_t *adapt = m->adapt.on ? json_pack("{s:f,s:f,s:s}", "half_life_h",
+						(double)m->adapt.half_life_s / UTC_HOUR,
+						"prior", m->adapt.prior, "from",
+						utc_format(m->adapt_from, c))
+				    : json_null();
 
-	return json_pack("{s:s,s:i,s:I,s:s,s:s,s:f,s:o}", "farm", m->farm_id, "version",
+	return json_pack("{s:s,s:i,s:I,s:s,s:s,s:f,s:o,s:o}", "farm", m->farm_id, "version",
 			 m->version, "rows", (json_int_t)m->n_rows, "train_from",
 			 utc_format(m->train_from, a), "train_to", utc_format(m->train_to, b),
-			 "train_seconds", m->train_seconds, "scores", scores ? scores : json_null());
+			 "train_seconds", m->train_seconds, "adaptation",
+			 adapt ? adapt : json_null(), "scores", scores ? scores : json_null());
 }
 
 static enum wc_status mkdir_p(const char *path, struct wc_error *err)
@@ -694,17 +787,18 @@ static enum wc_status mkdir_p(const char *path, struct wc_error *err)
 
 static enum wc_status set_meta(struct farm_model *m, struct wc_error *err)
 {
-	char fcfg[8192], *meta = NULL;
+	char fcfg[8192], acfg[128], *meta = NULL;
 	enum wc_status ret;
 
 	feature_config_format(&m->features, fcfg, sizeof(fcfg));
+	adapt_config_format(&m->adapt, acfg, sizeof(acfg));
 	if (asprintf(&meta,
 		     "farm=%s\nversion=%d\ntrain_from=%" PRId64 "\ntrain_to=%" PRId64
-		     "\nn_rows=%" PRId64 "\ndelay_s=%" PRId64 "\npoint=%s\nsmooth=%d\nfeatures=%s"
-		     "\nscores=%s\n",
+		     "\nn_rows=%" PRId64 "\ndelay_s=%" PRId64 "\npoint=%s\nsmooth=%d\nadapt=%s"
+		     "\nadapt_from=%" PRId64 "\nfeatures=%s\nscores=%s\n",
 		     m->farm_id, m->version, m->train_from, m->train_to, m->n_rows,
-		     m->features.delay_s, m->point_mean ? "mean" : "median", m->smooth, fcfg,
-		     m->scores ? m->scores : "{}") < 0)
+		     m->features.delay_s, m->point_mean ? "mean" : "median", m->smooth, acfg,
+		     m->adapt_from, fcfg, m->scores ? m->scores : "{}") < 0)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
 	ret = nn_model_set_meta(m->nn, meta, err);
 	free(meta);
@@ -840,6 +934,19 @@ enum wc_status farm_model_load(struct store *st, const char *farm_id, int versio
 	if ((ret = feature_config_parse(buf, &m->features, err))) {
 		wc_error_prefix(err, "model file '%s'", rec.path);
 		goto cleanup;
+	}
+	/* absent in models from before the adaptation: off, from their training end */
+	adapt_config_init(&m->adapt);
+	m->adapt_from = m->train_to;
+	if (meta_get(m->nn->meta, "adapt", buf, sizeof(buf))) {
+		char *end;
+
+		if ((ret = adapt_config_parse(buf, &m->adapt, err))) {
+			wc_error_prefix(err, "model file '%s'", rec.path);
+			goto cleanup;
+		}
+		if (meta_get(m->nn->meta, "adapt_from", buf, sizeof(buf)))
+			m->adapt_from = strtoll(buf, &end, 10);
 	}
 	if (!(m->scores = strdup(rec.info ? rec.info : "{}")))
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");

@@ -10,11 +10,14 @@
  * ensemble median per lead against persistence, climatology and a power curve fitted on
  * the training rows. With refit, it then trains again on all rows (validation ones
  * included: they are the most recent) for the epochs early stopping chose; the scores
- * stay those of the validated fit.
+ * stay those of the validated fit. With obs_dropout, a share of the training issue times
+ * lose each farm's observed power (a telemetry gap). The model records its online
+ * adaptation (forecast/adapt.h) and where its replay may start (adapt_from).
  *
  * The model file's metadata block holds key=value lines: farm, version, train_from,
- * train_to, n_rows, delay_s, point (median or mean), features (feature_config_format)
- * and scores (one-line JSON).
+ * train_to, n_rows, delay_s, point (median or mean), smooth, adapt
+ * (adapt_config_format), adapt_from, features (feature_config_format) and scores
+ * (one-line JSON).
  */
 #ifndef WC_MODEL_H
 #define WC_MODEL_H
@@ -24,6 +27,7 @@
 
 #include "common/status.h"
 #include "data/store.h"
+#include "forecast/adapt.h"
 #include "forecast/features.h"
 #include "forecast/nn.h"
 
@@ -39,6 +43,9 @@ struct train_options {
 	int smooth;			/* lead smoothing half-width, 0..MODEL_SMOOTH_MAX */
 	bool refit;			/* after validating, train again on every row for the
 					 * epochs early stopping chose */
+	double obs_dropout;		/* share of (farm, issue time) pairs of the training
+					 * rows whose observed power is hidden, 0..MODEL_MAX_OBS_DROPOUT */
+	struct adapt_config adapt;	/* the online adaptation it forecasts with */
 	struct feature_config features;
 	struct nn_config nn;
 };
@@ -57,6 +64,7 @@ int train_default_workers(void);
 
 #define MODEL_SMOOTH_MAX 6
 #define MODEL_MAX_VAL_FRAC 0.5	/* share of issue times held out for validation */
+#define MODEL_MAX_OBS_DROPOUT 0.5	/* share of training issue times without power */
 
 struct farm_model {
 	char farm_id[FARM_ID_MAX + 1];
@@ -68,6 +76,11 @@ struct farm_model {
 	int64_t n_rows;
 	bool point_mean;		/* point forecast: mean of the quantiles, else median */
 	int smooth;			/* lead smoothing half-width (farm_model_smooth) */
+	struct adapt_config adapt;	/* online adaptation (forecast/adapt.h); off in models
+					 * from before it */
+	int64_t adapt_from;		/* from this issue time on its network was fitted on no
+					 * row (the validation tail's first, else the latest
+					 * target time): where the adaptation's replay may start */
 	double train_seconds;
 	char *scores;			/* one-line JSON, owned */
 };
@@ -114,8 +127,8 @@ enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, i
 
 void farm_model_free(struct farm_model *m);
 
-/* {farm, version, rows, train_from, train_to, train_seconds, scores} of a trained model,
- * as the CLI and the API report it; NULL on allocation failure. */
+/* {farm, version, rows, train_from, train_to, train_seconds, adaptation, scores} of a
+ * trained model, as the CLI and the API report it; NULL on allocation failure. */
 json_t *farm_model_json(const struct farm_model *m);
 
 /*

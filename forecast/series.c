@@ -136,6 +136,11 @@ const struct weather_row *farm_series_run_row(const struct farm_series *s, size_
 	return lo < n && rows[lo].valid_time == v ? &rows[lo] : NULL;
 }
 
+static bool has_wind(const struct weather_row *r)
+{
+	return isfinite(weather_row_speed(r));
+}
+
 const struct weather_row *farm_series_nwp(const struct farm_series *s, int64_t T,
 					  int64_t v, int skip, size_t *run)
 {
@@ -161,7 +166,9 @@ const struct weather_row *farm_series_nwp(const struct farm_series *s, int64_t T
 		r--;
 		if (!nwp_run_available(true, s->runs[r].ref_time, s->delay_s, T))
 			continue;	/* cannot happen; the rule is checked on every use */
-		if ((row = farm_series_run_row(s, r, v)) && skip-- == 0) {
+		/* a row without wind (masked, or NA in the source) is no forecast of v: the
+		 * run before it may have one */
+		if ((row = farm_series_run_row(s, r, v)) && has_wind(row) && skip-- == 0) {
 			if (run)
 				*run = r;
 			return row;
@@ -172,7 +179,7 @@ const struct weather_row *farm_series_nwp(const struct farm_series *s, int64_t T
 	for (size_t r = s->nanalyses; r-- > 0;) {
 		const struct weather_row *row = farm_series_run_row(s, r, v);
 
-		if (row) {
+		if (row && has_wind(row)) {
 			if (run)
 				*run = r;
 			return row;

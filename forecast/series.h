@@ -65,7 +65,9 @@ void farm_series_release(struct farm_series *s);
 /*
  * The NWP row for valid time v at issue time T: the newest forecast run available at T
  * (and <= s->upto) that has v, or with skip = 1 the one before it; failing that (skip 0
- * only) an analysis that has v. NULL when none. *run (may be NULL) gets the run's index.
+ * only) an analysis that has v. A row without any wind speed (masked or NA in its file)
+ * counts as absent, so an older run's forecast of v is found behind it. NULL when none.
+ * *run (may be NULL) gets the run's index.
  */
 const struct weather_row *farm_series_nwp(const struct farm_series *s, int64_t T,
 					  int64_t v, int skip, size_t *run);

@@ -27,6 +27,8 @@
 static const char *const act_words[] = { "relu", "silu", NULL };	/* enum nn_act */
 static const char *const val_mode_words[] = { "tail", "weekly", NULL };	/* VAL_TAIL, VAL_WEEKLY */
 static const char *const point_words[] = { "median", "mean", NULL };	/* point_mean */
+static const char *const obs_gate_words[] = { "lags", "all", NULL };	/* obs_gate */
+static const char *const adapt_words[] = { "off", "on", NULL };	/* adapt.on */
 
 /* The order here is the order of the usage text, the docs and the JSON. */
 const struct train_option train_option_table[] = {
@@ -55,8 +57,9 @@ const struct train_option train_option_table[] = {
 	  .help = "hours between the --short-leads issue times", AT(o.short_every) },
 	{ .name = "val-frac", .type = TOPT_NUMBER, .arg = "F", .min = 0, .max = MODEL_MAX_VAL_FRAC,
 	  .def = "0.15",
-	  .help = "share of issue times that validate: early stopping and the scores printed "
-		  "beside persistence, climatology and a fitted power curve",
+	  .help = "share of issue times that validate (at least one of two or more when above "
+		  "0): early stopping and the scores printed beside persistence, climatology "
+		  "and a fitted power curve",
 	  AT(o.val_frac) },
 	{ .name = "val-mode", .type = TOPT_ENUM, .words = val_mode_words, .def = "tail",
 	  .help = "validation issue times: tail, the latest --val-frac, or weekly, every "
@@ -81,6 +84,18 @@ const struct train_option train_option_table[] = {
 	{ .name = "obs-max-lead", .type = TOPT_INT, .arg = "H", .min = 0, .max = FEAT_MAX_LEAD,
 	  .def = "12", .help = "observed power inputs only for leads <= H; 0: all leads",
 	  AT(o.features.obs_max_lead) },
+	{ .name = "obs-gate", .type = TOPT_ENUM, .words = obs_gate_words, .def = "all",
+	  .help = "what --obs-max-lead removes beyond its lead: all, every input read from the "
+		  "observed power (the lags, obs_now_decay, the regional farms' power) and the "
+		  "NWP's speed at the issue hour read against it, so that those rows are the "
+		  "same with or without the power at the issue time; or lags, the lags only",
+	  AT(o.features.obs_gate) },
+	{ .name = "obs-dropout", .type = TOPT_NUMBER, .arg = "P", .min = 0,
+	  .max = MODEL_MAX_OBS_DROPOUT, .def = "0",
+	  .help = "hide each farm's observed power at a share P of the training issue times, "
+		  "as a telemetry gap would, so that the network also learns to forecast "
+		  "without it; the validation rows keep it",
+	  AT(o.obs_dropout) },
 	{ .name = "no-prev-run", .type = TOPT_BOOL, .flags = TOPT_INVERT,
 	  .help = "no inputs from the previous runs' forecasts of the valid time",
 	  AT(o.features.prev_run) },
@@ -135,6 +150,19 @@ const struct train_option train_option_table[] = {
 		  "h-K..h+K, a lead d hours away weighted K+1-d; the validation scores "
 		  "include it",
 	  AT(o.smooth) },
+	{ .name = "adapt", .type = TOPT_ENUM, .words = adapt_words, .def = "on",
+	  .help = "correct the network's forecasts between retrains from the observations "
+		  "that arrive after its training (per lead block, y = a + b f by least squares "
+		  "with exponential forgetting); forecast --adapt overrides it",
+	  AT(o.adapt.on) },
+	{ .name = "adapt-half-life", .type = TOPT_HOURS, .arg = "H",
+	  .min = ADAPT_MIN_HALF_LIFE_H, .max = ADAPT_MAX_HALF_LIFE_H, .def = "72",
+	  .help = "hours after which an observation's weight in the adaptation has halved",
+	  AT(o.adapt.half_life_s) },
+	{ .name = "adapt-prior", .type = TOPT_NUMBER, .arg = "N", .min = 0,
+	  .max = ADAPT_MAX_PRIOR, .def = "8",
+	  .help = "hours of data that the adaptation's start, no correction, weighs",
+	  AT(o.adapt.prior) },
 	{ .name = "refit", .type = TOPT_BOOL,
 	  .help = "then train again on all rows, the validation ones included, for the epochs "
 		  "early stopping chose (about twice the time)",

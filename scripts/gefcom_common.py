@@ -167,12 +167,14 @@ def write_farms_json(path, farms):
     return write_text(path, json.dumps(farms, indent=1) + "\n")
 
 
-def write_obs_csv(path, times, power):
-    """time,power_mw (ISO 8601, hour-ending); NaN power rows are left out."""
-    lines = ["time,power_mw"]
+def write_obs_csv(path, times, power, flag=None):
+    """time,power_mw (ISO 8601, hour-ending); NaN power rows are left out. With a flag
+    ("ok", "outage", "curtailed") a third column gives it to every row."""
+    lines = ["time,power_mw" + (",flag" if flag else "")]
+    tail = "," + flag if flag else ""
     for t, p in zip(times, power):
         if math.isfinite(p):
-            lines.append("%s,%s" % (iso(int(t)), _fmt(p)))
+            lines.append("%s,%s%s" % (iso(int(t)), _fmt(p), tail))
     return write_text(path, "\n".join(lines) + "\n")
 
 

@@ -25,7 +25,7 @@
 
 /* The query parameters, each parsed by forecast_request_set under the same name. */
 static const char *const query_keys[] = { "issued", "horizon", "quantiles", "model",
-					  "model_version", "point", "units" };
+					  "model_version", "point", "units", "adapt" };
 #define NKEYS (sizeof(query_keys) / sizeof(query_keys[0]))
 
 #define KEY_MAX 1024

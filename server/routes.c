@@ -47,7 +47,7 @@ const struct route routes[] = {
 	{ "GET", "/v1/grids", grids_list_handler, 0, SCOPE_READ, .query = "" },
 	{ "GET", "/v1/jobs/{id}", job_get_handler, 0, SCOPE_READ, .query = "" },
 	{ "GET", "/v1/farms/{id}/forecast", farm_forecast_handler, 0, SCOPE_READ,
-	  .query = "issued horizon quantiles model model_version units point",
+	  .query = "issued horizon quantiles model model_version units point adapt",
 	  .flags = ROUTE_CSV },
 	{ "POST", "/v1/farms/{id}/train", farm_train_handler, 4 * KiB, SCOPE_WRITE, .query = "",
 	  .content_types = JSON_TYPES },

@@ -4,8 +4,8 @@
  * are read back with netcdf-c (featureType, station ids, reference time, heights, winds)
  * and through `windcast ingest` + `windcast weather` (u/v, meteorological direction,
  * analysis vs forecast), the observation CSVs they write are checked, and bad input is
- * refused with exit status 1 and a message naming the problem; the GEFCom2012 test-era
- * windows (gap_periods) on a hand-built schedule.
+ * refused with exit status 1 and a message naming the problem; the GEFCom2012 all-lead
+ * check's rule (gap_filter) on a hand-built schedule.
  *
  * The scripts run under /usr/bin/python3 (or $PYTHON) and need its netCDF4 module; the
  * tests skip with a message when it is missing.
@@ -272,13 +272,15 @@ Test(gefcom, gefcom2012_point_files_decode_to_the_csv_values, .timeout = 120)
 }
 
 /*
- * The test-era windows (gap_periods): in each gap between two test periods, the first run
- * issued inside it with at least 12 h of the gap after it, to the gap's end. In hours
- * (3600 s) from 0: test periods 1..48, 85..132 and 169..216 (gaps 49..84 and 133..168);
- * runs every 12 h from 0, the one at 60 empty (NaN). First gap: 60 is empty, 72 leaves
- * exactly 12 h (issue 72, hours 73..84). Second gap: 144 (hours 145..168).
+ * The all-lead check's rule (gap_filter) and the issue times (issue_cases) on a
+ * hand-built schedule, in hours (3600 s) from 0: test periods 1..48, 85..132 and
+ * 169..216 (gaps 49..84 and 133..168); runs every 12 h from 0, the one at 60 empty
+ * (NaN), --obs-max-lead 12. An hour counts when it lies in a gap and the forecast reads
+ * no withheld power: the run at 48 (the period's last hour, whose power is withheld)
+ * counts from lead 13 on, the run at 72 (in the gap) from lead 1, the period's own issue
+ * time (0, power known) and runs inside a period beyond lead 12 for gap hours only.
  */
-Test(gefcom, gefcom2012_test_era_windows, .timeout = 60)
+Test(gefcom, gefcom2012_all_lead_check_rule, .timeout = 60)
 {
 	char *dir = tu_tmpdir(), *cmd = NULL, *out = NULL, *err = NULL;
 	static const char code[] =
@@ -291,14 +293,21 @@ Test(gefcom, gefcom2012_test_era_windows, .timeout = 60)
 		"tp = g.periods_from_hours([h * H for h in list(range(1, 49)) +\n"
 		"                           list(range(85, 133)) + list(range(169, 217))])\n"
 		"print(tp == [(0, H, 48 * H), (84 * H, 85 * H, 132 * H), (168 * H, 169 * H, 216 * H)])\n"
-		"print([(a // H, b // H, c // H) for a, b, c in g.gap_periods({'nwp': nwp}, tp)])\n";
+		"c = g.issue_cases({'nwp': nwp}, 36 * H, 96 * H, 48)\n"
+		"print([(a // H, b // H, e // H) for a, b, e in c])\n"
+		"k = g.gap_filter(tp, 12)\n"
+		"print([k(i * H, t * H) for i, t in ((48, 49), (48, 60), (48, 61), (60, 61),\n"
+		"       (72, 73), (0, 5), (0, 49), (72, 85), (36, 84), (96, 133))])\n";
 
 	skip_without_netcdf4();
 	write_file(dir, "gaps.py", code);
 	cr_assert(asprintf(&cmd, "'%s' '%s/gaps.py' '%s/scripts/gefcom2012'", tu_python(), dir,
 			   tu_src()) > 0);
 	cr_assert_eq(tu_run(cmd, &out, &err), 0, "%s\n%s", out, err);
-	cr_assert_str_eq(out, "True\n[(72, 73, 84), (144, 145, 168)]\n", "%s", err);
+	cr_assert_str_eq(out,
+			 "True\n[(36, 37, 84), (48, 49, 96), (72, 73, 120), (84, 85, 132)]\n"
+			 "[False, False, True, True, True, False, True, False, True, True]\n",
+			 "%s", err);
 	free(cmd);
 	free(out);
 	free(err);

@@ -575,7 +575,7 @@ static const struct hostile cases[] = {
 	  400, "bad_request", "'horizn'" },
 	{ "valid parameters listed", "GET", "/v1/farms/big/forecast?horizn=12", 0, NULL, NULL, 0,
 	  0, 400, "bad_request", "issued, horizon, quantiles, model, model_version, units, "
-				 "point, format" },
+				 "point, adapt, format" },
 	{ "repeated parameter", "GET", "/v1/farms/big/forecast?horizon=12&horizon=3", 0, NULL,
 	  NULL, 0, 0, 400, "bad_request", "'horizon' is given twice" },
 	{ "parameter without value", "GET", "/v1/farms/big/forecast?horizon", 0, NULL, NULL, 0,

@@ -36,6 +36,8 @@ static const struct {
 	{ "nbr-full", NULL, "true" },
 	{ "lags", "0,2,24", "[0,2,24]" },
 	{ "obs-max-lead", "0", "0" },
+	{ "obs-gate", "lags", "\"lags\"" },
+	{ "obs-dropout", "0.125", "0.125" },
 	{ "no-prev-run", NULL, "true" },
 	{ "nwp-only", NULL, "true" },
 	{ "no-doy", NULL, "true" },
@@ -53,6 +55,9 @@ static const struct {
 	{ "quantiles", "0.9,0.1,0.5", "[0.1,0.5,0.9]" },
 	{ "point", "mean", "\"mean\"" },
 	{ "smooth", "2", "2" },
+	{ "adapt", "off", "\"off\"" },
+	{ "adapt-half-life", "36", "36" },
+	{ "adapt-prior", "0.5", "0.5" },
 	{ "refit", NULL, "true" },
 };
 #define NGOODS (sizeof(goods) / sizeof(goods[0]))
@@ -81,6 +86,8 @@ static bool has_good(const char *name, const struct train_request *r)
 	IS("nbr-full", f->nbr_full);
 	IS("lags", f->n_lags == 3 && f->lags[0] == 0 && f->lags[1] == 2 && f->lags[2] == 24);
 	IS("obs-max-lead", f->obs_max_lead == 0);
+	IS("obs-gate", !f->obs_gate);
+	IS("obs-dropout", o->obs_dropout == 0.125);
 	IS("no-prev-run", !f->prev_run);
 	IS("nwp-only", f->nwp_only);
 	IS("no-doy", f->no_doy);
@@ -100,6 +107,9 @@ static bool has_good(const char *name, const struct train_request *r)
 				n->quantiles[1] == 0.5f && n->quantiles[2] == 0.9f);
 	IS("point", o->point_mean);
 	IS("smooth", o->smooth == 2);
+	IS("adapt", !o->adapt.on);
+	IS("adapt-half-life", o->adapt.half_life_s == 36 * 3600);
+	IS("adapt-prior", o->adapt.prior == 0.5);
 	IS("refit", o->refit);
 #undef IS
 	cr_assert_fail("no check of option '%s' in has_good: add one", name);
@@ -170,6 +180,10 @@ Test(train_request, table_is_well_formed)
 	cr_assert_eq(train_option_find("lags", TRAIN_CLI)->max_count, FEAT_MAX_LAGS);
 	cr_assert_eq(train_option_find("leads", TRAIN_CLI)->max, FEAT_MAX_LEAD);
 	cr_assert_eq(train_option_find("smooth", TRAIN_CLI)->max, MODEL_SMOOTH_MAX);
+	cr_assert_eq(train_option_find("obs-dropout", TRAIN_CLI)->max, MODEL_MAX_OBS_DROPOUT);
+	cr_assert_eq(train_option_find("adapt-half-life", TRAIN_CLI)->min, ADAPT_MIN_HALF_LIFE_H);
+	cr_assert_eq(train_option_find("adapt-half-life", TRAIN_CLI)->max, ADAPT_MAX_HALF_LIFE_H);
+	cr_assert_eq(train_option_find("adapt-prior", TRAIN_CLI)->max, ADAPT_MAX_PRIOR);
 	cr_assert_eq(train_option_find("val-frac", TRAIN_CLI)->max, MODEL_MAX_VAL_FRAC);
 }
 
@@ -295,6 +309,11 @@ static const struct {
 	{ "activation", "tanh", "\"tanh\"", "use relu or silu" },
 	{ "val-mode", "daily", "\"daily\"", "use tail or weekly" },
 	{ "point", "Mean", "\"Mean\"", "use median or mean" },
+	{ "obs-gate", "some", "\"some\"", "use lags or all" },
+	{ "obs-dropout", "0.6", "0.6", "use 0..0.5" },
+	{ "adapt", "yes", "true", "use off or on" },
+	{ "adapt-half-life", "5", "5", "use hours 6..2160" },
+	{ "adapt-prior", "-1", "-1", "use 0..100000" },
 	{ "from", "yesterday", "\"yesterday\"", "use ISO 8601, e.g. 2026-03-01T00:00Z" },
 	{ "to", "2026-13-01T00:00Z", "5", "use ISO 8601, e.g. 2026-03-01T00:00Z" },
 	{ "lags", "169", "[169]", "use 0..12 values 0..168, e.g. 0,1,2,3,6 or none" },
