@@ -67,5 +67,6 @@ int cmd_train(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_forecast(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_token(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_batch(int argc, char **argv, struct cmd_ctx *ctx);
+int cmd_backtest(int argc, char **argv, struct cmd_ctx *ctx);
 
 #endif

@@ -473,6 +473,7 @@ static enum wc_status fit_models(const struct train_options *o,
 	struct nn_model *validated = NULL, *final = NULL;
 	float *X = NULL, *Y = NULL;
 	int64_t total = 0, ntrain = 0, k = 0, from = INT64_MAX, to = INT64_MIN, a, b;
+	int64_t obs_to = INT64_MIN;	/* the latest target the rows read */
 	struct nn_data data;
 	enum wc_status ret = WC_OK;
 	char what[FARM_ID_MAX + 64];
@@ -493,6 +494,9 @@ static enum wc_status fit_models(const struct train_options *o,
 		rowset_range(&rs[i], &a, &b);
 		from = a < from ? a : from;
 		to = b > to ? b : to;
+		for (int64_t r = 0; r < rs[i].n; r++)
+			if (rs[i].T[r] + (int64_t)rs[i].L[r] * UTC_HOUR > obs_to)
+				obs_to = rs[i].T[r] + (int64_t)rs[i].L[r] * UTC_HOUR;
 	}
 	if (n == 1) {	/* already in order: no copy */
 		X = rs[0].X;
@@ -532,6 +536,7 @@ static enum wc_status fit_models(const struct train_options *o,
 		m->smooth = o->smooth;
 		m->train_from = from;
 		m->train_to = to;
+		m->obs_to = obs_to;
 		m->n_rows = total;
 		m->nn = validated;	/* borrowed for the scores */
 		m->scores = score_json(&f[i], m, rs[i].X, rs[i].Y, rs[i].T, rs[i].L,
@@ -700,9 +705,9 @@ static enum wc_status set_meta(struct farm_model *m, struct wc_error *err)
 	feature_config_format(&m->features, fcfg, sizeof(fcfg));
 	if (asprintf(&meta,
 		     "farm=%s\nversion=%d\ntrain_from=%" PRId64 "\ntrain_to=%" PRId64
-		     "\nn_rows=%" PRId64 "\ndelay_s=%" PRId64 "\npoint=%s\nsmooth=%d\nfeatures=%s"
-		     "\nscores=%s\n",
-		     m->farm_id, m->version, m->train_from, m->train_to, m->n_rows,
+		     "\nobs_to=%" PRId64 "\nn_rows=%" PRId64 "\ndelay_s=%" PRId64
+		     "\npoint=%s\nsmooth=%d\nfeatures=%s\nscores=%s\n",
+		     m->farm_id, m->version, m->train_from, m->train_to, m->obs_to, m->n_rows,
 		     m->features.delay_s, m->point_mean ? "mean" : "median", m->smooth, fcfg,
 		     m->scores ? m->scores : "{}") < 0)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
@@ -796,7 +801,7 @@ enum wc_status farm_model_load(struct store *st, const char *farm_id, int versio
 	struct model_rec rec;
 	struct farm_model *m = NULL;
 	enum wc_status ret;
-	char buf[8192], buf2[16];
+	char buf[8192], buf2[16], num[32];
 
 	*out = NULL;
 	if ((ret = store_model_get(st, farm_id, version, &rec, err)))
@@ -820,6 +825,13 @@ enum wc_status farm_model_load(struct store *st, const char *farm_id, int versio
 				   "'windcast train --farm %s'",
 				   rec.path, farm_id, farm_id);
 		goto cleanup;
+	}
+	/* absent in models from before the key: unknown (0) */
+	if (meta_get(m->nn->meta, "obs_to", num, sizeof(num))) {
+		char *end;
+		long long t = strtoll(num, &end, 10);
+
+		m->obs_to = end != num && !*end ? (int64_t)t : 0;
 	}
 	m->point_mean = meta_get(m->nn->meta, "point", buf2, sizeof(buf2)) &&
 			!strcmp(buf2, "mean");

@@ -13,7 +13,7 @@
  * stay those of the validated fit.
  *
  * The model file's metadata block holds key=value lines: farm, version, train_from,
- * train_to, n_rows, delay_s, point (median or mean), features (feature_config_format)
+ * train_to, obs_to, n_rows, delay_s, point (median or mean), features (feature_config_format)
  * and scores (one-line JSON).
  */
 #ifndef WC_MODEL_H
@@ -65,6 +65,9 @@ struct farm_model {
 	struct nn_model *nn;		/* owned unless nn_borrowed */
 	bool nn_borrowed;		/* a pool's farms after the first share its network */
 	int64_t train_from, train_to;	/* first and last issue time of the rows */
+	int64_t obs_to;			/* the latest hour-ending time of an observation
+					 * its rows read (a target); 0: unknown (a model
+					 * saved before windcast recorded it) */
 	int64_t n_rows;
 	bool point_mean;		/* point forecast: mean of the quantiles, else median */
 	int smooth;			/* lead smoothing half-width (farm_model_smooth) */
