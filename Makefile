@@ -4,6 +4,7 @@
 #   make test       install deps, build with ASan+UBSan, run every test
 #   make demo       install deps, build, generate demo data, ingest, train, serve
 #   make bench      benchmarks under tests/bench/ (prints name=value figures)
+#   make loadtest   scripts/loadtest: held replies under wrk against a bare server
 #   make install PREFIX=/usr/local   binary, systemd units, docs (DESTDIR respected)
 #   make clean
 #
@@ -50,7 +51,7 @@ REL_OBJ := $(LIB_SRC:%.c=$(REL)/%.o)
 SAN_OBJ := $(LIB_SRC:%.c=$(SAN)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(SAN)/%.o)
 
-.PHONY: all test demo bench install clean deps check-deps fuzz
+.PHONY: all test demo bench loadtest install clean deps check-deps fuzz
 .DEFAULT_GOAL := all
 
 all: windcast
@@ -120,6 +121,11 @@ bench:
 	@scripts/install-deps --bench
 	@$(MAKE) --no-print-directory windcast $(BENCH_BIN)
 	@scripts/run-bench $(BENCH_BIN)
+
+loadtest:
+	@scripts/install-deps --bench
+	@$(MAKE) --no-print-directory windcast
+	@scripts/loadtest
 
 demo: deps
 	@$(MAKE) --no-print-directory windcast

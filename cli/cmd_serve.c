@@ -44,6 +44,9 @@ static const char serve_usage[] =
 	"  --max-queued-jobs N      jobs waiting for a worker; more get 503 (default 64)\n"
 	"  --grace SECONDS          on SIGTERM, time for requests and jobs to finish\n"
 	"                           (default 30)\n"
+	"  --cache-mb N             memory for reply bodies held between requests,\n"
+	"                           0..65536 MiB (default 64; 0 holds none: every\n"
+	"                           request computes)\n"
 	"\n"
 	"Signals: SIGTERM or SIGINT stop gracefully; SIGHUP reloads the API tokens and\n"
 	"reopens the access log.\n";
@@ -92,6 +95,7 @@ static int parse_args(int argc, char **argv, struct server_config *cfg)
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "access-log", required_argument, NULL, 'L' },
+		{ "cache-mb", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -144,6 +148,12 @@ static int parse_args(int argc, char **argv, struct server_config *cfg)
 			break;
 		case 'L':
 			cfg->access_log = optarg;
+			break;
+		case 'B':
+			if (cli_parse_long(optarg, 0, SERVER_CACHE_MB_MAX, &v))
+				return cli_bad_option("serve", "--cache-mb", optarg,
+						      "use 0..65536 MiB");
+			cfg->cache_bytes = (size_t)v << 20;
 			break;
 		case 'h':
 			fputs(serve_usage, stdout);

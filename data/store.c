@@ -129,6 +129,15 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL,"
 	"  revoked_at INTEGER"
 	");",
+	/* 7 -> 8: generations (data/store_gen.c): a stamp per subject from the store-wide
+	 * sequence in row '*'; every existing farm, the registry and the runs start moved */
+	"CREATE TABLE generations ("
+	"  subject TEXT PRIMARY KEY,"
+	"  gen INTEGER NOT NULL"
+	");"
+	"CREATE INDEX generations_gen ON generations(gen);"
+	"INSERT INTO generations (subject, gen) VALUES ('*', 1), ('farms', 1), ('nwp', 1);"
+	"INSERT INTO generations (subject, gen) SELECT 'farm:' || id, 1 FROM farms;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -179,8 +188,14 @@ enum wc_status store_prepare(struct store *st, const char *sql, sqlite3_stmt **o
 
 enum wc_status store_end(struct store *st, enum wc_status ret, struct wc_error *err)
 {
-	if (!ret && !(ret = store_exec(st, "COMMIT", err)))
+	bool bumped = st->bumped;
+
+	st->bumped = false;
+	if (!ret && !(ret = store_exec(st, "COMMIT", err))) {
+		if (bumped && st->on_change)
+			st->on_change(st->on_change_cls);
 		return WC_OK;
+	}
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return ret;
 }
@@ -464,12 +479,24 @@ cleanup:
 	return ret;
 }
 
+/* A farm was added, changed or removed: its generation and the registry's move. */
+static enum wc_status farm_moved(struct store *st, const char *id, struct wc_error *err)
+{
+	enum wc_status ret = store_gen_bump_farm_locked(st, id, err);
+
+	return ret ? ret : store_gen_bump_locked(st, STORE_SUBJECT_FARMS, err);
+}
+
 enum wc_status store_farm_add(struct store *st, struct farm *f, struct wc_error *err)
 {
 	enum wc_status ret;
 
 	store_lock(st);
-	ret = insert_farm(st, f, err);
+	if (!(ret = store_exec(st, "BEGIN IMMEDIATE", err))) {
+		if (!(ret = insert_farm(st, f, err)))
+			ret = farm_moved(st, f->id, err);
+		ret = store_end(st, ret, err);
+	}
 	store_unlock(st);
 	return ret;
 }
@@ -528,6 +555,8 @@ static enum wc_status farms_in_transaction(struct store *st, struct farm *farms,
 
 		ret = replace ? upsert_farm(st, &farms[i], &change, err)
 			      : insert_farm(st, &farms[i], err);
+		if (!ret)
+			ret = farm_moved(st, farms[i].id, err);
 		if (changes)
 			changes[i] = change;
 		if (ret && n > 1)
@@ -624,6 +653,8 @@ enum wc_status store_farm_delete(struct store *st, const char *id, struct wc_err
 				 "cannot delete farm", err)) &&
 	    changes == 0)
 		ret = wc_error_set(err, WC_ENOTFOUND, "no farm '%s'", id);
+	if (!ret)
+		ret = farm_moved(st, id, err);
 	ret = store_end(st, ret, err);
 out:
 	store_unlock(st);

@@ -179,6 +179,12 @@ enum wc_status store_ingest_run(struct store *st, const char *sha256, int64_t si
 /* Runs ordered by reference (or first valid) time, newest first; *out malloc'd. */
 enum wc_status store_run_list(struct store *st, struct nwp_run **out, size_t *n,
 			      struct wc_error *err);
+/*
+ * The newest forecast run's reference time (*found false when the store has none), in
+ * one index read however many runs there are.
+ */
+enum wc_status store_run_newest(struct store *st, int64_t *ref_time, bool *found,
+				struct wc_error *err);
 /* How many runs the store holds. */
 enum wc_status store_run_count(struct store *st, size_t *n, struct wc_error *err);
 
@@ -422,5 +428,63 @@ struct store_stats {
 /* Fill *out (release with store_stats_release). */
 enum wc_status store_stats(struct store *st, struct store_stats *out, struct wc_error *err);
 void store_stats_release(struct store_stats *s);
+
+/* ---- generations (data/store_gen.c) ---- */
+
+/*
+ * A subject is something whose answers are computed from the store: a generation per
+ * subject moves with every committed change of those inputs, in the same transaction as
+ * the change, whichever process makes it (the server, or a CLI beside it), so that a
+ * reply computed at one generation is known to be stale at the next. The subjects and
+ * what moves them:
+ *   farm:<id>   the farm's record (added, changed, removed), its observations, its site
+ *               weather re-extracted, a model trained, a stored forecast replaced
+ *   farms       the registry: any farm added, changed or removed
+ *   nwp         the set of NWP runs: a run ingested (its weather comes with it)
+ * A module adding a kind (portfolio:<id>) moves it with store_gen_bump_locked inside its
+ * own write transactions. Generations are stamps from one store-wide sequence (every
+ * move takes the next value), so they only grow and "what moved after S" is one read.
+ */
+#define STORE_SUBJECT_MAX (FARM_ID_MAX + 32)
+#define STORE_SUBJECT_FARM "farm"
+#define STORE_SUBJECT_FARMS "farms"
+#define STORE_SUBJECT_NWP "nwp"
+
+/* "kind:id" (or "kind" when id is NULL) into buf (len bytes, cut to fit); returns buf. */
+const char *store_gen_subject(char *buf, size_t len, const char *kind, const char *id);
+
+/* Move `subject`'s generation in a transaction of its own (settings reloaded, tests). */
+enum wc_status store_gen_bump(struct store *st, const char *subject, struct wc_error *err);
+
+/*
+ * Call fn(cls) after every commit of this struct store that moved a generation. It runs
+ * with the store's lock held: it must be short and must not use the store (signal a
+ * thread). NULL fn: none. Changes made by other processes are seen by a watch.
+ */
+void store_on_change(struct store *st, void (*fn)(void *cls), void *cls);
+
+/*
+ * A watch: a read-only connection of its own to the store's file that sees the
+ * generations move, cheaply. Use one watch from one thread at a time (one per thread).
+ */
+struct store_watch;
+
+enum wc_status store_watch_open(struct store *st, struct store_watch **out,
+				struct wc_error *err);
+void store_watch_close(struct store_watch *w);
+
+/* Called by store_watch_poll for each subject moved: its new generation. */
+typedef void (*store_moved_fn)(void *cls, const char *subject, uint64_t gen);
+
+/*
+ * Has any generation moved since the last poll of w? Costs one PRAGMA data_version when
+ * nothing was committed to the file by anyone (about a microsecond); else reads the rows
+ * moved since, calling moved(cls, subject, gen) for each (the first poll: every
+ * subject). *seq gets the store-wide sequence as of this poll: every move up to it has
+ * been reported, by this poll or an earlier one. On failure (WC_ESQL) nothing is
+ * settled: the next poll reports again.
+ */
+enum wc_status store_watch_poll(struct store_watch *w, uint64_t *seq, store_moved_fn moved,
+				void *cls, struct wc_error *err);
 
 #endif

@@ -87,8 +87,9 @@ enum wc_status store_models_add(struct store *st, struct model_rec *recs, int n,
 	for (int i = 0; i < n && !ret; i++)
 		if (!(ret = store_farm_get_locked(st, recs[i].farm_id, &f, err)) &&
 		    !(ret = next_version_locked(st, recs[i].farm_id, &recs[i].version, err)) &&
-		    !(ret = write(ctx, i, &recs[i], err)))
-			ret = model_insert_locked(st, &recs[i], err);
+		    !(ret = write(ctx, i, &recs[i], err)) &&
+		    !(ret = model_insert_locked(st, &recs[i], err)))
+			ret = store_gen_bump_farm_locked(st, recs[i].farm_id, err);
 	ret = store_end(st, ret, err);
 out:
 	store_unlock(st);
@@ -149,9 +150,10 @@ enum wc_status store_forecast_put(struct store *st, const char *farm_id, size_t 
 				  const char *const *body, struct wc_error *err)
 {
 	struct farm f;
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s = NULL, *had = NULL;
 	enum wc_status ret;
 	int64_t now = utc_now();
+	bool replaced = false;
 
 	store_lock(st);
 	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
@@ -159,13 +161,21 @@ enum wc_status store_forecast_put(struct store *st, const char *farm_id, size_t 
 	if ((ret = store_farm_get_locked(st, farm_id, &f, err)) ||
 	    (ret = store_prepare(st, "INSERT OR REPLACE INTO forecasts (farm_id, issued, "
 				     "model, created_at, body) VALUES (?, ?, ?, ?, ?)",
-				 &s, err)))
+				 &s, err)) ||
+	    (ret = store_prepare(st, "SELECT 1 FROM forecasts WHERE farm_id = ?1 AND "
+				     "issued = ?2 AND model = ?3",
+				 &had, err)))
 		goto end;
 	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(had, 1, farm_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 4, now);
 	for (size_t i = 0; i < n; i++) {
 		int rc;
 
+		sqlite3_bind_int64(had, 2, issued[i]);
+		sqlite3_bind_text(had, 3, model[i], -1, SQLITE_TRANSIENT);
+		replaced |= sqlite3_step(had) == SQLITE_ROW;
+		sqlite3_reset(had);
 		sqlite3_bind_int64(s, 2, issued[i]);
 		sqlite3_bind_text(s, 3, model[i], -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(s, 5, body[i], -1, SQLITE_TRANSIENT);
@@ -176,8 +186,12 @@ enum wc_status store_forecast_put(struct store *st, const char *farm_id, size_t 
 			break;
 		}
 	}
+	/* a new forecast changes no answer (it is what the inputs give); a replaced one may */
+	if (!ret && replaced)
+		ret = store_gen_bump_farm_locked(st, farm_id, err);
 end:
 	sqlite3_finalize(s);
+	sqlite3_finalize(had);
 	ret = store_end(st, ret, err);
 out:
 	store_unlock(st);

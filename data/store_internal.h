@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "data/store.h"
 
@@ -15,6 +16,9 @@ struct store {
 	pthread_mutex_t lock;	/* serialises every use of db */
 	char *dir;
 	char *db_path;
+	bool bumped;		/* the open transaction moved a generation */
+	void (*on_change)(void *cls);	/* store_on_change */
+	void *on_change_cls;
 };
 
 void store_lock(struct store *st);
@@ -50,5 +54,16 @@ enum wc_status store_farm_get_locked(struct store *st, const char *id, struct fa
  */
 enum wc_status store_farm_runs_count(struct store *st, const char *id, int delta,
 				     struct wc_error *err);
+
+/*
+ * Move the generation of `subject` (store_gen_subject) to the next value of the
+ * store-wide sequence. Lock and a transaction held: the move commits with the change it
+ * stands for, or not at all; store_end tells store_on_change's hook after the commit.
+ */
+enum wc_status store_gen_bump_locked(struct store *st, const char *subject,
+				     struct wc_error *err);
+/* store_gen_bump_locked of farm `farm_id`'s subject. */
+enum wc_status store_gen_bump_farm_locked(struct store *st, const char *farm_id,
+					  struct wc_error *err);
 
 #endif

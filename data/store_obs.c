@@ -34,6 +34,8 @@ enum wc_status store_obs_upsert(struct store *st, const char *farm_id,
 			break;
 		}
 	}
+	if (!ret)
+		ret = store_gen_bump_farm_locked(st, farm_id, err);
 end:
 	sqlite3_finalize(s);
 	ret = store_end(st, ret, err);

@@ -260,6 +260,7 @@ enum wc_status store_ingest_batches(struct store *st, const char *sha256, int64_
 		ret = store_sql_error(st, rc, err, "cannot record run");
 		goto end;
 	}
+	ret = store_gen_bump_locked(st, STORE_SUBJECT_NWP, err);
 end:
 	ret = store_end(st, ret, err);
 out:
@@ -360,6 +361,29 @@ out:
 	return WC_OK;
 }
 
+enum wc_status store_run_newest(struct store *st, int64_t *ref_time, bool *found,
+				struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*found = false;
+	store_lock(st);
+	/* analyses have no reference time; max() on the index reads one entry */
+	if (!(ret = store_prepare(st, "SELECT max(ref_time) FROM nwp_runs", &s, err))) {
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			*found = sqlite3_column_type(s, 0) != SQLITE_NULL;
+			*ref_time = sqlite3_column_int64(s, 0);
+		} else {
+			ret = store_sql_error(st, rc, err, "cannot read the newest run");
+		}
+		sqlite3_finalize(s);
+	}
+	store_unlock(st);
+	return ret;
+}
+
 enum wc_status store_run_count(struct store *st, size_t *n, struct wc_error *err)
 {
 	sqlite3_stmt *s;
@@ -430,7 +454,8 @@ enum wc_status store_farm_weather_replace(struct store *st, const struct farm *s
 		if ((ret = insert_rows(st, rw.run_id, &fw, err)))
 			break;
 	}
-	if (!ret && !(ret = store_farm_runs_count(st, site->id, +1, err)))
+	if (!ret && !(ret = store_farm_runs_count(st, site->id, +1, err)) &&
+	    !(ret = store_gen_bump_farm_locked(st, site->id, err)))
 		*outcome = WEATHER_REPLACED;
 end:
 	ret = store_end(st, ret, err);

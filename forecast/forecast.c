@@ -56,9 +56,11 @@ void forecast_release(struct forecast *fc)
 	free(fc->valid);
 	free(fc->point);
 	free(fc->q);
+	free(fc->inputs);
 	fc->valid = NULL;
 	fc->point = fc->q = NULL;
-	fc->nlead = 0;
+	fc->inputs = NULL;
+	fc->nlead = fc->ninputs = 0;
 }
 
 void forecast_model_key(const struct forecast *fc, char *buf, size_t len)
@@ -751,24 +753,19 @@ enum wc_status forecast_default_issued(struct store *st, const char *farm_id,
 				       enum forecast_issued_rule *rule, char *reason, size_t len,
 				       struct wc_error *err)
 {
-	struct nwp_run *runs = NULL;
-	size_t nruns = 0, nobs = 0;
+	size_t nobs = 0;
 	int64_t first = 0, last = 0, delivered = INT64_MIN, ref = 0, best, now = utc_now();
 	enum forecast_issued_rule r;
 	enum wc_status ret;
+	bool any_run;
 	char a[UTC_ISO_LEN], b[UTC_ISO_LEN], c[UTC_ISO_LEN], run[128] = "", why[256] = "";
 
-	if ((ret = store_run_list(st, &runs, &nruns, err)) ||
-	    (ret = store_obs_range(st, farm_id, &nobs, &first, &last, err))) {
-		free(runs);
+	/* the newest run, not the list: every request that computes comes here */
+	if ((ret = store_run_newest(st, &ref, &any_run, err)) ||
+	    (ret = store_obs_range(st, farm_id, &nobs, &first, &last, err)))
 		return ret;
-	}
-	for (size_t i = 0; i < nruns; i++)
-		if (runs[i].is_forecast && runs[i].ref_time + delay_s > delivered) {
-			delivered = runs[i].ref_time + delay_s;
-			ref = runs[i].ref_time;
-		}
-	free(runs);
+	if (any_run)
+		delivered = ref + delay_s;
 	if (delivered != INT64_MIN)
 		snprintf(run, sizeof(run), "NWP run %s delivered at %s (delay %g h)",
 			 utc_format(ref, a), utc_format(delivered, b), (double)delay_s / UTC_HOUR);
@@ -890,6 +887,16 @@ enum wc_status forecast_get_or_issue(struct store *st, const char *farm_id,
 	if ((ret = forecaster_open(st, farm_id, &r->o, r->issued, r->issued, &fcr, err)) ||
 	    (ret = forecaster_get_or_issue(fcr, forecaster_first(fcr), out, err)))
 		goto cleanup;
+	if (fcr->fcfg.n_regional > 0) {
+		if (!(out->inputs = malloc((size_t)fcr->fcfg.n_regional * sizeof(*out->inputs)))) {
+			forecast_release(out);
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+		memcpy(out->inputs, fcr->fcfg.regional,
+		       (size_t)fcr->fcfg.n_regional * sizeof(*out->inputs));
+		out->ninputs = fcr->fcfg.n_regional;
+	}
 	if (r->store && forecast_store(st, out, 1, &serr))
 		log_warn("cannot store the forecast of '%s': %s", farm_id, serr.msg);
 cleanup:

@@ -98,6 +98,11 @@ struct forecast {
 	enum forecast_issued_rule issued_rule;
 	char issued_reason[256];	/* why this issue time */
 	char model_choice[192];		/* why this model ("requested", or auto's reason) */
+	/* the other farms whose data it read (the model's regional inputs), set by
+	 * forecast_get_or_issue so that a reply held in memory knows what makes it stale:
+	 * (ninputs) ids, malloc'd, NULL when none */
+	int ninputs;
+	char (*inputs)[FARM_ID_MAX + 1];
 };
 
 void forecast_release(struct forecast *fc);
@@ -196,7 +201,8 @@ enum wc_status forecast_request_set(struct forecast_request *r, const char *key,
 /*
  * Answer r for farm_id: forecaster_open and forecaster_get_or_issue at r->issued (or
  * the default issue time), then with r->store the forecast computed now is stored
- * (a store failure is logged and leaves out->stored false). *out as forecaster_issue.
+ * (a store failure is logged and leaves out->stored false). *out as forecaster_issue,
+ * with out->inputs set.
  */
 enum wc_status forecast_get_or_issue(struct store *st, const char *farm_id,
 				     const struct forecast_request *r, struct forecast *out,

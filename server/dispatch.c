@@ -523,16 +523,20 @@ const struct route *dispatch_route(struct request *req, struct reply *rep)
 		refuse_path(req, rep, allow);
 		return NULL;
 	}
-	for (size_t i = 0; i < nroutes; i++) {
-		size_t o = strlen(allow);
-
-		if (!match(routes[i].pattern, req->path, req->path_len, NULL, NULL))
-			continue;
-		snprintf(allow + o, sizeof(allow) - o, "%s%s", o ? ", " : "", routes[i].method);
-		if (!found && !strcmp(routes[i].method, req->method))
+	for (size_t i = 0; i < nroutes && !found; i++)
+		if (!strcmp(routes[i].method, req->method) &&
+		    match(routes[i].pattern, req->path, req->path_len, NULL, NULL))
 			found = &routes[i];
-	}
 	if (!found) {
+		/* the methods the path takes, for a 405 (not built on the way to a route:
+		 * that costs every request a formatting) */
+		for (size_t i = 0; i < nroutes; i++) {
+			size_t o = strlen(allow);
+
+			if (match(routes[i].pattern, req->path, req->path_len, NULL, NULL))
+				snprintf(allow + o, sizeof(allow) - o, "%s%s", o ? ", " : "",
+					 routes[i].method);
+		}
 		refuse_path(req, rep, allow);
 		return NULL;
 	}

@@ -12,6 +12,7 @@
 #include "data/ingest.h"
 #include "data/obs.h"
 #include "data/store.h"
+#include "server/cache.h"
 #include "server/handlers.h"
 
 void health_handler(struct request *req, struct reply *rep)
@@ -33,13 +34,23 @@ static void farms_csv(struct reply *rep, const struct farm *farms, size_t n)
 	dynbuf_release(&b);
 }
 
+/* The list is held in memory (server/cache.h) until a farm is added, changed or removed. */
 void farms_list_handler(struct request *req, struct reply *rep)
 {
+	static const char *const subjects[] = { STORE_SUBJECT_FARMS };
+	const char *key = request_wants_csv(req) ? "farms/csv" : "farms/json";
+	struct cache *c = server_cache(req->srv);
 	struct wc_error err = { 0 };
+	struct cache_stamp stamp;
+	struct held_body *b;
 	struct farm *farms;
 	json_t *arr;
 	size_t n;
 
+	if ((b = cache_get(c, key, &stamp))) {
+		reply_held(rep, b);
+		return;
+	}
 	if (store_farm_list(req->store, &farms, &n, &err)) {
 		reply_wc_error(rep, &err);
 		return;
@@ -53,6 +64,10 @@ void farms_list_handler(struct request *req, struct reply *rep)
 		reply_json(rep, 200, json_pack("{s:o}", "farms", arr));
 	}
 	free(farms);
+	if (rep->status == 200 && (b = reply_hold(rep))) {
+		cache_put(c, key, b, &stamp, subjects, 1, 0);
+		held_body_unref(b);
+	}
 }
 
 /* The background job: the farm's weather from the stored grids (ingest_farm_weather). */

@@ -30,6 +30,12 @@ void grids_list_handler(struct request *req, struct reply *rep);
 void job_get_handler(struct request *req, struct reply *rep);
 
 void farm_forecast_handler(struct request *req, struct reply *rep);
+/*
+ * The cache's warm function (server/cache.h; cls is the struct store): compute and hold
+ * the latest forecast, JSON and CSV, of every farm whose held one is missing or stale.
+ */
+struct cache_stamp;
+void forecast_warm(struct cache *c, const struct cache_stamp *stamp, void *cls);
 void farm_train_handler(struct request *req, struct reply *rep);
 
 #endif

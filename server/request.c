@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/utf8.h"
+#include "server/cache.h"
 
 const char *request_query(struct request *req, const char *key)
 {
@@ -43,6 +44,19 @@ json_t *request_json(struct request *req, struct reply *rep)
 			    "malformed JSON at line %d column %d: %s", jerr.line,
 			    jerr.column, jerr.text);
 	return v;
+}
+
+void reply_init(struct reply *rep, unsigned status)
+{
+	rep->status = status;
+	rep->held = NULL;
+	rep->json = NULL;
+	rep->text = NULL;
+	rep->text_len = 0;
+	rep->content_type = NULL;
+	rep->location[0] = '\0';
+	rep->nheaders = 0;
+	rep->allow[0] = '\0';
 }
 
 void reply_json(struct reply *rep, unsigned status, json_t *body)
@@ -127,10 +141,52 @@ void reply_wc_error(struct reply *rep, const struct wc_error *err)
 	reply_error(rep, status, name, "%s", wc_error_msg(err));
 }
 
+void reply_held(struct reply *rep, struct held_body *b)
+{
+	reply_release(rep);
+	/* the body's headers are the reply's: only those added later go beside them */
+	rep->nheaders = 0;
+	rep->location[0] = rep->allow[0] = '\0';
+	rep->status = b->status;
+	rep->held = b;
+}
+
+struct held_body *reply_hold(struct reply *rep)
+{
+	struct held_header h[REPLY_MAX_HEADERS];
+	struct held_body *b;
+	char *dumped = NULL;
+	const char *data = rep->text, *ctype = rep->content_type;
+	size_t len = rep->text_len;
+
+	if (rep->held)
+		return held_body_ref(rep->held);
+	if (!data) {
+		if (!rep->json || !(dumped = json_dumps(rep->json, REPLY_JSON_FLAGS)))
+			return NULL;
+		data = dumped;
+		len = strlen(dumped);
+		ctype = "application/json";
+	}
+	for (int i = 0; i < rep->nheaders; i++) {
+		h[i].name = rep->header[i].name;
+		h[i].value = rep->header[i].value;
+	}
+	b = held_body_new(rep->status, ctype ? ctype : "application/json", data, len, h,
+			  rep->nheaders);
+	free(dumped);
+	if (!b)
+		return NULL;
+	reply_held(rep, b);
+	return held_body_ref(b);
+}
+
 void reply_release(struct reply *rep)
 {
 	json_decref(rep->json);
 	free(rep->text);
+	held_body_unref(rep->held);
 	rep->json = NULL;
 	rep->text = NULL;
+	rep->held = NULL;
 }

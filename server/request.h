@@ -19,6 +19,8 @@
 
 struct MHD_Connection;
 struct server;
+struct cache;
+struct held_body;
 struct store;
 struct job_pool;
 struct conn_state;
@@ -44,8 +46,13 @@ enum route_scope {
 
 #define REPLY_MAX_HEADERS 6
 
+/* How a JSON reply is serialised (json_dumps flags), held or not. */
+#define REPLY_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+
 struct reply {
 	unsigned status;
+	struct held_body *held;	/* a reference; when set it is the whole reply (its status,
+				 * type, headers and bytes) and the fields below are unused */
 	json_t *json;		/* owned; sent when text is NULL */
 	char *text;		/* owned, malloc'd; sent as is with content_type */
 	size_t text_len;
@@ -154,6 +161,8 @@ struct request {
 
 /* Server-wide things a handler may use. */
 struct job_pool *server_jobs(struct server *srv);
+/* The server's held reply bodies (server/cache.h). */
+struct cache *server_cache(struct server *srv);
 const char *server_data_dir(struct server *srv);
 struct access_log *server_access_log(struct server *srv);	/* NULL: none */
 /* What GET /metrics shows beside the counters (server/metrics.h). */
@@ -169,6 +178,12 @@ bool server_authorize(struct request *req, const struct route *r, struct reply *
 /* The route table and its size (server/routes.c). */
 extern const struct route routes[];
 extern const size_t nroutes;
+
+/*
+ * An empty reply of `status`, without zeroing its header buffers (some 3 KB that most
+ * replies never touch: every request builds a few struct reply).
+ */
+void reply_init(struct reply *rep, unsigned status);
 
 /* Query argument or header value, NULL when absent. Owned by libmicrohttpd. */
 const char *request_query(struct request *req, const char *key);
@@ -204,6 +219,17 @@ void reply_error(struct reply *rep, unsigned status, const char *code, const cha
 	__attribute__((format(printf, 4, 5)));
 /* An error reply from a status record, picking the HTTP status that fits the code. */
 void reply_wc_error(struct reply *rep, const struct wc_error *err);
+/*
+ * Reply with the held body b (the reference is taken over): its status, content type,
+ * headers and bytes; headers added to rep afterwards are sent beside its own.
+ */
+void reply_held(struct reply *rep, struct held_body *b);
+/*
+ * Serialise rep (JSON or text, its status, content type and reply_header headers) into a
+ * held body: rep then sends that body, and the caller gets a reference of its own to
+ * hold (cache_put, then held_body_unref). NULL, rep unchanged, when out of memory.
+ */
+struct held_body *reply_hold(struct reply *rep);
 /* Free what rep owns (its JSON and text); rep can be filled again. */
 void reply_release(struct reply *rep);
 

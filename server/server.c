@@ -41,7 +41,9 @@
 #include "server/access_log.h"
 #include "server/auth.h"
 #include "server/conn_guard.h"
+#include "server/cache.h"
 #include "server/dispatch.h"
+#include "server/handlers.h"
 #include "server/jobs.h"
 #include "server/metrics.h"
 #include "server/request.h"
@@ -66,11 +68,17 @@ struct server {
 	_Atomic uint32_t next_id;	/* request ids: id_prefix, then this counter */
 	uint32_t id_prefix;
 	char *tls_cert, *tls_key;	/* PEM text: libmicrohttpd reads it at start */
+	struct cache *cache;
 };
 
 struct job_pool *server_jobs(struct server *srv)
 {
 	return srv->jobs;
+}
+
+struct cache *server_cache(struct server *srv)
+{
+	return srv->cache;
 }
 
 const char *server_data_dir(struct server *srv)
@@ -117,6 +125,8 @@ void server_config_init(struct server_config *cfg)
 	cfg->metrics_auth = false;
 	cfg->tls_cert = cfg->tls_key = NULL;
 	cfg->access_log = NULL;
+	cfg->cache_bytes = (size_t)SERVER_CACHE_MB_DEFAULT << 20;
+	cfg->cache_poll_ms = 100;
 }
 
 /* ---- libmicrohttpd callbacks ---- */
@@ -129,6 +139,28 @@ void server_config_init(struct server_config *cfg)
  */
 #define DISCARD_MAX (64 * 1024)
 
+/* A held body's response is done with: drop the reference it kept. */
+static void held_done(void *cls)
+{
+	held_body_unref(cls);
+}
+
+/* The response of a held body: its bytes shared, not copied, alive while it is sent. */
+static struct MHD_Response *held_response(struct held_body *b)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		b->len, (void *)b->data, held_done, b);
+
+	if (!resp) {
+		held_body_unref(b);
+		return NULL;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, b->content_type);
+	for (int i = 0; i < b->nheaders; i++)
+		MHD_add_response_header(resp, b->headers[i].name, b->headers[i].value);
+	return resp;
+}
+
 static MHD_Result_t send_reply(struct request *req, struct reply *rep)
 {
 	struct MHD_Connection *conn = req->conn;
@@ -138,10 +170,17 @@ static MHD_Result_t send_reply(struct request *req, struct reply *rep)
 	size_t len = rep->text_len;
 	const char *ctype = rep->content_type;
 
+	if (rep->held) {
+		len = rep->held->len;
+		resp = held_response(rep->held);
+		rep->held = NULL;	/* the response's now */
+		if (!resp)
+			return MHD_NO;
+		goto headers;
+	}
 	if (!body) {
 		if (rep->json) {
-			body = json_dumps(rep->json, JSON_COMPACT | JSON_PRESERVE_ORDER |
-							     JSON_REAL_PRECISION(10));
+			body = json_dumps(rep->json, REPLY_JSON_FLAGS);
 			if (body) {
 				len = strlen(body);
 				body[len] = '\0';
@@ -165,6 +204,7 @@ static MHD_Result_t send_reply(struct request *req, struct reply *rep)
 	if (body && rep->status != 204)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 					ctype ? ctype : "application/json");
+headers:
 	if (rep->allow[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
 	if (rep->location[0])
@@ -177,7 +217,7 @@ static MHD_Result_t send_reply(struct request *req, struct reply *rep)
 	MHD_destroy_response(resp);
 	if (ret == MHD_YES) {
 		req->status = rep->status;
-		req->bytes_out = body ? len : 0;
+		req->bytes_out = len;
 		conn_guard_set(req->srv->guard, req->conn_state, CONN_REPLY, metrics_now_ns(),
 			       req->bytes_out);
 	}
@@ -247,9 +287,11 @@ static int upload_open(struct request *req, struct reply *rep)
  */
 static bool sniff(struct request *req, const char *data, size_t n, bool last)
 {
-	struct reply rep = { .status = 200 };
+	struct reply rep;
 	enum body_verdict v = BODY_REFUSE;
 	size_t take;
+
+	reply_init(&rep, 200);
 
 	if (!req->head && !(req->head = malloc(ROUTE_SNIFF_MAX))) {
 		reply_error(&rep, 503, "unavailable", "out of memory; try again later");
@@ -425,11 +467,12 @@ static void request_id(struct request *req)
 static MHD_Result_t request_start(struct request *req, const char *method,
 				  const char *version)
 {
-	struct reply rep = { .status = 200 };
+	struct reply rep;
 	const struct route *r;
 	const char *clen;
 	char shown[128];
 
+	reply_init(&rep, 200);
 	/* in flight from here (server_stop waits for these), not while headers trickle in */
 	atomic_fetch_add(&req->srv->inflight, 1);
 	req->started = true;
@@ -463,10 +506,11 @@ static MHD_Result_t answer(void *cls, struct MHD_Connection *conn, const char *u
 			   size_t *upload_data_size, void **con_cls)
 {
 	struct request *req = *con_cls;
-	struct reply rep = { .status = 200 };
+	struct reply rep;
 
 	if (!req)
 		return MHD_NO;
+	reply_init(&rep, 200);
 	if (!req->started)
 		return request_start(req, method, version);
 	if (*upload_data_size) {
@@ -703,6 +747,7 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
 /* Free what server_start made (the daemon is stopped, the jobs joined). */
 static void server_free(struct server *srv)
 {
+	cache_free(srv->cache);		/* stops its warm thread before the store goes */
 	conn_guard_stop(srv->guard);
 	access_log_close(srv->log);
 	auth_free(srv->auth);
@@ -741,7 +786,8 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 	if ((ret = check_config(cfg, srv, err)) ||
 	    (cfg->auth && (ret = auth_start(&srv->auth, store, err))) ||
 	    (ret = access_log_open(&srv->log, cfg->access_log, err)) ||
-	    (ret = conn_guard_start(&srv->guard, cfg->connection_timeout_s, srv->log, err))) {
+	    (ret = conn_guard_start(&srv->guard, cfg->connection_timeout_s, srv->log, err)) ||
+	    (ret = cache_new(store, cfg->cache_bytes, &srv->cache, err))) {
 		server_free(srv);
 		return ret;
 	}
@@ -803,6 +849,11 @@ enum wc_status server_start(const struct server_config *cfg, struct store *store
 	access_log_event(srv->log, "start",
 			 json_pack("{s:s,s:i,s:b,s:b}", "listen", cfg->listen, "port",
 				   (int)srv->port, "tls", srv->tls_cert != NULL, "auth", cfg->auth));
+	if (cfg->cache_bytes &&
+	    (ret = cache_warm_start(srv->cache, forecast_warm, store, cfg->cache_poll_ms, err))) {
+		server_stop(srv);
+		return ret;
+	}
 	*out = srv;
 	return WC_OK;
 }
@@ -880,8 +931,10 @@ void server_reload(struct server *srv)
 	auth_reload(srv->auth);
 	if (access_log_reopen(srv->log, &err))
 		log_error("%s", wc_error_msg(&err));
-	/* NEEDSWORK: held reply bodies (server/cache.c) are dropped here when they land */
+	/* settings may have changed under the held replies: drop them all */
+	if (store_gen_bump(srv->store, STORE_SUBJECT_NWP, &err))
+		log_error("cannot drop the held replies: %s", wc_error_msg(&err));
 	log_info("reloaded: API tokens are read again at the next request, access log "
-		 "reopened");
+		 "reopened, held replies dropped");
 	access_log_event(srv->log, "reload", NULL);
 }

@@ -36,12 +36,18 @@ struct server_config {
 	const char *tls_cert;		/* PEM files: HTTPS when both are set */
 	const char *tls_key;
 	const char *access_log;		/* FILE, "-" (standard output) or "off" (NULL) */
+	size_t cache_bytes;		/* budget of held reply bodies; 0 holds none */
+	unsigned cache_poll_ms;		/* how often to look for other processes' changes */
 };
+
+#define SERVER_CACHE_MB_DEFAULT 64
+#define SERVER_CACHE_MB_MAX (64 * 1024)
 
 /*
  * Defaults: 127.0.0.1:8080, 4 threads, 256 connections, 128 per address, 30 s, 64 KiB
  * per connection, 256 MiB of bodies, 30 s grace, 2 GiB uploads, 2 job workers, 64
- * queued jobs, auth on, /metrics open, no TLS, no access log.
+ * queued jobs, auth on, /metrics open, no TLS, no access log, 64 MiB of held reply
+ * bodies (docs/serving.md), looking for other processes' changes every 100 ms.
  */
 void server_config_init(struct server_config *cfg);
 

@@ -28,7 +28,9 @@ static struct server *srv;
 static unsigned port;
 static char logpath[4200];
 
-static void serve(void)
+/* cache_bytes: the held-reply budget (0: none, so no forecast is computed in the
+ * background and every computation counted is a request's) */
+static void serve_with(size_t cache_bytes)
 {
 	struct server_config cfg;
 	struct wc_error err = { 0 };
@@ -37,10 +39,19 @@ static void serve(void)
 	server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
 	cfg.threads = 2;
+	cfg.cache_bytes = cache_bytes;
 	snprintf(logpath, sizeof(logpath), "%s/access.log", dir);
 	cfg.access_log = logpath;
 	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
 	port = server_port(srv);
+}
+
+static void serve(void)
+{
+	struct server_config cfg;
+
+	server_config_init(&cfg);
+	serve_with(cfg.cache_bytes);
 }
 
 static void setup(void)
@@ -184,7 +195,7 @@ Test(metrics_store, figures_forecast_time_and_ages, .timeout = 120)
 	double db = 0;
 
 	st = fxr_store(&dir, 6, 1);
-	serve();
+	serve_with(0);
 	get("/v1/farms/alpha/forecast?issued=2026-01-05T05:00:00Z&horizon=6", 200);
 	m = scrape();
 	cr_assert_eq(value(m, "windcast_forecast_compute_seconds_count"), 1, "%s",
