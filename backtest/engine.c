@@ -51,6 +51,8 @@ void backtest_options_init(struct backtest_options *o)
 	o->from = o->to = INT64_MIN;
 	o->issue_hours = 1u << 0 | 1u << 12;
 	o->retrain = BACKTEST_RETRAIN_MONTHLY;
+	o->warm_epochs = BACKTEST_WARM_EPOCHS;
+	o->warm_patience = BACKTEST_WARM_PATIENCE;
 	forecast_options_init(&o->fo);
 	snprintf(o->model, sizeof(o->model), "auto");
 	o->fo.model = o->model;
@@ -284,6 +286,8 @@ enum wc_status backtest_set(struct backtest_options *o, const char *key, const c
 		o->retrain_set = true;
 		if (value && !strcmp(value, "monthly")) {
 			o->retrain = BACKTEST_RETRAIN_MONTHLY;
+	o->warm_epochs = BACKTEST_WARM_EPOCHS;
+	o->warm_patience = BACKTEST_WARM_PATIENCE;
 			return WC_OK;
 		}
 		if (value && !strcmp(value, "never")) {
@@ -318,6 +322,27 @@ enum wc_status backtest_set(struct backtest_options *o, const char *key, const c
 	}
 	if (!strcmp(key, "train_args"))
 		return set_train_args(o, value ? value : "", err);
+	if (!strcmp(key, "warm_start")) {
+		o->warm_start = true;
+		return WC_OK;
+	}
+	if (!strcmp(key, "warm_epochs") || !strcmp(key, "warm_patience")) {
+		bool epochs = !strcmp(key, "warm_epochs");
+
+		v = value ? strtol(value, &end, 10) : 0;
+		if (!value || end == value || *end || v < 1 || v > (epochs ? 10000 : 1000) ||
+		    !(value[0] >= '0' && value[0] <= '9'))
+			return wc_error_set(err, WC_EINVAL, "use 1..%d", epochs ? 10000 : 1000);
+		*(epochs ? &o->warm_epochs : &o->warm_patience) = (int)v;
+		return WC_OK;
+	}
+	if (!strcmp(key, "portfolio") || !strcmp(key, "price") || !strcmp(key, "psi_plus") ||
+	    !strcmp(key, "psi_minus") || !strcmp(key, "prices"))
+		return wc_error_set(err, WC_EUNSUPPORTED,
+				    "%s needs the trading module (issue 12), which this build "
+				    "lacks",
+				    !strcmp(key, "portfolio") ? "a portfolio's backtest"
+							      : "the value of commitments");
 	return wc_error_set(err, WC_EINVAL, "unknown backtest option '%s'", key);
 }
 
@@ -477,6 +502,14 @@ static enum wc_status check_options(const struct backtest_options *o, bool basel
 	if (o->fo.model_version > 0 && o->retrain != BACKTEST_RETRAIN_NEVER)
 		return wc_error_set(err, WC_EINVAL, "--model-version goes with --retrain never "
 						    "(the stored model to replay)");
+	if (o->warm_start && (baseline || o->retrain == BACKTEST_RETRAIN_NEVER))
+		return wc_error_set(err, WC_EINVAL, "--warm-start goes with a model trained by "
+						    "the backtest (--model nn or auto, --retrain "
+						    "monthly or <N>d)");
+	if (!o->warm_start && (o->warm_epochs != BACKTEST_WARM_EPOCHS ||
+			       o->warm_patience != BACKTEST_WARM_PATIENCE))
+		return wc_error_set(err, WC_EINVAL, "--warm-epochs and --warm-patience go with "
+						    "--warm-start");
 	if (o->allow_leak && o->retrain != BACKTEST_RETRAIN_NEVER)
 		return wc_error_set(err, WC_EINVAL, "--allow-leak goes with --retrain never: "
 						    "the models the backtest trains see nothing "
@@ -889,21 +922,32 @@ static json_t *time_json(int64_t t)
 /* Train the group at retrain time R for the issue times [a, b); the record goes to
  * run.retrains. m gets the models (nm of them); why says why there are none. */
 static void train_window(struct run *r, struct train_request *tr, int64_t R, size_t a,
-			 size_t b, const size_t *idx, int n, struct farm_model **m, int *nm,
-			 char *why, size_t whylen)
+			 size_t b, const size_t *idx, int n, const struct farm_model *prev,
+			 struct farm_model **m, int *nm, char *why, size_t whylen)
 {
+	const struct backtest_options *o = r->o;
+	struct train_request wr = *tr;
 	struct wc_error e = { 0 };
 	json_t *rec = json_object(), *farms = json_array(), *models = json_array();
 	char t[UTC_ISO_LEN];
+	bool warm = o->warm_start && prev;
 
 	utc_format(R, t);
 	if (tr->n_pool)
-		progress(r, "training", "a pool of %d farms on data before %s", tr->n_pool, t);
+		progress(r, "training", "a pool of %d farms on data before %s%s", tr->n_pool, t,
+			 warm ? " (warm start)" : "");
 	else
-		progress(r, "training", "farm '%s' on data before %s", tr->farm, t);
-	tr->o.to = R;
+		progress(r, "training", "farm '%s' on data before %s%s", tr->farm, t,
+			 warm ? " (warm start)" : "");
+	wr.o.to = R;
+	if (warm) {
+		/* from the previous window's weights, for fewer epochs */
+		wr.o.nn.warm = prev->nn;
+		wr.o.nn.epochs = o->warm_epochs;
+		wr.o.nn.patience = o->warm_patience;
+	}
 	*nm = 0;
-	if (train_request_train(tr, r->st, m, nm, &e)) {
+	if (train_request_train(&wr, r->st, m, nm, &e)) {
 		snprintf(why, whylen, "no model could be trained on data before %s: %s", t,
 			 wc_error_msg(&e));
 		log_warn("backtest: %s", why);
@@ -926,6 +970,7 @@ static void train_window(struct run *r, struct train_request *tr, int64_t R, siz
 	json_object_set_new(rec, "issue_times", json_integer((json_int_t)(b - a)));
 	json_object_set_new(rec, "farms", farms);
 	json_object_set_new(rec, "pool", json_boolean(tr->n_pool > 0));
+	json_object_set_new(rec, "warm_start", json_boolean(warm));
 	json_object_set_new(rec, "status", json_string(*nm ? "trained" : "failed"));
 	json_object_set_new(rec, "error", *nm ? json_null() : json_string(wc_error_msg(&e)));
 	json_object_set_new(rec, "models", models);
@@ -940,10 +985,10 @@ static enum wc_status run_group(struct run *r, const size_t *idx, int n, struct 
 				struct wc_error *err)
 {
 	struct farm_state *fs = calloc((size_t)n, sizeof(*fs));
-	struct farm_model *m[FEAT_MAX_REGIONAL] = { 0 };
+	struct farm_model *m[FEAT_MAX_REGIONAL] = { 0 }, *prev[FEAT_MAX_REGIONAL] = { 0 };
 	enum wc_status ret = WC_OK;
 	size_t a = 0;
-	int nm = 0;
+	int nm = 0, nprev = 0;
 
 	if (!fs)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
@@ -961,7 +1006,8 @@ static enum wc_status run_group(struct run *r, const size_t *idx, int n, struct 
 		while (b < r->nissues && retrain_time(r, r->issues[b]) == R)
 			b++;
 		if (tr) {
-			train_window(r, tr, R, a, b, idx, n, m, &nm, why, sizeof(why));
+			train_window(r, tr, R, a, b, idx, n, nprev ? prev[0] : NULL, m, &nm, why,
+				     sizeof(why));
 			utc_format(R, to);
 		}
 		for (int k = 0; k < n && !stopping(r); k++) {
@@ -973,10 +1019,17 @@ static enum wc_status run_group(struct run *r, const size_t *idx, int n, struct 
 				utc_format(model_obs_to(fm, &known), to);
 			run_window(r, &fs[k], fm, why, a, b, to);
 		}
-		train_models_free(m, nm);
-		nm = 0;
+		/* the window's models start the next window's training (warm start); a
+		 * window that could not train leaves the last ones that could */
+		if (nm) {
+			train_models_free(prev, nprev);
+			memcpy(prev, m, (size_t)nm * sizeof(*m));
+			nprev = nm;
+			nm = 0;
+		}
 		a = b;
 	}
+	train_models_free(prev, nprev);
 	for (int k = 0; k < n; k++)
 		farm_state_release(&fs[k]);
 	free(fs);

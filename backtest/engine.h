@@ -63,6 +63,8 @@
 #define BACKTEST_TRAIN_ARGS_MAX 4096	/* bytes of the training options' text */
 #define BACKTEST_ISSUED_FILE_MAX ((size_t)16 << 20)	/* bytes of an issue-time file */
 #define BACKTEST_MAX_FAILURES 100	/* failed forecasts listed in metrics.json */
+#define BACKTEST_WARM_EPOCHS 10		/* a warm-started retraining's epochs, at most */
+#define BACKTEST_WARM_PATIENCE 2	/* and its early-stopping patience */
 
 enum backtest_retrain { BACKTEST_RETRAIN_DAYS, BACKTEST_RETRAIN_MONTHLY,
 			BACKTEST_RETRAIN_NEVER };
@@ -99,6 +101,10 @@ struct backtest_options {
 	struct train_request train;	/* the training options; --pool and --regional too */
 	char train_args[BACKTEST_TRAIN_ARGS_MAX];	/* as given */
 	bool allow_leak;
+	bool warm_start;		/* each retraining starts from the previous model's
+					 * weights (nn_config.warm), for warm_epochs at most
+					 * with early stopping after warm_patience */
+	int warm_epochs, warm_patience;
 	const char *out;		/* the output directory */
 	const char *version;		/* windcast's, for the files */
 	const json_t *argv;		/* borrowed, may be NULL: the command line, recorded */
@@ -121,7 +127,10 @@ void backtest_options_release(struct backtest_options *o);
  * 1..3650 days), "model" (auto, nn, persistence, climatology, powercurve),
  * "model_version" (1..; with retrain never), "point" (median or mean), "train_args"
  * (`windcast train`'s options as one string: "--ensemble 8 --pool all --regional all";
- * --to is the backtest's own), "allow_leak" (value ignored). On a bad value WC_EINVAL
+ * --to is the backtest's own), "allow_leak" and "warm_start" (value ignored),
+ * "warm_epochs" (1..10000), "warm_patience" (1..1000); "portfolio", "price",
+ * "psi_plus", "psi_minus" and "prices" are WC_EUNSUPPORTED until the trading module
+ * (issue 12) is in the build. On a bad value WC_EINVAL
  * with err->msg the hint ("use ..."), for the caller to name the option as its user
  * wrote it; an unreadable issue-time file is WC_EIO; an unknown key WC_EINVAL.
  */
@@ -146,8 +155,8 @@ void backtest_result_release(struct backtest_result *res);
  * were written, or nothing was because *stop was set (res->interrupted); WC_EINVAL for
  * options that do not fit together or the store (no period nor issue-time file, from
  * after to, no issue time in the period, a farm of the subject outside the training
- * pool, --to in the training options, a stored model read later data: err names the
- * option); WC_ENOTFOUND for an unknown farm or, with retrain never, a farm without a
+ * pool, --to in the training options, a stored model read later data, an unknown
+ * farm: err names the option); WC_ENOTFOUND with retrain never for a farm without a
  * stored model; WC_ENODATA when not one forecast of the model could be made (the first
  * failure's reason); WC_EIO when the files cannot be written.
  */

@@ -28,7 +28,8 @@ static const char backtest_usage[] =
 	"                         [--horizon H] [--retrain monthly|<N>d|never]\n"
 	"                         [--model auto|nn|persistence|climatology|powercurve]\n"
 	"                         [--train-args 'OPTIONS'] [--model-version N] [--allow-leak]\n"
-	"                         [--point median|mean]\n"
+	"                         [--point median|mean] [--warm-start [--warm-epochs N]\n"
+	"                         [--warm-patience N]]\n"
 	"\n"
 	"Replay the forecaster over a period of history, as it would have run: at each\n"
 	"retrain time a model is trained on what was observed before it, and every forecast\n"
@@ -60,6 +61,12 @@ static const char backtest_usage[] =
 	"                     mark every output a hindcast\n"
 	"  --point P          the model's point forecast: median or mean (default: the\n"
 	"                     model's own)\n"
+	"  --warm-start       each retraining after the first starts from the previous\n"
+	"                     model's weights and runs at most --warm-epochs N (10) epochs,\n"
+	"                     stopping after --warm-patience N (2) without a better\n"
+	"                     validation loss\n"
+	"  --portfolio P, --price X, --psi-plus X, --psi-minus X, --prices FILE\n"
+	"                     need the trading module (issue 12): refused in this build\n"
 	"  --out DIR          where to write the three files (created)\n"
 	"\n"
 	"Progress goes to stderr (a bar on a terminal; -q for none). Ctrl-C stops at the next\n"
@@ -77,7 +84,11 @@ static const struct {
 	{ 'H', "--horizon", "horizon" },	{ 'r', "--retrain", "retrain" },
 	{ 'm', "--model", "model" },		{ 'v', "--model-version", "model_version" },
 	{ 't', "--train-args", "train_args" },	{ 'L', "--allow-leak", "allow_leak" },
-	{ 'p', "--point", "point" },
+	{ 'p', "--point", "point" },		{ 'w', "--warm-start", "warm_start" },
+	{ 'E', "--warm-epochs", "warm_epochs" }, { 'P', "--warm-patience", "warm_patience" },
+	{ 'O', "--portfolio", "portfolio" },	{ 'R', "--price", "price" },
+	{ 'S', "--psi-plus", "psi_plus" },	{ 'M', "--psi-minus", "psi_minus" },
+	{ 'C', "--prices", "prices" },
 };
 
 static int parse_args(int argc, char **argv, struct backtest_options *o)
@@ -96,6 +107,14 @@ static int parse_args(int argc, char **argv, struct backtest_options *o)
 		{ "train-args", required_argument, NULL, 't' },
 		{ "allow-leak", no_argument, NULL, 'L' },
 		{ "point", required_argument, NULL, 'p' },
+		{ "warm-start", no_argument, NULL, 'w' },
+		{ "warm-epochs", required_argument, NULL, 'E' },
+		{ "warm-patience", required_argument, NULL, 'P' },
+		{ "portfolio", required_argument, NULL, 'O' },
+		{ "price", required_argument, NULL, 'R' },
+		{ "psi-plus", required_argument, NULL, 'S' },
+		{ "psi-minus", required_argument, NULL, 'M' },
+		{ "prices", required_argument, NULL, 'C' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -117,6 +136,10 @@ static int parse_args(int argc, char **argv, struct backtest_options *o)
 			if (rc == WC_EIO) {
 				cmd_error("backtest", "%s", err.msg);
 				return CMD_FAIL;
+			}
+			if (rc == WC_EUNSUPPORTED) {
+				cmd_error("backtest", "option '%s': %s", options[k].opt, err.msg);
+				return CMD_USAGE;
 			}
 			if (rc)
 				return c == 'i' && strchr(err.msg, '\'')

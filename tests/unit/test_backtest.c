@@ -176,6 +176,96 @@ Test(backtest_scores, running_sums_equal_plain_loops)
 	cr_assert(isnan(qmetrics_crps(&(struct qmetrics){ .nq = 3 })));
 }
 
+/* ---- warm start ------------------------------------------------------------------ */
+
+enum { WN = 2000, WF = 4 };
+
+/* Rows y = sigmoid-ish of x with noise, fixed seed. */
+static void warm_data(float *X, float *Y)
+{
+	uint64_t s = 11;
+
+	for (int i = 0; i < WN; i++) {
+		double acc = 0;
+
+		for (int f = 0; f < WF; f++) {
+			s = s * 6364136223846793005ull + 1442695040888963407ull;
+			X[i * WF + f] = (float)((double)(s >> 11) / 9007199254740992.0 * 4 - 2);
+			acc += (f + 1) * 0.2 * X[i * WF + f];
+		}
+		Y[i] = (float)(1 / (1 + exp(-acc)));
+	}
+}
+
+static float max_diff(const struct nn_model *a, const struct nn_model *b, const float *X)
+{
+	static float qa[WN * 32], qb[WN * 32];
+	struct nn_workspace wa, wb;
+	struct wc_error err = { 0 };
+	float d = 0;
+
+	cr_assert_eq(nn_workspace_init(&wa, a, 256, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(nn_workspace_init(&wb, b, 256, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(nn_model_predict(a, &wa, X, WN, qa, &err), WC_OK);
+	cr_assert_eq(nn_model_predict(b, &wb, X, WN, qb, &err), WC_OK);
+	for (int i = 0; i < WN * a->n_outputs; i++)
+		d = fabsf(qa[i] - qb[i]) > d ? fabsf(qa[i] - qb[i]) : d;
+	nn_workspace_release(&wa);
+	nn_workspace_release(&wb);
+	return d;
+}
+
+/*
+ * A warm start begins at the given model: one epoch at a tiny learning rate stays within
+ * 1e-3 of it (a cold start with the same settings is far from it) and keeps its
+ * standardisation; a model that does not fit is ignored (bit-identical to a cold start).
+ */
+Test(backtest_warm, starts_from_the_given_weights)
+{
+	static float X[WN * WF], Y[WN];
+	struct nn_data d = { .X = X, .Y = Y, .n_rows = WN, .n_features = WF, .n_targets = 1,
+			     .split = WN * 4 / 5 };
+	struct nn_config c;
+	struct nn_model *m1, *warm, *cold, *other, *cold2;
+	struct wc_error err = { 0 };
+	float dw, dc;
+
+	warm_data(X, Y);
+	nn_config_default(&c);
+	c.hidden[0] = c.hidden[1] = 16;
+	c.n_members = 2;
+	c.epochs = 8;
+	c.progress = 0;
+	cr_assert_eq(nn_model_train(&c, &d, &m1, &err), WC_OK, "%s", err.msg);
+	c.epochs = 1;
+	c.lr = 1e-7f;
+	c.warm = m1;
+	cr_assert_eq(nn_model_train(&c, &d, &warm, &err), WC_OK, "%s", err.msg);
+	c.warm = NULL;
+	cr_assert_eq(nn_model_train(&c, &d, &cold, &err), WC_OK, "%s", err.msg);
+	dw = max_diff(m1, warm, X);
+	dc = max_diff(m1, cold, X);
+	cr_log_info("warm start: max |q - q0| %.2e after one tiny epoch (cold start %.2e)", dw,
+		    dc);
+	cr_assert_lt(dw, 1e-3f);
+	cr_assert_gt(dc, 0.05f);
+	cr_assert(!memcmp(warm->mean, m1->mean, WF * sizeof(float)) &&
+		  !memcmp(warm->std, m1->std, WF * sizeof(float)));
+	/* another shape: a cold start, the same bytes as without the warm model */
+	c.hidden[0] = 8;
+	c.warm = m1;
+	cr_assert_eq(nn_model_train(&c, &d, &other, &err), WC_OK, "%s", err.msg);
+	c.warm = NULL;
+	cr_assert_eq(nn_model_train(&c, &d, &cold2, &err), WC_OK, "%s", err.msg);
+	cr_assert(!memcmp(other->member[0].params, cold2->member[0].params,
+			  other->member[0].n_params * sizeof(float)));
+	nn_model_free(m1);
+	nn_model_free(warm);
+	nn_model_free(cold);
+	nn_model_free(other);
+	nn_model_free(cold2);
+}
+
 /* ---- options ----------------------------------------------------------------------- */
 
 static char *write_tmp(const char *dir, const char *name, const char *text)
@@ -907,6 +997,17 @@ Test(backtest_cli, bad_usage_names_the_option, .timeout = 120)
 		{ "--farm f1 --out", "option '--out' needs a value", 2 },
 		{ "--farm f1 --from 2026-01-21 --to 2026-01-22 --retrain never --model nn --out o",
 		  "no trained model of farm 'f1'", 1 },
+		{ "--farm f1 --from 2026-01-21 --to 2026-01-22 --model persistence --warm-start "
+		  "--out o",
+		  "--warm-start goes with a model trained by the backtest", 2 },
+		{ "--farm f1 --from 2026-01-21 --to 2026-01-22 --warm-epochs 5 --out o",
+		  "--warm-epochs and --warm-patience go with --warm-start", 2 },
+		{ "--farm f1 --warm-patience 0 --out o", "invalid --warm-patience '0': use 1..1000",
+		  2 },
+		{ "--portfolio p --from 2026-01-21 --to 2026-01-22 --out o",
+		  "option '--portfolio': a portfolio's backtest needs the trading module", 2 },
+		{ "--farm f1 --price 50 --out o",
+		  "option '--price': the value of commitments needs the trading module", 2 },
 	};
 
 	cr_assert_eq(tu_cli(NULL, NULL, NULL, "--data '%s/data' farm add --id f1 --name F "
