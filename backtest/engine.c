@@ -956,6 +956,17 @@ static void train_window(struct run *r, struct train_request *tr, int64_t R, siz
 	r->res->trainings++;
 	for (int k = 0; k < n; k++)
 		json_array_append_new(farms, json_string(r->farms[idx[k]]));
+	/* the network's epochs, member by member (a pool's farms share it) */
+	if (*nm) {
+		json_t *run = json_array(), *best = json_array();
+
+		for (int k = 0; k < m[0]->nn->n_members; k++) {
+			json_array_append_new(run, json_integer(m[0]->nn->info.member[k].epochs_run));
+			json_array_append_new(best, json_integer(m[0]->nn->info.member[k].best_epoch));
+		}
+		json_object_set_new(rec, "epochs_run", run);
+		json_object_set_new(rec, "best_epoch", best);
+	}
 	for (int k = 0; k < *nm; k++) {
 		char x[UTC_ISO_LEN];
 

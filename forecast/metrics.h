@@ -79,7 +79,8 @@ double quantile_sorted(const float *v, size_t n, double tau);
  */
 double quantile_mean(const float *taus, const float *q, int nq);
 
-/* Sort n floats ascending (NaNs must have been removed). */
+/* Sort n floats ascending (NaNs must have been removed), stably: -0 and +0 are equal and
+ * keep their order, as glibc's qsort (a merge sort) keeps them. */
 void sort_floats(float *v, size_t n);
 
 #endif

@@ -176,6 +176,42 @@ Test(backtest_scores, running_sums_equal_plain_loops)
 	cr_assert(isnan(qmetrics_crps(&(struct qmetrics){ .nq = 3 })));
 }
 
+static int cmp_f(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* sort_floats gives the bytes glibc's stable qsort gives, -0 and +0 in their order. */
+Test(backtest_scores, sort_floats_equals_qsort_bytes)
+{
+	static const size_t sizes[] = { 0, 1, 5, 63, 64, 65, 1000, 8760 };
+	uint64_t s = 3;
+
+	for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
+		size_t n = sizes[t];
+		float *a = malloc((n ? n : 1) * sizeof(float)), *b = malloc((n ? n : 1) * sizeof(float));
+
+		for (size_t i = 0; i < n; i++) {
+			s = s * 6364136223846793005ull + 1442695040888963407ull;
+			switch (s >> 61) {
+			case 0: a[i] = 0.0f; break;
+			case 1: a[i] = -0.0f; break;
+			case 2: a[i] = (float)(s >> 40 & 7) - 3;	/* repeats */
+				break;
+			default: a[i] = (float)((double)(int64_t)(s >> 11) / 1e12 - 4e3);
+			}
+		}
+		memcpy(b, a, n * sizeof(float));
+		sort_floats(a, n);
+		qsort(b, n, sizeof(float), cmp_f);
+		cr_assert(!memcmp(a, b, n * sizeof(float)), "n = %zu: not qsort's bytes", n);
+		free(a);
+		free(b);
+	}
+}
+
 /* ---- warm start ------------------------------------------------------------------ */
 
 enum { WN = 2000, WF = 4 };
