@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backtest/outfile.h"
 #include "common/dynbuf.h"
 #include "common/log.h"
 #include "common/sha256.h"
@@ -31,7 +32,6 @@
 #include "data/obs.h"
 #include "forecast/model.h"
 
-#define JSON_FILE_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
 #define CSV_MAX ((size_t)64 << 20)	/* bytes of one farm's CSV (about 300,000 leads) */
 #define MOVE_SUFFIX_MAX 1000		/* name.1 .. name.999 in processed/ or rejected/ */
 
@@ -247,159 +247,6 @@ void batch_lock_release(struct batch_lock *lk)
 	lk->fd = -1;
 }
 
-/* ---- files ------------------------------------------------------------------------ */
-
-static enum wc_status fsync_dir(const char *dir, struct wc_error *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = fd < 0 ? -1 : fsync(fd);
-	int e = errno;
-
-	if (fd >= 0)
-		close(fd);
-	if (rc)
-		return wc_error_set(err, WC_EIO, "cannot sync directory '%s': %s", dir,
-				    strerror(e));
-	return WC_OK;
-}
-
-/* mkdir -p of a directory (the last component included). */
-static enum wc_status make_dirs(const char *dir, struct wc_error *err)
-{
-	char path[BATCH_PATH_MAX];
-	size_t len = strlen(dir);
-
-	if (len >= sizeof(path))
-		return wc_error_set(err, WC_EINVAL, "path '%s' is too long", dir);
-	memcpy(path, dir, len + 1);
-	for (char *p = path + 1; ; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(path, 0755) && errno != EEXIST)
-				return wc_error_set(err, WC_EIO, "cannot create directory '%s': %s",
-						    path, strerror(errno));
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	{
-		struct stat sb;
-
-		if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
-			return wc_error_set(err, WC_EIO, "'%s' is not a directory", dir);
-	}
-	return WC_OK;
-}
-
-/*
- * The temporary name of dir/base: ".<base>.tmp.<host>.<pid>" in the same directory, so
- * that shards on several hosts writing into one shared directory never share one. A
- * batch killed mid-write leaves it behind; readers ignore names starting with '.'.
- */
-static void tmp_name(const char *dir, const char *base, char *buf, size_t len)
-{
-	char host[64] = "";
-
-	if (gethostname(host, sizeof(host) - 1) || !host[0] || strchr(host, '/'))
-		snprintf(host, sizeof(host), "host");
-	snprintf(buf, len, "%s/.%s.tmp.%s.%ld", dir, base, host, (long)getpid());
-}
-
-/*
- * Make dir/base appear atomically from the complete file `tmp` (in dir): fsync it, hash
- * it, rename it, fsync the directory. rec (may be NULL) gets "bytes" and "sha256". On
- * failure tmp is removed.
- */
-static enum wc_status file_publish(const char *dir, const char *base, const char *tmp,
-				   json_t *rec, struct wc_error *err)
-{
-	char path[BATCH_PATH_MAX], sha[SHA256_HEX_LEN];
-	enum wc_status ret = WC_OK;
-	struct stat sb;
-	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-
-	snprintf(path, sizeof(path), "%s/%s", dir, base);
-	if (fd < 0 || fsync(fd) || fstat(fd, &sb)) {
-		ret = wc_error_set(err, WC_EIO, "cannot write '%s': %s", path, strerror(errno));
-		goto cleanup;
-	}
-	if ((ret = sha256_file(tmp, sha, err)))
-		goto cleanup;
-	if (rename(tmp, path)) {
-		ret = wc_error_set(err, WC_EIO, "cannot write '%s': %s", path, strerror(errno));
-		goto cleanup;
-	}
-	if ((ret = fsync_dir(dir, err)))
-		goto cleanup;
-	if (rec) {
-		json_object_set_new(rec, "bytes", json_integer((json_int_t)sb.st_size));
-		json_object_set_new(rec, "sha256", json_string(sha));
-	}
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	if (ret)
-		unlink(tmp);
-	return ret;
-}
-
-/* Write len bytes as dir/base, atomically (file_publish). */
-static enum wc_status file_write(const char *dir, const char *base, const void *data,
-				 size_t len, json_t *rec, struct wc_error *err)
-{
-	char tmp[BATCH_PATH_MAX];
-	int fd;
-	const char *p = data;
-
-	tmp_name(dir, base, tmp, sizeof(tmp));
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		return wc_error_set(err, WC_EIO, "cannot write '%s/%s': %s", dir, base,
-				    strerror(errno));
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : ENOSPC;
-
-			close(fd);
-			unlink(tmp);
-			return wc_error_set(err, WC_EIO, "cannot write '%s/%s': %s", dir, base,
-					    strerror(e));
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (close(fd)) {
-		unlink(tmp);
-		return wc_error_set(err, WC_EIO, "cannot write '%s/%s': %s", dir, base,
-				    strerror(errno));
-	}
-	return file_publish(dir, base, tmp, rec, err);
-}
-
-/* JSON as the files hold it: indented, in insertion order, with a final newline. */
-static char *json_text(const json_t *v, size_t *len)
-{
-	char *s = v ? json_dumps(v, JSON_FILE_FLAGS) : NULL;
-	char *t;
-
-	if (!s)
-		return NULL;
-	*len = strlen(s);
-	if (!(t = realloc(s, *len + 2))) {
-		free(s);
-		return NULL;
-	}
-	t[(*len)++] = '\n';
-	t[*len] = '\0';
-	return t;
-}
-
 /* ---- the night -------------------------------------------------------------------- */
 
 struct night {
@@ -518,7 +365,7 @@ static enum wc_status inbox_move(const char *inbox, const char *name, const char
 
 	snprintf(dir, sizeof(dir), "%s/%s", inbox, sub);
 	snprintf(from, sizeof(from), "%s/%s", inbox, name);
-	if ((ret = make_dirs(dir, err)))
+	if ((ret = outfile_mkdirs(dir, err)))
 		return ret;
 	for (k = 0; k < MOVE_SUFFIX_MAX; k++) {
 		if (k)
@@ -547,12 +394,12 @@ static enum wc_status inbox_move(const char *inbox, const char *name, const char
 		memcpy(text, reason, len);
 		text[len] = '\n';
 		/* the file is moved already: a reason that cannot be written is only logged */
-		if (file_write(dir, rname, text, len + 1, NULL, &rerr))
+		if (outfile_write(dir, rname, text, len + 1, NULL, &rerr))
 			log_warn("batch: cannot write the reason of '%s': %s", to,
 				 wc_error_msg(&rerr));
 		free(text);
 	}
-	return fsync_dir(inbox, err);
+	return outfile_sync_dir(inbox, err);
 }
 
 /* Whether a failure is the file's (reject it) or the store's (keep it for next night). */
@@ -981,12 +828,12 @@ static enum wc_status write_netcdf(struct night *n, const struct farm *f,
 		.run_source = fc->run_source, .nlead = (int)nlead, .nq = (int)nq, .valid = valid,
 		.levels = lv, .point_mw = point, .q_mw = q,
 	};
-	tmp_name(n->farms_dir, base, tmp, sizeof(tmp));
+	outfile_tmp_name(n->farms_dir, base, tmp, sizeof(tmp));
 	if ((ret = ncwrite_forecast(tmp, &w, err))) {
 		unlink(tmp);
 		goto cleanup;
 	}
-	ret = file_publish(n->farms_dir, base, tmp, rec, err);
+	ret = outfile_publish(n->farms_dir, base, tmp, rec, err);
 cleanup:
 	free(valid);
 	free(lv);
@@ -1037,7 +884,7 @@ static enum wc_status forecast_farm(struct night *n, const struct farm *f, json_
 	    (ret = forecast_check_levels(&fc, fr.levels, fr.nlevels, err)))
 		goto cleanup;
 	if (!(js = forecast_json(&fc, fr.levels, fr.nlevels, fr.o.horizon)) ||
-	    !(text = json_text(js, &len))) {
+	    !(text = outfile_json_text(js, &len))) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -1060,12 +907,12 @@ static enum wc_status forecast_farm(struct night *n, const struct farm *f, json_
 	snprintf(base, sizeof(base), "%s.json", f->id);
 	rec = file_rec("farms", base, "json");
 	json_array_append_new(files, rec);
-	if ((ret = file_write(n->farms_dir, base, text, len, rec, err)))
+	if ((ret = outfile_write(n->farms_dir, base, text, len, rec, err)))
 		goto cleanup;
 	snprintf(base, sizeof(base), "%s.csv", f->id);
 	rec = file_rec("farms", base, "csv");
 	json_array_append_new(files, rec);
-	if ((ret = file_write(n->farms_dir, base, csv.data ? csv.data : "", csv.len, rec, err)))
+	if ((ret = outfile_write(n->farms_dir, base, csv.data ? csv.data : "", csv.len, rec, err)))
 		goto cleanup;
 	snprintf(base, sizeof(base), "%s.nc", f->id);
 	rec = file_rec("farms", base, "netcdf");
@@ -1075,7 +922,7 @@ static enum wc_status forecast_farm(struct night *n, const struct farm *f, json_
 	/*
 	 * HOOK(issue 12, commitments): the trading library's day-ahead schedule of farm f
 	 * for the trading day after n->issued goes here: write OUT/farms/<id>.commitments.json
-	 * and .csv with file_write(), append their file_rec() entries to `files`, and set the
+	 * and .csv with outfile_write(), append their file_rec() entries to `files`, and set the
 	 * entry's "commitments" (today null) to the schedule's summary.
 	 */
 	json_object_set_new(entry, "files", files);
@@ -1228,7 +1075,7 @@ enum wc_status batch_run(struct store *st, const struct batch_options *o,
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	if ((ret = make_dirs(n.farms_dir, err)))
+	if ((ret = outfile_mkdirs(n.farms_dir, err)))
 		goto cleanup;
 	log_info("batch start issued=%s shard=%d/%d out=\"%s\" inbox=\"%s\" retrain_after=%s",
 		 utc_format(n.issued, base), o->shard_k, o->shard_n, res->out_dir,
@@ -1270,11 +1117,11 @@ enum wc_status batch_run(struct store *st, const struct batch_options *o,
 		snprintf(base, sizeof(base), "manifest-%d-of-%d.json", o->shard_k, o->shard_n);
 	else
 		snprintf(base, sizeof(base), "manifest.json");
-	if (!(text = json_text(man, &len))) {
+	if (!(text = outfile_json_text(man, &len))) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	if ((ret = file_write(res->out_dir, base, text, len, NULL, err)))
+	if ((ret = outfile_write(res->out_dir, base, text, len, NULL, err)))
 		goto cleanup;
 	snprintf(res->manifest, sizeof(res->manifest), "%s/%s", res->out_dir, base);
 	log_info("batch done issued=%s farms=%zu failed=%zu inbox_processed=%zu "

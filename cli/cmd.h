@@ -71,5 +71,6 @@ int cmd_batch(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_portfolio(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_farm_market(int argc, char **argv, struct cmd_ctx *ctx);
 int cmd_commit(int argc, char **argv, struct cmd_ctx *ctx);
+int cmd_backtest(int argc, char **argv, struct cmd_ctx *ctx);
 
 #endif

@@ -5,7 +5,6 @@
  * runs the night and maps its outcome to the exit status.
  */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,27 +54,6 @@ static const char batch_usage[] =
 	"manifest and stderr say which and why), another batch holds the store, or the run\n"
 	"was interrupted; 2 bad usage. A rejected inbox file is reported (stderr, manifest)\n"
 	"without failing the night.\n";
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* SIGINT/SIGTERM finish the current farm and stop; a second one kills as usual. */
-static void catch_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
 
 /* The forecast options, by getopt code, and their request keys. */
 static const struct {
@@ -171,13 +149,11 @@ int cmd_batch(int argc, char **argv, struct cmd_ctx *ctx)
 	struct batch_result res = { 0 };
 	struct wc_error err = { 0 };
 	char t[UTC_ISO_LEN];
-	json_t *args = json_array();
+	json_t *args = NULL;
 	int ret;
 
-	if (!o || !args) {
+	if (!o) {
 		cmd_error("batch", "out of memory");
-		free(o);
-		json_decref(args);
 		return CMD_FAIL;
 	}
 	batch_options_init(o);
@@ -187,11 +163,9 @@ int cmd_batch(int argc, char **argv, struct cmd_ctx *ctx)
 		ret = ret < 0 ? CMD_OK : ret;
 		goto cleanup;
 	}
-	for (int i = 0; i < argc; i++)
-		json_array_append_new(args, json_string(argv[i]));
-	o->argv = args;
-	o->stop = &stop_requested;
-	catch_signals();
+	o->argv = args = cli_argv_json(argc, argv);
+	/* SIGINT/SIGTERM finish the current farm and stop; a second one kills as usual */
+	o->stop = cli_stop_on_signals();
 	if (batch_run(ctx->store, o, &res, &err)) {
 		cmd_error("batch", "%s", wc_error_msg(&err));
 		ret = err.code == WC_EINVAL ? CMD_USAGE : CMD_FAIL;

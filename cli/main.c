@@ -36,6 +36,8 @@ static const struct cmd commands[] = {
 	/* writes, but a store without farms has nothing to run: a missing one is a typo */
 	{ "batch", cmd_batch, NEEDS_STORE,
 	  "the nightly run: inbox, retraining, forecast files of every farm", NULL },
+	{ "backtest", cmd_backtest, NEEDS_STORE,
+	  "replay the forecaster over history: scores, forecasts and an HTML report", NULL },
 	{ "token", cmd_token, 0, "create, list and revoke API tokens", token_subcommands },
 	{ "demo-data", cmd_demo_data, 0, "generate a synthetic NWP + observations data set",
 	  NULL },

@@ -238,3 +238,36 @@ int cli_list_show_args(const char *cmd, int argc, char **argv, const char *what,
 		cmd_error(cmd, "unexpected argument '%s'", argv[optind]);
 	return id || optind < argc ? CMD_USAGE : CMD_OK;
 }
+
+json_t *cli_argv_json(int argc, char **argv)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; a && i < argc; i++)
+		if (json_array_append_new(a, json_string(argv[i]))) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+volatile sig_atomic_t *cli_stop_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return &stop_requested;
+}

@@ -6,6 +6,7 @@
 #define WC_CLI_UTIL_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,5 +80,15 @@ int cli_read_times(const char *cmd, const char *path, size_t max, int64_t **out,
 void cli_print_json(const json_t *v);
 /* The same, taking the reference (NULL: out of memory, reported); returns v != NULL. */
 bool cli_print_json_new(const char *cmd, json_t *v);
+
+/* The command line argv[0..argc) as a JSON array of strings (recorded in the files a
+ * command writes); NULL when out of memory. */
+json_t *cli_argv_json(int argc, char **argv);
+
+/*
+ * Catch SIGINT and SIGTERM: the first sets the flag returned (a long command checks it
+ * and stops cleanly), then the handler is reset, so a second one kills as usual.
+ */
+volatile sig_atomic_t *cli_stop_on_signals(void);
 
 #endif

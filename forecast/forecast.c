@@ -91,6 +91,7 @@ struct forecaster {
 	enum forecast_issued_rule dflt_rule;
 	char dflt_reason[256];
 	struct farm_model *model;	/* NULL: none trained (or a baseline was asked for) */
+	bool model_borrowed;		/* the caller's (forecaster_open_model) */
 	char no_model[256];		/* why model is NULL */
 	int order[1 + BASELINE_COUNT];	/* who serves, in turn: SERVE_NN or a baseline */
 	int norder;
@@ -120,7 +121,8 @@ void forecaster_free(struct forecaster *fc)
 		farm_inputs_release(&fc->in);
 	nn_workspace_release(&fc->ws);
 	adapter_release(&fc->adapt);
-	farm_model_free(fc->model);
+	if (!fc->model_borrowed)
+		farm_model_free(fc->model);
 	free(fc->X);
 	free(fc->Q);
 	free(fc);
@@ -300,9 +302,12 @@ static void serve_order(struct forecaster *fc)
 			fc->order[fc->norder++] = chain[i];
 }
 
-enum wc_status forecaster_open(struct store *st, const char *farm_id,
-			       const struct forecast_options *o, int64_t first, int64_t last,
-			       struct forecaster **out, struct wc_error *err)
+/* forecaster_open, with the model `given` (borrowed; NULL: none, for the reason
+ * `why`) instead of the stored one when use_given. */
+static enum wc_status open_with(struct store *st, const char *farm_id,
+				const struct forecast_options *o, bool use_given,
+				struct farm_model *given, const char *why, int64_t first,
+				int64_t last, struct forecaster **out, struct wc_error *err)
 {
 	struct forecaster *fc;
 	enum wc_status ret = WC_OK;
@@ -336,7 +341,19 @@ enum wc_status forecaster_open(struct store *st, const char *farm_id,
 	if (!baseline) {
 		struct wc_error merr = { 0 };
 
-		ret = farm_model_load(st, farm_id, o->model_version, &fc->model, &merr);
+		if (use_given) {
+			fc->model = given;
+			fc->model_borrowed = true;
+			if (!given)
+				ret = wc_error_set(&merr, WC_ENOTFOUND, "%s",
+						   why && *why ? why : "no trained model");
+			else if (strcmp(given->farm_id, farm_id))
+				ret = wc_error_set(&merr, WC_EINVAL, "the model given is farm "
+								     "'%s''s, not '%s''s",
+						   given->farm_id, farm_id);
+		} else {
+			ret = farm_model_load(st, farm_id, o->model_version, &fc->model, &merr);
+		}
 		/* a version asked for is never replaced by another model */
 		if (ret == WC_ENOTFOUND && o->model_version > 0) {
 			ret = no_such_version(st, farm_id, o->model_version, &merr, err);
@@ -345,7 +362,8 @@ enum wc_status forecaster_open(struct store *st, const char *farm_id,
 		if (!ret)
 			ret = model_inputs_registered(st, fc->model, &merr);
 		if (ret == WC_ENOTFOUND && !strcmp(o->model, "auto")) {
-			farm_model_free(fc->model);
+			if (!fc->model_borrowed)
+				farm_model_free(fc->model);
 			fc->model = NULL;
 			snprintf(fc->no_model, sizeof(fc->no_model), "%s", merr.msg);
 			ret = WC_OK;
@@ -388,6 +406,25 @@ enum wc_status forecaster_open(struct store *st, const char *farm_id,
 cleanup:
 	forecaster_free(fc);
 	return ret;
+}
+
+enum wc_status forecaster_open(struct store *st, const char *farm_id,
+			       const struct forecast_options *o, int64_t first, int64_t last,
+			       struct forecaster **out, struct wc_error *err)
+{
+	return open_with(st, farm_id, o, false, NULL, NULL, first, last, out, err);
+}
+
+enum wc_status forecaster_open_model(struct store *st, const char *farm_id,
+				     const struct forecast_options *o, struct farm_model *m,
+				     const char *why, int64_t first, int64_t last,
+				     struct forecaster **out, struct wc_error *err)
+{
+	*out = NULL;
+	if (o->model_version > 0)
+		return wc_error_set(err, WC_EINVAL, "a model version goes with the stored "
+						    "models, not a model given");
+	return open_with(st, farm_id, o, true, m, why, first, last, out, err);
 }
 
 static enum wc_status alloc_leads(struct forecast *out, int nlead, int nq,

@@ -128,6 +128,7 @@ void forecast_release(struct forecast *fc);
 void forecast_model_key(const struct forecast *fc, char *buf, size_t len);
 
 struct forecaster;
+struct farm_model;
 
 /*
  * Prepare forecasts of farm_id for issue times in [first, last] (INT64_MIN for both:
@@ -143,6 +144,18 @@ struct forecaster;
 enum wc_status forecaster_open(struct store *st, const char *farm_id,
 			       const struct forecast_options *o, int64_t first, int64_t last,
 			       struct forecaster **out, struct wc_error *err);
+/*
+ * forecaster_open with the model m (borrowed: it must outlive the forecaster) serving
+ * as "nn" (or in auto's choice) instead of the farm's stored model: a model trained and
+ * never saved (train_request_train), which the backtest forecasts with. Its forecasts
+ * carry m->version (0 for one never saved). m NULL: there is no model, for the reason
+ * `why` (auto serves a baseline and says why; nn fails with WC_ENOTFOUND and `why`).
+ * WC_EINVAL for a model of another farm or with o->model_version set.
+ */
+enum wc_status forecaster_open_model(struct store *st, const char *farm_id,
+				     const struct forecast_options *o, struct farm_model *m,
+				     const char *why, int64_t first, int64_t last,
+				     struct forecaster **out, struct wc_error *err);
 void forecaster_free(struct forecaster *fc);
 /* The first issue time the forecaster serves (the default one when opened without). */
 int64_t forecaster_first(const struct forecaster *fc);

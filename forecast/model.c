@@ -550,15 +550,12 @@ static enum wc_status fit_models(const struct train_options *o,
 	struct nn_model *validated = NULL, *final = NULL;
 	float *X = NULL, *Y = NULL;
 	int64_t total = 0, ntrain = 0, k = 0, from = INT64_MAX, to = INT64_MIN, a, b;
-	int64_t last_target = INT64_MIN;
+	int64_t obs_to = INT64_MIN;	/* the latest target the rows read */
 	struct nn_data data;
 	enum wc_status ret = WC_OK;
 	char what[FARM_ID_MAX + 64];
 
 	for (int i = 0; i < n; i++) {
-		for (int64_t j = 0; j < rs[i].n; j++)
-			if (rs[i].T[j] + (int64_t)rs[i].L[j] * UTC_HOUR > last_target)
-				last_target = rs[i].T[j] + (int64_t)rs[i].L[j] * UTC_HOUR;
 		if (rs[i].split < 16) {
 			snprintf(what, sizeof(what), "farm '%s'%s", f[i].target->farm.id,
 				 n > 1 ? " of the pool" : "");
@@ -574,6 +571,9 @@ static enum wc_status fit_models(const struct train_options *o,
 		rowset_range(&rs[i], &a, &b);
 		from = a < from ? a : from;
 		to = b > to ? b : to;
+		for (int64_t r = 0; r < rs[i].n; r++)
+			if (rs[i].T[r] + (int64_t)rs[i].L[r] * UTC_HOUR > obs_to)
+				obs_to = rs[i].T[r] + (int64_t)rs[i].L[r] * UTC_HOUR;
 	}
 	if (n == 1) {	/* already in order: no copy */
 		X = rs[0].X;
@@ -618,7 +618,8 @@ static enum wc_status fit_models(const struct train_options *o,
 		 * (after a refit, or without a tail) the latest target it was fitted on */
 		m->adapt_from = !o->refit && o->val_mode == VAL_TAIL && rs[i].split < rs[i].n
 					? rs[i].T[rs[i].split]
-					: last_target;
+					: obs_to;
+		m->obs_to = obs_to;
 		m->n_rows = total;
 		m->nn = validated;	/* borrowed for the scores */
 		m->scores = score_json(&f[i], m, rs[i].X, rs[i].Y, rs[i].T, rs[i].L,
@@ -794,9 +795,10 @@ static enum wc_status set_meta(struct farm_model *m, struct wc_error *err)
 	adapt_config_format(&m->adapt, acfg, sizeof(acfg));
 	if (asprintf(&meta,
 		     "farm=%s\nversion=%d\ntrain_from=%" PRId64 "\ntrain_to=%" PRId64
-		     "\nn_rows=%" PRId64 "\ndelay_s=%" PRId64 "\npoint=%s\nsmooth=%d\nadapt=%s"
-		     "\nadapt_from=%" PRId64 "\nfeatures=%s\nscores=%s\n",
-		     m->farm_id, m->version, m->train_from, m->train_to, m->n_rows,
+		     "\nobs_to=%" PRId64 "\nn_rows=%" PRId64 "\ndelay_s=%" PRId64
+		     "\npoint=%s\nsmooth=%d\nadapt=%s\nadapt_from=%" PRId64
+		     "\nfeatures=%s\nscores=%s\n",
+		     m->farm_id, m->version, m->train_from, m->train_to, m->obs_to, m->n_rows,
 		     m->features.delay_s, m->point_mean ? "mean" : "median", m->smooth, acfg,
 		     m->adapt_from, fcfg, m->scores ? m->scores : "{}") < 0)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
@@ -890,7 +892,7 @@ enum wc_status farm_model_load(struct store *st, const char *farm_id, int versio
 	struct model_rec rec;
 	struct farm_model *m = NULL;
 	enum wc_status ret;
-	char buf[8192], buf2[16];
+	char buf[8192], buf2[16], num[32];
 
 	*out = NULL;
 	if ((ret = store_model_get(st, farm_id, version, &rec, err)))
@@ -914,6 +916,13 @@ enum wc_status farm_model_load(struct store *st, const char *farm_id, int versio
 				   "'windcast train --farm %s'",
 				   rec.path, farm_id, farm_id);
 		goto cleanup;
+	}
+	/* absent in models from before the key: unknown (0) */
+	if (meta_get(m->nn->meta, "obs_to", num, sizeof(num))) {
+		char *end;
+		long long t = strtoll(num, &end, 10);
+
+		m->obs_to = end != num && !*end ? (int64_t)t : 0;
 	}
 	m->point_mean = meta_get(m->nn->meta, "point", buf2, sizeof(buf2)) &&
 			!strcmp(buf2, "mean");

@@ -15,7 +15,7 @@
  * adaptation (forecast/adapt.h) and where its replay may start (adapt_from).
  *
  * The model file's metadata block holds key=value lines: farm, version, train_from,
- * train_to, n_rows, delay_s, point (median or mean), smooth, adapt
+ * train_to, obs_to, n_rows, delay_s, point (median or mean), smooth, adapt
  * (adapt_config_format), adapt_from, features (feature_config_format) and scores
  * (one-line JSON).
  */
@@ -73,6 +73,9 @@ struct farm_model {
 	struct nn_model *nn;		/* owned unless nn_borrowed */
 	bool nn_borrowed;		/* a pool's farms after the first share its network */
 	int64_t train_from, train_to;	/* first and last issue time of the rows */
+	int64_t obs_to;			/* the latest hour-ending time of an observation
+					 * its rows read (a target); 0: unknown (a model
+					 * saved before windcast recorded it) */
 	int64_t n_rows;
 	bool point_mean;		/* point forecast: mean of the quantiles, else median */
 	int smooth;			/* lead smoothing half-width (farm_model_smooth) */

@@ -875,6 +875,35 @@ static enum wc_status model_fit_inputs(const struct nn_data *d, struct nn_model 
 	return WC_OK;
 }
 
+/*
+ * Why training cannot start from c->warm for data d (NULL when it can): the features
+ * (names, in order), the head, the quantile levels and every layer's shape must be
+ * the same.
+ */
+static const char *warm_mismatch(const struct nn_config *c, const struct nn_data *d)
+{
+	const struct nn_model *w = c->warm;
+	const struct mlp *net = w->n_members > 0 ? &w->member[0] : NULL;
+
+	if (w->n_features != d->n_features)
+		return "its features are not these";
+	for (int f = 0; d->feature_names && f < d->n_features; f++)
+		if (strcmp(w->feature_names[f], d->feature_names[f]))
+			return "its features are not these";
+	if (w->head != c->head || (c->head == NN_HEAD_QUANTILE &&
+				   (w->n_quantiles != c->n_quantiles ||
+				    memcmp(w->quantiles, c->quantiles,
+					   (size_t)c->n_quantiles * sizeof(float)))))
+		return "its outputs are not these";
+	if (!net || net->n_layers != c->n_hidden + 1 || net->act != c->act ||
+	    net->sizes[0] != w->n_inputs)
+		return "its layers are not these";
+	for (int l = 0; l < c->n_hidden; l++)
+		if (net->sizes[l + 1] != c->hidden[l])
+			return "its layers are not these";
+	return NULL;
+}
+
 /* Seed of member k: distinct streams for distinct (seed, k). */
 static uint64_t member_seed(uint64_t seed, int k)
 {
@@ -892,6 +921,7 @@ static uint64_t member_seed(uint64_t seed, int k)
 struct member_pool {
 	struct nn_model *model;
 	const struct nn_config *cfg;
+	const struct nn_model *warm;	/* the weights to start from, or NULL (random) */
 	const struct nn_data *data;
 	const float *Xn;		/* (n_rows, n_inputs) standardised rows */
 	double t0;			/* start of training, for progress */
@@ -972,17 +1002,24 @@ static enum wc_status train_member(struct member_pool *p, int k, int64_t *perm,
 	if (ret)
 		return ret;
 	t.rng = member_seed(c->seed, k);
-	mlp_init_weights(net, c->init, &t.rng);
-	if (c->head == NN_HEAD_QUANTILE) {
-		/* small last layer: start from the unconditional quantiles set by the bias */
-		size_t nw = (size_t)sizes[c->n_hidden] * sizes[c->n_hidden + 1];
+	if (p->warm) {
+		/* same shapes (warm_mismatch): the member's parameters as they were */
+		memcpy(net->params, p->warm->member[k % p->warm->n_members].params,
+		       net->n_params * sizeof(float));
+	} else {
+		mlp_init_weights(net, c->init, &t.rng);
+		if (c->head == NN_HEAD_QUANTILE) {
+			/* small last layer: start from the unconditional quantiles set by the
+			 * bias */
+			size_t nw = (size_t)sizes[c->n_hidden] * sizes[c->n_hidden + 1];
 
-		for (size_t i = 0; i < nw; i++)
-			net->w[c->n_hidden][i] *= 0.1f;
+			for (size_t i = 0; i < nw; i++)
+				net->w[c->n_hidden][i] *= 0.1f;
+		}
+		ret = init_output_bias(net, model->quantiles, d->Y, n_train, T, err);
+		if (ret)
+			goto cleanup;
 	}
-	ret = init_output_bias(net, model->quantiles, d->Y, n_train, T, err);
-	if (ret)
-		goto cleanup;
 	memcpy(t.best, net->params, net->n_params * sizeof(float));
 	for (int64_t i = 0; i < n_train; i++)
 		perm[i] = i;
@@ -1143,6 +1180,23 @@ enum wc_status nn_model_train(const struct nn_config *cfg, const struct nn_data 
 		ret = model_fit_inputs(data, &model, err);
 	if (ret)
 		return ret;
+	if (cfg->warm) {
+		const char *why = warm_mismatch(cfg, data);
+
+		if (why) {
+			log_info("warm start: the model given does not fit (%s): training from "
+				 "random weights", why);
+		} else {
+			/* its standardisation, so that its first layer reads what it learnt on */
+			int F = data->n_features;
+
+			memcpy(model->mean, cfg->warm->mean, (size_t)F * sizeof(float));
+			memcpy(model->std, cfg->warm->std, (size_t)F * sizeof(float));
+			memcpy(model->miss, cfg->warm->miss, (size_t)F * sizeof(int32_t));
+			model->n_inputs = cfg->warm->n_inputs;
+			pool.warm = cfg->warm;
+		}
+	}
 	model->head = cfg->head;
 	if (cfg->head == NN_HEAD_QUANTILE) {
 		model->n_quantiles = cfg->n_quantiles;

@@ -168,6 +168,15 @@ struct nn_config {
 	 */
 	int workers;
 	int progress;			/* 1: bar on a TTY or a log line per epoch; 0: quiet */
+	/*
+	 * Warm start (borrowed, may be NULL): member k starts from this model's member
+	 * k mod its count, with its standardisation, instead of random weights, when the
+	 * two fit (same features in order, head, quantile levels, layers and activation);
+	 * otherwise training starts cold and says why in the log. For retraining on a
+	 * little more data than a model saw (the backtest's --warm-start), with fewer
+	 * epochs.
+	 */
+	const struct nn_model *warm;
 };
 
 /*

@@ -1104,16 +1104,41 @@ enum wc_status train_request_resolve(struct train_request *r, struct store *st,
 
 /* ---- running it ------------------------------------------------------------------ */
 
+/* Train farm id alone, its regional farms from the spec; *m owned by the caller. */
+static enum wc_status train_farm(const struct train_request *r, struct store *st,
+				 const char *id, struct farm_model **m, struct wc_error *err)
+{
+	struct train_options o = r->o;
+	enum wc_status ret;
+
+	*m = NULL;
+	if ((ret = feature_config_set_regional(&o.features, st, id, r->regional, err)))
+		return ret;
+	return farm_model_train(st, id, &o, m, err);
+}
+
+/* One network for the pool: m[i] is pool farm i's model (m[1..] borrow m[0]'s network). */
+static enum wc_status train_pool(const struct train_request *r, struct store *st,
+				 struct farm_model **m, struct wc_error *err)
+{
+	const char *ids[FEAT_MAX_REGIONAL];
+	struct train_options o = r->o;
+
+	for (int i = 0; i < r->n_pool; i++)
+		ids[i] = r->pool[i];
+	/* any regional farm asks for the pool's; the pool code sets the list */
+	o.features.n_regional = !strcmp(r->regional, "all");
+	return farm_model_train_pool(st, ids, r->n_pool, &o, m, err);
+}
+
 /* Train farm id alone (its regional farms from the spec), save it, report it. */
 static enum wc_status run_farm(const struct train_request *r, struct store *st, const char *id,
 			       train_report_fn fn, void *arg, struct wc_error *err)
 {
-	struct train_options o = r->o;
 	struct farm_model *m = NULL;
 	enum wc_status ret;
 
-	if (!(ret = feature_config_set_regional(&o.features, st, id, r->regional, err)) &&
-	    !(ret = farm_model_train(st, id, &o, &m, err)))
+	if (!(ret = train_farm(r, st, id, &m, err)))
 		ret = farm_model_save(st, m, err);
 	if (fn)
 		fn(arg, id, ret ? NULL : m, ret ? err : NULL);
@@ -1126,30 +1151,54 @@ static enum wc_status run_pool(const struct train_request *r, struct store *st,
 			       train_report_fn fn, void *arg, struct wc_error *err)
 {
 	struct farm_model *m[FEAT_MAX_REGIONAL] = { 0 };
-	const char *ids[FEAT_MAX_REGIONAL];
-	struct train_options o = r->o;
 	enum wc_status ret;
-	int i;
 
-	for (i = 0; i < r->n_pool; i++)
-		ids[i] = r->pool[i];
-	/* any regional farm asks for the pool's; the pool code sets the list */
-	o.features.n_regional = !strcmp(r->regional, "all");
-	ret = farm_model_train_pool(st, ids, r->n_pool, &o, m, err);
+	ret = train_pool(r, st, m, err);
 	if (!ret && (ret = farm_models_save(st, m, r->n_pool, err)) && err) {
 		char why[sizeof(err->msg)];
 
 		snprintf(why, sizeof(why), "%s", err->msg);
 		wc_error_set(err, ret, "%s (no farm of the pool saved)", why);
 	}
-	for (i = 0; i < r->n_pool && fn; i++)
+	for (int i = 0; i < r->n_pool && fn; i++)
 		if (!ret)
-			fn(arg, ids[i], m[i], NULL);
+			fn(arg, r->pool[i], m[i], NULL);
 	if (ret && fn)
 		fn(arg, NULL, NULL, err);
-	for (i = r->n_pool; i-- > 0;)
-		farm_model_free(m[i]);
+	train_models_free(m, r->n_pool);
 	return ret;
+}
+
+enum wc_status train_request_train(const struct train_request *r, struct store *st,
+				   struct farm_model **out, int *n, struct wc_error *err)
+{
+	enum wc_status ret;
+
+	*n = 0;
+	if (r->all_farms || (!r->n_pool && !r->farm[0]))
+		return wc_error_set(err, WC_EINVAL, "train_request_train takes one farm or a "
+						    "resolved pool");
+	if (r->n_pool) {
+		for (int i = 0; i < r->n_pool; i++)
+			out[i] = NULL;
+		if ((ret = train_pool(r, st, out, err)))
+			return ret;
+		*n = r->n_pool;
+		return WC_OK;
+	}
+	if ((ret = train_farm(r, st, r->farm, &out[0], err)))
+		return ret;
+	*n = 1;
+	return WC_OK;
+}
+
+void train_models_free(struct farm_model **m, int n)
+{
+	/* a pool's farms after the first borrow the first one's network */
+	for (int i = n; i-- > 0;) {
+		farm_model_free(m[i]);
+		m[i] = NULL;
+	}
 }
 
 enum wc_status train_request_run(const struct train_request *r, struct store *st,

@@ -185,6 +185,21 @@ enum wc_status train_request_run(const struct train_request *r, struct store *st
 				 train_report_fn fn, void *arg, struct wc_error *err);
 
 /*
+ * Train a resolved request of one farm (r->farm, not all_farms) or a pool as
+ * train_request_run does, without saving anything: the models it would save, version 0,
+ * in out[0..*n) (one for a farm; a pool's farms in pool order, out[1..] borrowing
+ * out[0]'s network). out has room for FEAT_MAX_REGIONAL models. On success they are
+ * the caller's (train_models_free); on failure *n is 0 and nothing is left to free. For
+ * callers that forecast with a model they will not keep (the backtest); WC_EINVAL for
+ * a request of every farm.
+ */
+enum wc_status train_request_train(const struct train_request *r, struct store *st,
+				   struct farm_model **out, int *n, struct wc_error *err);
+
+/* Free n models from train_request_train (borrowers first), setting each to NULL. */
+void train_models_free(struct farm_model **m, int n);
+
+/*
  * r as a JSON body: {"pool" (when one: the farm ids once resolved), and every option of
  * the table by its JSON name}, null for a default described in words (all data, each
  * run's delivery). Fed back to train_request_json it gives the same request. A new

@@ -81,11 +81,7 @@ static void fixture(const char *dir, bool inbox)
 
 static json_t *load_json(const char *path)
 {
-	json_error_t je;
-	json_t *v = json_load_file(path, 0, &je);
-
-	cr_assert(v, "cannot parse '%s': %s (line %d)", path, je.text, je.line);
-	return v;
+	return tu_load_json(path);
 }
 
 /* The farm entry `id` of a manifest. */

@@ -283,3 +283,12 @@ void *tu_wait_job(unsigned port, const char *url)
 	cr_assert_fail("job %s did not finish in 30 s", url);
 	return NULL;
 }
+
+void *tu_load_json(const char *path)
+{
+	json_error_t je;
+	json_t *v = json_load_file(path, 0, &je);
+
+	cr_assert(v, "cannot parse '%s': %s (line %d)", path, je.text, je.line);
+	return v;
+}

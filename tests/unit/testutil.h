@@ -75,6 +75,10 @@ void tu_serve(const char *dir, struct store **st, struct server **srv);
  */
 void *tu_wait_job(unsigned port, const char *url);
 
+/* A JSON file parsed (a jansson json_t *, a new reference); the test fails, naming the
+ * file, line and reason, when it cannot be. */
+void *tu_load_json(const char *path);
+
 /* Read a whole file (malloc'd, NUL-terminated); NULL if it cannot be read. */
 char *tu_read_file(const char *path, size_t *len);
 
