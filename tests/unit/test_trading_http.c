@@ -274,7 +274,7 @@ static char *farms_body(int n)
 	return dynbuf_detach(&b, NULL);
 }
 
-Test(trading_http, hostile_portfolios_change_nothing)
+Test(trading_http, hostile_portfolios_and_settings_change_nothing)
 {
 	static const struct {
 		const char *method, *path, *body, *part;
@@ -288,13 +288,15 @@ Test(trading_http, hostile_portfolios_change_nothing)
 		  "unknown field 'x'" },
 		{ "POST", "/v1/portfolios",
 		  "{\"id\":\"p\",\"farms\":[\"alpha\"],\"market\":{\"psi_plus\":\"ten\"}}",
-		  "field 'market': invalid psi_plus" },
+		  "field 'market': invalid psi_plus \"ten\": use a number 0..100000" },
 		{ "POST", "/v1/portfolios", "{\"id\":\"p\",\"farms\":[\"alpha\"],\"id\":\"q\"}",
 		  "duplicate object key" },
 		{ "POST", "/v1/portfolios", "{\"id\":\"p\",\"farms\":\"alpha\"}",
 		  "an array of farm ids" },
 		{ "PUT", "/v1/portfolios/p", "{\"id\":\"q\",\"farms\":[\"alpha\"]}",
 		  "differs from the path's 'p'" },
+		/* a setting's refusal shows the value given */
+		{ "PUT", "/v1/farms/alpha/market", "{\"max_mw\":5e5}", "invalid max_mw 500000.0" },
 	};
 	struct farm *f = calloc(201, sizeof(*f));
 	struct wc_error err = { 0 };
