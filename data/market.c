@@ -195,6 +195,18 @@ void market_defaults(struct market_settings *m)
 		snprintf(m->time_zone, sizeof(m->time_zone), "%s", MARKET_TZ_DEFAULT);
 }
 
+/* "field 'market': invalid price -1: use ..." with the value as JSON (cut at 32 bytes). */
+static enum wc_status bad_value(const char *key, const json_t *v, const char *hint,
+				struct wc_error *err)
+{
+	char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	enum wc_status ret = wc_error_set(err, WC_EINVAL, "field 'market': invalid %s %.32s: %s",
+					  key, text ? text : "?", hint);
+
+	free(text);
+	return ret;
+}
+
 enum wc_status market_from_json(const json_t *obj, struct market_settings *m,
 				struct wc_error *err)
 {
@@ -217,14 +229,12 @@ enum wc_status market_from_json(const json_t *obj, struct market_settings *m,
 					    key);
 		if (json_is_null(v))
 			continue;
-		if ((num = number_field(m, (enum market_field)f))) {
-			if (!json_is_number(v) || !number_ok((enum market_field)f, json_number_value(v)))
-				return wc_error_set(err, WC_EINVAL, "field 'market': invalid %s: %s",
-						    key, market_fields[f].hint);
+		num = number_field(m, (enum market_field)f);
+		if (num ? !json_is_number(v) || !number_ok((enum market_field)f, json_number_value(v))
+			: !json_is_string(v))
+			return bad_value(key, v, market_fields[f].hint, err);
+		if (num) {
 			*num = json_number_value(v);
-		} else if (!json_is_string(v)) {
-			return wc_error_set(err, WC_EINVAL, "field 'market': invalid %s: %s", key,
-					    market_fields[f].hint);
 		} else if (f == MARKET_GATE_CLOSURE) {
 			if ((m->gate_min = parse_gate(json_string_value(v))) < 0)
 				return wc_error_set(err, WC_EINVAL, "field 'market': invalid %s '%.16s': %s",

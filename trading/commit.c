@@ -74,7 +74,10 @@ enum wc_status commit_request_set(struct commit_request *r, const char *key,
 		r->issued = v;
 	} else if (!strcmp(key, "horizon") || !strcmp(key, "model") ||
 		   !strcmp(key, "model_version")) {
-		return forecast_request_set(&r->fr, key, value, err);
+		enum wc_status ret = forecast_request_set(&r->fr, key, value, err);
+
+		r->horizon_set |= !ret && !strcmp(key, "horizon");
+		return ret;
 	} else {
 		return market_set(&r->over, key, value, err);
 	}
@@ -116,6 +119,10 @@ static enum wc_status check_request(const struct commit_request *r, int64_t firs
 	if (r->day == INT64_MIN && r->issued == INT64_MIN && first == INT64_MIN)
 		return wc_error_set(err, WC_EINVAL,
 				    "give a trading day (day) or a forecast's issue time (issued)");
+	if (r->day != INT64_MIN && r->horizon_set)
+		return wc_error_set(err, WC_EINVAL,
+				    "horizon is for a forecast's issue time (issued) without a day: a "
+				    "trading day's periods set the leads");
 	if (r->prices && r->prices->n &&
 	    (!isnan(r->over.price) || !isnan(r->over.psi_plus) || !isnan(r->over.psi_minus)))
 		return wc_error_set(err, WC_EINVAL,

@@ -82,6 +82,8 @@ struct commit_request {
 	const char *id;
 	struct forecast_request fr;	/* model, model_version, horizon (with issued alone),
 					 * store; its issued is unused */
+	bool horizon_set;		/* horizon was given (commit_request_set): refused
+					 * with a day, whose periods set the leads */
 	int64_t day;			/* days since 1970-01-01; INT64_MIN: none */
 	int64_t issued;			/* INT64_MIN: the forecast at gate closure */
 	struct market_settings over;	/* the request's settings, over the stored ones */
@@ -93,7 +95,7 @@ void commit_request_init(struct commit_request *r);
 /*
  * Set one field from text, as an option or a query parameter gives it: "day"
  * (YYYY-MM-DD), "issued" (ISO 8601), "horizon" (1..FEAT_MAX_LEAD, with issued and no
- * day), "model", "model_version", and the market settings' keys (price, psi_plus,
+ * day: committer_open refuses it with a day), "model", "model_version", and the market settings' keys (price, psi_plus,
  * psi_minus, gate_closure, time_zone, min_mw, max_mw; market_set). On a bad value
  * WC_EINVAL with what to use; "unknown" for another key. `value` must outlive r.
  */

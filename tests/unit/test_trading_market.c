@@ -286,11 +286,12 @@ Test(market_settings, json_round_trip_merge_and_defaults)
 	json_decref(v);
 	v = json_loads("{\"price\":-5}", 0, NULL);
 	cr_assert_eq(market_from_json(v, &m, &err), WC_EINVAL);
-	cr_assert_str_eq(err.msg, "field 'market': invalid price: use a number 0..100000 (currency "
-				  "per MWh)");
+	cr_assert_str_eq(err.msg, "field 'market': invalid price -5: use a number 0..100000 "
+				  "(currency per MWh)");
 	json_decref(v);
 	v = json_loads("{\"price\":\"50\"}", 0, NULL);
 	cr_assert_eq(market_from_json(v, &m, &err), WC_EINVAL);
+	cr_assert(strstr(err.msg, "invalid price \"50\": use a number"), "%s", err.msg);
 	json_decref(v);
 	v = json_loads("{\"time_zone\":\"Nowhere/Land\"}", 0, NULL);
 	cr_assert_eq(market_from_json(v, &m, &err), WC_EINVAL);
