@@ -347,21 +347,22 @@ Test(trading_http, scopes_and_content_types)
 	const char *pf = "{\"id\":\"p\",\"farms\":[\"alpha\",\"beta\"]}";
 	json_t *v;
 
-	/* writing settings and portfolios needs write; asking schedules needs read */
+	/* settings and portfolios are configuration, as farms are: admin (issue 14); asking
+	 * schedules needs read */
 	expect_error(call("PUT", "/v1/farms/alpha/market", "{\"price\":1}", "application/json",
-			  "read", 403),
-		     "forbidden", "needs write");
-	expect_error(call("POST", "/v1/portfolios", pf, "application/json", "read", 403),
-		     "forbidden", "needs write");
-	free(call("POST", "/v1/portfolios", pf, "application/json", "write", 201));
-	expect_error(call("PUT", "/v1/portfolios/p", pf, "application/json", "read", 403),
-		     "forbidden", "needs write");
+			  "write", 403),
+		     "forbidden", "needs admin");
+	expect_error(call("POST", "/v1/portfolios", pf, "application/json", "write", 403),
+		     "forbidden", "needs admin");
+	free(call("POST", "/v1/portfolios", pf, "application/json", "admin", 201));
+	expect_error(call("PUT", "/v1/portfolios/p", pf, "application/json", "write", 403),
+		     "forbidden", "needs admin");
 	expect_error(call("DELETE", "/v1/portfolios/p", NULL, NULL, "read", 403), "forbidden",
-		     "needs write");
-	/* settings stored with write, used by a read token's request */
+		     "needs admin");
+	/* settings stored with admin, used by a read token's request */
 	free(call("PUT", "/v1/farms/alpha/market",
 		  "{\"price\":50,\"psi_plus\":10,\"psi_minus\":30,\"time_zone\":\"Europe/Berlin\"}",
-		  "application/json", "write", 200));
+		  "application/json", "admin", 200));
 	v = call_json("GET", "/v1/farms/alpha/market", NULL, 200);
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(v, "market"),
 							   "time_zone")),
