@@ -108,7 +108,7 @@ test: deps
 # built by clang with coverage and sanitizers, and runs FUZZ_SECONDS, two at a time
 # (scripts/run-fuzz; docs/robustness.md has the longer runs).
 FUZZ_CC ?= clang
-FUZZ_SECONDS ?= 50
+FUZZ_SECONDS ?= 40
 FUZZ := build/fuzz
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
