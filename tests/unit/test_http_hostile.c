@@ -945,6 +945,33 @@ static const struct hostile cases[] = {
 	{ "headers a byte at a time, bad id", "GET", "/v1/farms/BAD", 0, "X-Slow: yes\r\n",
 	  NULL, 0, 0, 400, "bad_request", "'BAD'", 1 },
 
+	/* trading: portfolios, market settings, commitments and price files */
+	{ "portfolio naming a farm twice", "POST", "/v1/portfolios", 0, JSON,
+	  "{\"id\":\"p\",\"farms\":[\"big\",\"big\"]}", 0, 0, 400, "bad_request", "twice" },
+	{ "portfolio of no farms", "POST", "/v1/portfolios", 0, JSON,
+	  "{\"id\":\"p\",\"farms\":[]}", 0, 0, 400, "bad_request", NULL },
+	{ "portfolio of an unknown farm", "POST", "/v1/portfolios", 0, JSON,
+	  "{\"id\":\"p\",\"farms\":[\"big\",\"ghost\"]}", 0, 0, 400, "bad_request",
+	  "ghost" },
+	{ "portfolio id with an escaped slash", "PUT", "/v1/portfolios/a%2F..", 0, JSON,
+	  "{\"farms\":[\"big\"]}", 0, 0, 404, "not_found", "no route" },
+	{ "negative price setting", "PUT", "/v1/farms/big/market", 0, JSON,
+	  "{\"price\":-1}", 0, 0, 400, "bad_request", "price" },
+	{ "time zone path", "PUT", "/v1/farms/big/market", 0, JSON,
+	  "{\"time_zone\":\"../../etc/passwd\"}", 0, 0, 400, "bad_request",
+	  "invalid time zone" },
+	{ "day 13th month", "GET", "/v1/farms/big/commitments?day=2026-13-01", 0, NULL, NULL, 0, 0,
+	  400, "bad_request", "day" },
+	{ "NaN price", "GET", "/v1/farms/big/commitments?day=2026-01-03&price=nan&psi_plus=1&"
+	  "psi_minus=1", 0, NULL, NULL, 0, 0, 400, "bad_request", "price" },
+	{ "price file with a gap", "POST", "/v1/farms/big/commitments?day=2026-01-03", 0, CSV,
+	  "period_start,price,psi_plus,psi_minus\n2026-01-03T00:00:00Z,50,10,30\n"
+	  "2026-01-03T02:00:00Z,50,10,30\n", 0, 0, 400, "bad_request", "line 3" },
+	{ "price file sent as JSON", "POST", "/v1/farms/big/commitments?day=2026-01-03", 0, JSON,
+	  "[]", 0, 0, 415, "unsupported_media_type", NULL },
+	{ "unknown portfolio's forecast", "GET", "/v1/portfolios/nope/forecast", 0, NULL, NULL, 0,
+	  0, 404, "not_found", "nope" },
+
 	/* tokens: none, another scheme, malformed, unknown, too small a scope; on a route
 	 * of each scope */
 	{ "no token, read route", "GET", "/v1/farms", 0, "X-No-Auth: 1\r\n", NULL, 0, 0, 401,
