@@ -1014,19 +1014,23 @@ cleanup:
 
 /* ---- tomorrow's commitments ---- */
 
-/* The local date after the one `t` falls on in zone `name`, as days since 1970-01-01. */
-static enum wc_status next_day(const char *zone, int64_t t, int64_t *day, struct wc_error *err)
+/*
+ * Tomorrow for market settings m (defaults in) at instant t: the trading day after the
+ * local date t falls on in m's zone (trading/market.h: its periods and gate closure).
+ */
+static enum wc_status next_day(const struct market_settings *m, int64_t t,
+			       struct trading_day *day, struct wc_error *err)
 {
 	struct tz *z;
 	int64_t local;
 	enum wc_status ret;
 
-	if ((ret = tz_load(zone, &z, err)))
+	if ((ret = tz_load(m->time_zone, &z, err)))
 		return ret;
 	local = t + tz_offset(z, t);
+	ret = trading_day_init(day, z, utc_floor(local, UTC_DAY) / UTC_DAY + 1, m->gate_min, err);
 	tz_free(z);
-	*day = utc_floor(local, UTC_DAY) / UTC_DAY + 1;
-	return WC_OK;
+	return ret;
 }
 
 /* Which of price, psi_plus and psi_minus m sets: 0 none, 3 all. */
@@ -1048,12 +1052,13 @@ static enum wc_status commit_subject(struct night *n, const struct subject *s,
 	struct commit_request r;
 	struct market_settings m;
 	struct schedule sch = { 0 };
+	struct trading_day day;
 	struct dynbuf csv;
 	json_t *js = NULL, *summary;
 	char *text = NULL, day_text[16], t[UTC_ISO_LEN], g[UTC_ISO_LEN], reason[512];
 	int nstored = price_fields(stored);
 	size_t len = 0;
-	int64_t day, y;
+	int64_t y;
 	int mo, d;
 	enum wc_status ret;
 
@@ -1074,14 +1079,19 @@ static enum wc_status commit_subject(struct night *n, const struct subject *s,
 			 reason);
 		return WC_OK;
 	}
-	if ((ret = next_day(m.time_zone, n->issued, &day, err)))
+	if ((ret = next_day(&m, n->issued, &day, err)))
 		goto cleanup;
 	commit_request_init(&r);
 	r.portfolio = s->portfolio;
 	r.id = s->id;
 	r.fr = n->o->forecast;
-	r.fr.store = true;
-	r.day = day;
+	/*
+	 * A gate closure after the night's issue time is still to come: runs delivered
+	 * before it may be missing from the store now, so that forecast is provisional and
+	 * not stored (a stored one would be served later instead of the final one).
+	 */
+	r.fr.store = day.gate <= n->issued;
+	r.day = day.day;
 	r.over = m;		/* complete: the committer's merge with the stored ones keeps it */
 	if ((ret = commit_get(n->st, &r, &sch, err)))
 		goto cleanup;
@@ -1099,10 +1109,11 @@ static enum wc_status commit_subject(struct night *n, const struct subject *s,
 		goto cleanup;
 	utc_civil_from_days(sch.day.day, &y, &mo, &d);
 	snprintf(day_text, sizeof(day_text), "%04lld-%02d-%02d", (long long)y, mo, d);
-	summary = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:f,s:f,s:f}", "status", "ok",
+	summary = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:f,s:f,s:f}", "status", "ok",
 			    "day", day_text, "time_zone", sch.market.time_zone, "gate_closure",
 			    utc_format(sch.day.gate, g), "forecast_issued",
-			    utc_format(sch.pfc.fc.issued, t), "price_model",
+			    utc_format(sch.pfc.fc.issued, t), "provisional", !r.fr.store,
+			    "price_model",
 			    nstored == 3 ? "stored"
 			    : nstored ? "stored over the batch's" : "the batch's",
 			    "periods", sch.n, "committed_mwh", round(sch.committed_mwh * 1e6) / 1e6,

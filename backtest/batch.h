@@ -33,7 +33,12 @@
  * Tomorrow's commitments (trading/commit.h, commit_get, never re-derived here): for the
  * local date after the one the issue time falls on in the market's time zone, from the
  * forecast available at that day's gate closure (commit_request with day), like
- * `windcast commit --day D`. The settings are the farm's (portfolio's) stored ones over
+ * `windcast commit --day D`. When that gate closure is after the night's issue time,
+ * the forecast is computed from what the store holds now, marked "provisional" in the
+ * manifest and not stored (runs delivered before the gate closure may still come; a
+ * stored forecast would be served instead of the final one); one whose gate closure has
+ * passed is stored as `windcast commit` stores it. The settings are the farm's
+ * (portfolio's) stored ones over
  * the batch's own (o->market, e.g. --price 50 --psi-plus 10 --psi-minus 30): stored
  * settings win field by field, the batch's fill what they leave unset. With no price,
  * psi_plus and psi_minus from either, the schedule is skipped, not invented: the

@@ -241,12 +241,14 @@ Test(batch_trading, portfolios_and_commitments_match_the_cli, .timeout = 600)
 		cr_assert_str_eq(jstr(c, "gate_closure"), "2026-01-06T12:00:00Z");
 		cr_assert_str_eq(jstr(c, "forecast_issued"), "2026-01-06T12:00:00Z");
 		cr_assert_str_eq(jstr(c, "price_model"), "stored");
+		cr_assert(json_is_false(json_object_get(c, "provisional")), "its gate has passed");
 		e = entry(man, "farms", "jutland-1");
 		check_files(night, e, jt, 5);
 		c = json_object_get(e, "commitments");
 		cr_assert_str_eq(jstr(c, "day"), DAY_BERLIN, "23:00Z is 00:00 in Berlin");
 		cr_assert_str_eq(jstr(c, "time_zone"), "Europe/Berlin");
 		cr_assert_str_eq(jstr(c, "gate_closure"), "2026-01-07T11:00:00Z", "12:00 CET");
+		cr_assert(json_is_true(json_object_get(c, "provisional")), "its gate is to come");
 		/* no settings: skipped, said why, no file, not a failure */
 		e = entry(man, "farms", "north-sea-1");
 		cr_assert_str_eq(jstr(e, "status"), "ok");
@@ -269,6 +271,30 @@ Test(batch_trading, portfolios_and_commitments_match_the_cli, .timeout = 600)
 	total += check_commit_cli(dir, "out", "farms", "jutland-1", "--farm", DAY_BERLIN, "");
 	cr_assert_gt(total, 1.0, "the farms commit something (%g MW summed)", total);
 	check_commit_cli(dir, "out", "portfolios", "west", "--portfolio", DAY_UTC, "");
+
+	/* a passed gate's forecast was stored; one still to come was not (it is provisional) */
+	{
+		static const struct {
+			const char *farm, *day;
+			bool stored;
+		} g[] = { { "horns-reef", DAY_UTC, true }, { "jutland-1", DAY_BERLIN, false } };
+
+		for (size_t i = 0; i < 2; i++) {
+			json_t *js;
+
+			cr_assert_eq(tu_cli(NULL, &out, &err,
+					    "--data '%s/data' commit --farm %s --day %s --no-store "
+					    "--format json", dir, g[i].farm, g[i].day),
+				     0, "%s", err);
+			cr_assert(js = json_loads(out, 0, NULL), "%s", out);
+			cr_assert_eq(json_is_true(json_object_get(json_object_get(js, "forecast"),
+								  "stored")),
+				     g[i].stored, "%s: stored", g[i].farm);
+			json_decref(js);
+			free(out);
+			free(err);
+		}
+	}
 
 	/* the portfolio's CSV is `windcast forecast --portfolio`'s */
 	cr_assert_eq(tu_cli(NULL, &out, &err,
