@@ -3,10 +3,12 @@
  *
  * Everything a night decides goes through the library paths the CLI and the API use
  * (ingest_file, obs_parse + store_obs_upsert, train_request_*, forecast_get_or_issue,
- * forecast_json, forecast_csv); this file adds the inbox, the retrain policy, the shard,
- * the files and the manifest. Limits: the night is sequential (one farm after the other,
- * each training on the options' worker threads); a shard's farms must fit in memory as
- * struct farm (about 1.3 kB each).
+ * forecast_json, forecast_csv; portfolio_forecast_get and pforecast_json for portfolios;
+ * commit_get, schedule_json and schedule_csv for commitments); this file adds the inbox,
+ * the retrain policy, the shard, which trading day is tomorrow, the files and the
+ * manifest. Limits: the night is sequential (one farm after the other, each training on
+ * the options' worker threads); a shard's farms and portfolios must fit in memory as
+ * struct farm (about 1.3 kB each) and struct portfolio (about 13 kB each).
  */
 #include "backtest/batch.h"
 
@@ -27,10 +29,13 @@
 #include "common/dynbuf.h"
 #include "common/log.h"
 #include "common/sha256.h"
+#include "common/tz.h"
 #include "data/ingest.h"
 #include "data/ncwrite.h"
 #include "data/obs.h"
 #include "forecast/model.h"
+#include "trading/commit.h"
+#include "trading/portfolio.h"
 
 #define CSV_MAX ((size_t)64 << 20)	/* bytes of one farm's CSV (about 300,000 leads) */
 #define MOVE_SUFFIX_MAX 1000		/* name.1 .. name.999 in processed/ or rejected/ */
@@ -43,6 +48,7 @@ void batch_options_init(struct batch_options *o)
 	o->issued = INT64_MIN;
 	o->shard_k = o->shard_n = 1;
 	o->retrain_after = BATCH_DEFAULT_RETRAIN_AFTER;
+	market_init(&o->market);
 	snprintf(o->retrain_text, sizeof(o->retrain_text), "30d");
 	forecast_request_init(&o->forecast);
 	train_request_init(&o->train, TRAIN_CLI);
@@ -255,9 +261,10 @@ struct night {
 	struct batch_result *res;
 	int64_t issued;
 	char farms_dir[BATCH_PATH_MAX];
+	char portfolios_dir[BATCH_PATH_MAX];
 	json_t *inbox;		/* the manifest's inbox entries */
 	json_t *farms;		/* the manifest's farm entries */
-	json_t *portfolios;	/* the manifest's portfolio entries (issue 12) */
+	json_t *portfolios;	/* the manifest's portfolio entries */
 };
 
 static bool stopping(const struct night *n)
@@ -783,25 +790,54 @@ cleanup:
 
 /* ---- forecasting and the files ---- */
 
+/* What a night writes files of: a farm, or a portfolio. */
+struct subject {
+	bool portfolio;
+	const char *id;
+	const char *kind;		/* "farm" or "portfolio", for messages and logs */
+	const char *sub;		/* "farms" or "portfolios": the directory under OUT */
+	const char *dir;		/* OUT/<sub> */
+	const char *name;		/* the farm's or portfolio's name */
+	double lat, lon;		/* a farm's site; NaN for a portfolio */
+};
+
+static void subject_farm(struct subject *s, const struct night *n, const struct farm *f)
+{
+	*s = (struct subject){ .id = f->id, .kind = "farm", .sub = "farms", .dir = n->farms_dir,
+			       .name = f->name, .lat = f->lat, .lon = f->lon };
+}
+
+static void subject_portfolio(struct subject *s, const struct night *n,
+			      const struct portfolio *p)
+{
+	*s = (struct subject){ .portfolio = true, .id = p->id, .kind = "portfolio",
+			       .sub = "portfolios", .dir = n->portfolios_dir, .name = p->name,
+			       .lat = NAN, .lon = NAN };
+}
+
 /*
  * The NetCDF file of a forecast whose JSON reply is js: its numbers are the reply's
- * (rounded as the API rounds them), so the two files agree exactly.
+ * (rounded as the API rounds them), so the two files agree exactly. pfc (a portfolio's
+ * forecast, its sum in pfc->fc == fc) lists the farms; NULL for a farm.
  */
-static enum wc_status write_netcdf(struct night *n, const struct farm *f,
-				   const struct forecast *fc, const json_t *js, const char *base,
-				   json_t *rec, struct wc_error *err)
+static enum wc_status write_netcdf(struct night *n, const struct subject *s,
+				   const struct forecast *fc, const struct pforecast *pfc,
+				   const json_t *js, const char *base, json_t *rec,
+				   struct wc_error *err)
 {
 	const json_t *leads = json_object_get(js, "leads"), *levels = json_object_get(js, "quantiles");
 	size_t nlead = json_array_size(leads), nq = json_array_size(levels);
+	int nm = pfc ? pfc->nfarms : 0;
 	struct ncw_forecast w;
 	char tmp[BATCH_PATH_MAX], source[64], notes[sizeof(fc->cut_note) + sizeof(fc->note) + 2];
 	int64_t *valid = malloc((nlead + 1) * sizeof(*valid));
 	double *lv = malloc((nq + 1) * sizeof(*lv));
 	double *point = malloc((nlead + 1) * sizeof(*point));
 	double *q = malloc((nlead * nq + 1) * sizeof(*q));
+	struct ncw_member *members = calloc((size_t)nm + 1, sizeof(*members));
 	enum wc_status ret;
 
-	if (!valid || !lv || !point || !q) {
+	if (!valid || !lv || !point || !q || !members) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -816,29 +852,41 @@ static enum wc_status write_netcdf(struct night *n, const struct farm *f,
 		for (size_t k = 0; k < nq; k++)
 			q[i * nq + k] = json_number_value(json_array_get(qm, k));
 	}
+	for (int i = 0; i < nm; i++) {
+		const struct forecast *f = &pfc->farms[i];
+
+		members[i] = (struct ncw_member){
+			.id = f->farm_id, .model = f->model,
+			.model_version = strcmp(f->model, "nn") ? 0 : f->model_version,
+			.capacity_mw = f->capacity_mw, .has_run = f->has_run,
+			.run_is_forecast = f->run_is_forecast, .run_ref_time = f->run_ref_time,
+		};
+	}
 	snprintf(source, sizeof(source), "windcast %s", n->o->version);
 	forecast_notes(fc, notes, sizeof(notes));
 	w = (struct ncw_forecast){
-		.farm_id = f->id, .farm_name = f->name, .capacity_mw = f->capacity_mw,
-		.lat = f->lat, .lon = f->lon, .source = source, .issued = fc->issued,
+		.farm_id = s->id, .farm_name = s->name, .capacity_mw = fc->capacity_mw,
+		.lat = s->lat, .lon = s->lon, .source = source, .issued = fc->issued,
 		.issued_reason = fc->issued_reason, .model = fc->model,
 		.model_version = fc->model_version, .model_choice = fc->model_choice,
 		.fallback = fc->fallback, .note = notes, .has_run = fc->has_run,
 		.run_is_forecast = fc->run_is_forecast, .run_ref_time = fc->run_ref_time,
 		.run_source = fc->run_source, .nlead = (int)nlead, .nq = (int)nq, .valid = valid,
-		.levels = lv, .point_mw = point, .q_mw = q,
+		.levels = lv, .point_mw = point, .q_mw = q, .portfolio = s->portfolio,
+		.nmembers = nm, .members = members,
 	};
-	outfile_tmp_name(n->farms_dir, base, tmp, sizeof(tmp));
+	outfile_tmp_name(s->dir, base, tmp, sizeof(tmp));
 	if ((ret = ncwrite_forecast(tmp, &w, err))) {
 		unlink(tmp);
 		goto cleanup;
 	}
-	ret = outfile_publish(n->farms_dir, base, tmp, rec, err);
+	ret = outfile_publish(s->dir, base, tmp, rec, err);
 cleanup:
 	free(valid);
 	free(lv);
 	free(point);
 	free(q);
+	free(members);
 	return ret;
 }
 
@@ -852,93 +900,292 @@ static json_t *file_rec(const char *sub, const char *base, const char *format)
 	return json_pack("{s:s,s:s}", "path", rel, "format", format);
 }
 
-/* Remove a farm's files of this night (a failed farm lists none, so holds none). */
-static void remove_files(struct night *n, const char *id)
+/* Write data as OUT/<sub>/<id><ext> and list it in files (with its hash). */
+static enum wc_status write_file(const struct subject *s, const char *ext, const char *format,
+				 const char *data, size_t len, json_t *files,
+				 struct wc_error *err)
 {
-	static const char *const ext[] = { "json", "csv", "nc" };
+	char base[FARM_ID_MAX + 32];
+	json_t *rec;
+
+	snprintf(base, sizeof(base), "%s%s", s->id, ext);
+	rec = file_rec(s->sub, base, format);
+	json_array_append_new(files, rec);
+	return outfile_write(s->dir, base, data ? data : "", len, rec, err);
+}
+
+static const char *const forecast_ext[] = { ".json", ".csv", ".nc" };
+static const char *const commit_ext[] = { ".commitments.json", ".commitments.csv" };
+
+/*
+ * Remove files of s that this night does not list (a failed forecast lists none; a
+ * skipped or failed schedule no commitments), so that a re-run leaves no stale one.
+ */
+static void remove_files(const struct subject *s, const char *const *ext, size_t n)
+{
 	char path[BATCH_PATH_MAX];
 
-	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s.%s", n->farms_dir, id, ext[i]);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s%s", s->dir, s->id, ext[i]);
 		if (unlink(path) && errno != ENOENT)
 			log_warn("batch: cannot remove '%s': %s", path, strerror(errno));
 	}
 }
 
-/* Forecast farm f at the night's issue time and write its three files. */
-static enum wc_status forecast_farm(struct night *n, const struct farm *f, json_t *entry,
-				    struct wc_error *err)
+/*
+ * Write the three forecast files of s from fc (a portfolio's sum when pfc is given) and
+ * its reply js, listing them in `files`, and set the entry's "forecast" summary.
+ */
+static enum wc_status write_forecast(struct night *n, const struct subject *s,
+				     const struct forecast *fc, const struct pforecast *pfc,
+				     const json_t *js, json_t *files, json_t *entry,
+				     struct wc_error *err)
 {
-	struct forecast_request fr = n->o->forecast;
-	struct forecast fc = { 0 };
-	char base[FARM_ID_MAX + 8], t[UTC_ISO_LEN];
-	json_t *js = NULL, *files = json_array(), *rec, *summary;
-	char *text = NULL;
+	const struct forecast_request *fr = &n->o->forecast;
+	char base[FARM_ID_MAX + 8], t[UTC_ISO_LEN], *text;
+	json_t *rec, *summary;
 	size_t len = 0;
 	struct dynbuf csv;
 	enum wc_status ret;
 
 	dynbuf_init(&csv, CSV_MAX);
-	fr.issued = n->issued;
-	if ((ret = forecast_get_or_issue(n->st, f->id, &fr, &fc, err)) ||
-	    (ret = forecast_check_levels(&fc, fr.levels, fr.nlevels, err)))
-		goto cleanup;
-	if (!(js = forecast_json(&fc, fr.levels, fr.nlevels, fr.o.horizon)) ||
-	    !(text = outfile_json_text(js, &len))) {
+	if (!(text = outfile_json_text(js, &len))) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	if ((ret = forecast_csv(&fc, fr.levels, fr.nlevels, fr.o.horizon, true, fr.frac, &csv))) {
-		ret = wc_error_set(err, ret, "the CSV of farm '%s' is larger than %zu MiB", f->id,
-				   CSV_MAX >> 20);
+	if ((ret = forecast_csv(fc, fr->levels, fr->nlevels, fr->o.horizon, true, fr->frac, &csv))) {
+		ret = wc_error_set(err, ret, "the CSV of %s '%s' is larger than %zu MiB", s->kind,
+				   s->id, CSV_MAX >> 20);
 		goto cleanup;
 	}
-	summary = json_pack("{s:s,s:s,s:o,s:o,s:o,s:i}", "issued", utc_format(fc.issued, t),
-			    "model", fc.model, "model_version",
-			    strcmp(fc.model, "nn") ? json_null() : json_integer(fc.model_version),
+	summary = json_pack("{s:s,s:s,s:o,s:o,s:o,s:i}", "issued", utc_format(fc->issued, t),
+			    "model", fc->model, "model_version",
+			    strcmp(fc->model, "nn") ? json_null() : json_integer(fc->model_version),
 			    "nwp_run",
-			    fc.has_run && fc.run_is_forecast
-				    ? json_string(utc_format(fc.run_ref_time, t))
-				    : json_string(fc.has_run ? "analysis" : "none"),
-			    "fallback", fc.fallback[0] ? json_string(fc.fallback) : json_null(),
+			    fc->has_run && fc->run_is_forecast
+				    ? json_string(utc_format(fc->run_ref_time, t))
+				    : json_string(fc->has_run ? "analysis" : "none"),
+			    "fallback", fc->fallback[0] ? json_string(fc->fallback) : json_null(),
 			    "leads", (int)json_array_size(json_object_get(js, "leads")));
 	json_object_set_new(entry, "forecast", summary);
+	if ((ret = write_file(s, ".json", "json", text, len, files, err)) ||
+	    (ret = write_file(s, ".csv", "csv", dynbuf_str(&csv), csv.len, files, err)))
+		goto cleanup;
+	snprintf(base, sizeof(base), "%s.nc", s->id);
+	rec = file_rec(s->sub, base, "netcdf");
+	json_array_append_new(files, rec);
+	ret = write_netcdf(n, s, fc, pfc, js, base, rec, err);
+cleanup:
+	free(text);
+	dynbuf_release(&csv);
+	return ret;
+}
 
-	snprintf(base, sizeof(base), "%s.json", f->id);
-	rec = file_rec("farms", base, "json");
-	json_array_append_new(files, rec);
-	if ((ret = outfile_write(n->farms_dir, base, text, len, rec, err)))
+/* Forecast farm f at the night's issue time and write its three files. */
+static enum wc_status forecast_farm(struct night *n, const struct subject *s, json_t *files,
+				    json_t *entry, struct wc_error *err)
+{
+	struct forecast_request fr = n->o->forecast;
+	struct forecast fc = { 0 };
+	json_t *js = NULL;
+	enum wc_status ret;
+	char t[UTC_ISO_LEN];
+
+	fr.issued = n->issued;
+	if ((ret = forecast_get_or_issue(n->st, s->id, &fr, &fc, err)) ||
+	    (ret = forecast_check_levels(&fc, fr.levels, fr.nlevels, err)))
 		goto cleanup;
-	snprintf(base, sizeof(base), "%s.csv", f->id);
-	rec = file_rec("farms", base, "csv");
-	json_array_append_new(files, rec);
-	if ((ret = outfile_write(n->farms_dir, base, csv.data ? csv.data : "", csv.len, rec, err)))
+	if (!(js = forecast_json(&fc, fr.levels, fr.nlevels, fr.o.horizon))) {
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
-	snprintf(base, sizeof(base), "%s.nc", f->id);
-	rec = file_rec("farms", base, "netcdf");
-	json_array_append_new(files, rec);
-	if ((ret = write_netcdf(n, f, &fc, js, base, rec, err)))
+	}
+	if ((ret = write_forecast(n, s, &fc, NULL, js, files, entry, err)))
 		goto cleanup;
-	/*
-	 * HOOK(issue 12, commitments): the trading library's day-ahead schedule of farm f
-	 * for the trading day after n->issued goes here: write OUT/farms/<id>.commitments.json
-	 * and .csv with outfile_write(), append their file_rec() entries to `files`, and set the
-	 * entry's "commitments" (today null) to the schedule's summary.
-	 */
-	json_object_set_new(entry, "files", files);
-	files = NULL;
 	log_info("batch forecast farm=%s status=ok model=%s model_version=%d nwp_run=%s "
 		 "fallback=%s files=3",
-		 f->id, fc.model, fc.model_version,
+		 s->id, fc.model, fc.model_version,
 		 fc.has_run && fc.run_is_forecast ? utc_format(fc.run_ref_time, t) : "none",
 		 fc.fallback[0] ? "yes" : "no");
 cleanup:
-	json_decref(files);
 	json_decref(js);
-	free(text);
-	dynbuf_release(&csv);
 	forecast_release(&fc);
 	return ret;
+}
+
+/* ---- tomorrow's commitments ---- */
+
+/*
+ * Tomorrow for market settings m (defaults in) at instant t: the trading day after the
+ * local date t falls on in m's zone (trading/market.h: its periods and gate closure).
+ */
+static enum wc_status next_day(const struct market_settings *m, int64_t t,
+			       struct trading_day *day, struct wc_error *err)
+{
+	struct tz *z;
+	int64_t local;
+	enum wc_status ret;
+
+	if ((ret = tz_load(m->time_zone, &z, err)))
+		return ret;
+	local = t + tz_offset(z, t);
+	ret = trading_day_init(day, z, utc_floor(local, UTC_DAY) / UTC_DAY + 1, m->gate_min, err);
+	tz_free(z);
+	return ret;
+}
+
+/* Which of price, psi_plus and psi_minus m sets: 0 none, 3 all. */
+static int price_fields(const struct market_settings *m)
+{
+	return !isnan(m->price) + !isnan(m->psi_plus) + !isnan(m->psi_minus);
+}
+
+/*
+ * Tomorrow's commitments of s (batch.h): the settings are s's stored ones over the
+ * batch's defaults; without a price model the schedule is skipped (entry says why).
+ * Writes OUT/<sub>/<id>.commitments.{json,csv}, lists them in files and sets the entry's
+ * "commitments". A failure returns its status with err set (the entry says it too).
+ */
+static enum wc_status commit_subject(struct night *n, const struct subject *s,
+				     const struct market_settings *stored, json_t *files,
+				     json_t *entry, struct wc_error *err)
+{
+	struct commit_request r;
+	struct market_settings m;
+	struct schedule sch = { 0 };
+	struct trading_day day;
+	struct dynbuf csv;
+	json_t *js = NULL, *summary;
+	char *text = NULL, day_text[16], t[UTC_ISO_LEN], g[UTC_ISO_LEN], reason[512];
+	int nstored = price_fields(stored);
+	size_t len = 0;
+	int64_t y;
+	int mo, d;
+	enum wc_status ret;
+
+	dynbuf_init(&csv, CSV_MAX);
+	market_merge(&m, &n->o->market, stored);
+	market_defaults(&m);
+	if (!price_fields(&m)) {
+		snprintf(reason, sizeof(reason),
+			 "no price model: %s '%s' has no stored price, psi_plus and psi_minus "
+			 "('windcast %s market' sets them) and the batch was given no --price, "
+			 "--psi-plus and --psi-minus",
+			 s->kind, s->id, s->portfolio ? "portfolio" : "farm");
+		json_object_set_new(entry, "commitments",
+				    json_pack("{s:s,s:s}", "status", "skipped", "reason", reason));
+		remove_files(s, commit_ext, 2);
+		n->res->commitments_skipped++;
+		log_info("batch commitments %s=%s status=skipped reason=\"%s\"", s->kind, s->id,
+			 reason);
+		return WC_OK;
+	}
+	if ((ret = next_day(&m, n->issued, &day, err)))
+		goto cleanup;
+	commit_request_init(&r);
+	r.portfolio = s->portfolio;
+	r.id = s->id;
+	r.fr = n->o->forecast;
+	/*
+	 * A gate closure after the night's issue time is still to come: runs delivered
+	 * before it may be missing from the store now, so that forecast is provisional and
+	 * not stored (a stored one would be served later instead of the final one).
+	 */
+	r.fr.store = day.gate <= n->issued;
+	r.day = day.day;
+	r.over = m;		/* complete: the committer's merge with the stored ones keeps it */
+	if ((ret = commit_get(n->st, &r, &sch, err)))
+		goto cleanup;
+	if (!(js = schedule_json(&sch)) || !(text = outfile_json_text(js, &len))) {
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((ret = schedule_csv(&sch, true, &csv))) {
+		ret = wc_error_set(err, ret, "the commitments CSV is larger than %zu MiB",
+				   CSV_MAX >> 20);
+		goto cleanup;
+	}
+	if ((ret = write_file(s, commit_ext[0], "json", text, len, files, err)) ||
+	    (ret = write_file(s, commit_ext[1], "csv", dynbuf_str(&csv), csv.len, files, err)))
+		goto cleanup;
+	utc_civil_from_days(sch.day.day, &y, &mo, &d);
+	snprintf(day_text, sizeof(day_text), "%04lld-%02d-%02d", (long long)y, mo, d);
+	summary = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:f,s:f,s:f}", "status", "ok",
+			    "day", day_text, "time_zone", sch.market.time_zone, "gate_closure",
+			    utc_format(sch.day.gate, g), "forecast_issued",
+			    utc_format(sch.pfc.fc.issued, t), "provisional", !r.fr.store,
+			    "price_model",
+			    nstored == 3 ? "stored"
+			    : nstored ? "stored over the batch's" : "the batch's",
+			    "periods", sch.n, "committed_mwh", round(sch.committed_mwh * 1e6) / 1e6,
+			    "expected_imbalance_cost", round(sch.imbalance_cost * 1e6) / 1e6,
+			    "expected_revenue", round(sch.revenue * 1e6) / 1e6);
+	json_object_set_new(entry, "commitments", summary);
+	log_info("batch commitments %s=%s status=ok day=%s periods=%d committed_mwh=%.3f", s->kind,
+		 s->id, day_text, sch.n, sch.committed_mwh);
+cleanup:
+	if (ret) {
+		json_object_set_new(entry, "commitments",
+				    json_pack("{s:s,s:s}", "status", "failed", "error",
+					      wc_error_msg(err)));
+		remove_files(s, commit_ext, 2);
+	}
+	free(text);
+	json_decref(js);
+	dynbuf_release(&csv);
+	schedule_release(&sch);
+	return ret;
+}
+
+/* ---- a farm, a portfolio ---- */
+
+/* Record the failure of s (its entry, stderr's list, the counts). */
+static void subject_failed(struct night *n, const struct subject *s, json_t *entry,
+			   const char *what, const char *msg)
+{
+	char subject[FARM_ID_MAX + 32], text[sizeof(((struct wc_error *)0)->msg) + 64];
+
+	snprintf(subject, sizeof(subject), "%s '%s'", s->kind, s->id);
+	snprintf(text, sizeof(text), "%s%s", what, msg);
+	json_object_set_new(entry, "status", json_string("failed"));
+	json_object_set_new(entry, "error", json_string(text));
+	add_failure(n, subject, text);
+	if (s->portfolio)
+		n->res->portfolios_failed++;
+	else
+		n->res->farms_failed++;
+}
+
+/* The forecast of s failed: it lists no file and holds none; no commitments either. */
+static void forecast_failed(struct night *n, const struct subject *s, json_t *files,
+			    json_t *entry, const char *msg)
+{
+	json_array_clear(files);
+	remove_files(s, forecast_ext, 3);
+	remove_files(s, commit_ext, 2);
+	json_object_set_new(entry, "commitments",
+			    json_pack("{s:s,s:s}", "status", "skipped", "reason",
+				      "not run: the forecast failed"));
+	subject_failed(n, s, entry, "", msg);
+	log_warn("batch forecast %s=%s status=failed reason=\"%s\"", s->kind, s->id, msg);
+}
+
+/*
+ * The forecast files are written; now the commitments. A failed schedule fails the
+ * subject (its forecast files stay, listed).
+ */
+static void commit_after(struct night *n, const struct subject *s,
+			 const struct market_settings *stored, json_t *files, json_t *entry,
+			 bool *ok)
+{
+	struct wc_error err = { 0 };
+
+	if (!commit_subject(n, s, stored, files, entry, &err))
+		return;
+	log_warn("batch commitments %s=%s status=failed reason=\"%s\"", s->kind, s->id,
+		 wc_error_msg(&err));
+	if (*ok)
+		subject_failed(n, s, entry, "commitments: ", wc_error_msg(&err));
+	*ok = false;
 }
 
 static void run_farm(struct night *n, const struct farm *f)
@@ -946,60 +1193,135 @@ static void run_farm(struct night *n, const struct farm *f)
 	/* the keys in the order the manifest shows them; values are set below */
 	json_t *entry = json_pack("{s:s,s:n,s:n}", "id", f->id, "status", "error");
 	json_t *rt = json_pack("{s:n,s:n,s:n}", "status", "reason", "model_version");
+	json_t *files = json_array();
+	struct market_settings stored;
 	struct wc_error err = { 0 };
-	char subject[FARM_ID_MAX + 16];
-	bool trained;
+	struct subject s;
+	bool trained, ok = true;
 
-	snprintf(subject, sizeof(subject), "farm '%s'", f->id);
+	subject_farm(&s, n, f);
 	trained = retrain(n, f, rt);
 	json_object_set_new(entry, "retrain", rt);
 	json_object_set_new(entry, "forecast", json_null());
 	json_object_set_new(entry, "files", json_array());
-	json_object_set_new(entry, "commitments", json_null());	/* HOOK(issue 12) */
-	if (forecast_farm(n, f, entry, &err)) {
-		remove_files(n, f->id);
-		json_object_set_new(entry, "files", json_array());
-		json_object_set_new(entry, "status", json_string("failed"));
-		json_object_set_new(entry, "error", json_string(wc_error_msg(&err)));
-		add_failure(n, subject, wc_error_msg(&err));
-		log_warn("batch forecast farm=%s status=failed reason=\"%s\"", f->id,
-			  wc_error_msg(&err));
-		n->res->farms_failed++;
+	json_object_set_new(entry, "commitments", json_null());
+	if (forecast_farm(n, &s, files, entry, &err)) {
+		forecast_failed(n, &s, files, entry, wc_error_msg(&err));
+		ok = false;
 	} else if (!trained) {
 		const char *msg = json_string_value(json_object_get(rt, "error"));
 
 		if (!msg)
 			msg = json_string_value(json_object_get(rt, "reason"));
-		snprintf(err.msg, sizeof(err.msg), "retraining failed: %s", msg ? msg : "?");
-		json_object_set_new(entry, "status", json_string("failed"));
-		json_object_set_new(entry, "error", json_string(err.msg));
-		add_failure(n, subject, err.msg);
-		n->res->farms_failed++;
-	} else {
+		subject_failed(n, &s, entry, "retraining failed: ", msg ? msg : "?");
+		ok = false;
+	}
+	if (json_array_size(files)) {
+		if (store_farm_market_get(n->st, f->id, &stored, &err)) {
+			log_warn("batch commitments farm=%s status=failed reason=\"%s\"", f->id,
+				 wc_error_msg(&err));
+			json_object_set_new(entry, "commitments",
+					    json_pack("{s:s,s:s}", "status", "failed", "error",
+						      wc_error_msg(&err)));
+			if (ok)
+				subject_failed(n, &s, entry, "commitments: ", wc_error_msg(&err));
+			ok = false;
+		} else {
+			commit_after(n, &s, &stored, files, entry, &ok);
+		}
+	}
+	if (ok) {
 		json_object_set_new(entry, "status", json_string("ok"));
 		json_object_set_new(entry, "error", json_null());
 	}
+	json_object_set_new(entry, "files", files);
 	json_array_append_new(n->farms, entry);
 }
 
-/*
- * HOOK(issue 12, portfolios): forecast each portfolio of this shard (shard by the
- * portfolio's id, batch_shard_of) through the trading library's portfolio forecast, write
- * OUT/portfolios/<id>.{json,csv,nc} as forecast_farm() does for a farm, and append an
- * entry {"id", "status", "forecast", "files", "error"} to n->portfolios; a failed
- * portfolio counts as a failed farm does. Until data/portfolio.c lands there are none.
- * NEEDSWORK: with one store per host, a portfolio's member farms are retrained on other
- * hosts; its host must see their models (a shared store, issue 14's PostgreSQL).
- */
-static void run_portfolios(struct night *n)
+/* The latest of its farms' forecasts' computation times: the sum is a function of them
+ * (and of the hindcasts), so a re-run of the night shows the same instant. */
+static int64_t newest_input(const struct pforecast *p)
 {
-	(void)n;
+	int64_t t = 0;
+
+	for (int i = 0; i < p->nfarms; i++)
+		if (p->farms[i].computed_at > t)
+			t = p->farms[i].computed_at;
+	return t;
+}
+
+/*
+ * Portfolio p: its forecast at the night's issue time (trading/portfolio.h, the farms'
+ * forecasts kept as the batch keeps every farm's), its three files in OUT/portfolios/,
+ * its commitments.
+ */
+static void run_portfolio(struct night *n, const struct portfolio *p)
+{
+	json_t *entry = json_pack("{s:s,s:n,s:n,s:[]}", "id", p->id, "status", "error", "farms");
+	json_t *files = json_array(), *js = NULL;
+	struct forecast_request fr = n->o->forecast;
+	struct pforecast pfc = { 0 };
+	struct wc_error err = { 0 };
+	struct subject s;
+	bool ok = true;
+	char t[UTC_ISO_LEN];
+
+	subject_portfolio(&s, n, p);
+	for (int i = 0; i < p->nfarms; i++)
+		json_array_append_new(json_object_get(entry, "farms"), json_string(p->farms[i]));
+	json_object_set_new(entry, "forecast", json_null());
+	json_object_set_new(entry, "files", json_array());
+	json_object_set_new(entry, "commitments", json_null());
+	fr.issued = n->issued;
+	fr.store = true;
+	if (portfolio_forecast_get(n->st, p->id, &fr, &pfc, &err) ||
+	    forecast_check_levels(&pfc.fc, fr.levels, fr.nlevels, &err))
+		goto failed;
+	pfc.fc.computed_at = newest_input(&pfc);
+	if (!(js = pforecast_json(&pfc, fr.levels, fr.nlevels, fr.o.horizon))) {
+		wc_error_set(&err, WC_ENOMEM, "out of memory");
+		goto failed;
+	}
+	if (write_forecast(n, &s, &pfc.fc, &pfc, js, files, entry, &err))
+		goto failed;
+	log_info("batch forecast portfolio=%s status=ok farms=%d nwp_run=%s fallback=%s files=3",
+		 p->id, pfc.nfarms,
+		 pfc.fc.has_run && pfc.fc.run_is_forecast ? utc_format(pfc.fc.run_ref_time, t)
+							  : "none",
+		 pfc.fc.fallback[0] ? "yes" : "no");
+	commit_after(n, &s, &p->market, files, entry, &ok);
+	goto done;
+failed:
+	forecast_failed(n, &s, files, entry, wc_error_msg(&err));
+	ok = false;
+done:
+	if (ok) {
+		json_object_set_new(entry, "status", json_string("ok"));
+		json_object_set_new(entry, "error", json_null());
+	}
+	json_object_set_new(entry, "files", files);
+	json_array_append_new(n->portfolios, entry);
+	json_decref(js);
+	pforecast_release(&pfc);
 }
 
 /* ---- the manifest ---- */
 
+/* The selection as the manifest shows it: the ids, or null when all are covered. */
+static json_t *selection_json(bool select, const char *const *ids, size_t n)
+{
+	json_t *a;
+
+	if (!select)
+		return json_null();
+	a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(ids[i]));
+	return a;
+}
+
 static json_t *manifest(const struct night *n, const char *data_dir, int64_t started,
-			size_t farms_total)
+			size_t farms_total, size_t portfolios_total)
 {
 	const struct batch_options *o = n->o;
 	const struct batch_result *res = n->res;
@@ -1011,21 +1333,36 @@ static json_t *manifest(const struct night *n, const char *data_dir, int64_t sta
 				      json_real(round(o->forecast.levels[k] * 1e6) / 1e6));
 	opts = json_pack("{s:s,s:s?,s:s,s:s,s:i,s:o,s:s,s:s}", "issued",
 			 utc_format(n->issued, issued), "inbox", o->inbox, "out", o->out,
-			 "shard_rule", "1 + FNV-1a-64(farm id) mod N", "horizon",
-			 o->forecast.o.horizon, "quantiles", levels, "model", o->forecast.o.model,
-			 "retrain_after", o->retrain_text);
+			 "shard_rule", "1 + FNV-1a-64(id) mod N, for farms and portfolios alike",
+			 "horizon", o->forecast.o.horizon, "quantiles", levels, "model",
+			 o->forecast.o.model, "retrain_after", o->retrain_text);
 	json_object_set_new(opts, "train_args", json_string(o->train_args));
+	json_object_set_new(opts, "farms", selection_json(o->select, o->farms, o->nfarms));
+	json_object_set_new(opts, "portfolios",
+			    selection_json(o->select, o->portfolios, o->nportfolios));
+	json_object_set_new(opts, "market", market_to_json(&o->market));
+	json_object_set_new(opts, "commitments_rule",
+			    json_string("the trading day after the issue time in the market's "
+					"time zone, from the forecast at its gate closure; stored "
+					"settings over the batch's market options; skipped without "
+					"a price model"));
 	return json_pack("{s:s,s:i,s:s,s:s,s:s,s:O?,s:o,s:s,s:s,s:s,s:s,s:{s:i,s:i},s:I,s:I,s:I,"
-			 "s:{s:s?,s:o},s:O,s:O}",
-			 "kind", "windcast-batch-manifest", "manifest_version", 1,
+			 "s:I,s:I,s:I,s:I,s:{s:s?,s:o},s:O,s:O}",
+			 "kind", "windcast-batch-manifest", "manifest_version", 2,
 			 "windcast_version", o->version, "issued", issued, "status",
-			 res->interrupted ? "interrupted" : res->farms_failed ? "failed" : "ok",
+			 res->interrupted			       ? "interrupted"
+			 : res->farms_failed || res->portfolios_failed ? "failed"
+								       : "ok",
 			 "arguments", (json_t *)o->argv,
 			 "options", opts, "data", data_dir, "out", res->out_dir, "started_at",
 			 utc_format(started, a), "finished_at", utc_format(utc_now(), b), "shard",
 			 "k", o->shard_k, "n", o->shard_n, "farms_total", (json_int_t)farms_total,
 			 "farms_in_shard", (json_int_t)res->farms, "farms_failed",
-			 (json_int_t)res->farms_failed, "inbox", "dir", o->inbox, "files",
+			 (json_int_t)res->farms_failed, "portfolios_total",
+			 (json_int_t)portfolios_total, "portfolios_in_shard",
+			 (json_int_t)res->portfolios, "portfolios_failed",
+			 (json_int_t)res->portfolios_failed, "commitments_skipped",
+			 (json_int_t)res->commitments_skipped, "inbox", "dir", o->inbox, "files",
 			 json_incref(n->inbox), "farms", n->farms, "portfolios", n->portfolios);
 }
 
@@ -1038,13 +1375,96 @@ void batch_result_release(struct batch_result *res)
 	res->nfailures = 0;
 }
 
+enum wc_status batch_check_market(const struct market_settings *m, struct wc_error *err)
+{
+	static const enum market_field trio[] = { MARKET_PRICE, MARKET_PSI_PLUS, MARKET_PSI_MINUS };
+	int given = price_fields(m);
+
+	if (given && given < 3)
+		for (size_t i = 0; i < 3; i++)
+			if (isnan(i == 0 ? m->price : i == 1 ? m->psi_plus : m->psi_minus))
+				return wc_error_set(err, WC_EINVAL,
+						    "%s is missing: give --price, --psi-plus "
+						    "and --psi-minus together (the batch's "
+						    "price model for farms without their own)",
+						    market_fields[trio[i]].option);
+	if (given == 3 && !(m->psi_plus + m->psi_minus > 0))
+		return wc_error_set(err, WC_EINVAL, "invalid --psi-plus and --psi-minus: both are "
+						    "0; one must be positive (alpha = psi_plus / "
+						    "(psi_plus + psi_minus))");
+	if (!isnan(m->min_mw) || !isnan(m->max_mw))
+		return wc_error_set(err, WC_EINVAL, "%s is not a batch option: limits are per "
+						    "farm ('windcast farm market')",
+				    market_fields[isnan(m->min_mw) ? MARKET_MAX_MW : MARKET_MIN_MW]
+					    .option);
+	return market_validate(m, err);
+}
+
+/* Whether id is among ids[0..n). */
+static bool listed(const char *id, const char *const *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(ids[i], id))
+			return true;
+	return false;
+}
+
+/* Every selected farm and portfolio exists; WC_EINVAL naming the option and id. */
+static enum wc_status check_selection(struct store *st, const struct batch_options *o,
+				      struct wc_error *err)
+{
+	struct portfolio *p = NULL;
+	struct farm f;
+	enum wc_status ret = WC_OK;
+
+	if (!o->select)
+		return WC_OK;
+	if (o->nfarms > BATCH_MAX_SELECT || o->nportfolios > BATCH_MAX_SELECT)
+		return wc_error_set(err, WC_EINVAL, "more than %d ids given with --farm or "
+						    "--portfolio",
+				    BATCH_MAX_SELECT);
+	for (size_t i = 0; !ret && i < o->nfarms; i++)
+		if ((ret = store_farm_get(st, o->farms[i], &f, err)) == WC_ENOTFOUND)
+			ret = wc_error_set(err, WC_EINVAL, "invalid --farm '%s': no farm '%s'; "
+							   "see 'windcast farm list'",
+					   o->farms[i], o->farms[i]);
+	if (!ret && o->nportfolios && !(p = malloc(sizeof(*p))))
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+	for (size_t i = 0; !ret && i < o->nportfolios; i++)
+		if ((ret = store_portfolio_get(st, o->portfolios[i], p, err)) == WC_ENOTFOUND)
+			ret = wc_error_set(err, WC_EINVAL,
+					   "invalid --portfolio '%s': no portfolio '%s'; see "
+					   "'windcast portfolio list'",
+					   o->portfolios[i], o->portfolios[i]);
+	free(p);
+	return ret;
+}
+
+/* Record a farm or portfolio the interrupted night did not run. */
+static void not_run(struct night *n, const char *kind, const char *id, json_t *list)
+{
+	char subject[FARM_ID_MAX + 32];
+
+	n->res->interrupted = true;
+	if (!strcmp(kind, "farm"))
+		n->res->farms_failed++;
+	else
+		n->res->portfolios_failed++;
+	snprintf(subject, sizeof(subject), "%s '%s'", kind, id);
+	add_failure(n, subject, "not run: the batch was interrupted");
+	json_array_append_new(list, json_pack("{s:s,s:s,s:[],s:s}", "id", id, "status", "failed",
+					      "files", "error",
+					      "not run: the batch was interrupted"));
+}
+
 enum wc_status batch_run(struct store *st, const struct batch_options *o,
 			 struct batch_result *res, struct wc_error *err)
 {
 	struct night n = { .st = st, .o = o, .res = res };
 	struct batch_lock lk = { -1 };
 	struct farm *farms = NULL;
-	size_t nfarms = 0;
+	struct portfolio *ports = NULL;
+	size_t nfarms = 0, nports = 0;
 	char base[64], *text = NULL;
 	int64_t started = utc_now();
 	struct timespec t0;
@@ -1061,10 +1481,14 @@ enum wc_status batch_run(struct store *st, const struct batch_options *o,
 		return wc_error_set(err, WC_EINVAL, "invalid shard %d/%d", o->shard_k, o->shard_n);
 	if (o->inbox && (stat(o->inbox, &sb) || !S_ISDIR(sb.st_mode)))
 		return wc_error_set(err, WC_EINVAL, "inbox '%s' is not a directory", o->inbox);
+	if ((ret = batch_check_market(&o->market, err)) || (ret = check_selection(st, o, err)))
+		return ret;
 	if ((ret = batch_out_dir(o->out, n.issued, res->out_dir, sizeof(res->out_dir), err)))
 		return ret;
 	if ((size_t)snprintf(n.farms_dir, sizeof(n.farms_dir), "%s/farms", res->out_dir) >=
-	    sizeof(n.farms_dir) - FARM_ID_MAX - 32)
+		    sizeof(n.farms_dir) - FARM_ID_MAX - 32 ||
+	    (size_t)snprintf(n.portfolios_dir, sizeof(n.portfolios_dir), "%s/portfolios",
+			     res->out_dir) >= sizeof(n.portfolios_dir) - FARM_ID_MAX - 32)
 		return wc_error_set(err, WC_EINVAL, "output path '%s' is too long", res->out_dir);
 	if ((ret = batch_lock_take(store_dir(st), &lk, err)))
 		return ret;
@@ -1082,34 +1506,36 @@ enum wc_status batch_run(struct store *st, const struct batch_options *o,
 		 o->inbox ? o->inbox : "", o->retrain_text);
 	if (o->inbox)
 		run_inbox(&n);
-	if ((ret = store_farm_list(st, &farms, &nfarms, err)))
+	if ((ret = store_farm_list(st, &farms, &nfarms, err)) ||
+	    (ret = store_portfolio_list(st, &ports, &nports, err)))
 		goto cleanup;
 	for (size_t i = 0; i < nfarms; i++) {
-		if (batch_shard_of(farms[i].id, o->shard_n) != o->shard_k)
+		if (batch_shard_of(farms[i].id, o->shard_n) != o->shard_k ||
+		    (o->select && !listed(farms[i].id, o->farms, o->nfarms)))
 			continue;
 		res->farms++;
-		if (stopping(&n)) {
-			char subject[FARM_ID_MAX + 16];
-
-			res->interrupted = true;
-			res->farms_failed++;
-			snprintf(subject, sizeof(subject), "farm '%s'", farms[i].id);
-			add_failure(&n, subject, "not run: the batch was interrupted");
-			json_array_append_new(n.farms,
-					      json_pack("{s:s,s:s,s:[],s:s}", "id", farms[i].id,
-							"status", "failed", "files", "error",
-							"not run: the batch was interrupted"));
-			continue;
-		}
-		run_farm(&n, &farms[i]);
+		if (stopping(&n))
+			not_run(&n, "farm", farms[i].id, n.farms);
+		else
+			run_farm(&n, &farms[i]);
 	}
-	if (!stopping(&n))
-		run_portfolios(&n);
-	else
+	for (size_t i = 0; i < nports; i++) {
+		if (batch_shard_of(ports[i].id, o->shard_n) != o->shard_k ||
+		    (o->select && !listed(ports[i].id, o->portfolios, o->nportfolios)))
+			continue;
+		if (!res->portfolios && (ret = outfile_mkdirs(n.portfolios_dir, err)))
+			goto cleanup;
+		res->portfolios++;
+		if (stopping(&n))
+			not_run(&n, "portfolio", ports[i].id, n.portfolios);
+		else
+			run_portfolio(&n, &ports[i]);
+	}
+	if (stopping(&n))
 		res->interrupted = true;
 
 	/* the manifest last: whoever sees it sees every file it lists */
-	if (!(man = manifest(&n, store_dir(st), started, nfarms))) {
+	if (!(man = manifest(&n, store_dir(st), started, nfarms, nports))) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -1124,13 +1550,16 @@ enum wc_status batch_run(struct store *st, const struct batch_options *o,
 	if ((ret = outfile_write(res->out_dir, base, text, len, NULL, err)))
 		goto cleanup;
 	snprintf(res->manifest, sizeof(res->manifest), "%s/%s", res->out_dir, base);
-	log_info("batch done issued=%s farms=%zu failed=%zu inbox_processed=%zu "
-		 "inbox_rejected=%zu manifest=\"%s\" seconds=%.1f",
-		 utc_format(n.issued, base), res->farms, res->farms_failed, res->inbox_processed,
+	log_info("batch done issued=%s farms=%zu failed=%zu portfolios=%zu failed=%zu "
+		 "commitments_skipped=%zu inbox_processed=%zu inbox_rejected=%zu manifest=\"%s\" "
+		 "seconds=%.1f",
+		 utc_format(n.issued, base), res->farms, res->farms_failed, res->portfolios,
+		 res->portfolios_failed, res->commitments_skipped, res->inbox_processed,
 		 res->inbox_rejected, res->manifest, seconds_since(&t0));
 cleanup:
 	free(text);
 	free(farms);
+	free(ports);
 	json_decref(man);
 	json_decref(n.inbox);
 	json_decref(n.farms);

@@ -19,9 +19,33 @@
  *      training path (forecast/train_request.h) with the batch's training options and
  *      --to capped at the issue time; forecast at the issue time through the one forecast
  *      path (forecast_get_or_issue, stored like any other); write OUT/farms/<id>.json (the
- *      API's reply), .csv (the API's CSV) and .nc (CF-1.8, data/ncwrite.h);
- *   4. OUT/manifest.json (OUT/manifest-K-of-N.json for a shard), last, so that a reader
+ *      API's reply), .csv (the API's CSV) and .nc (CF-1.8, data/ncwrite.h); then
+ *      tomorrow's commitments (below) as OUT/farms/<id>.commitments.json and .csv
+ *      (schedule_json and schedule_csv: `windcast commit --day D`'s JSON and CSV);
+ *   4. per portfolio of the shard, in id order: its forecast at the issue time through
+ *      trading/portfolio.h (portfolio_forecast_get, the farms' forecasts stored), written
+ *      as OUT/portfolios/<id>.json, .csv (`windcast forecast --portfolio`'s JSON and CSV)
+ *      and .nc (the farms' layout, naming the portfolio and listing its farms, their
+ *      models and NWP runs); then its commitments, as a farm's;
+ *   5. OUT/manifest.json (OUT/manifest-K-of-N.json for a shard), last, so that a reader
  *      who sees the manifest sees every file it lists.
+ *
+ * Tomorrow's commitments (trading/commit.h, commit_get, never re-derived here): for the
+ * local date after the one the issue time falls on in the market's time zone, from the
+ * forecast available at that day's gate closure (commit_request with day), like
+ * `windcast commit --day D`. When that gate closure is after the night's issue time,
+ * the forecast is computed from what the store holds now, marked "provisional" in the
+ * manifest and not stored (runs delivered before the gate closure may still come; a
+ * stored forecast would be served instead of the final one); one whose gate closure has
+ * passed is stored as `windcast commit` stores it. The settings are the farm's
+ * (portfolio's) stored ones over
+ * the batch's own (o->market, e.g. --price 50 --psi-plus 10 --psi-minus 30): stored
+ * settings win field by field, the batch's fill what they leave unset. With no price,
+ * psi_plus and psi_minus from either, the schedule is skipped, not invented: the
+ * manifest entry's commitments say "skipped" and why, the farm is not failed and no
+ * commitments file is written. A schedule that fails (settings incomplete, no forecast
+ * at gate closure, a zone whose day is not whole hours) fails its farm or portfolio;
+ * its forecast files stay written and listed.
  *
  * Retrain policy: a farm is due when it has no model, or when its newest model's rows end
  * (model train_to) more than retrain_after before the issue time and observations came
@@ -35,12 +59,22 @@
  *
  * Shards: farm F belongs to shard 1 + FNV-1a-64(F's id bytes) mod N (batch_shard_of), a
  * function of the id alone: N batches with --shard 1/N .. N/N cover every farm exactly
- * once whatever each host's farm list order, and adding a farm moves no other.
+ * once whatever each host's farm list order, and adding a farm moves no other. A
+ * portfolio is sharded by its own id with the same function, independently of its
+ * farms' shards (it forecasts its farms itself). NEEDSWORK: with one store per host a
+ * portfolio's host must see its farms' models and data (a shared store).
+ *
+ * Selection: with o->farms or o->portfolios the night covers only the farms and
+ * portfolios named (either list may be empty: --portfolio P alone runs P and no farm);
+ * an id that is not in the store is WC_EINVAL naming the option. The shard applies to
+ * what is selected.
  *
  * Files appear atomically (a temporary name in the same directory, fsync, rename, fsync
  * of the directory). Their bytes depend only on the store and the options: re-running a
  * night (same issue time, same store) writes identical files; only the manifest's
- * started_at/finished_at (and its inbox list) tell the runs apart.
+ * started_at/finished_at (and its inbox list) tell the runs apart. A portfolio forecast's
+ * computed_at is the latest of its farms' forecasts' (stored on the first run), not the
+ * clock's.
  *
  * Nothing here exits; the caller maps the outcome to an exit status.
  */
@@ -55,6 +89,7 @@
 
 #include "common/status.h"
 #include "common/utc.h"
+#include "data/market.h"
 #include "data/store.h"
 #include "forecast/forecast.h"
 #include "forecast/train_request.h"
@@ -69,6 +104,7 @@
 #define BATCH_PATH_MAX 4096
 #define BATCH_LOCK_NAME "batch.lock"
 #define BATCH_ISSUED_TOKEN "{issued}"	/* in the output path: the issue time, compact */
+#define BATCH_MAX_SELECT 10000		/* ids given with --farm or --portfolio */
 
 struct batch_options {
 	int64_t issued;			/* the night's issue time; INT64_MIN: now. Floored
@@ -83,6 +119,14 @@ struct batch_options {
 						 * its issued is the night's */
 	struct train_request train;	/* the training options (the farm is set per farm) */
 	char train_args[BATCH_TRAIN_ARGS_MAX];	/* as given, for the manifest */
+	struct market_settings market;	/* the batch's price model: fills what a farm's or
+					 * portfolio's stored settings leave unset (all
+					 * unset by default); check with batch_check_market */
+	bool select;			/* only the farms and portfolios listed below */
+	const char *const *farms;	/* (nfarms) borrowed ids, when select */
+	size_t nfarms;
+	const char *const *portfolios;	/* (nportfolios) borrowed ids, when select */
+	size_t nportfolios;
 	const char *version;		/* windcast's version, for the files and manifest */
 	const json_t *argv;		/* borrowed, may be NULL: the command line, recorded
 					 * in the manifest as given */
@@ -114,7 +158,16 @@ enum wc_status batch_parse_age(const char *s, int64_t *seconds, struct wc_error 
  */
 enum wc_status batch_train_args(struct train_request *r, const char *args, struct wc_error *err);
 
-/* The shard (1..n) of a farm id: 1 + FNV-1a-64(id) mod n. */
+/*
+ * Check the batch's price model m: price, psi_plus and psi_minus given all three or
+ * none (a fleet-wide default must be a whole price model), psi_plus + psi_minus > 0,
+ * and no min_mw or max_mw (limits are per farm: 'windcast farm market'). WC_EINVAL
+ * naming the option ("--psi-minus is missing: give --price, --psi-plus and --psi-minus
+ * together").
+ */
+enum wc_status batch_check_market(const struct market_settings *m, struct wc_error *err);
+
+/* The shard (1..n) of a farm or portfolio id: 1 + FNV-1a-64(id) mod n. */
 int batch_shard_of(const char *farm_id, int n);
 
 /* The directory a night writes to: o->out with BATCH_ISSUED_TOKEN replaced. */
@@ -139,9 +192,9 @@ void batch_lock_release(struct batch_lock *lk);
 
 /* ---- a night ---- */
 
-/* A failure a front end reports, one line each: a farm, or an inbox file. */
+/* A failure a front end reports, one line each: a farm, a portfolio or an inbox file. */
 struct batch_failure {
-	char subject[FARM_ID_MAX + 512];	/* "farm 'x'" or "inbox file 'y'" */
+	char subject[FARM_ID_MAX + 512];	/* "farm 'x'", "portfolio 'p'", "inbox file 'y'" */
 	char msg[512];
 };
 
@@ -150,7 +203,10 @@ struct batch_result {
 	char manifest[BATCH_PATH_MAX];	/* the manifest's path ("" when none was written) */
 	int64_t issued;
 	size_t farms;			/* farms of the shard */
-	size_t farms_failed;
+	size_t farms_failed;		/* its forecast, retraining or commitments failed */
+	size_t portfolios;		/* portfolios of the shard */
+	size_t portfolios_failed;
+	size_t commitments_skipped;	/* farms and portfolios without a price model */
 	size_t inbox_processed, inbox_rejected, inbox_left;
 	bool interrupted;		/* *stop was set: farms after it were not run */
 	struct batch_failure *failures;	/* (nfailures) farms failed, files rejected or left */
@@ -161,11 +217,13 @@ void batch_result_release(struct batch_result *res);
 
 /*
  * Run one night (the steps above) on st for options o. Always fills *res. Returns WC_OK
- * when the night ran to its manifest, whether or not farms failed (res->farms_failed,
- * res->failures); WC_EBUSY when another batch holds the lock; WC_EINVAL for bad options
- * (a bad shard, an inbox that is not a directory, an output path too long: err names
- * them); WC_EIO/WC_ESQL when the night cannot start (the output directory, the farm
- * list) or its manifest cannot be written.
+ * when the night ran to its manifest, whether or not farms or portfolios failed
+ * (res->farms_failed, res->portfolios_failed, res->failures); WC_EBUSY when another
+ * batch holds the lock; WC_EINVAL for bad options (a bad shard, an inbox that is not a
+ * directory, an output path too long, a selected farm or portfolio that does not exist,
+ * a bad price model: err names them), before anything is written; WC_EIO/WC_ESQL when
+ * the night cannot start (the output directory, the farm or portfolio list) or its
+ * manifest cannot be written.
  */
 enum wc_status batch_run(struct store *st, const struct batch_options *o,
 			 struct batch_result *res, struct wc_error *err);

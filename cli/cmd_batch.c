@@ -11,24 +11,41 @@
 
 #include "backtest/batch.h"
 #include "cli/cmd.h"
+#include "cli/market_opts.h"
 #include "cli/util.h"
 #include "common/utc.h"
+#include "data/farm.h"
 
 #ifndef WINDCAST_VERSION
 #define WINDCAST_VERSION "0.1.0"
 #endif
 
+/* The market settings the batch takes as its default price model (no limits: those
+ * are per farm). */
+#define BATCH_MARKET_FIELDS (MARKET_TIME_ZONE + 1)
+
 static const char batch_usage[] =
 	"usage: windcast batch --out DIR [--issued ISO] [--inbox DIR] [--shard K/N]\n"
+	"                      [--farm ID]... [--portfolio P]...\n"
 	"                      [--retrain-after AGE] [--train-args 'OPTIONS']\n"
 	"                      [--horizon H] [--quantiles LIST]\n"
 	"                      [--model auto|nn|persistence|climatology|powercurve]\n"
+	"                      [--price P --psi-plus X --psi-minus Y]\n"
+	"                      [--gate-closure HH:MM] [--time-zone ZONE]\n"
 	"\n"
 	"The nightly run: take the new files of the inbox, retrain the farms whose model is\n"
-	"due, forecast every farm at the issue time, and write per farm a NetCDF (CF-1.8),\n"
-	"a CSV and a JSON forecast under DIR/farms/, then DIR/manifest.json listing every\n"
-	"farm with its files, their sha256 and any failure. Files appear atomically; the\n"
-	"same night on the same store writes the same bytes. One batch per store at a time.\n"
+	"due, forecast every farm and every portfolio at the issue time, and compute their\n"
+	"commitments for tomorrow. Writes per farm a NetCDF (CF-1.8), a CSV and a JSON\n"
+	"forecast under DIR/farms/ (portfolios: DIR/portfolios/), and <id>.commitments.json\n"
+	"and .csv beside them, then DIR/manifest.json listing every farm and portfolio with\n"
+	"its files, their sha256 and any failure. Files appear atomically; the same night on\n"
+	"the same store writes the same bytes. One batch per store at a time.\n"
+	"\n"
+	"Commitments are for the trading day after the issue time in the market's time zone,\n"
+	"from the forecast available at its gate closure, as 'windcast commit --day D'. A\n"
+	"farm's or portfolio's stored market settings win; the market options below fill\n"
+	"what they leave unset. Without a price model from either, its commitments are\n"
+	"skipped (the manifest says why) and it does not fail.\n"
 	"\n"
 	"  --out DIR           where to write; '{issued}' in it becomes the issue time,\n"
 	"                      e.g. --out /srv/forecasts/{issued} -> .../20260301T0600Z\n"
@@ -37,9 +54,11 @@ static const char batch_usage[] =
 	"                      or .json) first, moving each to DIR/processed/, or to\n"
 	"                      DIR/rejected/ with a .reason file; names starting with '.' or\n"
 	"                      ending in .tmp or .part are left for later\n"
-	"  --shard K/N         only the farms of shard K of N (1 + FNV-1a-64(id) mod N): N\n"
-	"                      batches 1/N..N/N cover every farm once; the manifest is then\n"
-	"                      DIR/manifest-K-of-N.json\n"
+	"  --shard K/N         only the farms and portfolios of shard K of N (1 +\n"
+	"                      FNV-1a-64(id) mod N): N batches 1/N..N/N cover each once; the\n"
+	"                      manifest is then DIR/manifest-K-of-N.json\n"
+	"  --farm ID, --portfolio P  only these farms and portfolios (repeat, or a comma\n"
+	"                      list; --portfolio alone runs no farm)\n"
 	"  --retrain-after AGE retrain a farm whose model's rows end more than AGE before\n"
 	"                      the issue time and that has observations a day or more after\n"
 	"                      them: 30d (default), 36h, ... (1h..3650d), or never; a farm\n"
@@ -49,11 +68,64 @@ static const char batch_usage[] =
 	"  --horizon H         leads 1..H hours (default 36)\n"
 	"  --quantiles LIST    quantile levels of the files (default 0.1,0.5,0.9)\n"
 	"  --model M           auto (default) or a model, as 'windcast forecast --model'\n"
+	"  --price, --psi-plus, --psi-minus  the default price model (all three or none)\n"
+	"  --gate-closure, --time-zone       defaults of the market (12:00, UTC)\n"
 	"\n"
-	"Exit status: 0 every farm succeeded; 1 a farm failed (the others are written; the\n"
-	"manifest and stderr say which and why), another batch holds the store, or the run\n"
-	"was interrupted; 2 bad usage. A rejected inbox file is reported (stderr, manifest)\n"
-	"without failing the night.\n";
+	"Exit status: 0 every farm and portfolio succeeded; 1 one failed, its forecast or its\n"
+	"commitments (the others are written; the manifest and stderr say which and why),\n"
+	"another batch holds the store, or the run was interrupted; 2 bad usage (an unknown\n"
+	"--farm or --portfolio, a bad price). A rejected inbox file is reported (stderr,\n"
+	"manifest) without failing the night.\n";
+
+/* The ids of --farm or --portfolio, as given (each a comma list), owned. */
+struct id_list {
+	char **ids;
+	size_t n;
+};
+
+static void id_list_release(struct id_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->ids[i]);
+	free(l->ids);
+	l->ids = NULL;
+	l->n = 0;
+}
+
+/* Append the ids of the comma list `value` of option `opt`; a CLI status. */
+static int id_list_add(struct id_list *l, const char *opt, const char *value)
+{
+	const char *p = value;
+
+	do {
+		size_t len = strcspn(p, ",");
+		char id[FARM_ID_MAX + 1], **v;
+
+		if (len == 0 || len > FARM_ID_MAX)
+			return cli_bad_option("batch", opt, value, "give ids separated by commas");
+		memcpy(id, p, len);
+		id[len] = '\0';
+		if (!farm_id_valid(id))
+			return cli_bad_option("batch", opt, value, "not an id");
+		if (l->n == BATCH_MAX_SELECT)
+			return cli_bad_option("batch", opt, value, "too many ids");
+		if (!(v = realloc(l->ids, (l->n + 1) * sizeof(*v))) || !(v[l->n] = strdup(id))) {
+			if (v)
+				l->ids = v;
+			cmd_error("batch", "out of memory");
+			return CMD_FAIL;
+		}
+		l->ids = v;
+		l->n++;
+		p += len;
+	} while (*p++ == ',');
+	return CMD_OK;
+}
+
+struct batch_cli {
+	struct batch_options o;
+	struct id_list farms, portfolios;
+};
 
 /* The forecast options, by getopt code, and their request keys. */
 static const struct {
@@ -66,9 +138,10 @@ static const struct {
 	{ 'm', "--model", "model" },
 };
 
-static int parse_args(int argc, char **argv, struct batch_options *o)
+static int parse_args(int argc, char **argv, struct batch_cli *b)
 {
-	static const struct option opts[] = {
+	struct batch_options *o = &b->o;
+	struct option opts[16 + BATCH_MARKET_FIELDS] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "issued", required_argument, NULL, 'i' },
 		{ "inbox", required_argument, NULL, 'I' },
@@ -78,12 +151,17 @@ static int parse_args(int argc, char **argv, struct batch_options *o)
 		{ "horizon", required_argument, NULL, 'H' },
 		{ "quantiles", required_argument, NULL, 'q' },
 		{ "model", required_argument, NULL, 'm' },
+		{ "farm", required_argument, NULL, 'f' },
+		{ "portfolio", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
 	};
 	struct wc_error err = { 0 };
-	int c;
+	size_t nopts = 12;
+	int c, f, ret;
 
+	for (f = 0; f < BATCH_MARKET_FIELDS; f++)
+		opts[nopts++] = (struct option){ market_fields[f].option + 2, required_argument,
+						 NULL, MARKET_OPT_BASE + f };
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -98,7 +176,19 @@ static int parse_args(int argc, char **argv, struct batch_options *o)
 				o->issued = o->forecast.issued;
 			continue;
 		}
+		if ((f = market_opt_field(c)) >= 0) {
+			if ((ret = market_opt_set("batch", f, optarg, &o->market)))
+				return ret;
+			continue;
+		}
 		switch (c) {
+		case 'f':
+		case 'P':
+			if ((ret = id_list_add(c == 'f' ? &b->farms : &b->portfolios,
+					       c == 'f' ? "--farm" : "--portfolio", optarg)))
+				return ret;
+			o->select = true;
+			break;
 		case 'o':
 			if (!*optarg)
 				return cli_bad_option("batch", "--out", optarg, "give a directory");
@@ -140,25 +230,34 @@ static int parse_args(int argc, char **argv, struct batch_options *o)
 		cmd_error("batch", "--out DIR is required; see 'windcast batch --help'");
 		return CMD_USAGE;
 	}
+	if (batch_check_market(&o->market, &err)) {
+		cmd_error("batch", "%s", err.msg);
+		return CMD_USAGE;
+	}
+	o->farms = (const char *const *)b->farms.ids;
+	o->nfarms = b->farms.n;
+	o->portfolios = (const char *const *)b->portfolios.ids;
+	o->nportfolios = b->portfolios.n;
 	return CMD_OK;
 }
 
 int cmd_batch(int argc, char **argv, struct cmd_ctx *ctx)
 {
-	struct batch_options *o = malloc(sizeof(*o));
+	struct batch_cli *b = calloc(1, sizeof(*b));
+	struct batch_options *o = b ? &b->o : NULL;
 	struct batch_result res = { 0 };
 	struct wc_error err = { 0 };
 	char t[UTC_ISO_LEN];
 	json_t *args = NULL;
 	int ret;
 
-	if (!o) {
+	if (!b) {
 		cmd_error("batch", "out of memory");
 		return CMD_FAIL;
 	}
 	batch_options_init(o);
 	o->version = WINDCAST_VERSION;
-	ret = parse_args(argc, argv, o);
+	ret = parse_args(argc, argv, b);
 	if (ret) {
 		ret = ret < 0 ? CMD_OK : ret;
 		goto cleanup;
@@ -173,15 +272,21 @@ int cmd_batch(int argc, char **argv, struct cmd_ctx *ctx)
 	}
 	for (size_t i = 0; i < res.nfailures; i++)
 		cmd_error("batch", "%s: %s", res.failures[i].subject, res.failures[i].msg);
-	printf("batch issued %s: %zu farm%s, %zu failed; inbox %zu processed, %zu rejected%s; "
-	       "manifest '%s'\n",
+	printf("batch issued %s: %zu farm%s, %zu failed; %zu portfolio%s, %zu failed; "
+	       "commitments skipped for %zu without a price model; inbox %zu processed, %zu "
+	       "rejected%s; manifest '%s'\n",
 	       utc_format(res.issued, t), res.farms, res.farms == 1 ? "" : "s", res.farms_failed,
-	       res.inbox_processed, res.inbox_rejected, res.interrupted ? "; interrupted" : "",
-	       res.manifest);
-	ret = res.farms_failed || res.interrupted ? CMD_FAIL : CMD_OK;
+	       res.portfolios, res.portfolios == 1 ? "" : "s", res.portfolios_failed,
+	       res.commitments_skipped, res.inbox_processed, res.inbox_rejected,
+	       res.interrupted ? "; interrupted" : "", res.manifest);
+	ret = res.farms_failed || res.portfolios_failed || res.interrupted ? CMD_FAIL : CMD_OK;
 cleanup:
 	batch_result_release(&res);
 	json_decref(args);
-	free(o);
+	if (b) {
+		id_list_release(&b->farms);
+		id_list_release(&b->portfolios);
+	}
+	free(b);
 	return ret;
 }

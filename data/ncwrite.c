@@ -49,6 +49,10 @@ static enum wc_status check(const struct ncw_forecast *f, struct wc_error *err)
 	if (!f->farm_id || !f->farm_id[0] || !f->model || !f->valid || !f->levels ||
 	    !f->point_mw || !f->q_mw)
 		return wc_error_set(err, WC_EINVAL, "invalid forecast: missing fields");
+	if (f->portfolio && (f->nmembers < 1 || f->nmembers > NCWRITE_MAX_MEMBERS || !f->members))
+		return wc_error_set(err, WC_EINVAL, "invalid forecast: a portfolio of %d farms "
+						    "(use 1..%d)",
+				    f->nmembers, NCWRITE_MAX_MEMBERS);
 	for (int k = 0; k < f->nq; k++)
 		if (!(f->levels[k] > 0 && f->levels[k] < 1) ||
 		    (k && !(f->levels[k] > f->levels[k - 1])))
@@ -58,30 +62,87 @@ static enum wc_status check(const struct ncw_forecast *f, struct wc_error *err)
 	return WC_OK;
 }
 
+/* An NWP run as the attributes name it: ISO 8601, "analysis" or "none". */
+static const char *run_text(bool has_run, bool is_forecast, int64_t ref_time, char *buf)
+{
+	if (!has_run)
+		return strcpy(buf, "none");
+	if (!is_forecast)
+		return strcpy(buf, "analysis");
+	return utc_format(ref_time, buf);
+}
+
+/*
+ * A portfolio's farms: their ids, models and runs as space-separated lists, their
+ * versions and capacities as arrays.
+ */
+static int put_members(int nc, const struct ncw_forecast *f)
+{
+	size_t n = (size_t)f->nmembers, cap = n * (UTC_ISO_LEN + 80) + 1;
+	char *ids = malloc(cap), *models = malloc(cap), *runs = malloc(cap), t[UTC_ISO_LEN];
+	int *versions = malloc(n * sizeof(*versions));
+	double *capacity = malloc(n * sizeof(*capacity));
+	size_t li = 0, lm = 0, lr = 0;
+	int rc = NC_ENOMEM;
+
+	if (!ids || !models || !runs || !versions || !capacity)
+		goto cleanup;
+	for (size_t i = 0; i < n; i++) {
+		const struct ncw_member *m = &f->members[i];
+		const char *sep = i ? " " : "";
+
+		li += (size_t)snprintf(ids + li, cap - li, "%s%s", sep, m->id);
+		lm += (size_t)snprintf(models + lm, cap - lm, "%s%s", sep, m->model);
+		lr += (size_t)snprintf(runs + lr, cap - lr, "%s%s", sep,
+				       run_text(m->has_run, m->run_is_forecast, m->run_ref_time, t));
+		versions[i] = m->model_version;
+		capacity[i] = m->capacity_mw;
+		if (li >= cap || lm >= cap || lr >= cap) {
+			rc = NC_EINVAL;	/* an id or model longer than farm.h allows */
+			goto cleanup;
+		}
+	}
+	if (!(rc = put_text(nc, NC_GLOBAL, "portfolio_farms", ids)) &&
+	    !(rc = put_text(nc, NC_GLOBAL, "farm_models", models)) &&
+	    !(rc = nc_put_att_int(nc, NC_GLOBAL, "farm_model_versions", NC_INT, n, versions)) &&
+	    !(rc = nc_put_att_double(nc, NC_GLOBAL, "farm_capacity_mw", NC_DOUBLE, n, capacity)))
+		rc = put_text(nc, NC_GLOBAL, "farm_nwp_run_reference_times", runs);
+cleanup:
+	free(ids);
+	free(models);
+	free(runs);
+	free(versions);
+	free(capacity);
+	return rc;
+}
+
 /* The global attributes. */
 static int put_globals(int nc, const struct ncw_forecast *f)
 {
-	char title[256], issued[UTC_ISO_LEN], ref[UTC_ISO_LEN];
+	const char *subject = f->portfolio ? "portfolio" : "farm";
+	char title[256], issued[UTC_ISO_LEN], ref[UTC_ISO_LEN], id_key[32], name_key[32];
+	char cap_key[32];
 	int rc;
 
-	snprintf(title, sizeof(title), "wind power forecast of farm '%s'", f->farm_id);
+	snprintf(title, sizeof(title), "wind power forecast of %s '%s'", subject, f->farm_id);
+	snprintf(id_key, sizeof(id_key), "%s_id", subject);
+	snprintf(name_key, sizeof(name_key), "%s_name", subject);
+	snprintf(cap_key, sizeof(cap_key), "%s_capacity_mw", subject);
 	utc_format(f->issued, issued);
-	if (!f->has_run)
-		snprintf(ref, sizeof(ref), "none");
-	else if (!f->run_is_forecast)
-		snprintf(ref, sizeof(ref), "analysis");
-	else
-		utc_format(f->run_ref_time, ref);
+	run_text(f->has_run, f->run_is_forecast, f->run_ref_time, ref);
 	{
 		const char *const kv[] = {
 			"Conventions", "CF-1.8",
 			"title", title,
 			"institution", "windcast",
 			"source", f->source ? f->source : "windcast",
-			"comment", "hourly power of a wind farm; each value is the mean over the "
-				   "hour ending at its valid time",
-			"farm_id", f->farm_id,
-			"farm_name", f->farm_name ? f->farm_name : f->farm_id,
+			"comment", f->portfolio ? "hourly summed power of a portfolio of wind "
+						  "farms; each value is the mean over the hour "
+						  "ending at its valid time"
+						: "hourly power of a wind farm; each value is the "
+						  "mean over the hour ending at its valid time",
+			id_key, f->farm_id,
+			name_key, f->farm_name ? f->farm_name : f->farm_id,
 			"model", f->model,
 			"issued", issued,
 			"issued_reason", f->issued_reason ? f->issued_reason : "",
@@ -93,8 +154,7 @@ static int put_globals(int nc, const struct ncw_forecast *f)
 		if ((rc = put_texts(nc, NC_GLOBAL, kv)))
 			return rc;
 	}
-	if ((rc = nc_put_att_double(nc, NC_GLOBAL, "farm_capacity_mw", NC_DOUBLE, 1,
-				    &f->capacity_mw)) ||
+	if ((rc = nc_put_att_double(nc, NC_GLOBAL, cap_key, NC_DOUBLE, 1, &f->capacity_mw)) ||
 	    (rc = nc_put_att_int(nc, NC_GLOBAL, "model_version", NC_INT, 1, &f->model_version)))
 		return rc;
 	if (f->model_choice && f->model_choice[0] &&
@@ -104,7 +164,7 @@ static int put_globals(int nc, const struct ncw_forecast *f)
 		return rc;
 	if (f->note && f->note[0] && (rc = put_text(nc, NC_GLOBAL, "note", f->note)))
 		return rc;
-	return NC_NOERR;
+	return f->portfolio ? put_members(nc, f) : NC_NOERR;
 }
 
 enum wc_status ncwrite_forecast(const char *path, const struct ncw_forecast *f,
@@ -171,12 +231,20 @@ enum wc_status ncwrite_forecast(const char *path, const struct ncw_forecast *f,
 					     "latitude of the farm", "units", "degrees_north", NULL };
 		const char *const alon[] = { "standard_name", "longitude", "long_name",
 					     "longitude of the farm", "units", "degrees_east", NULL };
-		const char *const apoint[] = { "long_name", "wind farm power output, point "
-							    "forecast",
+		const char *const apoint[] = { "long_name", f->portfolio
+								    ? "summed power output of the "
+								      "portfolio's wind farms, point "
+								      "forecast"
+								    : "wind farm power output, point "
+								      "forecast",
 					       "units", "MW", "cell_methods", "time: mean",
 					       "coordinates", coords, NULL };
-		const char *const apq[] = { "long_name", "wind farm power output, quantile of "
-							 "the forecast distribution",
+		const char *const apq[] = { "long_name", f->portfolio
+								 ? "summed power output of the "
+								   "portfolio's wind farms, quantile "
+								   "of the forecast distribution"
+								 : "wind farm power output, quantile "
+								   "of the forecast distribution",
 					    "units", "MW", "cell_methods", "time: mean",
 					    "coordinates", coords, NULL };
 		double range[2] = { 0, f->capacity_mw };

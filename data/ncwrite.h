@@ -24,6 +24,13 @@
  * "analysis", or "none"), nwp_run_source, and fallback / note when the forecast has them.
  * Doubles hold the values exactly as the JSON reply rounds them.
  *
+ * A portfolio's file (ncw_forecast.portfolio) has the same dimensions and variables (no
+ * latitude/longitude; power is the farms' sum) and names the portfolio with
+ * portfolio_id, portfolio_name and portfolio_capacity_mw instead of farm_*; its farms,
+ * in the portfolio's order, in portfolio_farms (ids separated by spaces), farm_models
+ * (names, spaces), farm_model_versions (ints, 0 for a baseline), farm_capacity_mw
+ * (doubles) and farm_nwp_run_reference_times (as nwp_run_reference_time, spaces).
+ *
  * Not thread-safe: netcdf-c is not. The nightly batch calls it from one thread;
  * NEEDSWORK: share data/ingest.c's netCDF lock before calling this from server threads.
  */
@@ -37,6 +44,16 @@
 
 #define NCWRITE_MAX_LEADS 10000
 #define NCWRITE_MAX_QUANTILES 1000
+#define NCWRITE_MAX_MEMBERS 1000
+
+/* One farm of a portfolio's forecast. Pointers borrowed for the call. */
+struct ncw_member {
+	const char *id, *model;
+	int model_version;			/* 0 for a baseline */
+	double capacity_mw;
+	bool has_run, run_is_forecast;
+	int64_t run_ref_time;
+};
 
 /* One forecast to write. Every pointer is borrowed for the call; text may be NULL. */
 struct ncw_forecast {
@@ -56,6 +73,10 @@ struct ncw_forecast {
 	const double *levels;			/* (nq) increasing, in (0, 1) */
 	const double *point_mw;			/* (nlead) */
 	const double *q_mw;			/* (nlead, nq) */
+	bool portfolio;				/* farm_id, farm_name, capacity_mw name a
+						 * portfolio; lat/lon NaN */
+	int nmembers;				/* a portfolio's farms, 1..NCWRITE_MAX_MEMBERS */
+	const struct ncw_member *members;	/* (nmembers) */
 };
 
 /*
