@@ -31,6 +31,9 @@
 #include "forecast/metrics.h"
 #include "forecast/model.h"
 #include "forecast/nn.h"
+#include "trading/commit.h"
+#include "trading/portfolio.h"
+#include "trading/value.h"
 
 #define CSV_BUF ((size_t)1 << 20)
 #define REPORT_MAX ((size_t)64 << 20)
@@ -53,6 +56,7 @@ void backtest_options_init(struct backtest_options *o)
 	o->retrain = BACKTEST_RETRAIN_MONTHLY;
 	o->warm_epochs = BACKTEST_WARM_EPOCHS;
 	o->warm_patience = BACKTEST_WARM_PATIENCE;
+	market_init(&o->market);
 	forecast_options_init(&o->fo);
 	snprintf(o->model, sizeof(o->model), "auto");
 	o->fo.model = o->model;
@@ -64,6 +68,7 @@ void backtest_options_release(struct backtest_options *o)
 	free(o->issued);
 	o->issued = NULL;
 	o->n_issued = 0;
+	price_table_release(&o->prices);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -112,34 +117,43 @@ static enum wc_status parse_hours(const char *s, unsigned *out, struct wc_error 
 	return wc_error_set(err, WC_EINVAL, "use hours 0..23, each once, e.g. 0,12");
 }
 
+/* The whole file at path into b (initialised, its cap the file's); `what` names it. */
+static enum wc_status read_whole(const char *path, const char *what, struct dynbuf *b,
+				 struct wc_error *err)
+{
+	FILE *fp = fopen(path, "r");
+	enum wc_status ret = WC_OK;
+	char buf[65536];
+	size_t got;
+
+	if (!fp)
+		return wc_error_set(err, WC_EIO, "cannot open '%s': %s", path, strerror(errno));
+	while ((got = fread(buf, 1, sizeof(buf), fp)) > 0)
+		if ((ret = dynbuf_add(b, buf, got))) {
+			fclose(fp);
+			return wc_error_set(err, ret == WC_ENOMEM ? WC_ENOMEM : WC_EINVAL,
+					    "%s '%s' is larger than %zu KiB", what, path,
+					    b->max >> 10);
+		}
+	if (ferror(fp))
+		ret = wc_error_set(err, WC_EIO, "cannot read '%s': %s", path, strerror(errno));
+	fclose(fp);
+	return ret;
+}
+
 /* The issue-time file: one ISO 8601 time a line; '#' comments and blank lines skipped. */
 static enum wc_status read_issued(struct backtest_options *o, const char *path,
 				  struct wc_error *err)
 {
 	struct dynbuf b;
-	FILE *fp = fopen(path, "r");
-	enum wc_status ret = WC_OK;
+	enum wc_status ret;
 	int64_t *v = NULL;
 	size_t n = 0, cap = 0;
 	int lineno = 0;
 	char *text, *line, *save = NULL;
-	char buf[65536];
-	size_t got;
 
 	dynbuf_init(&b, BACKTEST_ISSUED_FILE_MAX);
-	if (!fp)
-		return wc_error_set(err, WC_EIO, "cannot open '%s': %s", path, strerror(errno));
-	while ((got = fread(buf, 1, sizeof(buf), fp)) > 0)
-		if ((ret = dynbuf_add(&b, buf, got))) {
-			fclose(fp);
-			dynbuf_release(&b);
-			return wc_error_set(err, ret, "issue-time file '%s' is larger than %zu MiB",
-					    path, BACKTEST_ISSUED_FILE_MAX >> 20);
-		}
-	if (ferror(fp))
-		ret = wc_error_set(err, WC_EIO, "cannot read '%s': %s", path, strerror(errno));
-	fclose(fp);
-	if (ret)
+	if ((ret = read_whole(path, "issue-time file", &b, err)))
 		goto cleanup;
 	/* an empty file has no buffer to cut into lines (dynbuf_str gives a constant "") */
 	text = b.len ? (char *)dynbuf_str(&b) : NULL;
@@ -194,6 +208,30 @@ cleanup:
 	o->issued = v;
 	o->n_issued = sort_unique(v, n);
 	snprintf(o->issued_file, sizeof(o->issued_file), "%s", path);
+	return WC_OK;
+}
+
+/* The prices file: trading/market.h's form; errors name the path (and the line). */
+static enum wc_status read_prices(struct backtest_options *o, const char *path,
+				  struct wc_error *err)
+{
+	struct price_table t = { 0 };
+	struct dynbuf b;
+	enum wc_status ret;
+
+	dynbuf_init(&b, PRICES_TEXT_MAX);
+	if (!(ret = read_whole(path, "prices file", &b, err)) &&
+	    (ret = price_table_parse(dynbuf_str(&b), b.len, &t, err))) {
+		ret = ret == WC_ENOMEM ? ret : WC_EINVAL;
+		wc_error_prefix(err, "'%s'", path);
+		err->code = ret;
+	}
+	dynbuf_release(&b);
+	if (ret)
+		return ret;
+	price_table_release(&o->prices);
+	o->prices = t;
+	snprintf(o->prices_file, sizeof(o->prices_file), "%s", path);
 	return WC_OK;
 }
 
@@ -336,13 +374,17 @@ enum wc_status backtest_set(struct backtest_options *o, const char *key, const c
 		*(epochs ? &o->warm_epochs : &o->warm_patience) = (int)v;
 		return WC_OK;
 	}
-	if (!strcmp(key, "portfolio") || !strcmp(key, "price") || !strcmp(key, "psi_plus") ||
-	    !strcmp(key, "psi_minus") || !strcmp(key, "prices"))
-		return wc_error_set(err, WC_EUNSUPPORTED,
-				    "%s needs the trading module (issue 12), which this build "
-				    "lacks",
-				    !strcmp(key, "portfolio") ? "a portfolio's backtest"
-							      : "the value of commitments");
+	if (!strcmp(key, "portfolio")) {
+		if (!value || !farm_id_valid(value))
+			return wc_error_set(err, WC_EINVAL, "not a portfolio id (use letters, "
+							    "digits, '-', '_', '.')");
+		snprintf(o->portfolio, sizeof(o->portfolio), "%s", value);
+		return WC_OK;
+	}
+	if (!strcmp(key, "price") || !strcmp(key, "psi_plus") || !strcmp(key, "psi_minus"))
+		return market_set(&o->market, key, value ? value : "", err);
+	if (!strcmp(key, "prices"))
+		return read_prices(o, value ? value : "", err);
 	return wc_error_set(err, WC_EINVAL, "unknown backtest option '%s'", key);
 }
 
@@ -396,7 +438,29 @@ struct run {
 	bool hindcast;
 	char hindcast_why[512];
 	char why_leak[512];
+	bool portfolio;			/* one subject: the portfolio of the farms */
+	size_t nsubj;			/* subjects scored: the farms, or the portfolio */
+	size_t truth_hours, truth_partial;	/* a portfolio's hours: every farm observed,
+						 * some but not all */
+	/* with prices */
+	bool trading;
+	const char *prices_from;	/* "options", "file", "stored settings" */
+	struct committer **com;		/* (nsubj) */
+	struct value_result vall, vblock[PORTFOLIO_NBLOCKS];
+	struct value_result *vsubj;	/* (nsubj) */
+	struct value_result *vday;	/* (ndays) by the delivery period's UTC day */
+	int64_t day0;
+	size_t ndays, commits, commits_failed;
+	struct wc_error first_commit_failure;
+	FILE *ccsv;
+	char ccsv_tmp[OUTFILE_PATH_MAX];
 };
+
+/* The i-th subject scored: a farm, or the portfolio. */
+static const char *subject_id(const struct run *r, size_t i)
+{
+	return r->portfolio ? r->o->portfolio : r->farms[i];
+}
 
 static bool stopping(const struct run *r)
 {
@@ -483,8 +547,16 @@ static enum wc_status issue_times(struct run *r, struct wc_error *err)
 static enum wc_status check_options(const struct backtest_options *o, bool baseline,
 				    struct wc_error *err)
 {
-	if (!!o->farm[0] + o->all != 1)
-		return wc_error_set(err, WC_EINVAL, "use one of --farm ID and --all");
+	if (!!o->farm[0] + o->all + !!o->portfolio[0] != 1)
+		return wc_error_set(err, WC_EINVAL, "use one of --farm ID, --portfolio P and "
+						    "--all");
+	if (o->prices.n && (!isnan(o->market.price) || !isnan(o->market.psi_plus) ||
+			    !isnan(o->market.psi_minus)))
+		return wc_error_set(err, WC_EINVAL, "use one of --prices FILE and --price, "
+						    "--psi-plus, --psi-minus");
+	if (o->portfolio[0] && o->fo.model_version > 0)
+		return wc_error_set(err, WC_EINVAL, "--model-version names one farm's model: with "
+						    "--portfolio each farm's newest serves");
 	if (!o->n_issued && (o->from == INT64_MIN || o->to == INT64_MIN))
 		return wc_error_set(err, WC_EINVAL, "--from and --to are required (or "
 						    "--issued-file)");
@@ -522,13 +594,38 @@ static int cmp_ids(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-/* The subject's farms, in id order. */
+/* A portfolio's farms, in its order (pforecaster_open_models's). */
+static enum wc_status portfolio_farms(struct run *r, struct wc_error *err)
+{
+	struct portfolio *p = malloc(sizeof(*p));
+	enum wc_status ret;
+
+	if (!p)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	ret = store_portfolio_get(r->st, r->o->portfolio, p, err);
+	if (ret == WC_ENOTFOUND)
+		ret = wc_error_set(err, WC_ENOTFOUND, "no portfolio '%s' in the store (see "
+						      "'windcast portfolio list')",
+				   r->o->portfolio);
+	else if (!ret && !(r->farms = calloc((size_t)p->nfarms, sizeof(*r->farms))))
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+	for (int i = 0; !ret && i < p->nfarms; i++)
+		snprintf(r->farms[i], sizeof(r->farms[i]), "%s", p->farms[i]);
+	if (!ret)
+		r->nfarms = (size_t)p->nfarms;
+	free(p);
+	return ret;
+}
+
+/* The subject's farms, in id order (a portfolio's in its order). */
 static enum wc_status subject_farms(struct run *r, struct wc_error *err)
 {
 	struct farm *farms = NULL, f;
 	size_t n = 0;
 	enum wc_status ret;
 
+	if (r->o->portfolio[0])
+		return portfolio_farms(r, err);
 	if (r->o->farm[0]) {
 		if ((ret = store_farm_get(r->st, r->o->farm, &f, err)) == WC_ENOTFOUND)
 			return wc_error_set(err, WC_EINVAL, "invalid --farm '%s': no such farm in "
@@ -743,26 +840,11 @@ static void acc_joint(struct acc *set, const double *p, double y)
 		}
 }
 
-/* Forecast farm fs at T with every method (model NULL: it cannot serve, for the reason
- * no_model), score, write, keep the fan. */
-static void run_issue(struct run *r, struct farm_state *fs, struct forecaster *model,
-		      const struct wc_error *no_model, int64_t T, const char *trained_to)
+/* Count what was made; the model, when it is a baseline, is that baseline's forecast. */
+static void count_made(struct run *r, const char *id, int64_t T, struct forecast *fc, bool *ok)
 {
-	struct forecast fc[BT_NMETHODS];
-	bool ok[BT_NMETHODS] = { false };
-	float q[BT_NMETHODS][QMETRICS_MAX_LEVELS];
-	double p[BT_NMETHODS];
-	char t[UTC_ISO_LEN], v[UTC_ISO_LEN], version[16];
-	struct acc *farm_acc = r->farm + fs->index * BT_NMETHODS;
+	char t[UTC_ISO_LEN];
 
-	memset(fc, 0, sizeof(fc));
-	for (int m = BT_PERSISTENCE; m < BT_NMETHODS; m++) {
-		struct wc_error e = { 0 };
-
-		ok[m] = forecaster_issue(fs->base[m - 1], T, &fc[m], &e) == WC_OK;
-		if (!ok[m])
-			note_failure(r, (enum backtest_method)m, fs->f.id, T, &e);
-	}
 	if (r->model_baseline >= 0) {
 		/* the model is a baseline: the same forecast, computed once */
 		int b = 1 + r->model_baseline;
@@ -774,21 +856,108 @@ static void run_issue(struct run *r, struct farm_state *fs, struct forecaster *m
 			r->failed[BT_MODEL]++;
 			if (!r->first_failure.code)
 				wc_error_set(&r->first_failure, WC_ENODATA,
-					     "cannot forecast farm '%s' at %s with %s", fs->f.id,
+					     "cannot forecast %s '%s' at %s with %s",
+					     r->portfolio ? "portfolio" : "farm", id,
 					     utc_format(T, t), r->o->model);
 		}
-	} else {
-		struct wc_error e = { 0 };
-
-		ok[BT_MODEL] = model && forecaster_issue(model, T, &fc[BT_MODEL], &e) == WC_OK;
-		if (!ok[BT_MODEL])
-			note_failure(r, BT_MODEL, fs->f.id, T, model ? &e : no_model);
 	}
 	for (int m = 0; m < BT_NMETHODS; m++)
 		if (ok[m]) {
 			r->made[m]++;
 			r->fallback[m] += fc[m].fallback[0] != '\0';
 		}
+}
+
+/* Forecast farm fs at T with every method (model NULL: it cannot serve, for the reason
+ * no_model) into fc (ok where made). */
+static void farm_forecasts(struct run *r, struct farm_state *fs, struct forecaster *model,
+			   const struct wc_error *no_model, int64_t T, struct forecast *fc,
+			   bool *ok)
+{
+	for (int m = BT_PERSISTENCE; m < BT_NMETHODS; m++) {
+		struct wc_error e = { 0 };
+
+		ok[m] = forecaster_issue(fs->base[m - 1], T, &fc[m], &e) == WC_OK;
+		if (!ok[m])
+			note_failure(r, (enum backtest_method)m, fs->f.id, T, &e);
+	}
+	if (r->model_baseline < 0) {
+		struct wc_error e = { 0 };
+
+		ok[BT_MODEL] = model && forecaster_issue(model, T, &fc[BT_MODEL], &e) == WC_OK;
+		if (!ok[BT_MODEL])
+			note_failure(r, BT_MODEL, fs->f.id, T, model ? &e : no_model);
+	}
+	count_made(r, fs->f.id, T, fc, ok);
+}
+
+/* The block of trading/portfolio.h that lead h falls in. */
+static int lead_block(int h)
+{
+	int b = 0;
+
+	while (b + 1 < PORTFOLIO_NBLOCKS && portfolio_block_first[b + 1] <= h)
+		b++;
+	return b;
+}
+
+/*
+ * With prices: the model's forecast fc of subject fs at T commits its leads
+ * (committer_schedule), and the five schedules settle each period against the truth
+ * (value_settle), into the sums; commitments.csv gets the periods.
+ */
+static void settle_issue(struct run *r, struct farm_state *fs, const struct forecast *fc,
+			 int64_t T)
+{
+	struct schedule s;
+	struct wc_error e = { 0 };
+	char t[UTC_ISO_LEN], a[UTC_ISO_LEN], b[UTC_ISO_LEN];
+
+	if (committer_schedule(r->com[fs->index], fc, &s, &e)) {
+		r->commits_failed++;
+		if (!r->first_commit_failure.code)
+			r->first_commit_failure = e;
+		return;
+	}
+	r->commits++;
+	utc_format(T, t);
+	for (int i = 0; i < s.n; i++) {
+		const struct commit_period *p = &s.p[i];
+		int64_t k = (p->end - r->t0) / UTC_HOUR, day = (p->start - r->day0) / UTC_DAY;
+		double y = k >= 0 && (size_t)k < r->nhours ? fs->truth[k] : NAN;
+		double mw = y * fc->capacity_mw;
+		struct value_result v;
+
+		if (value_settle(1, &p->committed_mw, &p->median_mw, &p->mean_mw, &mw, &p->prices,
+				 &v, &e) == WC_OK) {
+			value_add(&r->vall, &v);
+			value_add(&r->vblock[lead_block(p->lead)], &v);
+			value_add(&r->vsubj[fs->index], &v);
+			if (day >= 0 && (size_t)day < r->ndays)
+				value_add(&r->vday[day], &v);
+		}
+		fprintf(r->ccsv, "%s,%s,%s,%s,%d,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g",
+			fs->f.id, t, utc_format(p->start, a), utc_format(p->end, b), p->lead,
+			p->prices.price, p->prices.psi_plus, p->prices.psi_minus, p->alpha,
+			p->committed_mw, p->median_mw, p->mean_mw, p->expect.revenue);
+		if (isfinite(mw))
+			fprintf(r->ccsv, ",%.10g\n", mw);
+		else
+			fputs(",\n", r->ccsv);
+	}
+	schedule_release(&s);
+}
+
+/* Score the forecasts fc (ok where made) of subject fs at T, write them, keep the fan,
+ * settle the model's commitments; release them. */
+static void score_issue(struct run *r, struct farm_state *fs, struct forecast *fc,
+			const bool *ok, int64_t T, const char *trained_to)
+{
+	float q[BT_NMETHODS][QMETRICS_MAX_LEVELS];
+	double p[BT_NMETHODS];
+	char t[UTC_ISO_LEN], v[UTC_ISO_LEN], version[16];
+	struct acc *farm_acc = r->farm + fs->index * BT_NMETHODS;
+
 	utc_format(T, t);
 	for (int i = 1; i <= r->H; i++) {
 		int64_t vt = T + (int64_t)i * UTC_HOUR, k = (vt - r->t0) / UTC_HOUR;
@@ -813,6 +982,9 @@ static void run_issue(struct run *r, struct farm_state *fs, struct forecaster *m
 		utc_format(vt, v);
 		for (int m = 0; m < BT_NMETHODS; m++) {
 			const struct forecast *f = &fc[m];
+			/* a network's forecast, or a portfolio's of the farms' networks */
+			bool nn = !strcmp(f->model, "nn") ||
+				  (f->portfolio && m == BT_MODEL && r->model_baseline < 0);
 
 			if (!isfinite(p[m]))
 				continue;
@@ -821,9 +993,8 @@ static void run_issue(struct run *r, struct farm_state *fs, struct forecaster *m
 				snprintf(version, sizeof(version), "%d", f->model_version);
 			fprintf(r->csv, "%s,%s,%s,%d,%s,%s,%s,%s,%s,%s", fs->f.id, t, v, i,
 				method_names[m], f->model, version,
-				!strcmp(f->model, "nn") ? trained_to : "",
-				f->fallback[0] ? "true" : "false",
-				r->hindcast && !strcmp(f->model, "nn") ? "true" : "false");
+				nn ? trained_to : "", f->fallback[0] ? "true" : "false",
+				r->hindcast && nn ? "true" : "false");
 			put_num(r->csv, y);
 			put_num(r->csv, p[m]);
 			for (int j = 0; j < r->nL; j++)
@@ -841,9 +1012,23 @@ static void run_issue(struct run *r, struct farm_state *fs, struct forecaster *m
 			}
 		}
 	}
+	if (r->trading && ok[BT_MODEL])
+		settle_issue(r, fs, &fc[BT_MODEL], T);
 	for (int m = 0; m < BT_NMETHODS; m++)
 		if (ok[m] && !(r->model_baseline >= 0 && m == BT_MODEL))
 			forecast_release(&fc[m]);
+}
+
+/* Forecast farm fs at T with every method, score, write. */
+static void run_issue(struct run *r, struct farm_state *fs, struct forecaster *model,
+		      const struct wc_error *no_model, int64_t T, const char *trained_to)
+{
+	struct forecast fc[BT_NMETHODS];
+	bool ok[BT_NMETHODS] = { false };
+
+	memset(fc, 0, sizeof(fc));
+	farm_forecasts(r, fs, model, no_model, T, fc, ok);
+	score_issue(r, fs, fc, ok, T, trained_to);
 }
 
 /* Open the baseline forecasters of a farm over the whole run, load its truth. */
@@ -1047,6 +1232,283 @@ static enum wc_status run_group(struct run *r, const size_t *idx, int n, struct 
 	return ret;
 }
 
+/* ---- a portfolio ------------------------------------------------------------------ */
+
+/* The forecast of pforecaster pf at T into *fc (the sum alone: its farms' released). */
+static enum wc_status portfolio_get(struct run *r, struct pforecaster *pf, int64_t T,
+				    struct forecast *fc, struct wc_error *err)
+{
+	struct pforecast pfc;
+	enum wc_status ret = pforecaster_get(pf, T, r->L, r->nL, &pfc, err);
+
+	if (ret)
+		return ret;
+	*fc = pfc.fc;
+	memset(&pfc.fc, 0, sizeof(pfc.fc));
+	/* what served: the farms' model ("mixed" when they differ), not the copula */
+	for (int i = 0; i < pfc.nfarms; i++)
+		if (i == 0 || strcmp(fc->model, pfc.farms[i].model))
+			snprintf(fc->model, sizeof(fc->model), "%s",
+				 i == 0 ? pfc.farms[i].model : "mixed");
+	pforecast_release(&pfc);
+	return WC_OK;
+}
+
+/* farm_forecasts for the portfolio ps: its baselines' base[] and the model's pf. */
+static void portfolio_forecasts(struct run *r, struct farm_state *ps,
+				struct pforecaster **base, struct pforecaster *pf,
+				const struct wc_error *no_model, int64_t T, struct forecast *fc,
+				bool *ok)
+{
+	for (int m = BT_PERSISTENCE; m < BT_NMETHODS; m++) {
+		struct wc_error e = { 0 };
+
+		ok[m] = portfolio_get(r, base[m - 1], T, &fc[m], &e) == WC_OK;
+		if (!ok[m])
+			note_failure(r, (enum backtest_method)m, ps->f.id, T, &e);
+	}
+	if (r->model_baseline < 0) {
+		struct wc_error e = { 0 };
+
+		ok[BT_MODEL] = pf && portfolio_get(r, pf, T, &fc[BT_MODEL], &e) == WC_OK;
+		if (!ok[BT_MODEL])
+			note_failure(r, BT_MODEL, ps->f.id, T, pf ? &e : no_model);
+	}
+	count_made(r, ps->f.id, T, fc, ok);
+}
+
+/*
+ * The portfolio as the one subject: its id and capacity (its farms'), its truth (the
+ * sum of the farms' observations, NaN where any is missing or flagged), the forecasters
+ * of its baselines over the whole run.
+ */
+static enum wc_status portfolio_open(struct run *r, struct farm_state *ps,
+				     struct pforecaster **base, struct wc_error *err)
+{
+	struct forecast_options bo = r->o->fo;
+	double *mw = calloc(r->nhours, sizeof(double));
+	size_t *seen = calloc(r->nhours, sizeof(size_t));
+	enum wc_status ret = WC_OK;
+
+	memset(ps, 0, sizeof(*ps));
+	snprintf(ps->f.id, sizeof(ps->f.id), "%s", r->o->portfolio);
+	if (!mw || !seen || !(ps->truth = malloc(r->nhours * sizeof(float)))) {
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < r->nfarms && !ret; i++) {
+		struct farm_state fs = { 0 };
+
+		if (!(ret = store_farm_get(r->st, r->farms[i], &fs.f, err)) &&
+		    !(ret = load_truth(r, &fs, err))) {
+			for (size_t k = 0; k < r->nhours; k++)
+				if (isfinite(fs.truth[k])) {
+					mw[k] += fs.truth[k] * fs.f.capacity_mw;
+					seen[k]++;
+				}
+			ps->f.capacity_mw += fs.f.capacity_mw;
+		}
+		free(fs.truth);
+	}
+	for (size_t k = 0; !ret && k < r->nhours; k++) {
+		ps->truth[k] = seen[k] == r->nfarms ? (float)(mw[k] / ps->f.capacity_mw) : NAN;
+		r->truth_hours += seen[k] == r->nfarms;
+		r->truth_partial += seen[k] && seen[k] < r->nfarms;
+	}
+	bo.model_version = 0;
+	for (int b = 0; b < BASELINE_COUNT && !ret; b++) {
+		bo.model = baseline_name((enum baseline)b);
+		ret = pforecaster_open(r->st, r->o->portfolio, &bo, r->issues[0],
+				       r->issues[r->nissues - 1], &base[b], err);
+	}
+	if (!ret) {
+		r->fan.capacity_mw = ps->f.capacity_mw;
+		for (size_t k = 0; k < r->nhours; k++)
+			r->fan.obs[k] = ps->truth[k];
+	}
+cleanup:
+	free(mw);
+	free(seen);
+	return ret;
+}
+
+/* One training group of a portfolio's farms: its pool, or one farm alone. */
+struct pgroup {
+	struct train_request tr;	/* resolved */
+	size_t *idx;			/* (n) into run.farms */
+	int n;
+	struct farm_model *m[FEAT_MAX_REGIONAL], *prev[FEAT_MAX_REGIONAL];
+	int nm, nprev;
+	char why[640];
+};
+
+static void pgroups_free(struct pgroup *g, int ng)
+{
+	for (int k = 0; g && k < ng; k++) {
+		train_models_free(g[k].m, g[k].nm);
+		train_models_free(g[k].prev, g[k].nprev);
+		free(g[k].idx);
+	}
+	free(g);
+}
+
+/* Every farm of the run in the training pool tr (resolved), else WC_EINVAL naming one. */
+static enum wc_status pool_covers(const struct run *r, const struct train_request *tr,
+				  struct wc_error *err)
+{
+	for (size_t i = 0; i < r->nfarms; i++) {
+		int k = 0;
+
+		while (k < tr->n_pool && strcmp(tr->pool[k], r->farms[i]))
+			k++;
+		if (k == tr->n_pool)
+			return wc_error_set(err, WC_EINVAL, "farm '%s' is not in the training pool "
+							    "(--train-args --pool): backtest the "
+							    "pool's farms, or train them alone",
+					    r->farms[i]);
+	}
+	return WC_OK;
+}
+
+/* The groups that train a portfolio's farms: the pool of the training options, or each
+ * farm alone. */
+static enum wc_status pgroups_open(struct run *r, struct pgroup **out, int *ng,
+				   struct wc_error *err)
+{
+	const struct train_request *t = &r->o->train;
+	bool pool = t->n_pool || t->pool_all;
+	int n = pool ? 1 : (int)r->nfarms;
+	struct pgroup *g = calloc((size_t)n, sizeof(*g));
+	enum wc_status ret = WC_OK;
+
+	*out = NULL;
+	*ng = 0;
+	if (!g)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	for (int k = 0; k < n && !ret; k++) {
+		g[k].tr = *t;
+		g[k].tr.all_farms = false;
+		g[k].n = pool ? (int)r->nfarms : 1;
+		if (!(g[k].idx = calloc((size_t)g[k].n, sizeof(size_t)))) {
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			break;
+		}
+		for (int i = 0; i < g[k].n; i++)
+			g[k].idx[i] = pool ? (size_t)i : (size_t)k;
+		if (pool) {
+			g[k].tr.farm[0] = '\0';
+		} else {
+			g[k].tr.n_pool = 0;
+			snprintf(g[k].tr.farm, sizeof(g[k].tr.farm), "%s", r->farms[k]);
+		}
+		if (!(ret = train_request_resolve(&g[k].tr, r->st, err)) && pool)
+			ret = pool_covers(r, &g[k].tr, err);
+	}
+	if (ret) {
+		pgroups_free(g, n);
+		return ret;
+	}
+	*out = g;
+	*ng = n;
+	return WC_OK;
+}
+
+/* Train every group at R for the issue times [a, b); models[i] the i-th farm's (NULL:
+ * none, for the first reason into why). */
+static void pgroups_train(struct run *r, struct pgroup *g, int ng, int64_t R, size_t a,
+			  size_t b, struct farm_model **models, char *why, size_t whylen)
+{
+	for (int k = 0; k < ng && !stopping(r); k++) {
+		train_window(r, &g[k].tr, R, a, b, g[k].idx, g[k].n,
+			     g[k].nprev ? g[k].prev[0] : NULL, g[k].m, &g[k].nm, g[k].why,
+			     sizeof(g[k].why));
+		for (int i = 0; i < g[k].n; i++) {
+			size_t f = g[k].idx[i];
+
+			models[f] = group_model(&g[k].tr, g[k].m, g[k].nm, r->farms[f]);
+			if (!models[f] && !why[0])
+				snprintf(why, whylen, "farm '%s': %s", r->farms[f],
+					 g[k].why[0] ? g[k].why : "no model was trained");
+		}
+	}
+}
+
+/* After a window: its models start the next window's training (warm start). */
+static void pgroups_next(struct pgroup *g, int ng)
+{
+	for (int k = 0; k < ng; k++)
+		if (g[k].nm) {
+			train_models_free(g[k].prev, g[k].nprev);
+			memcpy(g[k].prev, g[k].m, (size_t)g[k].nm * sizeof(*g[k].m));
+			g[k].nprev = g[k].nm;
+			g[k].nm = 0;
+		}
+}
+
+/*
+ * The portfolio of r->farms: its farms trained window after window as farms are, and
+ * every issue time forecast by trading/portfolio.h with the window's models (stored
+ * ones with retrain never) and with each baseline.
+ */
+static enum wc_status run_portfolio(struct run *r, struct wc_error *err)
+{
+	struct farm_state ps = { 0 };
+	struct pforecaster *base[BASELINE_COUNT] = { 0 };
+	struct farm_model **models = calloc(r->nfarms, sizeof(*models));
+	struct pgroup *g = NULL;
+	enum wc_status ret;
+	size_t a = 0;
+	int ng = 0;
+
+	if (!models)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	if ((ret = portfolio_open(r, &ps, base, err)) ||
+	    (r->train && (ret = pgroups_open(r, &g, &ng, err))))
+		goto cleanup;
+	while (a < r->nissues && !stopping(r)) {
+		int64_t R = retrain_time(r, r->issues[a]);
+		struct forecast_options mo = r->o->fo;
+		struct pforecaster *pf = NULL;
+		struct wc_error e = { 0 };
+		size_t b = a + 1;
+		char why[640] = "", to[UTC_ISO_LEN] = "", t[UTC_ISO_LEN];
+
+		while (b < r->nissues && retrain_time(r, r->issues[b]) == R)
+			b++;
+		if (r->train) {
+			pgroups_train(r, g, ng, R, a, b, models, why, sizeof(why));
+			utc_format(R, to);
+		}
+		mo.model_version = 0;
+		if (r->model_baseline < 0 && !stopping(r))
+			r->train ? pforecaster_open_models(r->st, r->o->portfolio, &mo, models, why,
+							  r->issues[a], r->issues[b - 1], &pf, &e)
+				 : pforecaster_open(r->st, r->o->portfolio, &mo, r->issues[a],
+						    r->issues[b - 1], &pf, &e);
+		for (size_t i = a; i < b && !stopping(r); i++) {
+			struct forecast fc[BT_NMETHODS];
+			bool ok[BT_NMETHODS] = { false };
+
+			memset(fc, 0, sizeof(fc));
+			portfolio_forecasts(r, &ps, base, pf, &e, r->issues[i], fc, ok);
+			score_issue(r, &ps, fc, ok, r->issues[i], to);
+			r->done++;
+			progress(r, "forecasting", "portfolio '%s' issued %s", ps.f.id,
+				 utc_format(r->issues[i], t));
+		}
+		pforecaster_free(pf);
+		pgroups_next(g, ng);
+		a = b;
+	}
+cleanup:
+	pgroups_free(g, ng);
+	for (int b = 0; b < BASELINE_COUNT; b++)
+		pforecaster_free(base[b]);
+	free(ps.truth);
+	free(models);
+	return ret;
+}
+
 /* ---- metrics.json --------------------------------------------------------------- */
 
 static json_t *num(double v)
@@ -1111,6 +1573,94 @@ static json_t *methods_json(const struct run *r, const struct acc *a)
 	return o;
 }
 
+/* One settlement's figures: hours, energy, and per schedule revenue, imbalance cost,
+ * value captured and uplift (currency; captured as a share). */
+static json_t *value_json(const struct value_result *v)
+{
+	json_t *o = json_object();
+	static const char *const keys[4] = { "revenue", "imbalance_cost", "captured",
+					     "uplift_pct" };
+
+	json_object_set_new(o, "hours", json_integer((json_int_t)v->n));
+	json_object_set_new(o, "unscored", json_integer((json_int_t)v->skipped));
+	json_object_set_new(o, "delivered_mwh", num(v->delivered_mwh));
+	for (int k = 0; k < 4; k++) {
+		const double *x = k == 0 ? v->revenue : k == 1 ? v->imbalance_cost
+					 : k == 2 ? v->captured : v->uplift_pct;
+		json_t *e = json_object();
+
+		for (int sch = 0; sch < VALUE_NSCHEDULES; sch++)
+			json_object_set_new(e, value_schedule_name((enum value_schedule)sch),
+					    num(x[sch]));
+		json_object_set_new(o, keys[k], e);
+	}
+	return o;
+}
+
+/* metrics.json's "trading": how the commitments were valued, and their value. */
+static json_t *trading_json(const struct run *r)
+{
+	json_t *j = json_object(), *blocks = json_array(), *subj = json_object(),
+	       *settings = json_object(), *daily = json_object(), *days = json_array(),
+	       *schedules = json_array(), *cols[VALUE_NSCHEDULES];
+	char d[UTC_ISO_LEN];
+
+	for (int sch = 0; sch < VALUE_NSCHEDULES; sch++) {
+		json_array_append_new(schedules,
+				      json_string(value_schedule_name((enum value_schedule)sch)));
+		cols[sch] = json_array();
+	}
+	for (size_t i = 0; i < r->nsubj; i++) {
+		json_object_set_new(settings, subject_id(r, i),
+				    market_to_json(committer_market(r->com[i])));
+		json_object_set_new(subj, subject_id(r, i), value_json(&r->vsubj[i]));
+	}
+	for (int b = 0; b < PORTFOLIO_NBLOCKS && portfolio_block_first[b] <= r->H; b++) {
+		json_t *e = value_json(&r->vblock[b]);
+		int last = b + 1 < PORTFOLIO_NBLOCKS ? portfolio_block_first[b + 1] - 1 : r->H;
+
+		json_object_set_new(e, "first_lead", json_integer(portfolio_block_first[b]));
+		json_object_set_new(e, "last_lead", json_integer(last < r->H ? last : r->H));
+		json_array_append_new(blocks, e);
+	}
+	for (size_t k = 0; k < r->ndays; k++) {
+		utc_format(r->day0 + (int64_t)k * UTC_DAY, d);
+		d[10] = '\0';
+		json_array_append_new(days, json_string(d));
+		for (int sch = 0; sch < VALUE_NSCHEDULES; sch++)
+			json_array_append_new(cols[sch], num(r->vday[k].revenue[sch]));
+	}
+	json_object_set_new(daily, "day", days);
+	for (int sch = 0; sch < VALUE_NSCHEDULES; sch++)
+		json_object_set_new(daily, value_schedule_name((enum value_schedule)sch), cols[sch]);
+	json_object_set_new(j, "prices_from", json_string(r->prices_from));
+	json_object_set_new(j, "prices_file", r->o->prices.n ? json_string(r->o->prices_file)
+							      : json_null());
+	json_object_set_new(j, "settings", settings);
+	json_object_set_new(j, "rule", json_string("each forecast of the model commits its leads "
+						   "1..horizon from its issue time: the "
+						   "alpha-quantile, alpha = psi_plus / (psi_plus + "
+						   "psi_minus); an hour forecast by several issue "
+						   "times is settled once for each"));
+	json_object_set_new(j, "units", json_string("revenue and imbalance cost in currency "
+						    "(prices per MWh x MWh); captured as a share of "
+						    "the perfect foresight's uplift over nothing "
+						    "ahead; uplift in percent of nothing ahead's "
+						    "revenue"));
+	json_object_set_new(j, "schedules", schedules);
+	json_object_set_new(j, "schedules_made", json_integer((json_int_t)r->commits));
+	json_object_set_new(j, "schedules_failed", json_integer((json_int_t)r->commits_failed));
+	json_object_set_new(j, "first_failure", r->commits_failed
+							? json_string(wc_error_msg(
+								  &r->first_commit_failure))
+							: json_null());
+	json_object_set_new(j, "overall", value_json(&r->vall));
+	json_object_set_new(j, "by_lead_block", blocks);
+	json_object_set_new(j, "by_farm", subj);
+	json_object_set_new(j, "daily", daily);
+	return j;
+}
+
 static const char *retrain_text(const struct backtest_options *o, char *buf, size_t len)
 {
 	if (o->retrain == BACKTEST_RETRAIN_DAYS)
@@ -1149,6 +1699,19 @@ static json_t *metrics_json(const struct run *r)
 	json_object_set_new(j, "windcast_version", json_string(o->version ? o->version : ""));
 	json_object_set_new(j, "command", o->argv ? json_deep_copy(o->argv) : json_null());
 	json_object_set_new(j, "farms", farms);
+	json_object_set_new(j, "portfolio", r->portfolio ? json_string(o->portfolio)
+						       : json_null());
+	json_object_set_new(j, "truth", json_string(
+		r->portfolio ? "the sum of the farms' observations, as a fraction of the "
+			       "portfolio's capacity: an hour where any farm's observation is "
+			       "missing or flagged (outage, curtailed) is not scored"
+			     : "the farm's observation, as a fraction of its capacity: an hour "
+			       "flagged outage or curtailed is not scored"));
+	if (r->portfolio)
+		json_object_set_new(j, "truth_hours",
+				    json_pack("{s:I,s:I,s:I}", "hours", (json_int_t)r->nhours,
+					      "complete", (json_int_t)r->truth_hours, "partial",
+					      (json_int_t)r->truth_partial));
 	json_object_set_new(j, "from", time_json(o->from));
 	json_object_set_new(j, "to", time_json(o->to));
 	json_object_set_new(j, "issue_hours", o->n_issued ? json_null() : hours);
@@ -1186,10 +1749,11 @@ static json_t *metrics_json(const struct run *r)
 		json_array_append_new(lead, e);
 	}
 	json_object_set_new(j, "by_lead", lead);
-	for (size_t i = 0; i < r->nfarms; i++)
-		json_object_set_new(per_farm, r->farms[i],
+	for (size_t i = 0; i < r->nsubj; i++)
+		json_object_set_new(per_farm, subject_id(r, i),
 				    methods_json(r, r->farm + i * BT_NMETHODS));
 	json_object_set_new(j, "by_farm", per_farm);
+	json_object_set_new(j, "trading", r->trading ? trading_json(r) : json_null());
 	return j;
 }
 
@@ -1215,12 +1779,89 @@ static void run_release(struct run *r)
 	json_decref(r->failures);
 	json_decref(r->retrains);
 	report_fan_release(&r->fan);
+	for (size_t i = 0; r->com && i < r->nsubj; i++)
+		committer_free(r->com[i]);
+	free(r->com);
+	free(r->vsubj);
+	free(r->vday);
+	if (r->ccsv)
+		fclose(r->ccsv);
+	if (r->ccsv_tmp[0])
+		unlink(r->ccsv_tmp);
+}
+
+/*
+ * With prices: a committer per subject (the options over its stored settings, or the
+ * prices file), every period of the run priced (else WC_EINVAL saying which and how),
+ * the value sums and commitments.csv's temporary file. Without a price option, only
+ * when every subject's stored settings give price, psi_plus and psi_minus.
+ */
+static enum wc_status trading_open(struct run *r, struct wc_error *err)
+{
+	const struct backtest_options *o = r->o;
+	bool given = o->prices.n || !isnan(o->market.price) || !isnan(o->market.psi_plus) ||
+		     !isnan(o->market.psi_minus);
+	struct period_prices *pp = NULL;
+	enum wc_status ret = WC_OK;
+	char whose[160];
+
+	if (!(r->com = calloc(r->nsubj, sizeof(*r->com))))
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	for (size_t i = 0; i < r->nsubj && !ret; i++) {
+		struct commit_request cr;
+		const struct market_settings *m;
+
+		commit_request_init(&cr);
+		cr.portfolio = r->portfolio;
+		cr.id = subject_id(r, i);
+		cr.fr.o = o->fo;
+		cr.fr.o.horizon = r->H;
+		cr.over = o->market;
+		cr.prices = o->prices.n ? &o->prices : NULL;
+		if ((ret = committer_open_settings(r->st, &cr, &r->com[i], err)))
+			break;
+		m = committer_market(r->com[i]);
+		if (!given && (isnan(m->price) || isnan(m->psi_plus) || isnan(m->psi_minus)))
+			return WC_OK;	/* not priced: no value */
+	}
+	if (!ret && !(pp = malloc(r->nhours * sizeof(*pp))))
+		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+	for (size_t i = 0; i < r->nsubj && !ret; i++) {
+		snprintf(whose, sizeof(whose), "%s '%s'", r->portfolio ? "portfolio" : "farm",
+			 subject_id(r, i));
+		if ((ret = market_prices(committer_market(r->com[i]), o->prices.n ? &o->prices : NULL,
+					 r->t0 - UTC_HOUR, (int)r->nhours, whose, pp, err)) &&
+		    o->prices.n)
+			wc_error_prefix(err, "invalid --prices '%s'", o->prices_file);
+	}
+	free(pp);
+	if (ret)
+		return ret;
+	r->trading = true;
+	r->prices_from = o->prices.n ? "file" : given ? "options" : "stored settings";
+	r->day0 = utc_floor(r->issues[0], UTC_DAY);
+	r->ndays = (size_t)((r->t0 + (int64_t)(r->nhours - 1) * UTC_HOUR - r->day0) / UTC_DAY) + 1;
+	r->vsubj = calloc(r->nsubj, sizeof(*r->vsubj));
+	r->vday = calloc(r->ndays, sizeof(*r->vday));
+	if (!r->vsubj || !r->vday)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	outfile_tmp_name(o->out, "commitments.csv", r->ccsv_tmp, sizeof(r->ccsv_tmp));
+	if (!(r->ccsv = fopen(r->ccsv_tmp, "w"))) {
+		r->ccsv_tmp[0] = '\0';
+		return wc_error_set(err, WC_EIO, "cannot write '%s/commitments.csv': %s", o->out,
+				    strerror(errno));
+	}
+	setvbuf(r->ccsv, NULL, _IOFBF, CSV_BUF);
+	fprintf(r->ccsv, "%s,issued,period_start,period_end,lead_h,price,psi_plus,psi_minus,alpha,"
+			 "committed_mw,median_mw,mean_mw,expected_revenue,obs_mw\n",
+		r->portfolio ? "portfolio" : "farm");
+	return WC_OK;
 }
 
 /* Allocate the sums, the fan and the CSV's temporary file. */
 static enum wc_status run_alloc(struct run *r, struct wc_error *err)
 {
-	size_t nl = (size_t)r->H * BT_NMETHODS, nf = r->nfarms * BT_NMETHODS;
+	size_t nl = (size_t)r->H * BT_NMETHODS, nf = r->nsubj * BT_NMETHODS;
 	r->t0 = r->issues[0] + UTC_HOUR;
 	r->nhours = (size_t)((r->issues[r->nissues - 1] + (int64_t)r->H * UTC_HOUR - r->t0) /
 			     UTC_HOUR) + 1;
@@ -1233,7 +1874,7 @@ static enum wc_status run_alloc(struct run *r, struct wc_error *err)
 	r->fan.nq = r->nL;
 	r->fan.t0 = r->t0;
 	memcpy(r->fan.taus, r->L, (size_t)r->nL * sizeof(float));
-	snprintf(r->fan.farm, sizeof(r->fan.farm), "%s", r->farms[0]);
+	snprintf(r->fan.farm, sizeof(r->fan.farm), "%s", subject_id(r, 0));
 	r->fan.point = malloc(r->nhours * sizeof(float));
 	r->fan.obs = malloc(r->nhours * sizeof(float));
 	r->fan.q = malloc(r->nhours * (size_t)(r->nL ? r->nL : 1) * sizeof(float));
@@ -1270,20 +1911,8 @@ static enum wc_status run_groups(struct run *r, struct wc_error *err)
 	if (r->train && (tr.n_pool || tr.pool_all)) {
 		tr.farm[0] = '\0';
 		tr.all_farms = false;
-		if (!(ret = train_request_resolve(&tr, r->st, err))) {
-			for (size_t i = 0; i < r->nfarms && !ret; i++) {
-				int k = 0;
-
-				while (k < tr.n_pool && strcmp(tr.pool[k], r->farms[i]))
-					k++;
-				if (k == tr.n_pool)
-					ret = wc_error_set(err, WC_EINVAL,
-							   "farm '%s' is not in the training pool "
-							   "(--train-args --pool): backtest the "
-							   "pool's farms, or train them alone",
-							   r->farms[i]);
-			}
-		}
+		if (!(ret = train_request_resolve(&tr, r->st, err)))
+			ret = pool_covers(r, &tr, err);
 		if (!ret)
 			ret = run_group(r, idx, (int)r->nfarms, &tr, err);
 		free(idx);
@@ -1325,6 +1954,16 @@ static enum wc_status write_files(struct run *r, struct wc_error *err)
 				   strerror(errno));
 		goto cleanup;
 	}
+	if (r->ccsv) {
+		rc = fflush(r->ccsv) | ferror(r->ccsv);
+		rc |= fclose(r->ccsv);
+		r->ccsv = NULL;
+		if (rc) {
+			ret = wc_error_set(err, WC_EIO, "cannot write '%s/commitments.csv': %s", dir,
+					   strerror(errno));
+			goto cleanup;
+		}
+	}
 	if (!(r->res->metrics = metrics_json(r)) ||
 	    !(text = outfile_json_text(r->res->metrics, &len))) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
@@ -1339,10 +1978,22 @@ static enum wc_status write_files(struct run *r, struct wc_error *err)
 		r->res->interrupted = true;
 		goto cleanup;
 	}
-	/* from here on nothing stops: the three files appear one after the other */
+	/* from here on nothing stops: the files appear one after the other; without
+	 * prices an earlier run's commitments.csv goes, as it no longer belongs */
 	if ((ret = outfile_publish(dir, "forecasts.csv", r->csv_tmp, NULL, err)))
 		goto cleanup;
 	r->csv_tmp[0] = '\0';
+	if (r->trading) {
+		ret = outfile_publish(dir, "commitments.csv", r->ccsv_tmp, NULL, err);
+		r->ccsv_tmp[0] = '\0';
+		if (ret)
+			goto cleanup;
+	} else {
+		char stale[OUTFILE_PATH_MAX];
+
+		snprintf(stale, sizeof(stale), "%s/commitments.csv", dir);
+		unlink(stale);
+	}
 	if ((ret = outfile_publish(dir, "metrics.json", mtmp, NULL, err)))
 		goto cleanup;
 	mtmp[0] = '\0';
@@ -1378,8 +2029,10 @@ enum wc_status backtest_run(struct store *st, const struct backtest_options *o,
 	r.model_baseline = baseline ? baseline_parse(o->fo.model) : -1;
 	r.train = !baseline && o->retrain != BACKTEST_RETRAIN_NEVER;
 	r.H = o->fo.horizon;
+	r.portfolio = o->portfolio[0] != '\0';
 	if ((ret = subject_farms(&r, err)) || (ret = issue_times(&r, err)))
 		goto cleanup;
+	r.nsubj = r.portfolio ? 1 : r.nfarms;
 	res->farms = r.nfarms;
 	res->issues = r.nissues;
 	/* retrain never: every farm's stored model is checked before any work */
@@ -1398,7 +2051,8 @@ enum wc_status backtest_run(struct store *st, const struct backtest_options *o,
 	}
 	score_levels(&r, first_stored);
 	res->hindcast = r.hindcast;
-	if ((ret = run_alloc(&r, err)) || (ret = outfile_mkdirs(o->out, err)))
+	if ((ret = run_alloc(&r, err)) || (ret = outfile_mkdirs(o->out, err)) ||
+	    (ret = trading_open(&r, err)))
 		goto cleanup;
 	outfile_tmp_name(o->out, "forecasts.csv", r.csv_tmp, sizeof(r.csv_tmp));
 	if (!(r.csv = fopen(r.csv_tmp, "w"))) {
@@ -1409,8 +2063,8 @@ enum wc_status backtest_run(struct store *st, const struct backtest_options *o,
 	}
 	setvbuf(r.csv, NULL, _IOFBF, CSV_BUF);
 	csv_header(&r);
-	r.total = r.nfarms * r.nissues;
-	if ((ret = run_groups(&r, err)))
+	r.total = r.nsubj * r.nissues;
+	if ((ret = r.portfolio ? run_portfolio(&r, err) : run_groups(&r, err)))
 		goto cleanup;
 	res->forecasts = r.made[BT_MODEL];
 	res->forecasts_failed = r.failed[BT_MODEL];

@@ -29,10 +29,22 @@
  *      of each quantile level and width and coverage of each central interval. Quantiles
  *      are scored at the levels of the model (the training options', or the stored
  *      model's), baselines' interpolated there (flat beyond their ends);
- *   5. the files, in OUT (created): forecasts.csv (every forecast with its truth),
- *      metrics.json (the scores and how they were made) and report.html
- *      (backtest/report.h), each written under a temporary name and renamed when all
- *      three are complete (backtest/outfile.h).
+ *   5. with prices (the options', or the subject's stored market settings when no
+ *      price option is given), each forecast of the model commits its leads
+ *      (trading/commit.h, committer_schedule: the rule's alpha-quantile, the median, the
+ *      mean), and the five schedules are settled against the truth (trading/value.h):
+ *      revenue, imbalance cost, value captured and uplift, overall, per lead block
+ *      (trading/portfolio.h's blocks), per subject and per delivery day;
+ *   6. the files, in OUT (created): forecasts.csv (every forecast with its truth),
+ *      metrics.json (the scores and how they were made), report.html
+ *      (backtest/report.h) and, with prices, commitments.csv, each written under a
+ *      temporary name and renamed when all are complete (backtest/outfile.h).
+ *
+ * The subject is one farm, every farm (all), or a portfolio: its farms are trained as
+ * a farm's are (each alone, or the training pool), and at each issue time the
+ * portfolio's forecast is trading/portfolio.h's (pforecaster_open_models with the
+ * window's models; the baselines' with each farm's baseline); its truth is the sum of
+ * the farms' observations, an hour where any farm's is missing or flagged unscored.
  *
  * The store is only read: no model is saved, no forecast stored. A re-run with the same
  * options on the same store writes identical files (training is seeded; nothing records
@@ -53,9 +65,11 @@
 #include <stdint.h>
 
 #include "common/status.h"
+#include "data/market.h"
 #include "data/store.h"
 #include "forecast/forecast.h"
 #include "forecast/train_request.h"
+#include "trading/market.h"
 
 #define BACKTEST_MAX_ISSUES 200000	/* issue times of one backtest */
 #define BACKTEST_MAX_FARMS 10000
@@ -86,7 +100,8 @@ typedef void (*backtest_progress_fn)(void *arg, const struct backtest_progress *
 
 struct backtest_options {
 	char farm[FARM_ID_MAX + 1];	/* one farm, or: */
-	bool all;			/* every farm of the store, in id order */
+	bool all;			/* every farm of the store, in id order, or: */
+	char portfolio[FARM_ID_MAX + 1];	/* a portfolio of the store */
 	int64_t from, to;		/* the issue times' period; INT64_MIN: not given */
 	char from_text[40], to_text[40];	/* as given, for messages */
 	unsigned issue_hours;		/* bit h: an issue at hh:00 UTC; default 0 and 12 */
@@ -105,6 +120,10 @@ struct backtest_options {
 					 * weights (nn_config.warm), for warm_epochs at most
 					 * with early stopping after warm_patience */
 	int warm_epochs, warm_patience;
+	struct market_settings market;	/* price, psi_plus, psi_minus given: over the
+					 * subject's stored settings */
+	struct price_table prices;	/* an hour-by-hour price file (owned), n 0: none */
+	char prices_file[1024];		/* its path */
 	const char *out;		/* the output directory */
 	const char *version;		/* windcast's, for the files */
 	const json_t *argv;		/* borrowed, may be NULL: the command line, recorded */
@@ -116,7 +135,7 @@ struct backtest_options {
 /* Defaults: no farm, no period, issue hours 0 and 12, retrain monthly, model auto,
  * horizon FORECAST_DEFAULT_HORIZON, the training options' defaults. */
 void backtest_options_init(struct backtest_options *o);
-/* Free what the options own (the issue-time file's times). */
+/* Free what the options own (the issue-time file's times, the prices). */
 void backtest_options_release(struct backtest_options *o);
 
 /*
@@ -128,11 +147,12 @@ void backtest_options_release(struct backtest_options *o);
  * "model_version" (1..; with retrain never), "point" (median or mean), "train_args"
  * (`windcast train`'s options as one string: "--ensemble 8 --pool all --regional all";
  * --to is the backtest's own), "allow_leak" and "warm_start" (value ignored),
- * "warm_epochs" (1..10000), "warm_patience" (1..1000); "portfolio", "price",
- * "psi_plus", "psi_minus" and "prices" are WC_EUNSUPPORTED until the trading module
- * (issue 12) is in the build. On a bad value WC_EINVAL
- * with err->msg the hint ("use ..."), for the caller to name the option as its user
- * wrote it; an unreadable issue-time file is WC_EIO; an unknown key WC_EINVAL.
+ * "warm_epochs" (1..10000), "warm_patience" (1..1000); "portfolio" (an id), "price",
+ * "psi_plus", "psi_minus" (market_set's ranges) and "prices" (a path: the price file
+ * of trading/market.h, at most PRICES_TEXT_MAX bytes; a bad one is WC_EINVAL with its
+ * path and line). On a bad value WC_EINVAL with err->msg the hint ("use ..."), for the
+ * caller to name the option as its user wrote it; an unreadable file is WC_EIO; an
+ * unknown key WC_EINVAL.
  */
 enum wc_status backtest_set(struct backtest_options *o, const char *key, const char *value,
 			    struct wc_error *err);
@@ -156,8 +176,9 @@ void backtest_result_release(struct backtest_result *res);
  * options that do not fit together or the store (no period nor issue-time file, from
  * after to, no issue time in the period, a farm of the subject outside the training
  * pool, --to in the training options, a stored model read later data, an unknown
- * farm: err names the option); WC_ENOTFOUND with retrain never for a farm without a
- * stored model; WC_ENODATA when not one forecast of the model could be made (the first
+ * farm, a prices file with price options, a period without prices: err names the
+ * option); WC_ENOTFOUND for an unknown portfolio, and with retrain never for a farm
+ * without a stored model; WC_ENODATA when not one forecast of the model could be made (the first
  * failure's reason); WC_EIO when the files cannot be written.
  */
 enum wc_status backtest_run(struct store *st, const struct backtest_options *o,

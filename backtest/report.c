@@ -788,6 +788,196 @@ static void table_retrains(struct page *p, const json_t *metrics)
 	put(p, "</tbody></table>\n");
 }
 
+/* ---- the value of the commitments (metrics.json "trading") ------------------------- */
+
+#define NSCHED 5
+
+static const char *const sched_keys[NSCHED] = { "alpha_quantile", "median", "mean", "nothing",
+						"perfect" };
+static const char *const sched_labels[NSCHED] = { "alpha-quantile (the rule)", "median", "mean",
+						  "nothing ahead", "perfect foresight" };
+static const char *const sched_colors[NSCHED] = { "#1f4e9c", "#3a923a", "#d9822b", "#8c8c8c",
+						  "#7b3fa0" };
+static const char *const sched_dashes[NSCHED] = { "", "6 4", "2 3", "9 3 2 3", "4 2" };
+
+/* A scale for currency amounts up to vmax: units, thousands or millions, and its name. */
+static double money_scale(double vmax, const char **name)
+{
+	if (vmax >= 2e6) {
+		*name = "millions";
+		return 1e6;
+	}
+	if (vmax >= 2e3) {
+		*name = "thousands";
+		return 1e3;
+	}
+	*name = "units";
+	return 1;
+}
+
+/* The running sum of schedule k by day (shortfall: perfect foresight's less its own). */
+static void cumulate(const json_t *daily, int k, bool shortfall, double *y, size_t n)
+{
+	const json_t *col = json_object_get(daily, sched_keys[k]);
+	const json_t *best = json_object_get(daily, "perfect");
+	double sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double v = json_number_value(json_array_get(col, i));
+
+		sum += shortfall ? json_number_value(json_array_get(best, i)) - v : v;
+		y[i] = sum;
+	}
+}
+
+/*
+ * The cumulative revenue of each schedule by delivery day, or (shortfall) what each
+ * left against perfect foresight (its cumulative imbalance cost).
+ */
+static void plot_cumulative(struct page *p, const json_t *trading, bool shortfall)
+{
+	const json_t *daily = json_object_get(trading, "daily");
+	const json_t *days = json_object_get(daily, "day");
+	size_t n = json_array_size(days);
+	double *x = calloc(n ? n : 1, sizeof(double)), *y = calloc(n ? n : 1, sizeof(double));
+	double vmax = 0, scale;
+	const char *unit;
+	char ytitle[128];
+	struct legend leg[NSCHED];
+	struct chart c = { .p = p, .W = 900, .H = 360, .L = 64, .R = 16, .T = 12, .B = 44 };
+	int ns = shortfall ? NSCHED - 1 : NSCHED;
+
+	if (!x || !y) {
+		p->ret = WC_ENOMEM;
+		goto cleanup;
+	}
+	for (int k = 0; k < ns; k++) {
+		cumulate(daily, k, shortfall, y, n);
+		for (size_t i = 0; i < n; i++)
+			if (fabs(y[i]) > vmax)
+				vmax = fabs(y[i]);
+		leg[k] = (struct legend){ .name = sched_labels[k], .color = sched_colors[k],
+					  .dash = sched_dashes[k], .width = k == 0 ? 2.6 : 1.8 };
+	}
+	scale = money_scale(vmax, &unit);
+	legend_reserve(&c, leg, ns);
+	c.x0 = 0;
+	c.x1 = n > 0 ? (double)n : 1;
+	c.y0 = 0;
+	c.y1 = vmax > 0 ? vmax / scale * 1.05 : 1;
+	snprintf(ytitle, sizeof(ytitle), "%s, %s", shortfall ? "shortfall to perfect" : "revenue",
+		 unit);
+	chart_begin(&c, ytitle, "delivery day (UTC, month-day)", ytitle, 0, nice_step(c.y1, 6));
+	/* dates under the axis: about eight, at the days' starts */
+	for (size_t i = 0, step = n > 8 ? (n + 7) / 8 : 1; i < n; i += step) {
+		const char *d = json_string_value(json_array_get(days, i));
+
+		put(p, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#e4e4e4\"/>",
+		    cx(&c, (double)i), cx(&c, (double)i), c.T, c.H - c.B);
+		put(p, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" class=\"tick\">",
+		    cx(&c, (double)i), c.H - c.B + 16);
+		put_text(p, d && strlen(d) >= 10 ? d + 5 : d);
+		put(p, "</text>\n");
+	}
+	for (int k = ns - 1; k >= 0; k--) {
+		cumulate(daily, k, shortfall, y, n);
+		for (size_t i = 0; i < n; i++) {
+			x[i] = (double)i + 1;	/* the day's end */
+			y[i] /= scale;
+		}
+		chart_line(&c, x, y, n, sched_colors[k], leg[k].width, sched_dashes[k]);
+	}
+	chart_legend(&c, leg, ns);
+	chart_end(&c);
+cleanup:
+	free(x);
+	free(y);
+}
+
+/* Revenue, imbalance cost, value captured and uplift of the five schedules; captured
+ * per lead block. */
+static void table_value(struct page *p, const json_t *trading)
+{
+	const json_t *all = json_object_get(trading, "overall");
+	const json_t *blocks = json_object_get(trading, "by_lead_block");
+	const char *unit;
+	double scale = money_scale(fabs(get_num(json_object_get(all, "revenue"), "perfect")),
+				   &unit);
+
+	put(p, "<table><thead><tr><th class=\"l\">schedule</th><th>revenue</th>"
+	       "<th>imbalance cost</th><th>value captured</th><th>uplift over nothing "
+	       "ahead, %%</th></tr></thead><tbody>\n");
+	for (int k = 0; k < NSCHED; k++) {
+		put(p, "<tr%s><td class=\"l\"><span class=\"sw\" style=\"background:%s\"></span>",
+		    k == 0 ? " class=\"model\"" : "", sched_colors[k]);
+		put_text(p, sched_labels[k]);
+		put(p, "</td>");
+		cell(p, get_num(json_object_get(all, "revenue"), sched_keys[k]) / scale, 3, false);
+		cell(p, get_num(json_object_get(all, "imbalance_cost"), sched_keys[k]) / scale, 3,
+		     false);
+		cell(p, get_num(json_object_get(all, "captured"), sched_keys[k]), 3, false);
+		cell(p, get_num(json_object_get(all, "uplift_pct"), sched_keys[k]), 2, false);
+		put(p, "</tr>\n");
+	}
+	put(p, "</tbody></table>\n<p class=\"note\">Revenue and imbalance cost in %s of the "
+	       "prices' currency, over ",
+	    unit);
+	put_count(p, get_num(all, "hours"));
+	put(p, " hours settled (");
+	put_count(p, get_num(all, "unscored"));
+	put(p, " more were committed without an observation); value captured is (R &minus; "
+	       "R<sub>nothing</sub>) / (R<sub>perfect</sub> &minus; R<sub>nothing</sub>), the "
+	       "uplift in %% of nothing ahead's revenue.</p>\n");
+	put(p, "<table class=\"narrow\"><thead><tr><th>leads, h</th><th>hours</th>"
+	       "<th>captured: alpha-quantile</th><th>median</th><th>mean</th></tr></thead>"
+	       "<tbody>\n");
+	for (size_t i = 0; i < json_array_size(blocks); i++) {
+		const json_t *b = json_array_get(blocks, i);
+
+		put(p, "<tr><td>%.0f&ndash;%.0f</td><td>", get_num(b, "first_lead"),
+		    get_num(b, "last_lead"));
+		put_count(p, get_num(b, "hours"));
+		put(p, "</td>");
+		for (int k = 0; k < 3; k++)
+			cell(p, get_num(json_object_get(b, "captured"), sched_keys[k]), 3, k == 0);
+		put(p, "</tr>\n");
+	}
+	put(p, "</tbody></table>\n");
+}
+
+/* The section: what was valued, the two plots, the tables. */
+static void section_value(struct page *p, const json_t *trading)
+{
+	const json_t *cap = json_object_get(json_object_get(trading, "overall"), "captured");
+	const char *from = get_str(trading, "prices_from");
+
+	put(p, "<h2>Value of the commitments</h2>\n<p>Each forecast of the model commits its "
+	       "leads at the quantile &alpha; = &psi;<sup>+</sup> / (&psi;<sup>+</sup> + "
+	       "&psi;<sup>&minus;</sup>) of its distribution (prices from ");
+	put_text(p, from && !strcmp(from, "file")	 ? "the prices file"
+		    : from && !strcmp(from, "options") ? "the command's options"
+						       : "the stored market settings");
+	put(p, "). Settled against what was metered, it captured <b>");
+	put_num(p, get_num(cap, "alpha_quantile"), 3);
+	put(p, "</b> of the uplift that perfect foresight earns over committing nothing "
+	       "ahead; committing the median captured ");
+	put_num(p, get_num(cap, "median"), 3);
+	put(p, " and the mean ");
+	put_num(p, get_num(cap, "mean"), 3);
+	put(p, ".</p>\n<figure>");
+	plot_cumulative(p, trading, false);
+	put(p, "<figcaption>Cumulative revenue of each schedule by delivery day, in the "
+	       "prices' currency: p&middot;a "
+	       "&minus; &psi;<sup>+</sup>(a &minus; c)<sup>+</sup> &minus; &psi;<sup>&minus;"
+	       "</sup>(c &minus; a)<sup>+</sup> for commitment c and metered a, summed over "
+	       "every issue time's settled hours.</figcaption></figure>\n<figure>");
+	plot_cumulative(p, trading, true);
+	put(p, "<figcaption>What each schedule left against perfect foresight, cumulative, "
+	       "in the prices' currency (its imbalance cost): lower is better.</figcaption>"
+	       "</figure>\n");
+	table_value(p, trading);
+}
+
 /* ---- the page ---------------------------------------------------------------------- */
 
 static const char style[] =
@@ -822,12 +1012,18 @@ static const char style[] =
 	"word-break:break-all}\n"
 	"@media print{body{background:#fff}main{box-shadow:none}}\n";
 
-/* The subject in words: "farm 'x'" or "7 farms (a, b, ...)". */
-static void put_subject(struct page *p, const json_t *farms)
+/* The subject in words: "farm 'x'", "7 farms (a, b, ...)" or "portfolio P of 3 farms
+ * (a, b, c)". */
+static void put_subject(struct page *p, const json_t *metrics)
 {
+	const json_t *farms = json_object_get(metrics, "farms");
 	size_t n = json_array_size(farms);
 
-	if (n == 1) {
+	if (get_str(metrics, "portfolio")) {
+		put(p, "portfolio ");
+		put_text(p, get_str(metrics, "portfolio"));
+		put(p, " of ");
+	} else if (n == 1) {
 		put(p, "farm ");
 		put_text(p, json_string_value(json_array_get(farms, 0)));
 		return;
@@ -855,7 +1051,7 @@ static void summary(struct page *p, const json_t *metrics)
 									       "last_issue");
 
 	put(p, "<h1>Backtest of ");
-	put_subject(p, json_object_get(metrics, "farms"));
+	put_subject(p, metrics);
 	put(p, "</h1>\n<p class=\"sub\">");
 	put_count(p, get_num(metrics, "issue_times"));
 	put(p, " issue times from ");
@@ -918,6 +1114,16 @@ static void summary(struct page *p, const json_t *metrics)
 		put_num(p, get_num(ivs, "width"), 0);
 		put(p, " %%)</div></div>\n");
 	}
+	if (json_is_object(json_object_get(metrics, "trading"))) {
+		const json_t *all = json_object_get(json_object_get(metrics, "trading"), "overall");
+
+		put(p, "<div class=\"card\"><div class=\"v\">");
+		put_num(p, get_num(json_object_get(all, "captured"), "alpha_quantile"), 2);
+		put(p, "</div><div class=\"k\">value captured by the commitments (mean "
+		       "forecast ");
+		put_num(p, get_num(json_object_get(all, "captured"), "mean"), 2);
+		put(p, "; perfect foresight 1)</div></div>\n");
+	}
 	put(p, "</div>\n<p>Over ");
 	put_count(p, get_num(model, "n"));
 	put(p, " forecast hours the model's RMSE is ");
@@ -941,7 +1147,8 @@ enum wc_status report_html(const json_t *metrics, const struct report_fan *fan,
 {
 	struct page p = { .b = out, .ret = WC_OK };
 	const json_t *cmd = json_object_get(metrics, "command");
-	size_t nfarms = json_array_size(json_object_get(metrics, "farms"));
+	size_t nfarms = json_object_size(json_object_get(metrics, "by_farm"));
+	const json_t *trading = json_object_get(metrics, "trading");
 
 	if (!json_is_object(json_object_get(metrics, "overall")) ||
 	    !json_is_array(json_object_get(metrics, "by_lead")))
@@ -949,7 +1156,7 @@ enum wc_status report_html(const json_t *metrics, const struct report_fan *fan,
 	put(&p, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 		"<title>windcast backtest: ");
-	put_subject(&p, json_object_get(metrics, "farms"));
+	put_subject(&p, metrics);
 	put(&p, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n", style);
 	summary(&p, metrics);
 
@@ -981,6 +1188,8 @@ enum wc_status report_html(const json_t *metrics, const struct report_fan *fan,
 		    fan->capacity_mw);
 	}
 	put(&p, "</figcaption></figure>\n");
+	if (json_is_object(trading))
+		section_value(&p, trading);
 
 	put(&p, "<h2>Scores</h2>\n");
 	table_overall(&p, metrics);

@@ -23,13 +23,14 @@
 #endif
 
 static const char backtest_usage[] =
-	"usage: windcast backtest (--farm ID | --all) --out DIR\n"
+	"usage: windcast backtest (--farm ID | --portfolio P | --all) --out DIR\n"
 	"                         (--from ISO --to ISO [--issue-hours 0,12] | --issued-file F)\n"
 	"                         [--horizon H] [--retrain monthly|<N>d|never]\n"
 	"                         [--model auto|nn|persistence|climatology|powercurve]\n"
 	"                         [--train-args 'OPTIONS'] [--model-version N] [--allow-leak]\n"
 	"                         [--point median|mean] [--warm-start [--warm-epochs N]\n"
 	"                         [--warm-patience N]]\n"
+	"                         [--price X --psi-plus X --psi-minus X | --prices FILE]\n"
 	"\n"
 	"Replay the forecaster over a period of history, as it would have run: at each\n"
 	"retrain time a model is trained on what was observed before it, and every forecast\n"
@@ -38,10 +39,17 @@ static const char backtest_usage[] =
 	"power curve) against the observations and writes DIR/metrics.json (bias, MAE, RMSE,\n"
 	"SDE, skill, pinball, CRPS, coverage and interval widths, per lead, overall and per\n"
 	"farm), DIR/forecasts.csv (every forecast with its truth) and DIR/report.html (one\n"
-	"page with plots, readable offline). The store is only read; a re-run with the same\n"
-	"options writes the same files.\n"
+	"page with plots, readable offline). With prices, each forecast of the model also\n"
+	"commits its leads (the alpha-quantile rule of 'windcast commit') and the revenue of\n"
+	"five schedules (alpha-quantile, median, mean, nothing ahead, perfect foresight) and\n"
+	"the value captured go to metrics.json and the report, the commitments to\n"
+	"DIR/commitments.csv. The store is only read; a re-run with the same options writes\n"
+	"the same files.\n"
 	"\n"
-	"  --farm ID          the farm to backtest; --all: every farm\n"
+	"  --farm ID          the farm to backtest; --all: every farm (not portfolios)\n"
+	"  --portfolio P      a portfolio: its farms trained as farms are, its forecast\n"
+	"                     that of 'forecast --portfolio', scored against the sum of its\n"
+	"                     farms' observations (hours with any missing unscored)\n"
 	"  --from, --to ISO   the period of the issue times (both ends included)\n"
 	"  --issue-hours LIST issue times each day at these UTC hours (default 0,12)\n"
 	"  --issued-file F    the issue times instead, one ISO 8601 time a line ('#'\n"
@@ -65,9 +73,13 @@ static const char backtest_usage[] =
 	"                     model's weights and runs at most --warm-epochs N (10) epochs,\n"
 	"                     stopping after --warm-patience N (2) without a better\n"
 	"                     validation loss\n"
-	"  --portfolio P, --price X, --psi-plus X, --psi-minus X, --prices FILE\n"
-	"                     need the trading module (issue 12): refused in this build\n"
-	"  --out DIR          where to write the three files (created)\n"
+	"  --price X, --psi-plus X, --psi-minus X\n"
+	"                     day-ahead price and imbalance penalties (per MWh, 0..100000),\n"
+	"                     over the farm's or portfolio's stored market settings; with\n"
+	"                     no price option the stored settings price it when they can\n"
+	"  --prices FILE      hour-by-hour prices instead: CSV 'period_start,price,psi_plus,\n"
+	"                     psi_minus' covering every hour forecast\n"
+	"  --out DIR          where to write the files (created)\n"
 	"\n"
 	"Progress goes to stderr (a bar on a terminal; -q for none). Ctrl-C stops at the next\n"
 	"forecast or training and writes nothing (files from an earlier run stay whole).\n"
@@ -137,14 +149,10 @@ static int parse_args(int argc, char **argv, struct backtest_options *o)
 				cmd_error("backtest", "%s", err.msg);
 				return CMD_FAIL;
 			}
-			if (rc == WC_EUNSUPPORTED) {
-				cmd_error("backtest", "option '%s': %s", options[k].opt, err.msg);
-				return CMD_USAGE;
-			}
 			if (rc)
-				return c == 'i' && strchr(err.msg, '\'')
-					       ? (cmd_error("backtest", "invalid --issued-file: %s",
-							    err.msg),
+				return (c == 'i' || c == 'C') && strchr(err.msg, '\'')
+					       ? (cmd_error("backtest", "invalid %s: %s",
+							    options[k].opt, err.msg),
 						  CMD_USAGE)
 					       : cli_bad_option("backtest", options[k].opt,
 								optarg ? optarg : "", err.msg);
@@ -263,6 +271,7 @@ static void print_summary(const struct backtest_result *res)
 	const json_t *rmse = json_object_get(m, "rmse");
 	const json_t *sp = json_object_get(m, "skill_persistence");
 	const json_t *sc = json_object_get(m, "skill_climatology");
+	const json_t *trading = json_object_get(res->metrics, "trading");
 
 	printf("backtest: %zu farm%s, %zu issue times, %zu forecasts of the model (%zu failed), "
 	       "%zu trainings (%zu failed)%s\n",
@@ -273,8 +282,21 @@ static void print_summary(const struct backtest_result *res)
 		printf("model RMSE %.2f %% of capacity, skill %.1f %% against persistence, %.1f %% "
 		       "against climatology\n",
 		       json_number_value(rmse), json_number_value(sp), json_number_value(sc));
-	printf("wrote %s/metrics.json, %s/forecasts.csv, %s/report.html\n", res->dir, res->dir,
-	       res->dir);
+	if (json_is_object(trading)) {
+		const json_t *all = json_object_get(trading, "overall");
+		const json_t *cap = json_object_get(all, "captured");
+
+		printf("value captured (share of perfect foresight's uplift over nothing ahead): "
+		       "alpha-quantile %.3f, median %.3f, mean %.3f over %lld hours\n",
+		       json_number_value(json_object_get(cap, "alpha_quantile")),
+		       json_number_value(json_object_get(cap, "median")),
+		       json_number_value(json_object_get(cap, "mean")),
+		       (long long)json_integer_value(json_object_get(all, "hours")));
+	}
+	printf("wrote %s/metrics.json, %s/forecasts.csv, %s/report.html%s%s%s\n", res->dir,
+	       res->dir, res->dir, json_is_object(trading) ? ", " : "",
+	       json_is_object(trading) ? res->dir : "",
+	       json_is_object(trading) ? "/commitments.csv" : "");
 }
 
 int cmd_backtest(int argc, char **argv, struct cmd_ctx *ctx)

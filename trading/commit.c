@@ -182,13 +182,12 @@ static enum wc_status day_horizon(const struct committer *c, int64_t T, int *H,
 	return WC_OK;
 }
 
-enum wc_status committer_open(struct store *st, const struct commit_request *r,
-			      int64_t first, int64_t last, struct committer **out,
-			      struct wc_error *err)
+/* A committer of r (checked, first as committer_open's) with its settings, no forecaster. */
+static enum wc_status committer_new(struct store *st, const struct commit_request *r,
+				    int64_t first, struct committer **out, struct wc_error *err)
 {
 	struct committer *c;
 	enum wc_status ret;
-	int H;
 
 	*out = NULL;
 	if ((ret = check_request(r, first, err)))
@@ -201,7 +200,23 @@ enum wc_status committer_open(struct store *st, const struct commit_request *r,
 	c->r.id = c->id;
 	snprintf(c->whose, sizeof(c->whose), "%s '%s'", r->portfolio ? "portfolio" : "farm", c->id);
 	if ((ret = settings(c, err)))
-		goto cleanup;
+		committer_free(c);
+	else
+		*out = c;
+	return ret;
+}
+
+enum wc_status committer_open(struct store *st, const struct commit_request *r,
+			      int64_t first, int64_t last, struct committer **out,
+			      struct wc_error *err)
+{
+	struct committer *c;
+	enum wc_status ret;
+	int H;
+
+	*out = NULL;
+	if ((ret = committer_new(st, r, first, &c, err)))
+		return ret;
 	if (r->day != INT64_MIN) {
 		c->has_day = true;
 		if ((ret = trading_day_init(&c->day, c->zone, r->day, c->m.gate_min, err)))
@@ -283,30 +298,15 @@ static void fill_period(const struct committer *c, const struct forecast *fc, in
 	commit_evaluate(&d, pp, out->committed_mw, &out->expect);
 }
 
-enum wc_status committer_run(struct committer *c, int64_t T, struct schedule *out,
-			     struct wc_error *err)
+/* The periods of out (its header set) from forecast fc. */
+static enum wc_status build(struct committer *c, const struct forecast *fc,
+			    struct schedule *out, struct wc_error *err)
 {
 	struct period_prices *pp = NULL;
-	const struct forecast *fc;
-	enum wc_status ret;
-	char a[UTC_ISO_LEN], b[UTC_ISO_LEN], e[UTC_ISO_LEN], gate[8];
+	enum wc_status ret = WC_OK;
+	char a[UTC_ISO_LEN], b[UTC_ISO_LEN], e[UTC_ISO_LEN];
 	int first = 0, n;
 
-	memset(out, 0, sizeof(*out));
-	out->market = c->m;
-	out->prices_file = c->r.prices && c->r.prices->n;
-	out->has_day = c->has_day;
-	out->day = c->day;
-	if ((ret = get_forecast(c, T, out, err)))
-		goto cleanup;
-	if (c->has_day && c->r.issued == INT64_MIN)
-		snprintf(out->pfc.fc.issued_reason, sizeof(out->pfc.fc.issued_reason),
-			 "the gate closure, %s local time (%s) the day before the trading day: "
-			 "what was delivered by then%s",
-			 market_gate_text(c->m.gate_min, gate), c->m.time_zone,
-			 out->pfc.fc.issued != T ? ", from the hour before it (rows are hourly)"
-						 : "");
-	fc = &out->pfc.fc;
 	n = fc->nlead < c->r.fr.o.horizon ? fc->nlead : c->r.fr.o.horizon;
 	if (c->has_day) {
 		/* the periods of the day are the leads that end in (start, end] */
@@ -354,7 +354,65 @@ enum wc_status committer_run(struct committer *c, int64_t T, struct schedule *ou
 	}
 cleanup:
 	free(pp);
+	return ret;
+}
+
+/* out empty, with the committer's settings and day */
+static void schedule_init(const struct committer *c, struct schedule *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->market = c->m;
+	out->prices_file = c->r.prices && c->r.prices->n;
+	out->has_day = c->has_day;
+	out->day = c->day;
+}
+
+enum wc_status committer_run(struct committer *c, int64_t T, struct schedule *out,
+			     struct wc_error *err)
+{
+	enum wc_status ret;
+	char gate[8];
+
+	schedule_init(c, out);
+	if ((ret = get_forecast(c, T, out, err)))
+		goto cleanup;
+	if (c->has_day && c->r.issued == INT64_MIN)
+		snprintf(out->pfc.fc.issued_reason, sizeof(out->pfc.fc.issued_reason),
+			 "the gate closure, %s local time (%s) the day before the trading day: "
+			 "what was delivered by then%s",
+			 market_gate_text(c->m.gate_min, gate), c->m.time_zone,
+			 out->pfc.fc.issued != T ? ", from the hour before it (rows are hourly)"
+						 : "");
+	ret = build(c, &out->pfc.fc, out, err);
+cleanup:
 	if (ret)
+		schedule_release(out);
+	return ret;
+}
+
+enum wc_status committer_open_settings(struct store *st, const struct commit_request *r,
+				       struct committer **out, struct wc_error *err)
+{
+	*out = NULL;
+	if (r->day != INT64_MIN)
+		return wc_error_set(err, WC_EINVAL, "a committer of the caller's forecasts takes "
+						    "no trading day");
+	/* issue times are the caller's: any first will do for the checks */
+	return committer_new(st, r, 0, out, err);
+}
+
+const struct market_settings *committer_market(const struct committer *c)
+{
+	return &c->m;
+}
+
+enum wc_status committer_schedule(struct committer *c, const struct forecast *fc,
+				  struct schedule *out, struct wc_error *err)
+{
+	enum wc_status ret;
+
+	schedule_init(c, out);
+	if ((ret = build(c, fc, out, err)))
 		schedule_release(out);
 	return ret;
 }

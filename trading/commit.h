@@ -127,6 +127,24 @@ int64_t committer_issued(const struct committer *c);
 enum wc_status committer_run(struct committer *c, int64_t T, struct schedule *out,
 			     struct wc_error *err);
 
+/*
+ * A committer for forecasts the caller makes (a backtest's, by models it trained and
+ * never saved): committer_open's checks (no day: leads from each issue time) and merged
+ * settings, without a forecaster. Serve it with committer_schedule.
+ */
+enum wc_status committer_open_settings(struct store *st, const struct commit_request *r,
+				       struct committer **out, struct wc_error *err);
+/* The settings it commits under: stored merged with the request's, defaults in. */
+const struct market_settings *committer_market(const struct committer *c);
+
+/*
+ * committer_run's schedule from the forecast fc (borrowed; out->pfc stays empty): its
+ * leads 1..min(nlead, r's horizon), each period's prices (the settings', or the prices
+ * file's) and commitments. WC_EINVAL when a period has no prices.
+ */
+enum wc_status committer_schedule(struct committer *c, const struct forecast *fc,
+				  struct schedule *out, struct wc_error *err);
+
 /* committer_open and committer_run for r's one issue time. */
 enum wc_status commit_get(struct store *st, const struct commit_request *r,
 			  struct schedule *out, struct wc_error *err);

@@ -119,8 +119,10 @@ static enum wc_status default_issued(struct pforecaster *pf, struct wc_error *er
 	return ret;
 }
 
-enum wc_status pforecaster_open(struct store *st, const char *id,
-				const struct forecast_options *o, int64_t first, int64_t last,
+/* pforecaster_open, with models (NULL: the stored ones) */
+static enum wc_status open_with(struct store *st, const char *id,
+				const struct forecast_options *o, struct farm_model *const *models,
+				const char *why, int64_t first, int64_t last,
 				struct pforecaster **out, struct wc_error *err)
 {
 	struct pforecaster *pf;
@@ -153,7 +155,10 @@ enum wc_status pforecaster_open(struct store *st, const char *id,
 		struct member *m = &pf->m[i];
 
 		snprintf(m->id, sizeof(m->id), "%s", pf->p.farms[i]);
-		if ((ret = forecaster_open(st, m->id, &pf->o, pf->g0, pf->last, &m->fcr, err)) ||
+		ret = models ? forecaster_open_model(st, m->id, &pf->o, models[i], why, pf->g0,
+						     pf->last, &m->fcr, err)
+			     : forecaster_open(st, m->id, &pf->o, pf->g0, pf->last, &m->fcr, err);
+		if (ret ||
 		    (ret = store_obs_query(st, m->id, pf->g0, pf->last, &m->obs, &m->nobs, err))) {
 			wc_error_prefix(err, "portfolio '%s': farm '%s'", id, m->id);
 			goto cleanup;
@@ -170,6 +175,26 @@ enum wc_status pforecaster_open(struct store *st, const char *id,
 cleanup:
 	pforecaster_free(pf);
 	return ret;
+}
+
+enum wc_status pforecaster_open(struct store *st, const char *id,
+				const struct forecast_options *o, int64_t first, int64_t last,
+				struct pforecaster **out, struct wc_error *err)
+{
+	return open_with(st, id, o, NULL, NULL, first, last, out, err);
+}
+
+enum wc_status pforecaster_open_models(struct store *st, const char *id,
+				       const struct forecast_options *o,
+				       struct farm_model *const *models, const char *why,
+				       int64_t first, int64_t last, struct pforecaster **out,
+				       struct wc_error *err)
+{
+	*out = NULL;
+	if (first == INT64_MIN || last == INT64_MIN)
+		return wc_error_set(err, WC_EINVAL, "a portfolio's forecaster with given models "
+						    "needs its issue times");
+	return open_with(st, id, o, models, why, first, last, out, err);
 }
 
 /* The observed fraction of capacity at hour-ending t, or NaN (none, or flagged). */

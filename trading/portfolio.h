@@ -89,6 +89,17 @@ struct pforecaster;
 enum wc_status pforecaster_open(struct store *st, const char *id,
 				const struct forecast_options *o, int64_t first, int64_t last,
 				struct pforecaster **out, struct wc_error *err);
+/*
+ * pforecaster_open for issue times [first, last] (both given) with models[i] serving
+ * the portfolio's i-th farm (data/portfolio.h's order) instead of its stored model,
+ * through forecaster_open_model (borrowed; NULL: none, for the reason `why`): a
+ * backtest's models, trained and never saved.
+ */
+enum wc_status pforecaster_open_models(struct store *st, const char *id,
+				       const struct forecast_options *o,
+				       struct farm_model *const *models, const char *why,
+				       int64_t first, int64_t last, struct pforecaster **out,
+				       struct wc_error *err);
 void pforecaster_free(struct pforecaster *pf);
 int64_t pforecaster_first(const struct pforecaster *pf);
 const struct portfolio *pforecaster_portfolio(const struct pforecaster *pf);

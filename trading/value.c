@@ -28,13 +28,36 @@ static bool price_ok(double v)
 	return isfinite(v) && v >= 0;
 }
 
+/* captured and uplift of each schedule from out's totals */
+static void finish(struct value_result *out)
+{
+	double nothing = out->revenue[VALUE_NOTHING];
+	double span = out->revenue[VALUE_PERFECT] - nothing;
+
+	for (int s = 0; s < VALUE_NSCHEDULES; s++) {
+		out->captured[s] = span != 0 ? (out->revenue[s] - nothing) / span : NAN;
+		out->uplift_pct[s] = nothing != 0 ? 100 * (out->revenue[s] - nothing) / fabs(nothing)
+						  : NAN;
+	}
+}
+
+void value_add(struct value_result *sum, const struct value_result *part)
+{
+	sum->n += part->n;
+	sum->skipped += part->skipped;
+	sum->delivered_mwh += part->delivered_mwh;
+	for (int s = 0; s < VALUE_NSCHEDULES; s++) {
+		sum->revenue[s] += part->revenue[s];
+		sum->imbalance_cost[s] += part->imbalance_cost[s];
+	}
+	finish(sum);
+}
+
 enum wc_status value_settle(size_t n, const double *alpha_c, const double *median,
 			    const double *mean, const double *delivered,
 			    const struct period_prices *prices, struct value_result *out,
 			    struct wc_error *err)
 {
-	double nothing, span;
-
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
 		const struct period_prices *pp = &prices[i];
@@ -61,12 +84,6 @@ enum wc_status value_settle(size_t n, const double *alpha_c, const double *media
 			out->imbalance_cost[s] += value_imbalance_cost(c[s], a, pp);
 		}
 	}
-	nothing = out->revenue[VALUE_NOTHING];
-	span = out->revenue[VALUE_PERFECT] - nothing;
-	for (int s = 0; s < VALUE_NSCHEDULES; s++) {
-		out->captured[s] = span != 0 ? (out->revenue[s] - nothing) / span : NAN;
-		out->uplift_pct[s] = nothing != 0 ? 100 * (out->revenue[s] - nothing) / fabs(nothing)
-						  : NAN;
-	}
+	finish(out);
 	return WC_OK;
 }

@@ -54,4 +54,12 @@ enum wc_status value_settle(size_t n, const double *alpha_c, const double *media
 			    const struct period_prices *prices, struct value_result *out,
 			    struct wc_error *err);
 
+/*
+ * Add part's hours to sum (counts, delivered energy, revenue and imbalance cost of each
+ * schedule) and recompute sum's captured and uplift from its totals, as value_settle
+ * would over both sets of hours: how a caller settles hours in pieces (per issue time,
+ * lead block or day) and totals them. sum zeroed first (memset) starts empty.
+ */
+void value_add(struct value_result *sum, const struct value_result *part);
+
 #endif

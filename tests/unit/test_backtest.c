@@ -396,45 +396,9 @@ Test(backtest_options, parse_and_hints)
 #define TINY "--epochs 3 --hidden 8 --ensemble 1 --leads 12"
 #define PERIOD "--from 2026-01-21T00:00Z --to 2026-02-04T12:00Z"
 
-/*
- * A store under dir/data: the demo's 3 farms with 40 days of runs and observations
- * (2026-01-01 .. 2026-02-09).
- */
-static void fixture(const char *dir)
-{
-	char *cmd, *err = NULL;
-
-	cr_assert(asprintf(&cmd,
-			   "set -e; cd '%s'; W='%s'; export WINDCAST_LOG=error\n"
-			   "$W demo-data --out in --farms 3 --days 40 --seed 5 >/dev/null\n"
-			   "$W --data data farm import in/farms.json >/dev/null\n"
-			   "$W --data data ingest in/nwp/*.nc >/dev/null\n"
-			   "for f in horns-reef jutland-1 north-sea-1; do\n"
-			   "  $W --data data obs import --farm $f in/obs/$f.csv >/dev/null\n"
-			   "done\n",
-			   dir, tu_bin()) >= 0);
-	cr_assert_eq(tu_run(cmd, NULL, &err), 0, "fixture: %s", err);
-	free(cmd);
-	free(err);
-}
-
 static json_t *load_json(const char *path)
 {
 	return tu_load_json(path);
-}
-
-static char *slurp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *slurp(const char *fmt, ...)
-{
-	char path[4200], *s;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	s = tu_read_file(path, NULL);
-	cr_assert(s, "cannot read '%s'", path);
-	return s;
 }
 
 /*
@@ -489,7 +453,7 @@ Test(backtest_cli, equals_serving_and_rerun_is_identical, .timeout = 900)
 	int rc;
 	size_t len = 0;
 
-	fixture(dir);
+	tu_demo_store(dir);
 	rc = tu_cli(NULL, &out, &err,
 		    "--data '%s/data' backtest --farm horns-reef " PERIOD " --model nn "
 		    "--retrain 10d --train-args '" TINY " --regional all' --horizon 12 "
@@ -527,7 +491,7 @@ Test(backtest_cli, equals_serving_and_rerun_is_identical, .timeout = 900)
 	for (int i = 0; i < 3; i++) {
 		static const char *const files[] = { "forecasts.csv", "metrics.json",
 						     "report.html" };
-		char *x = slurp("%s/bt1/%s", dir, files[i]), *y = slurp("%s/bt2/%s", dir, files[i]);
+		char *x = tu_slurp("%s/bt1/%s", dir, files[i]), *y = tu_slurp("%s/bt2/%s", dir, files[i]);
 
 		/* the command line names its --out: the only difference allowed */
 		if (i > 0) {
@@ -540,27 +504,16 @@ Test(backtest_cli, equals_serving_and_rerun_is_identical, .timeout = 900)
 	}
 
 	/* store B: data up to T only, the model trained to R with the same options */
-	cr_assert(asprintf(&cmd,
-			   "set -e; cd '%s'; W='%s'; B=\"$PWD/dataB\"; export WINDCAST_LOG=error\n"
-			   "$W --data \"$B\" farm import in/farms.json >/dev/null\n"
-			   "$W --data \"$B\" ingest $(ls in/nwp/*.nc | awk -F_ '{ if (substr($2, 1, "
-			   "10) <= \"2026020112\") print }') >/dev/null\n"
-			   "for f in horns-reef jutland-1 north-sea-1; do\n"
-			   "  awk -F, 'NR == 1 || $1 <= \"%s\"' in/obs/$f.csv > in/$f.upto.csv\n"
-			   "  $W --data \"$B\" obs import --farm $f in/$f.upto.csv >/dev/null\n"
-			   "done\n"
-			   "$W --data \"$B\" train --farm horns-reef --to %s " TINY
-			   " --regional all >/dev/null\n",
-			   dir, tu_bin(), T, R) >= 0);
-	cr_assert_eq(tu_run(cmd, NULL, &err), 0, "store B: %s", err);
+	cr_assert(asprintf(&cmd, "$W --data \"$B\" train --farm horns-reef --to %s " TINY
+				 " --regional all >/dev/null\n", R) >= 0);
+	tu_demo_store_upto(dir, T, cmd);
 	free(cmd);
-	free(err);
 	/* the model's own levels, exactly (%.9g round-trips a float) */
 	nn_config_default(&d);
 	for (int k = 0; k < d.n_quantiles; k++)
 		len += (size_t)snprintf(levels + len, sizeof(levels) - len, "%s%.9g", k ? "," : "",
 					d.quantiles[k]);
-	csv = slurp("%s/bt1/forecasts.csv", dir);
+	csv = tu_slurp("%s/bt1/forecasts.csv", dir);
 	for (int i = 0; i < 4; i++) {
 		static const char *const model[] = { "nn", "persistence", "climatology",
 						     "powercurve" };
@@ -612,7 +565,7 @@ static double jnum(const json_t *o, const char *key)
  */
 static void check_metrics_against_csv(const char *dir)
 {
-	char *csv = slurp("%s/forecasts.csv", dir), *save = NULL, path[4300];
+	char *csv = tu_slurp("%s/forecasts.csv", dir), *save = NULL, path[4300];
 	static const char *const methods[] = { "model", "persistence", "climatology",
 					       "powercurve" };
 	struct plain all[4] = { 0 }, lead5[4] = { 0 };
@@ -712,27 +665,6 @@ static void check_metrics_against_csv(const char *dir)
 	json_decref(m);
 }
 
-/* PNG screenshot of a page by headless Chromium; returns the path (malloc'd). */
-static char *screenshot(const char *dir, const char *html)
-{
-	char *cmd, *png, *err = NULL;
-	int rc;
-
-	cr_assert(asprintf(&png, "%s/shot.png", dir) > 0);
-	cr_assert(asprintf(&cmd,
-			   "timeout 120 chromium --headless --no-sandbox --disable-gpu "
-			   "--disable-quic --no-first-run --disable-background-networking "
-			   "--disable-component-update --disable-sync --hide-scrollbars "
-			   "--user-data-dir='%s/chromium' --window-size=1100,1800 "
-			   "--screenshot='%s' 'file://%s'",
-			   dir, png, html) > 0);
-	rc = tu_run(cmd, NULL, &err);
-	cr_assert_eq(rc, 0, "chromium: %s", err);
-	free(cmd);
-	free(err);
-	return png;
-}
-
 /*
  * The report: self-contained (no script, no stylesheet or image fetched, no URL but the
  * SVG namespace), its plots inline SVG, and a screenshot of it in headless Chromium is
@@ -741,7 +673,7 @@ static char *screenshot(const char *dir, const char *html)
  */
 static void check_report(const char *dir)
 {
-	char *html = slurp("%s/report.html", dir), *png, *cmd, *out = NULL, *err = NULL, path[4300];
+	char *html = tu_slurp("%s/report.html", dir), *png, path[4300];
 	const char *p;
 	int svgs = 0;
 	long colours = 0;
@@ -758,56 +690,12 @@ static void check_report(const char *dir)
 		  strstr(html, "Reliability") && strstr(html, "A sample fortnight"));
 	free(html);
 	snprintf(path, sizeof(path), "%s/report.html", dir);
-	png = screenshot(dir, path);
-	cr_assert(asprintf(&cmd,
-			   "'%s' - '%s' <<'EOF'\n"
-			   "import struct, sys, zlib\n"
-			   "b = open(sys.argv[1], 'rb').read()\n"
-			   "assert b[:8] == b'\\x89PNG\\r\\n\\x1a\\n'\n"
-			   "i, idat = 8, b''\n"
-			   "while i < len(b):\n"
-			   "    n, t = struct.unpack('>I4s', b[i:i + 8])\n"
-			   "    d = b[i + 8:i + 8 + n]\n"
-			   "    if t == b'IHDR':\n"
-			   "        w, h, depth, ctype = struct.unpack('>IIBB', d[:10])\n"
-			   "    if t == b'IDAT':\n"
-			   "        idat += d\n"
-			   "    i += 12 + n\n"
-			   "assert depth == 8 and ctype in (2, 6), (depth, ctype)\n"
-			   "bpp = 3 if ctype == 2 else 4\n"
-			   "raw, stride = zlib.decompress(idat), w * bpp\n"
-			   "prev, rows, k = bytearray(stride), [], 0\n"
-			   "for y in range(h):\n"
-			   "    f = raw[k]; line = bytearray(raw[k + 1:k + 1 + stride]); k += 1 + stride\n"
-			   "    for x in range(stride):\n"
-			   "        a = line[x - bpp] if x >= bpp else 0\n"
-			   "        c = prev[x - bpp] if x >= bpp else 0\n"
-			   "        up = prev[x]\n"
-			   "        if f == 1: line[x] = (line[x] + a) & 255\n"
-			   "        elif f == 2: line[x] = (line[x] + up) & 255\n"
-			   "        elif f == 3: line[x] = (line[x] + (a + up) // 2) & 255\n"
-			   "        elif f == 4:\n"
-			   "            pa, pb, pc = abs(up - c), abs(a - c), abs(a + up - 2 * c)\n"
-			   "            pr = a if pa <= pb and pa <= pc else (up if pb <= pc else c)\n"
-			   "            line[x] = (line[x] + pr) & 255\n"
-			   "    rows.append(bytes(line)); prev = line\n"
-			   "colours, ink = set(), 0\n"
-			   "for r in rows[::3]:\n"
-			   "    for x in range(0, stride, bpp * 3):\n"
-			   "        px = r[x:x + 3]; colours.add(px)\n"
-			   "        ink += px != b'\\xff\\xff\\xff'\n"
-			   "print(len(colours), ink / (len(rows[::3]) * len(range(0, stride, bpp * 3))))\n"
-			   "EOF\n",
-			   tu_python(), png) > 0);
-	cr_assert_eq(tu_run(cmd, &out, &err), 0, "png check: %s", err);
-	cr_assert_eq(sscanf(out, "%ld %lf", &colours, &ink), 2, "%s", out);
+	png = tu_screenshot(dir, path, 1800);
+	tu_png_ink(png, &colours, &ink);
 	cr_log_info("report screenshot: %ld colours, %.0f %% of pixels not white", colours,
 		    100 * ink);
 	cr_assert_geq(colours, 100, "%ld colours: a blank or flat page?", colours);
 	cr_assert_geq(ink, 0.10, "%.1f %% ink: a blank page?", 100 * ink);
-	free(cmd);
-	free(out);
-	free(err);
 	free(png);
 }
 
@@ -831,7 +719,7 @@ Test(backtest_cli, metrics_report_progress_and_interrupt, .timeout = 900)
 	struct stat sb;
 	int rc;
 
-	fixture(dir);
+	tu_demo_store(dir);
 	/* every farm, the power curve as the model: no training, fast */
 	rc = tu_cli(NULL, &out, &err,
 		    "--data '%s/data' backtest --all " PERIOD " --model powercurve --horizon 24 "
@@ -879,13 +767,13 @@ Test(backtest_cli, metrics_report_progress_and_interrupt, .timeout = 900)
 	o.progress = stop_soon;
 	o.progress_arg = (void *)&stop;
 	{
-		char *before = slurp("%s/metrics.json", path);
+		char *before = tu_slurp("%s/metrics.json", path);
 
 		cr_assert_eq(backtest_run(st, &o, &res, &e), WC_OK, "%s", e.msg);
 		cr_assert(res.interrupted);
 		cr_assert_null(res.metrics);
 		{
-			char *after = slurp("%s/metrics.json", path);
+			char *after = tu_slurp("%s/metrics.json", path);
 
 			cr_assert_str_eq(before, after, "an interrupted run touched metrics.json");
 			free(after);
@@ -916,7 +804,7 @@ Test(backtest_cli, never_refuses_a_later_model_or_marks_a_hindcast, .timeout = 9
 	json_t *m;
 	int rc;
 
-	fixture(dir);
+	tu_demo_store(dir);
 	cr_assert_eq(tu_cli(NULL, NULL, NULL, "--data '%s/data' -q train --farm horns-reef "
 					      "--to 2026-01-25T00:00Z " TINY,
 			    dir), 0);
@@ -948,12 +836,12 @@ Test(backtest_cli, never_refuses_a_later_model_or_marks_a_hindcast, .timeout = 9
 	cr_assert(json_is_true(json_object_get(m, "hindcast")));
 	cr_assert(strstr(json_string_value(json_object_get(m, "hindcast_reason")), "hindcast"));
 	json_decref(m);
-	csv = slurp("%s/never/forecasts.csv", dir);
+	csv = tu_slurp("%s/never/forecasts.csv", dir);
 	cr_assert(strstr(csv, ",model,nn,1,2026-01-25T00:00:00Z,false,true,"), "%.400s", csv);
 	cr_assert(!strstr(csv, ",model,nn,1,2026-01-25T00:00:00Z,false,false,"));
 	cr_assert(strstr(csv, ",persistence,persistence,,,false,false,"));
 	free(csv);
-	html = slurp("%s/never/report.html", dir);
+	html = tu_slurp("%s/never/report.html", dir);
 	cr_assert(strstr(html, "<b>Hindcast.</b>"));
 	free(html);
 
@@ -998,8 +886,9 @@ Test(backtest_cli, bad_usage_names_the_option, .timeout = 120)
 		{ "--farm f1 --from 2026-01-21T01:00Z --to 2026-01-21T02:00Z --out o",
 		  "no issue time between --from '2026-01-21T01:00Z' and --to", 2 },
 		{ "--all --farm f1 --from 2026-01-21 --to 2026-01-22 --out o",
-		  "use one of --farm ID and --all", 2 },
-		{ "--from 2026-01-21 --to 2026-01-22 --out o", "use one of --farm ID and --all", 2 },
+		  "use one of --farm ID, --portfolio P and --all", 2 },
+		{ "--from 2026-01-21 --to 2026-01-22 --out o",
+		  "use one of --farm ID, --portfolio P and --all", 2 },
 		{ "--farm f1 --out o", "--from and --to are required", 2 },
 		{ "--farm f1 --from 2026-01-21 --to 2026-01-22", "--out DIR is required", 2 },
 		{ "--farm f1 --from yesterday --to 2026-01-22 --out o", "invalid --from 'yesterday'",
@@ -1041,10 +930,8 @@ Test(backtest_cli, bad_usage_names_the_option, .timeout = 120)
 		  "--warm-epochs and --warm-patience go with --warm-start", 2 },
 		{ "--farm f1 --warm-patience 0 --out o", "invalid --warm-patience '0': use 1..1000",
 		  2 },
-		{ "--portfolio p --from 2026-01-21 --to 2026-01-22 --out o",
-		  "option '--portfolio': a portfolio's backtest needs the trading module", 2 },
-		{ "--farm f1 --price 50 --out o",
-		  "option '--price': the value of commitments needs the trading module", 2 },
+		{ "--portfolio p --farm f1 --from 2026-01-21 --to 2026-01-22 --out o",
+		  "use one of --farm ID, --portfolio P and --all", 2 },
 	};
 
 	cr_assert_eq(tu_cli(NULL, NULL, NULL, "--data '%s/data' farm add --id f1 --name F "

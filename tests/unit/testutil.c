@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/utc.h"
 #include "data/store.h"
 #include "server/server.h"
 
@@ -291,4 +292,131 @@ void *tu_load_json(const char *path)
 
 	cr_assert(v, "cannot parse '%s': %s (line %d)", path, je.text, je.line);
 	return v;
+}
+
+char *tu_screenshot(const char *dir, const char *html, int height)
+{
+	char *cmd, *png, *err = NULL;
+	int rc;
+
+	cr_assert(asprintf(&png, "%s/shot.png", dir) > 0);
+	cr_assert(asprintf(&cmd,
+			   "timeout 120 chromium --headless --no-sandbox --disable-gpu "
+			   "--disable-quic --no-first-run --disable-background-networking "
+			   "--disable-component-update --disable-sync --hide-scrollbars "
+			   "--user-data-dir='%s/chromium' --window-size=1100,%d "
+			   "--screenshot='%s' 'file://%s'",
+			   dir, height, png, html) > 0);
+	rc = tu_run(cmd, NULL, &err);
+	cr_assert_eq(rc, 0, "chromium: %s", err);
+	free(cmd);
+	free(err);
+	return png;
+}
+
+void tu_png_ink(const char *png, long *colours, double *ink)
+{
+	char *cmd, *out = NULL, *err = NULL;
+
+	cr_assert(asprintf(&cmd,
+			   "'%s' - '%s' <<'EOF'\n"
+			   "import struct, sys, zlib\n"
+			   "b = open(sys.argv[1], 'rb').read()\n"
+			   "assert b[:8] == b'\\x89PNG\\r\\n\\x1a\\n'\n"
+			   "i, idat = 8, b''\n"
+			   "while i < len(b):\n"
+			   "    n, t = struct.unpack('>I4s', b[i:i + 8])\n"
+			   "    d = b[i + 8:i + 8 + n]\n"
+			   "    if t == b'IHDR':\n"
+			   "        w, h, depth, ctype = struct.unpack('>IIBB', d[:10])\n"
+			   "    if t == b'IDAT':\n"
+			   "        idat += d\n"
+			   "    i += 12 + n\n"
+			   "assert depth == 8 and ctype in (2, 6), (depth, ctype)\n"
+			   "bpp = 3 if ctype == 2 else 4\n"
+			   "raw, stride = zlib.decompress(idat), w * bpp\n"
+			   "prev, rows, k = bytearray(stride), [], 0\n"
+			   "for y in range(h):\n"
+			   "    f = raw[k]; line = bytearray(raw[k + 1:k + 1 + stride]); k += 1 + stride\n"
+			   "    for x in range(stride):\n"
+			   "        a = line[x - bpp] if x >= bpp else 0\n"
+			   "        c = prev[x - bpp] if x >= bpp else 0\n"
+			   "        up = prev[x]\n"
+			   "        if f == 1: line[x] = (line[x] + a) & 255\n"
+			   "        elif f == 2: line[x] = (line[x] + up) & 255\n"
+			   "        elif f == 3: line[x] = (line[x] + (a + up) // 2) & 255\n"
+			   "        elif f == 4:\n"
+			   "            pa, pb, pc = abs(up - c), abs(a - c), abs(a + up - 2 * c)\n"
+			   "            pr = a if pa <= pb and pa <= pc else (up if pb <= pc else c)\n"
+			   "            line[x] = (line[x] + pr) & 255\n"
+			   "    rows.append(bytes(line)); prev = line\n"
+			   "colours, ink = set(), 0\n"
+			   "for r in rows[::3]:\n"
+			   "    for x in range(0, stride, bpp * 3):\n"
+			   "        px = r[x:x + 3]; colours.add(px)\n"
+			   "        ink += px != b'\\xff\\xff\\xff'\n"
+			   "print(len(colours), ink / (len(rows[::3]) * len(range(0, stride, bpp * 3))))\n"
+			   "EOF\n",
+			   tu_python(), png) > 0);
+	cr_assert_eq(tu_run(cmd, &out, &err), 0, "png check: %s", err);
+	cr_assert_eq(sscanf(out, "%ld %lf", colours, ink), 2, "%s", out);
+	free(cmd);
+	free(out);
+	free(err);
+}
+
+void tu_demo_store(const char *dir)
+{
+	char *cmd, *err = NULL;
+
+	cr_assert(asprintf(&cmd,
+			   "set -e; cd '%s'; W='%s'; export WINDCAST_LOG=error\n"
+			   "$W demo-data --out in --farms 3 --days 40 --seed 5 >/dev/null\n"
+			   "$W --data data farm import in/farms.json >/dev/null\n"
+			   "$W --data data ingest in/nwp/*.nc >/dev/null\n"
+			   "for f in horns-reef jutland-1 north-sea-1; do\n"
+			   "  $W --data data obs import --farm $f in/obs/$f.csv >/dev/null\n"
+			   "done\n",
+			   dir, tu_bin()) >= 0);
+	cr_assert_eq(tu_run(cmd, NULL, &err), 0, "demo store: %s", err);
+	free(cmd);
+	free(err);
+}
+
+char *tu_slurp(const char *fmt, ...)
+{
+	char path[4200], *s;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	s = tu_read_file(path, NULL);
+	cr_assert(s, "cannot read '%s'", path);
+	return s;
+}
+
+void tu_demo_store_upto(const char *dir, const char *T, const char *then)
+{
+	char *cmd, *err = NULL, runs[16];
+	int64_t t;
+	int64_t y;
+	int mo, d, h, mi, sec;
+
+	cr_assert(utc_parse(T, &t), "time '%s'", T);
+	utc_to_fields(t, &y, &mo, &d, &h, &mi, &sec);
+	snprintf(runs, sizeof(runs), "%04d%02d%02d%02d", (int)y, mo, d, h);
+	cr_assert(asprintf(&cmd,
+			   "set -e; cd '%s'; W='%s'; B=\"$PWD/dataB\"; export WINDCAST_LOG=error\n"
+			   "$W --data \"$B\" farm import in/farms.json >/dev/null\n"
+			   "$W --data \"$B\" ingest $(ls in/nwp/*.nc | awk -F_ '{ if (substr($2, 1, "
+			   "10) <= \"%s\") print }') >/dev/null\n"
+			   "for f in horns-reef jutland-1 north-sea-1; do\n"
+			   "  awk -F, 'NR == 1 || $1 <= \"%s\"' in/obs/$f.csv > in/$f.upto.csv\n"
+			   "  $W --data \"$B\" obs import --farm $f in/$f.upto.csv >/dev/null\n"
+			   "done\n%s",
+			   dir, tu_bin(), runs, T, then) >= 0);
+	cr_assert_eq(tu_run(cmd, NULL, &err), 0, "store B: %s", err);
+	free(cmd);
+	free(err);
 }

@@ -82,4 +82,30 @@ void *tu_load_json(const char *path);
 /* Read a whole file (malloc'd, NUL-terminated); NULL if it cannot be read. */
 char *tu_read_file(const char *path, size_t *len);
 
+/* A PNG screenshot of the page at path html by headless Chromium (no sandbox, no
+ * network, a fresh profile under dir), 1100 px wide and `height` tall, written to
+ * dir/shot.png; returns its path
+ * (malloc'd). The test fails when Chromium does. */
+char *tu_screenshot(const char *dir, const char *html, int height);
+
+/* A PNG decoded (zlib, filters undone) by Python: the colours of a 1-in-3 sample of its
+ * pixels, and the share of them not white. */
+void tu_png_ink(const char *png, long *colours, double *ink);
+
+/* A store under dir/data: `demo-data --farms 3 --days 40 --seed 5` written to dir/in
+ * (farms horns-reef, jutland-1, north-sea-1; runs and observations 2026-01-01 ..
+ * 2026-02-09) and imported. */
+void tu_demo_store(const char *dir);
+
+/* The whole file at the printf-formed path (malloc'd); the test fails when it cannot be
+ * read. */
+char *tu_slurp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Beside tu_demo_store's dir/in, a store dir/dataB holding only what was known at T
+ * (ISO, "2026-02-01T12:00:00Z"): the runs issued by T, the observations up to T; then
+ * the shell lines `then` ($W the CLI, $B the store), e.g. trainings.
+ */
+void tu_demo_store_upto(const char *dir, const char *T, const char *then);
+
 #endif
