@@ -876,9 +876,13 @@ static unsigned quiesce(struct server *srv)
 
 	if (!srv->daemon)
 		return 0;	/* stopped already (server_shutdown, then server_stop) */
+	/*
+	 * The listen socket is ours from here, but closed only after MHD_stop_daemon: with a
+	 * thread pool and epoll, each worker takes it out of its epoll set when it next wakes
+	 * (libmicrohttpd 0.9.75), and one that finds it closed already panics (abort). A
+	 * SIGTERM under load hit that: exit 134 instead of 0.
+	 */
 	fd = MHD_quiesce_daemon(srv->daemon);
-	if (fd >= 0)
-		close(fd);
 	while (atomic_load(&srv->inflight) > 0 &&
 	       waited_ms < srv->cfg.shutdown_grace_s * 1000u) {
 		nanosleep(&tick, NULL);
@@ -889,6 +893,8 @@ static unsigned quiesce(struct server *srv)
 			 atomic_load(&srv->inflight), srv->cfg.shutdown_grace_s);
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
+	if (fd >= 0)
+		close(fd);
 	return waited_ms;
 }
 
