@@ -8,6 +8,11 @@
  * libmicrohttpd hands it over, then given to query_check_param; then Accept and
  * Content-Type. Every reply built on the way is released. Checked: a refusal is a
  * 4xx with a JSON error body, a route's ids are valid farm ids.
+ *
+ * The router asks the server whether the request may go on (server_authorize, after
+ * the route is found): the harness starts one real server, once, on an empty store in
+ * a temporary directory, with tokens off (loopback), so that every route's own checks
+ * are reached. The token check itself is tests/unit/test_http_hostile.c's.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -17,9 +22,52 @@
 
 #include "common/log.h"
 #include "data/farm.h"
+#include "data/store.h"
 #include "server/dispatch.h"
+#include "server/server.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct server *srv;
+static struct store *st;
+static char dir[] = "/tmp/windcast-fuzz-router-XXXXXX";
+
+/* At exit: the server, the store and its directory go. */
+static void cleanup(void)
+{
+	char cmd[sizeof(dir) + 16];
+
+	server_stop(srv);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "fuzz_router: cannot remove '%s'\n", dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct server_config cfg;
+	struct wc_error err = { 0 };
+
+	log_set_level(LOG_OFF);
+	if (!mkdtemp(dir) || store_open(dir, &st, &err)) {
+		fprintf(stderr, "fuzz_router: cannot make a store in '%s': %s\n", dir, err.msg);
+		abort();
+	}
+	server_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.threads = 1;
+	cfg.job_workers = 1;
+	cfg.auth = false;
+	cfg.cache_bytes = 0;
+	if (server_start(&cfg, st, &srv, &err)) {
+		fprintf(stderr, "fuzz_router: cannot start a server: %s\n", err.msg);
+		abort();
+	}
+	atexit(cleanup);
+	return 0;
+}
 
 /* The next '\n'-ended field of data[*off..size) as a malloc'd C string (a NUL byte in
  * it ends it early, as libmicrohttpd's strings do). NULL past the end. */
@@ -94,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sp)
 		*sp = '\0';
 	req->method = line;
+	req->srv = srv;
 	dispatch_decode_path(req, target);
 	r = dispatch_match(req, &rep);
 	check_reply(&rep, r);
