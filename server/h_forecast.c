@@ -8,7 +8,9 @@
  * values as sent, with the subjects they were computed from: the farm, the NWP runs and
  * the farms its model takes regional inputs from. forecast_warm computes every farm's
  * latest forecast, JSON and CSV, when those move, so that a poll of it is answered from
- * memory; any other request is computed at its first asking, then held.
+ * memory (then the trading replies: portfolios_warm, commitments_warm); any other request
+ * is computed at its first asking, then held. The holding helpers here (held_lookup,
+ * held_finish, held_warm, forecast_deps) serve the trading handlers too (handlers.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,6 @@
 #include "common/dynbuf.h"
 #include "common/log.h"
 #include "common/utc.h"
-#include "forecast/features.h"
 #include "forecast/forecast.h"
 #include "server/cache.h"
 #include "server/handlers.h"
