@@ -461,14 +461,19 @@ void store_stats_release(struct store_stats *s);
  *               weather re-extracted, a model trained, a stored forecast replaced
  *   farms       the registry: any farm added, changed or removed
  *   nwp         the set of NWP runs: a run ingested (its weather comes with it)
- * A module adding a kind (portfolio:<id>) moves it with store_gen_bump_locked inside its
- * own write transactions. Generations are stamps from one store-wide sequence (every
+ *   market:<farm id>  the farm's market settings: set, changed or removed
+ *   portfolio:<id>    the portfolio's record: its farms, market settings and name (added,
+ *               changed, removed); its farms' own changes move their farm:<id>
+ * A module adding a kind moves it with store_gen_bump_locked inside its own write
+ * transactions. Generations are stamps from one store-wide sequence (every
  * move takes the next value), so they only grow and "what moved after S" is one read.
  */
 #define STORE_SUBJECT_MAX (FARM_ID_MAX + 32)
 #define STORE_SUBJECT_FARM "farm"
 #define STORE_SUBJECT_FARMS "farms"
 #define STORE_SUBJECT_NWP "nwp"
+#define STORE_SUBJECT_MARKET "market"
+#define STORE_SUBJECT_PORTFOLIO "portfolio"
 
 /* "kind:id" (or "kind" when id is NULL) into buf (len bytes, cut to fit); returns buf. */
 const char *store_gen_subject(char *buf, size_t len, const char *kind, const char *id);

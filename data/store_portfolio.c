@@ -70,6 +70,19 @@ enum wc_status store_farm_in_portfolio_locked(struct store *st, const char *farm
 	return ret;
 }
 
+/*
+ * Move the generation of kind:id (STORE_SUBJECT_PORTFOLIO, STORE_SUBJECT_MARKET) in the
+ * open transaction: the held replies computed from it are stale at its commit.
+ */
+static enum wc_status moved(struct store *st, const char *kind, const char *id,
+			    struct wc_error *err)
+{
+	char subject[STORE_SUBJECT_MAX];
+
+	return store_gen_bump_locked(st, store_gen_subject(subject, sizeof(subject), kind, id),
+				     err);
+}
+
 /* Write p's row and its farms; lock and a transaction held. `replace`: upsert. */
 static enum wc_status write_portfolio(struct store *st, struct portfolio *p, bool replace,
 				      bool *created, struct wc_error *err)
@@ -153,6 +166,8 @@ static enum wc_status write_portfolio(struct store *st, struct portfolio *p, boo
 			break;
 		}
 	}
+	if (!ret)
+		ret = moved(st, STORE_SUBJECT_PORTFOLIO, p->id, err);
 cleanup:
 	sqlite3_finalize(s);
 	free(market);
@@ -249,10 +264,16 @@ enum wc_status store_portfolio_delete(struct store *st, const char *id, struct w
 	int changes = 0;
 
 	store_lock(st);
+	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
+		goto out;
 	ret = store_exec_id(st, "DELETE FROM portfolios WHERE id = ?1", id, &changes,
 			    "cannot delete portfolio", err);
 	if (!ret && changes == 0)
 		ret = wc_error_set(err, WC_ENOTFOUND, "no portfolio '%s'", id);
+	if (!ret)
+		ret = moved(st, STORE_SUBJECT_PORTFOLIO, id, err);
+	ret = store_end(st, ret, err);
+out:
 	store_unlock(st);
 	return ret;
 }
@@ -341,6 +362,8 @@ enum wc_status store_farm_market_put(struct store *st, const char *farm_id,
 	if ((ret = store_exec(st, "BEGIN IMMEDIATE", err)))
 		goto out;
 	if ((ret = store_farm_get_locked(st, farm_id, &f, err)))
+		goto end;
+	if ((ret = moved(st, STORE_SUBJECT_MARKET, farm_id, err)))
 		goto end;
 	if (!text) {
 		ret = store_exec_id(st, "DELETE FROM farm_markets WHERE farm_id = ?1", farm_id, NULL,

@@ -889,8 +889,24 @@ static bool reusable(const struct forecaster *fc, const struct forecast *s)
 	       (strcmp(s->model, "nn") || s->adapt.on == fc->adapt_on);
 }
 
-enum wc_status forecaster_get_or_issue(struct forecaster *fc, int64_t T,
-				       struct forecast *out, struct wc_error *err)
+/* out->inputs: the model's regional farms, whose data the forecast read. */
+static enum wc_status set_inputs(const struct forecaster *fcr, struct forecast *out,
+				 struct wc_error *err)
+{
+	if (fcr->fcfg.n_regional <= 0)
+		return WC_OK;
+	if (!(out->inputs = malloc((size_t)fcr->fcfg.n_regional * sizeof(*out->inputs)))) {
+		forecast_release(out);
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	}
+	memcpy(out->inputs, fcr->fcfg.regional,
+	       (size_t)fcr->fcfg.n_regional * sizeof(*out->inputs));
+	out->ninputs = fcr->fcfg.n_regional;
+	return WC_OK;
+}
+
+static enum wc_status get_or_issue(struct forecaster *fc, int64_t T, struct forecast *out,
+				   struct wc_error *err)
 {
 	int64_t T0 = utc_floor(T, UTC_HOUR);
 	struct wc_error e = { 0 };
@@ -926,6 +942,14 @@ enum wc_status forecaster_get_or_issue(struct forecaster *fc, int64_t T,
 		log_warn("cannot use the stored forecast of '%s' at %s, computing it again: %s",
 			 fc->farm_id, utc_format(T0, t), e.msg);
 	return forecaster_issue(fc, T, out, err);
+}
+
+enum wc_status forecaster_get_or_issue(struct forecaster *fc, int64_t T,
+				       struct forecast *out, struct wc_error *err)
+{
+	enum wc_status ret = get_or_issue(fc, T, out, err);
+
+	return ret ? ret : set_inputs(fc, out, err);
 }
 
 enum wc_status forecast_default_issued(struct store *st, const char *farm_id,
@@ -1074,16 +1098,6 @@ enum wc_status forecast_get_or_issue(struct store *st, const char *farm_id,
 	if ((ret = forecaster_open(st, farm_id, &r->o, r->issued, r->issued, &fcr, err)) ||
 	    (ret = forecaster_get_or_issue(fcr, forecaster_first(fcr), out, err)))
 		goto cleanup;
-	if (fcr->fcfg.n_regional > 0) {
-		if (!(out->inputs = malloc((size_t)fcr->fcfg.n_regional * sizeof(*out->inputs)))) {
-			forecast_release(out);
-			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			goto cleanup;
-		}
-		memcpy(out->inputs, fcr->fcfg.regional,
-		       (size_t)fcr->fcfg.n_regional * sizeof(*out->inputs));
-		out->ninputs = fcr->fcfg.n_regional;
-	}
 	if (r->store && forecast_store(st, out, 1, &serr))
 		log_warn("cannot store the forecast of '%s': %s", farm_id, serr.msg);
 cleanup:

@@ -116,7 +116,7 @@ struct forecast {
 	char issued_reason[256];	/* why this issue time */
 	char model_choice[192];		/* why this model ("requested", or auto's reason) */
 	/* the other farms whose data it read (the model's regional inputs), set by
-	 * forecast_get_or_issue so that a reply held in memory knows what makes it stale:
+	 * forecaster_get_or_issue so that a reply held in memory knows what makes it stale:
 	 * (ninputs) ids, malloc'd, NULL when none */
 	int ninputs;
 	char (*inputs)[FARM_ID_MAX + 1];
@@ -180,8 +180,8 @@ enum wc_status forecaster_issue(struct forecaster *fc, int64_t T, struct forecas
  * The forecast at T that the store holds for the model that serves first (same model
  * key and delivery delay, enough leads or cut for want of data, and the fallback this
  * request's would have: none, or why auto has no model), with the request's point rule
- * applied to its quantiles and out->stored true; else forecaster_issue's. Never writes:
- * see forecast_store.
+ * applied to its quantiles and out->stored true; else forecaster_issue's; either with
+ * out->inputs set. Never writes: see forecast_store.
  */
 enum wc_status forecaster_get_or_issue(struct forecaster *fc, int64_t T,
 				       struct forecast *out, struct wc_error *err);
@@ -226,8 +226,8 @@ enum wc_status forecast_request_set(struct forecast_request *r, const char *key,
 /*
  * Answer r for farm_id: forecaster_open and forecaster_get_or_issue at r->issued (or
  * the default issue time), then with r->store the forecast computed now is stored
- * (a store failure is logged and leaves out->stored false). *out as forecaster_issue,
- * with out->inputs set.
+ * (a store failure is logged and leaves out->stored false). *out as
+ * forecaster_get_or_issue.
  */
 enum wc_status forecast_get_or_issue(struct store *st, const char *farm_id,
 				     const struct forecast_request *r, struct forecast *out,

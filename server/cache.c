@@ -447,6 +447,97 @@ void cache_stats(struct cache *c, struct cache_stats *out)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* ---- keys and dependencies ---- */
+
+bool cache_key(char *key, size_t cap, const char *kind, const char *id, bool csv,
+	       const char *const *values, size_t n)
+{
+	const char *repr = csv ? "/csv" : "/json";
+	size_t len = 0;
+
+#define KEY_ADD(s, l)                                   \
+	do {                                            \
+		if ((l) >= cap - len)                   \
+			return false;                   \
+		memcpy(key + len, (s), (l));            \
+		len += (l);                             \
+	} while (0)
+	if (cap == 0)
+		return false;
+	KEY_ADD(kind, strlen(kind));
+	KEY_ADD("/", 1);
+	KEY_ADD(id, strlen(id));
+	KEY_ADD(repr, strlen(repr));
+	for (size_t i = 0; i < n; i++) {
+		const char *v = values[i] ? values[i] : "";
+		size_t vl = strlen(v), l = vl;
+		char num[24], *p = num + sizeof(num);
+
+		*--p = ':';
+		do
+			*--p = (char)('0' + l % 10);
+		while (l /= 10);
+		*--p = '/';
+		KEY_ADD(p, (size_t)(num + sizeof(num) - p));
+		KEY_ADD(v, vl);
+	}
+#undef KEY_ADD
+	key[len] = '\0';
+	return true;
+}
+
+void cache_deps_init(struct cache_deps *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void cache_deps_release(struct cache_deps *d)
+{
+	for (int i = 0; i < d->n; i++)
+		free(d->subjects[i]);
+	free(d->subjects);
+	cache_deps_init(d);
+}
+
+void cache_deps_add(struct cache_deps *d, const char *kind, const char *id)
+{
+	char name[STORE_SUBJECT_MAX];
+	char **grown;
+
+	store_gen_subject(name, sizeof(name), kind, id);
+	for (int i = 0; i < d->n; i++)
+		if (!strcmp(d->subjects[i], name))
+			return;
+	if (d->n == d->cap) {
+		int cap = d->cap ? 2 * d->cap : 8;
+
+		if (!(grown = realloc(d->subjects, (size_t)cap * sizeof(*grown)))) {
+			d->failed = true;
+			return;
+		}
+		d->subjects = grown;
+		d->cap = cap;
+	}
+	if (!(d->subjects[d->n] = strdup(name))) {
+		d->failed = true;
+		return;
+	}
+	d->n++;
+}
+
+void cache_deps_expire(struct cache_deps *d, int64_t t)
+{
+	if (!d->expires || t < d->expires)
+		d->expires = t;
+}
+
+void cache_put_deps(struct cache *c, const char *key, struct held_body *b,
+		    const struct cache_stamp *stamp, const struct cache_deps *d)
+{
+	if (!d->failed)
+		cache_put(c, key, b, stamp, (const char *const *)d->subjects, d->n, d->expires);
+}
+
 /* ---- warming ---- */
 
 /* store_on_change's hook: this process committed a move; wake the warming thread. */

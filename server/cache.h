@@ -103,6 +103,37 @@ void cache_put(struct cache *c, const char *key, struct held_body *b,
 	       int64_t expires);
 
 /*
+ * The key a request's reply is held under: "<kind>/<id>/json" or ".../csv", then each of
+ * values[0..n) (the query values as sent; NULL: absent, as empty) as "/<length>:<value>",
+ * so that no value can pass for another. False when it does not fit cap bytes: that
+ * request is computed each time. Built by hand, not snprintf: it runs on every request.
+ */
+bool cache_key(char *key, size_t cap, const char *kind, const char *id, bool csv,
+	       const char *const *values, size_t n);
+
+/*
+ * What a reply was computed from, collected while it is computed, to hold it by
+ * (cache_put_deps): the subjects (each once) and the earliest expiry asked.
+ */
+struct cache_deps {
+	char **subjects;	/* (n) malloc'd */
+	int n, cap;
+	int64_t expires;	/* 0: never */
+	bool failed;		/* out of memory: a subject is missing, hold nothing */
+};
+
+void cache_deps_init(struct cache_deps *d);
+void cache_deps_release(struct cache_deps *d);
+/* Add the subject kind:id (store_gen_subject; id NULL: kind alone), unless it is in. */
+void cache_deps_add(struct cache_deps *d, const char *kind, const char *id);
+/* Stale from UTC second t on (the earliest of those asked wins). */
+void cache_deps_expire(struct cache_deps *d, int64_t t);
+
+/* cache_put with d's subjects and expiry; nothing when d failed. */
+void cache_put_deps(struct cache *c, const char *key, struct held_body *b,
+		    const struct cache_stamp *stamp, const struct cache_deps *d);
+
+/*
  * The warm function: compute and cache_put what should be held, with `stamp` (taken
  * before the call); it runs on the cache's own thread.
  */

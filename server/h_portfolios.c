@@ -3,12 +3,16 @@
  * (GET /v1/portfolios/{id}/forecast) and a farm's market settings
  * (/v1/farms/{id}/market). Thin adapters over data/portfolio.h and
  * trading/portfolio.h: the forecast takes the farm forecast's query parameters, parsed
- * by forecast_request_set, and answers in its shape.
+ * by forecast_request_set, and answers in its shape. Its replies are held as the farm
+ * forecast's are (server/cache.h, h_forecast.c), stamped with the portfolio and every
+ * farm's forecast's inputs; portfolios_warm computes each portfolio's latest.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "common/dynbuf.h"
+#include "common/log.h"
+#include "common/utc.h"
 #include "data/portfolio.h"
 #include "forecast/forecast.h"
 #include "server/handlers.h"
@@ -107,41 +111,107 @@ void portfolio_delete_handler(struct request *req, struct reply *rep)
 /* The farm forecast's query parameters, each parsed by forecast_request_set. */
 static const char *const forecast_keys[] = { "issued", "horizon", "quantiles", "model",
 					     "model_version", "point", "units" };
+#define NKEYS (sizeof(forecast_keys) / sizeof(forecast_keys[0]))
 
-void portfolio_forecast_handler(struct request *req, struct reply *rep)
+/*
+ * Answer r for portfolio id: the JSON reply into json_rep, the CSV one into csv_rep
+ * (either may be NULL), adding to d what it was computed from: the portfolio's record,
+ * each farm's forecast's inputs, and the next hour turn for the default issue time (the
+ * latest of its farms' own, any of which the clock may move).
+ */
+static void pforecast_answer(struct store *st, const char *id, const struct forecast_request *r,
+			     struct reply *json_rep, struct reply *csv_rep, struct cache_deps *d)
 {
-	struct forecast_request r;
 	struct pforecast pf;
 	struct wc_error err = { 0 };
-	struct dynbuf b;
 
-	forecast_request_init(&r);
-	for (size_t i = 0; i < sizeof(forecast_keys) / sizeof(forecast_keys[0]); i++) {
-		const char *v = request_query(req, forecast_keys[i]);
-
-		if (v && forecast_request_set(&r, forecast_keys[i], v, &err)) {
-			reply_error(rep, 400, "bad_request", "invalid %s '%s': %s", forecast_keys[i], v,
-				    err.msg);
-			return;
-		}
-	}
-	if (portfolio_forecast_get(req->store, req->params[0], &r, &pf, &err)) {
-		reply_wc_error(rep, &err);
+	if (portfolio_forecast_get(st, id, r, &pf, &err) ||
+	    forecast_check_levels(&pf.fc, r->levels, r->nlevels, &err)) {
+		replies_error(json_rep, csv_rep, &err);
+		pforecast_release(&pf);	/* emptied by portfolio_forecast_get when it failed */
 		return;
 	}
-	if (forecast_check_levels(&pf.fc, r.levels, r.nlevels, &err)) {
-		reply_wc_error(rep, &err);
-	} else if (request_wants_csv(req)) {
-		dynbuf_init(&b, (size_t)64 << 20);
-		if (forecast_csv(&pf.fc, r.levels, r.nlevels, r.o.horizon, true, r.frac, &b))
-			reply_error(rep, 500, "internal", "cannot build the CSV reply");
-		else
-			reply_text(rep, 200, "text/csv", dynbuf_str(&b), b.len);
-		dynbuf_release(&b);
-	} else {
-		reply_json(rep, 200, pforecast_json(&pf, r.levels, r.nlevels, r.o.horizon));
+	cache_deps_add(d, STORE_SUBJECT_PORTFOLIO, id);
+	for (int i = 0; i < pf.nfarms; i++)
+		forecast_deps(d, &pf.farms[i]);
+	if (r->issued == INT64_MIN)
+		cache_deps_expire(d, utc_floor(utc_now(), UTC_HOUR) + UTC_HOUR);
+	if (csv_rep)
+		reply_forecast_csv(csv_rep, &pf.fc, r);
+	if (json_rep) {
+		reply_json(json_rep, 200, pforecast_json(&pf, r->levels, r->nlevels, r->o.horizon));
+		if (!json_rep->json)
+			reply_error(json_rep, 500, "internal", "cannot build the JSON reply");
 	}
 	pforecast_release(&pf);
+}
+
+/* Held (server/cache.h) as the farm forecast is: by its query values as sent. */
+void portfolio_forecast_handler(struct request *req, struct reply *rep)
+{
+	const char *values[NKEYS];
+	struct forecast_request r;
+	struct wc_error err = { 0 };
+	struct held_req h;
+	bool csv = request_wants_csv(req), ok = true;
+
+	if (held_lookup(req, rep, "portfolio-forecast", forecast_keys, values, NKEYS, true, &h))
+		return;
+	forecast_request_init(&r);
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (values[i] && forecast_request_set(&r, forecast_keys[i], values[i], &err)) {
+			reply_error(rep, 400, "bad_request", "invalid %s '%s': %s", forecast_keys[i],
+				    values[i], err.msg);
+			ok = false;
+			break;
+		}
+	}
+	if (ok)
+		pforecast_answer(req->store, req->params[0], &r, csv ? NULL : rep, csv ? rep : NULL,
+				 &h.deps);
+	held_finish(req, rep, &h);
+}
+
+struct latest {
+	struct store *st;
+	const char *id;
+	const struct forecast_request *r;
+};
+
+static void latest_answer(void *cls, struct reply *json_rep, struct reply *csv_rep,
+			  struct cache_deps *d)
+{
+	struct latest *l = cls;
+
+	pforecast_answer(l->st, l->id, l->r, json_rep, csv_rep, d);
+}
+
+void portfolios_warm(struct cache *c, const struct cache_stamp *stamp, struct store *st)
+{
+	static const char *const none[NKEYS] = { NULL };
+	struct wc_error err = { 0 };
+	struct forecast_request r;
+	struct portfolio *p = NULL;
+	size_t n = 0;
+
+	if (store_portfolio_list(st, &p, &n, &err)) {
+		log_warn("cannot warm the portfolios' latest forecasts: %s", err.msg);
+		return;
+	}
+	forecast_request_init(&r);
+	/*
+	 * Read only: a write of the warming thread that replaced a stored forecast would move
+	 * the farm's generation, make what it just held stale and wake it again, for ever (auto
+	 * reads a stored forecast under its first choice's key and stores what served, another
+	 * one when the first has no inputs at T, e.g. a day beyond the NWP runs).
+	 */
+	r.store = false;
+	for (size_t i = 0; i < n && !cache_stopping(c); i++) {
+		struct latest l = { st, p[i].id, &r };
+
+		held_warm(c, stamp, "portfolio-forecast", p[i].id, none, NKEYS, latest_answer, &l);
+	}
+	free(p);
 }
 
 void farm_market_get_handler(struct request *req, struct reply *rep)

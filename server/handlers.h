@@ -6,6 +6,7 @@
 #ifndef WC_HANDLERS_H
 #define WC_HANDLERS_H
 
+#include "server/cache.h"
 #include "server/jobs.h"
 #include "server/request.h"
 
@@ -35,8 +36,61 @@ void farm_forecast_handler(struct request *req, struct reply *rep);
  * The cache's warm function (server/cache.h; cls is the struct store): compute and hold
  * the latest forecast, JSON and CSV, of every farm whose held one is missing or stale.
  */
-struct cache_stamp;
 void forecast_warm(struct cache *c, const struct cache_stamp *stamp, void *cls);
+/* Beside them: every portfolio's latest forecast (h_portfolios.c), and the next trading
+ * day's schedule of every farm with market settings (h_commit.c); JSON and CSV. */
+void portfolios_warm(struct cache *c, const struct cache_stamp *stamp, struct store *st);
+void commitments_warm(struct cache *c, const struct cache_stamp *stamp, struct store *st);
+
+/* ---- holding replies (server/cache.h), shared by the handlers that hold them ---- */
+
+#define HELD_KEY_MAX 1024
+
+/* A request whose reply may be held: its key, stamp and what it was computed from. */
+struct held_req {
+	char key[HELD_KEY_MAX];
+	bool keyed;			/* false: computed each time (not holdable, key too long) */
+	struct cache_stamp stamp;
+	struct cache_deps deps;		/* add to it while computing */
+};
+
+/*
+ * Fill values[0..n) from req's query parameters keys[0..n) and h (the key: kind,
+ * req->params[0], the representation, the values). True when rep was answered with the
+ * held body; else compute the reply, adding to h->deps, then call held_finish.
+ * `holdable` false: never held (a POST with a body).
+ */
+bool held_lookup(struct request *req, struct reply *rep, const char *kind,
+		 const char *const *keys, const char **values, size_t n, bool holdable,
+		 struct held_req *h);
+/* Hold rep (when it is a 200 and h was keyed) by h->deps; release h. */
+void held_finish(struct request *req, struct reply *rep, struct held_req *h);
+
+/* Both representations of a reply to warm, into json_rep and csv_rep, adding to d. */
+typedef void (*held_answer_fn)(void *cls, struct reply *json_rep, struct reply *csv_rep,
+			       struct cache_deps *d);
+/*
+ * Unless both are held, compute kind/id's reply to values[0..n) (answer(cls, ...)) and
+ * hold its JSON and CSV representations, as a request for them would find them. True
+ * when the JSON one succeeded now.
+ */
+bool held_warm(struct cache *c, const struct cache_stamp *stamp, const char *kind,
+	       const char *id, const char *const *values, size_t n, held_answer_fn answer,
+	       void *cls);
+
+struct forecast;
+struct forecast_request;
+/* Add what fc was computed from: its farm, the NWP runs, its regional input farms, and
+ * the next hour turn when the clock chose its issue time. */
+void forecast_deps(struct cache_deps *d, const struct forecast *fc);
+/* Hold rep under key when it succeeded (200), by d (rep then sends the held body). */
+void reply_hold_deps(struct cache *c, const char *key, struct reply *rep,
+		     const struct cache_stamp *stamp, const struct cache_deps *d);
+/* The error of err into json_rep and csv_rep (either may be NULL). */
+void replies_error(struct reply *json_rep, struct reply *csv_rep, const struct wc_error *err);
+/* fc as the CSV reply of r's levels, horizon and units. */
+void reply_forecast_csv(struct reply *rep, const struct forecast *fc,
+			const struct forecast_request *r);
 void farm_train_handler(struct request *req, struct reply *rep);
 
 void portfolios_list_handler(struct request *req, struct reply *rep);

@@ -16,6 +16,11 @@
  *     model_load  farm_model_load: the model file read, checked and decoded
  *   stored    the same request when the store holds the forecast (a read and a parse)
  *   held      cache_get of the held body (a generation poll and a lookup)
+ *   commit    GET /v1/farms/{id}/commitments?day=D nothing held or stored: commit_get
+ *             (the farm's stored market settings, the forecast at D's gate closure, the
+ *             schedule) and its JSON body; D the day before the latest forecast's
+ *   portfolio GET /v1/portfolios/{id}/forecast nothing held or stored, for a portfolio of
+ *             the 3 farms: portfolio_forecast_get and its JSON body (PITER times)
  * Each is run ITER times after a warm-up; p50 and p99 in ms (held: us).
  * BENCH_SERVE_STORE=DIR builds the store there once and reuses it afterwards (to
  * profile the measured part alone).
@@ -37,8 +42,11 @@
 #include "forecast/forecast.h"
 #include "forecast/model.h"
 #include "server/cache.h"
+#include "trading/commit.h"
+#include "trading/portfolio.h"
 
 #define ITER 200
+#define PITER 20
 #define DAYS 120
 #define FARM "north-sea-1"
 
@@ -133,11 +141,88 @@ static struct store *build(const char *dir)
 	return st;
 }
 
+/* The body of v as a reply serialises it (then dropped); v released. */
+static void serialise(json_t *v)
+{
+	char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+
+	if (!text)
+		die("cannot serialise a reply", NULL);
+	free(text);
+	json_decref(v);
+}
+
+/*
+ * The trading replies' compute paths: FARM's schedule for the day before the latest
+ * forecast's (ms into commit[ITER]) and the latest forecast of a portfolio of the three
+ * farms (pfc[PITER]), nothing stored.
+ */
+static void bench_trading(struct store *st, int64_t latest, double *commit, double *pfc)
+{
+	struct wc_error err = { 0 };
+	struct market_settings m;
+	struct commit_request cr;
+	struct forecast_request r;
+	struct portfolio p;
+	struct farm *farms;
+	char list[1024];
+	size_t n;
+
+	market_init(&m);
+	m.price = 50;
+	m.psi_plus = 10;
+	m.psi_minus = 30;
+	if (store_farm_market_put(st, FARM, &m, &err))
+		die("cannot set the market settings", &err);
+	commit_request_init(&cr);
+	cr.id = FARM;
+	cr.day = latest / 86400 - 1;
+	cr.fr.store = false;
+	for (int i = -2; i < ITER; i++) {
+		struct schedule s;
+		double t0 = now();
+
+		if (commit_get(st, &cr, &s, &err))
+			die("cannot compute the schedule", &err);
+		serialise(schedule_json(&s));
+		schedule_release(&s);
+		if (i >= 0)
+			commit[i] = (now() - t0) * 1e3;
+	}
+
+	if (store_farm_list(st, &farms, &n, &err))
+		die("cannot list the farms", &err);
+	list[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
+			 farms[i].id);
+	free(farms);
+	portfolio_init(&p);
+	snprintf(p.id, sizeof(p.id), "bench");
+	snprintf(p.name, sizeof(p.name), "bench");
+	if (portfolio_set_farms(&p, list, &err) || store_portfolio_put(st, &p, NULL, &err))
+		die("cannot add the portfolio", &err);
+	forecast_request_init(&r);
+	r.store = false;
+	for (int i = -1; i < PITER; i++) {
+		struct pforecast pf;
+		double t0 = now();
+
+		if (portfolio_forecast_get(st, "bench", &r, &pf, &err))
+			die("cannot compute the portfolio's forecast", &err);
+		serialise(pforecast_json(&pf, r.levels, r.nlevels, r.o.horizon));
+		pforecast_release(&pf);
+		if (i >= 0)
+			pfc[i] = (now() - t0) * 1e3;
+	}
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/windcast-bench-serve-XXXXXX", *dir = mkdtemp(tmpl), cmd[256];
 	double compute[ITER], open_ms[ITER], issue_ms[ITER], json_ms[ITER], stored[ITER];
-	double held[ITER * 10], latest_ms[ITER], model_ms[ITER];
+	double held[ITER * 10], latest_ms[ITER], model_ms[ITER], commit[ITER], pfc[PITER];
+	int64_t latest = 0;
 	struct wc_error err = { 0 };
 	struct forecast_request r;
 	struct store *st;
@@ -179,6 +264,7 @@ int main(void)
 		text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 		t2 = now();
 		nlead = fc.nlead;
+		latest = fc.issued;
 		body_len = strlen(text);
 		free(text);
 		json_decref(v);
@@ -263,6 +349,8 @@ int main(void)
 	}
 	cache_free(c);
 
+	bench_trading(st, latest, commit, pfc);
+
 	printf("forecast of %s: %d leads, JSON body %zu bytes, %d iterations each\n", FARM, nlead,
 	       body_len, ITER);
 	printf("forecast_compute_ms_p50=%.3f\n", pct(compute, ITER, 0.5));
@@ -277,6 +365,10 @@ int main(void)
 	printf("forecast_stored_ms_p99=%.3f\n", pct(stored, ITER, 0.99));
 	printf("forecast_held_get_us_p50=%.3f\n", pct(held, ITER * 10, 0.5));
 	printf("forecast_held_get_us_p99=%.3f\n", pct(held, ITER * 10, 0.99));
+	printf("commit_compute_ms_p50=%.3f\n", pct(commit, ITER, 0.5));
+	printf("commit_compute_ms_p99=%.3f\n", pct(commit, ITER, 0.99));
+	printf("portfolio_compute_ms_p50=%.3f\n", pct(pfc, PITER, 0.5));
+	printf("portfolio_compute_ms_p99=%.3f\n", pct(pfc, PITER, 0.99));
 	store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
