@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 
 #define UPLOAD_STALE_S 3600	/* an upload file untouched this long belongs to no request */
 #define BUSY_TRIES 3		/* store busy (each try waits its busy timeout, 10 s) */
+#define JOB_NICE 10		/* job threads: this much nicer than the server (requests first) */
 
 struct job_item {
 	int64_t id;
@@ -222,6 +224,18 @@ static void *worker(void *cls)
 {
 	struct job_pool *p = cls;
 
+	/*
+	 * Jobs (ingest, training) run behind the requests: this thread, and the training's
+	 * member threads it starts (they inherit it), yield the CPU to the server's threads,
+	 * so that polls stay fast while a model trains on the same cores.
+	 */
+	{
+		int base = getpriority(PRIO_PROCESS, 0);	/* the process's (errno aside) */
+		int nice = base + JOB_NICE > 19 ? 19 : base + JOB_NICE;
+
+		if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice) != 0)
+			log_warn("cannot lower the job worker's priority: %s", strerror(errno));
+	}
 	for (;;) {
 		struct job_item *it;
 
