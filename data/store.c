@@ -238,6 +238,44 @@ void *store_grow(void *arr, size_t *cap, size_t len, size_t size)
 	return p;
 }
 
+enum wc_status store_collect(struct store *st, const char *sql, size_t size,
+			     enum wc_status (*row)(sqlite3_stmt *s, void *elem,
+						   struct wc_error *err),
+			     void **out, size_t *n, const char *what, struct wc_error *err)
+{
+	char *arr = NULL;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *s = NULL;
+	enum wc_status ret;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	store_lock(st);
+	if ((ret = store_prepare(st, sql, &s, err)))
+		goto cleanup;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!(arr = store_grow(arr, &cap, len, size))) {
+			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+		if ((ret = row(s, arr + len++ * size, err)))
+			goto cleanup;
+	}
+	if (rc != SQLITE_DONE)
+		ret = store_sql_error(st, rc, err, what);
+cleanup:
+	sqlite3_finalize(s);
+	store_unlock(st);
+	if (ret) {
+		free(arr);
+		return ret;
+	}
+	*out = arr;
+	*n = len;
+	return WC_OK;
+}
+
 void store_lock(struct store *st)
 {
 	pthread_mutex_lock(&st->lock);
@@ -694,41 +732,16 @@ out:
 	return ret;
 }
 
+static enum wc_status farm_row(sqlite3_stmt *s, void *elem, struct wc_error *err)
+{
+	return read_farm(s, elem, err);
+}
+
 enum wc_status store_farm_list(struct store *st, struct farm **out, size_t *n,
 			       struct wc_error *err)
 {
-	struct farm *v = NULL;
-	size_t len = 0, cap = 0;
-	sqlite3_stmt *s;
-	enum wc_status ret;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	store_lock(st);
-	if ((ret = store_prepare(st, "SELECT " FARM_COLS " FROM farms ORDER BY id", &s,
-				 err)))
-		goto out;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (!(v = store_grow(v, &cap, len, sizeof(*v)))) {
-			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			break;
-		}
-		if ((ret = read_farm(s, &v[len++], err)))
-			break;
-	}
-	if (!ret && rc != SQLITE_DONE)
-		ret = store_sql_error(st, rc, err, "cannot list farms");
-	sqlite3_finalize(s);
-out:
-	store_unlock(st);
-	if (ret) {
-		free(v);
-		return ret;
-	}
-	*out = v;
-	*n = len;
-	return WC_OK;
+	return store_collect(st, "SELECT " FARM_COLS " FROM farms ORDER BY id", sizeof(**out),
+			     farm_row, (void **)out, n, "cannot list farms", err);
 }
 
 enum wc_status store_farm_import(struct store *st, struct farm *farms, size_t n,

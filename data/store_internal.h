@@ -46,6 +46,15 @@ enum wc_status store_sql_error(struct store *st, int rc, struct wc_error *err,
  * doubling from 64). Returns the array, or NULL after freeing it when out of memory.
  */
 void *store_grow(void *arr, size_t *cap, size_t len, size_t size);
+/*
+ * Run sql (no parameters) under the store's lock and turn each row into one element of
+ * `size` bytes with `row` (which may refuse it: the first failure ends the list);
+ * *out malloc'd (NULL when *n == 0). `what` names a SQLite failure.
+ */
+enum wc_status store_collect(struct store *st, const char *sql, size_t size,
+			     enum wc_status (*row)(sqlite3_stmt *s, void *elem,
+						   struct wc_error *err),
+			     void **out, size_t *n, const char *what, struct wc_error *err);
 enum wc_status store_farm_get_locked(struct store *st, const char *id, struct farm *out,
 				     struct wc_error *err);
 /*

@@ -191,39 +191,17 @@ out:
 	return ret;
 }
 
+static enum wc_status unfinished_row(sqlite3_stmt *s, void *elem, struct wc_error *err)
+{
+	read_job(s, elem, false);
+	return WC_OK;
+}
+
 enum wc_status store_job_unfinished(struct store *st, struct job **out, size_t *n,
 				    struct wc_error *err)
 {
-	struct job *v = NULL;
-	size_t len = 0, cap = 0;
-	sqlite3_stmt *s;
-	enum wc_status ret;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	store_lock(st);
-	if ((ret = store_prepare(st, "SELECT " JOB_COLS " FROM jobs WHERE state IN "
-				     "('queued', 'running') ORDER BY id",
-				 &s, err)))
-		goto out;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (!(v = store_grow(v, &cap, len, sizeof(*v)))) {
-			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			break;
-		}
-		read_job(s, &v[len++], false);
-	}
-	if (!ret && rc != SQLITE_DONE)
-		ret = store_sql_error(st, rc, err, "cannot list unfinished jobs");
-	sqlite3_finalize(s);
-out:
-	store_unlock(st);
-	if (ret) {
-		free(v);
-		return ret;
-	}
-	*out = v;
-	*n = len;
-	return WC_OK;
+	return store_collect(st, "SELECT " JOB_COLS " FROM jobs WHERE state IN "
+				 "('queued', 'running') ORDER BY id",
+			     sizeof(**out), unfinished_row, (void **)out, n,
+			     "cannot list unfinished jobs", err);
 }

@@ -278,41 +278,17 @@ out:
 	return ret;
 }
 
+static enum wc_status portfolio_row(sqlite3_stmt *s, void *elem, struct wc_error *err)
+{
+	return read_portfolio(s, elem, err);
+}
+
 enum wc_status store_portfolio_list(struct store *st, struct portfolio **out, size_t *n,
 				    struct wc_error *err)
 {
-	struct portfolio *v = NULL;
-	size_t len = 0, cap = 0;
-	sqlite3_stmt *s;
-	enum wc_status ret;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	store_lock(st);
-	if ((ret = store_prepare(st, "SELECT " PORTFOLIO_COLS " FROM portfolios p ORDER BY p.id",
-				 &s, err)))
-		goto out;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (!(v = store_grow(v, &cap, len, sizeof(*v)))) {
-			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			break;
-		}
-		if ((ret = read_portfolio(s, &v[len++], err)))
-			break;
-	}
-	if (!ret && rc != SQLITE_DONE && rc != SQLITE_ROW)
-		ret = store_sql_error(st, rc, err, "cannot list portfolios");
-	sqlite3_finalize(s);
-out:
-	store_unlock(st);
-	if (ret) {
-		free(v);
-		return ret;
-	}
-	*out = v;
-	*n = len;
-	return WC_OK;
+	return store_collect(st, "SELECT " PORTFOLIO_COLS " FROM portfolios p ORDER BY p.id",
+			     sizeof(**out), portfolio_row, (void **)out, n,
+			     "cannot list portfolios", err);
 }
 
 enum wc_status store_farm_market_get(struct store *st, const char *farm_id,

@@ -135,56 +135,17 @@ cleanup:
 	return ret;
 }
 
-/*
- * Run sql and turn each row into one element of `size` bytes with `row`; *out malloc'd
- * (NULL when *n == 0). `what` names the failure.
- */
-static enum wc_status collect(struct store *st, const char *sql, size_t size,
-			      void (*row)(sqlite3_stmt *s, void *elem), void **out, size_t *n,
-			      const char *what, struct wc_error *err)
-{
-	char *arr = NULL;
-	size_t len = 0, cap = 0;
-	sqlite3_stmt *s = NULL;
-	enum wc_status ret;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	store_lock(st);
-	if ((ret = store_prepare(st, sql, &s, err)))
-		goto cleanup;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (!(arr = store_grow(arr, &cap, len, size))) {
-			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			goto cleanup;
-		}
-		row(s, arr + len++ * size);
-	}
-	if (rc != SQLITE_DONE)
-		ret = store_sql_error(st, rc, err, what);
-cleanup:
-	sqlite3_finalize(s);
-	store_unlock(st);
-	if (ret) {
-		free(arr);
-		return ret;
-	}
-	*out = arr;
-	*n = len;
-	return WC_OK;
-}
-
-static void info_row(sqlite3_stmt *s, void *elem)
+static enum wc_status info_row(sqlite3_stmt *s, void *elem, struct wc_error *err)
 {
 	row_info(s, elem);
+	return WC_OK;
 }
 
 enum wc_status store_token_list(struct store *st, struct token_info **out, size_t *n,
 				struct wc_error *err)
 {
-	return collect(st, "SELECT " INFO_COLUMNS " FROM tokens ORDER BY id", sizeof(**out),
-		       info_row, (void **)out, n, "cannot list tokens", err);
+	return store_collect(st, "SELECT " INFO_COLUMNS " FROM tokens ORDER BY id",
+			     sizeof(**out), info_row, (void **)out, n, "cannot list tokens", err);
 }
 
 enum wc_status store_token_revoke(struct store *st, int64_t id, struct token_info *info,
@@ -224,7 +185,7 @@ cleanup:
 	return ret;
 }
 
-static void key_row(sqlite3_stmt *s, void *elem)
+static enum wc_status key_row(sqlite3_stmt *s, void *elem, struct wc_error *err)
 {
 	struct token_key *k = elem;
 
@@ -234,13 +195,15 @@ static void key_row(sqlite3_stmt *s, void *elem)
 		memcpy(k->hash, sqlite3_column_blob(s, 0), TOKEN_HASH_LEN);
 	token_scope_parse((const char *)sqlite3_column_text(s, 1), &k->scope);
 	k->id = sqlite3_column_int64(s, 2);
+	return WC_OK;
 }
 
 enum wc_status store_token_keys(struct store *st, struct token_key **out, size_t *n,
 				struct wc_error *err)
 {
-	return collect(st, "SELECT hash, scope, id FROM tokens WHERE revoked_at IS NULL",
-		       sizeof(**out), key_row, (void **)out, n, "cannot read the tokens", err);
+	return store_collect(st, "SELECT hash, scope, id FROM tokens WHERE revoked_at IS NULL",
+			     sizeof(**out), key_row, (void **)out, n, "cannot read the tokens",
+			     err);
 }
 
 static json_t *time_or_null(int64_t t)

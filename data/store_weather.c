@@ -324,41 +324,18 @@ out:
 	return ret;
 }
 
+static enum wc_status run_row(sqlite3_stmt *s, void *elem, struct wc_error *err)
+{
+	read_run(s, 0, elem);
+	return WC_OK;
+}
+
 enum wc_status store_run_list(struct store *st, struct nwp_run **out, size_t *n,
 			      struct wc_error *err)
 {
-	struct nwp_run *v = NULL;
-	size_t len = 0, cap = 0;
-	sqlite3_stmt *s;
-	enum wc_status ret;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	store_lock(st);
-	if ((ret = store_prepare(st, "SELECT " RUN_COLS " FROM nwp_runs r ORDER BY "
-				     "coalesce(r.ref_time, r.first_valid) DESC, r.id DESC",
-				 &s, err)))
-		goto out;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (!(v = store_grow(v, &cap, len, sizeof(*v)))) {
-			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			break;
-		}
-		read_run(s, 0, &v[len++]);
-	}
-	if (!ret && rc != SQLITE_DONE)
-		ret = store_sql_error(st, rc, err, "cannot list runs");
-	sqlite3_finalize(s);
-out:
-	store_unlock(st);
-	if (ret) {
-		free(v);
-		return ret;
-	}
-	*out = v;
-	*n = len;
-	return WC_OK;
+	return store_collect(st, "SELECT " RUN_COLS " FROM nwp_runs r ORDER BY "
+				 "coalesce(r.ref_time, r.first_valid) DESC, r.id DESC",
+			     sizeof(**out), run_row, (void **)out, n, "cannot list runs", err);
 }
 
 enum wc_status store_run_newest(struct store *st, int64_t *ref_time, bool *found,
