@@ -996,8 +996,6 @@ Test(forecast_e2e, cli_and_http)
 	char *dir, *input, *out = NULL, *errs = NULL, *line, *save = NULL;
 	struct store *st;
 	struct server *srv;
-	struct server_config cfg;
-	struct wc_error err = { 0 };
 	struct tu_http r;
 	json_t *j;
 	int n = 0;
@@ -1107,12 +1105,7 @@ Test(forecast_e2e, cli_and_http)
 	free(errs);
 
 	/* the API on the same store */
-	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
-	server_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.threads = 2;
-	tu_auth(st);
-	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
+	tu_serve(dir, &st, &srv);
 	cr_assert(tu_http_request(server_port(srv), "GET",
 				  "/v1/farms/north-sea-1/forecast?issued=2026-01-10T05:00:00Z&horizon=6"
 				  "&model=nn",

@@ -463,9 +463,7 @@ Test(portfolio_forecast, cli_and_http)
 {
 	char *dir, *out = NULL, *errs = NULL;
 	struct store *st = fxr_store(&dir, 6, 0);
-	struct server_config cfg;
 	struct server *srv;
-	struct wc_error err = { 0 };
 	struct tu_http h;
 	json_t *a, *b;
 	const char *ct[] = { "Content-Type: application/json", NULL };
@@ -518,12 +516,7 @@ Test(portfolio_forecast, cli_and_http)
 	free(errs);
 
 	/* HTTP: the same forecast, the registry's refusals */
-	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
-	server_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.threads = 2;
-	tu_auth(st);
-	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
+	tu_serve(dir, &st, &srv);
 	cr_assert(tu_http_request(server_port(srv), "GET",
 				  "/v1/portfolios/both/forecast?issued=2026-01-06T00:00Z&horizon=6&"
 				  "model=powercurve",
