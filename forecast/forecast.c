@@ -3,8 +3,10 @@
  * end (forecast_get_or_issue), their storage and their JSON/CSV forms; see forecast.h.
  *
  * Limits: a forecaster holds its farm's series for its issue-time range in memory; the
- * model path loads a narrow window (a day before the first issue time to the last lead),
- * a baseline the year before (its history), loaded only when a baseline is needed.
+ * model path loads a narrow window (two days before the first issue time to the last
+ * lead; with the adaptation, observations from 3 days before its replay's start, and
+ * weather from there too unless the replayed points are kept), a baseline the year
+ * before (its history), loaded only when a baseline is needed.
  */
 #include "forecast/forecast.h"
 

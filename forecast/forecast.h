@@ -19,8 +19,9 @@
  * The network's forecasts are corrected by the model's online adaptation
  * (forecast/adapt.h) unless the model or the request turns it off: at each issue time
  * the forecaster replays the model's own forecasts since the adaptation's start against
- * the power observed by then (incrementally over its issue times), fits the correction
- * and reports it in the forecast (adapt).
+ * the power observed by then (incrementally over its issue times, and across forecasters
+ * through forecast/replay.h, which keeps the replayed points that are still what a fresh
+ * replay would compute), fits the correction and reports it in the forecast (adapt).
  *
  * Values are fractions of capacity in [0, 1]; the JSON and CSV writers add MW.
  */
