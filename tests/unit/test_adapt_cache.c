@@ -12,7 +12,9 @@
  * 160 days), "lost" trained with "steady" as its regional farm.
  */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,9 @@
 #include "forecast/forecast.h"
 #include "forecast/model.h"
 #include "forecast/replay.h"
+#include "server/cache.h"
+#include "server/request.h"
+#include "server/server.h"
 #include "testutil.h"
 
 #define T0 1767225600		/* 2026-01-01T00:00:00Z, as acc_fill */
@@ -30,6 +35,7 @@
 #define T1 (T0 + (int64_t)(TRAIN_DAY + 6) * UTC_DAY + 5 * UTC_HOUR)
 
 void acc_fill(struct store *st);
+struct store *fxr_store(char **dir, int days, int models);
 void acc_train(struct store *st, const char *farm, int seed, int days, const char *regional);
 
 /* Farm lost's model, "steady" its regional farm (its weather and power are inputs). */
@@ -299,6 +305,76 @@ Test(adapt_cache, a_small_budget_keeps_forecasts_right, .timeout = 300)
 	tu_rmrf_free(dir);
 }
 
+/* Threads forecasting at once through one cache (a server's): each answer is the cold one. */
+#define NTHREADS 4
+#define PER_THREAD 6
+
+struct worker {
+	struct store *st;
+	int id;
+	const struct forecast *cold;	/* (NTHREADS * PER_THREAD) */
+	int wrong;
+};
+
+static int64_t worker_T(int i)
+{
+	return T1 + (int64_t)(i % 9) * 5 * UTC_HOUR;
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int k = 0; k < PER_THREAD; k++) {
+		int i = w->id * PER_THREAD + k;
+		struct forecast x;
+		struct forecast_options o;
+		struct forecaster *fc;
+		struct wc_error err = { 0 };
+
+		forecast_options_init(&o);
+		o.model = "nn";
+		if (forecaster_open(w->st, "lost", &o, worker_T(i), worker_T(i), &fc, &err) ||
+		    forecaster_issue(fc, worker_T(i), &x, &err)) {
+			w->wrong++;
+			forecaster_free(fc);
+			continue;
+		}
+		forecaster_free(fc);
+		w->wrong += !same(&x, &w->cold[i]);
+		forecast_release(&x);
+	}
+	return NULL;
+}
+
+Test(adapt_cache, threads_at_once_get_the_cold_answers, .timeout = 300)
+{
+	char *dir;
+	struct store *st = fixture(&dir);
+	struct forecast cold[NTHREADS * PER_THREAD];
+	struct worker w[NTHREADS];
+	pthread_t th[NTHREADS];
+	uint64_t hits, misses;
+
+	for (int i = 0; i < NTHREADS * PER_THREAD; i++)
+		issue_cold(st, worker_T(i), 0, &cold[i]);
+	for (int t = 0; t < NTHREADS; t++) {
+		w[t] = (struct worker){ .st = st, .id = t, .cold = cold };
+		cr_assert_eq(pthread_create(&th[t], NULL, work, &w[t]), 0);
+	}
+	for (int t = 0; t < NTHREADS; t++) {
+		pthread_join(th[t], NULL);
+		cr_assert_eq(w[t].wrong, 0, "thread %d: %d answers differ from the cold ones", t,
+			     w[t].wrong);
+	}
+	replay_cache_counts(&hits, &misses);
+	cr_assert_gt(hits, 0);
+	for (int i = 0; i < NTHREADS * PER_THREAD; i++)
+		forecast_release(&cold[i]);
+	store_close(st);
+	tu_rmrf_free(dir);
+}
+
 /*
  * auto's stand-in: farm steady has no model, and at T the NWP runs have ended, so the
  * farm's curve (auto's first choice) has no inputs and another baseline stands in. The
@@ -346,4 +422,53 @@ Test(adapt_cache, auto_standin_is_read_back_without_moving_the_farm)
 	forecast_release(&a);
 	store_close(st);
 	tu_rmrf_free(dir);
+}
+
+/*
+ * The same through the server: GET the stand-in as JSON, then as CSV (a second
+ * computation of the same forecast), then JSON again. The CSV's reads the stored
+ * stand-in, so the farm's generation does not move and the JSON reply stays held; before,
+ * it computed and replaced the stored forecast, which moved the farm and dropped it.
+ */
+Test(adapt_cache, standin_reply_stays_held_in_the_server, .timeout = 120)
+{
+	/* the fixture's 6 days of runs from 2026-01-01 end before this issue time */
+	const char *path = "/v1/farms/alpha/forecast?issued=2026-01-10T00:00:00Z";
+	const char *key = "forecast/alpha/json/20:2026-01-10T00:00:00Z/0:/0:/0:/0:/0:/0:/0:";
+	const char *csv[] = { "Accept: text/csv", NULL };
+	struct server_config cfg;
+	struct server *srv;
+	struct tu_http r;
+	struct wc_error err = { 0 };
+	uint64_t g1, g2;
+	char *d;
+	struct store *st = fxr_store(&d, 6, 0);
+	json_t *v;
+
+	server_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.threads = 2;
+	tu_auth(st);
+	cr_assert_eq(server_start(&cfg, st, &srv, &err), WC_OK, "%s", err.msg);
+	cr_assert(tu_http_request(server_port(srv), "GET", path, NULL, 0, NULL, &r));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert_not_null(v = json_loads(r.body, 0, NULL));
+	cr_assert(json_is_string(json_object_get(v, "fallback")), "a stand-in: %s", r.body);
+	json_decref(v);
+	tu_http_release(&r);
+	cr_assert(cache_holds(server_cache(srv), key), "the JSON reply is held");
+	cr_assert_eq(store_gen_get(st, "farm:alpha", &g1, &err), WC_OK, "%s", err.msg);
+
+	cr_assert(tu_http_request(server_port(srv), "GET", path, NULL, 0, csv, &r));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	tu_http_release(&r);
+	cr_assert_eq(store_gen_get(st, "farm:alpha", &g2, &err), WC_OK, "%s", err.msg);
+	cr_assert_eq(g2, g1, "the CSV's computation moved the farm's generation");
+	cr_assert(tu_http_request(server_port(srv), "GET", path, NULL, 0, NULL, &r));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	tu_http_release(&r);
+	cr_assert(cache_holds(server_cache(srv), key), "the JSON reply is still held");
+	server_stop(srv);
+	store_close(st);
+	tu_rmrf_free(d);
 }
