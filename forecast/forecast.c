@@ -322,6 +322,13 @@ static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc
 	 * loaded from 3 days before the first issue time replayed here (as the replay's
 	 * start needs), the observations from as far back as before (the fit, the
 	 * signatures).
+	 *
+	 * NEEDSWORK: farm_series_nwp's walk (at most 16 runs back) and replay_times'
+	 * choice between deliveries and days count the runs present in the window loaded,
+	 * so with runs of mixed lengths (a long run behind 16 short ones), or forecast runs
+	 * that stopped while analyses go on, a shorter window could answer otherwise, as
+	 * --adapt off's window and a batch's range already may. Counting only the runs
+	 * whose [first_valid, last_valid] holds the valid time would end it.
 	 */
 	wfrom = from;
 	if (fc->snap.hit && !history) {
