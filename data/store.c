@@ -542,11 +542,19 @@ cleanup:
 	return ret;
 }
 
-/* A farm was added, changed or removed: its generation and the registry's move. */
+/*
+ * A farm was added, changed or removed: its generation, its weather's (what its site
+ * weather means may have changed with it) and the registry's move.
+ */
 static enum wc_status farm_moved(struct store *st, const char *id, struct wc_error *err)
 {
+	char subject[STORE_SUBJECT_MAX];
 	enum wc_status ret = store_gen_bump_farm_locked(st, id, err);
 
+	if (!ret)
+		ret = store_gen_bump_locked(st, store_gen_subject(subject, sizeof(subject),
+								  STORE_SUBJECT_WEATHER, id),
+					    err);
 	return ret ? ret : store_gen_bump_locked(st, STORE_SUBJECT_FARMS, err);
 }
 

@@ -189,6 +189,22 @@ enum wc_status store_run_newest(struct store *st, int64_t *ref_time, bool *found
 /* How many runs the store holds. */
 enum wc_status store_run_count(struct store *st, size_t *n, struct wc_error *err);
 
+/*
+ * The newest run's id (0 when there is none). Run ids only grow and runs are never
+ * removed, so it stamps the set of runs: a cache of what the runs gave compares it.
+ */
+enum wc_status store_run_newest_id(struct store *st, int64_t *id, struct wc_error *err);
+
+/* What the runs with after_id < id <= upto_id are (store_runs_between). */
+struct runs_between {
+	size_t n;			/* how many */
+	bool any_analysis;		/* one has no reference time */
+	int64_t min_ref;		/* the earliest reference time of the forecasts among
+					 * them; INT64_MAX when none */
+};
+enum wc_status store_runs_between(struct store *st, int64_t after_id, int64_t upto_id,
+				  struct runs_between *out, struct wc_error *err);
+
 /* The weather of one farm from one stored run, for store_farm_weather_replace. */
 struct run_weather {
 	int64_t run_id;
@@ -461,6 +477,8 @@ void store_stats_release(struct store_stats *s);
  *               weather re-extracted, a model trained, a stored forecast replaced
  *   farms       the registry: any farm added, changed or removed
  *   nwp         the set of NWP runs: a run ingested (its weather comes with it)
+ *   weather:<id>  the farm's site weather other than a new run's rows: re-extracted
+ *               (store_farm_weather_replace), or the farm added, changed or removed
  *   market:<farm id>  the farm's market settings: set, changed or removed
  *   portfolio:<id>    the portfolio's record: its farms, market settings and name (added,
  *               changed, removed); its farms' own changes move their farm:<id>
@@ -472,11 +490,16 @@ void store_stats_release(struct store_stats *s);
 #define STORE_SUBJECT_FARM "farm"
 #define STORE_SUBJECT_FARMS "farms"
 #define STORE_SUBJECT_NWP "nwp"
+#define STORE_SUBJECT_WEATHER "weather"
 #define STORE_SUBJECT_MARKET "market"
 #define STORE_SUBJECT_PORTFOLIO "portfolio"
 
 /* "kind:id" (or "kind" when id is NULL) into buf (len bytes, cut to fit); returns buf. */
 const char *store_gen_subject(char *buf, size_t len, const char *kind, const char *id);
+
+/* The generation of `subject` now: 0 when it never moved. */
+enum wc_status store_gen_get(struct store *st, const char *subject, uint64_t *gen,
+			     struct wc_error *err);
 
 /* Move `subject`'s generation in a transaction of its own (settings reloaded, tests). */
 enum wc_status store_gen_bump(struct store *st, const char *subject, struct wc_error *err);

@@ -65,6 +65,28 @@ enum wc_status store_gen_bump_farm_locked(struct store *st, const char *farm_id,
 				     err);
 }
 
+enum wc_status store_gen_get(struct store *st, const char *subject, uint64_t *gen,
+			     struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*gen = 0;
+	store_lock(st);
+	if (!(ret = store_prepare(st, "SELECT gen FROM generations WHERE subject = ?1", &s,
+				  err))) {
+		sqlite3_bind_text(s, 1, subject, -1, SQLITE_TRANSIENT);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			*gen = (uint64_t)sqlite3_column_int64(s, 0);
+		else if (rc != SQLITE_DONE)
+			ret = store_sql_error(st, rc, err, "cannot read a generation");
+		sqlite3_finalize(s);
+	}
+	store_unlock(st);
+	return ret;
+}
+
 enum wc_status store_gen_bump(struct store *st, const char *subject, struct wc_error *err)
 {
 	enum wc_status ret;

@@ -361,19 +361,68 @@ enum wc_status store_run_newest(struct store *st, int64_t *ref_time, bool *found
 	return ret;
 }
 
-enum wc_status store_run_count(struct store *st, size_t *n, struct wc_error *err)
+/* One integer that `sql` selects into *v; `what` names it in an error. */
+static enum wc_status select_int64(struct store *st, const char *sql, const char *what,
+				   int64_t *v, struct wc_error *err)
 {
 	sqlite3_stmt *s;
 	enum wc_status ret;
 	int rc;
 
-	*n = 0;
+	*v = 0;
 	store_lock(st);
-	if (!(ret = store_prepare(st, "SELECT count(*) FROM nwp_runs", &s, err))) {
+	if (!(ret = store_prepare(st, sql, &s, err))) {
 		if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-			*n = (size_t)sqlite3_column_int64(s, 0);
+			*v = sqlite3_column_int64(s, 0);
 		else
-			ret = store_sql_error(st, rc, err, "cannot count runs");
+			ret = store_sql_error(st, rc, err, what);
+		sqlite3_finalize(s);
+	}
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_run_count(struct store *st, size_t *n, struct wc_error *err)
+{
+	int64_t v;
+	enum wc_status ret = select_int64(st, "SELECT count(*) FROM nwp_runs", "cannot count runs",
+					  &v, err);
+
+	*n = (size_t)v;
+	return ret;
+}
+
+enum wc_status store_run_newest_id(struct store *st, int64_t *id, struct wc_error *err)
+{
+	return select_int64(st, "SELECT coalesce(max(id), 0) FROM nwp_runs",
+			    "cannot read the newest run", id, err);
+}
+
+enum wc_status store_runs_between(struct store *st, int64_t after_id, int64_t upto_id,
+				  struct runs_between *out, struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->min_ref = INT64_MAX;
+	store_lock(st);
+	if (!(ret = store_prepare(st,
+				  "SELECT count(*), coalesce(sum(ref_time IS NULL OR NOT "
+				  "is_forecast), 0), min(CASE WHEN is_forecast THEN ref_time END) "
+				  "FROM nwp_runs WHERE id > ?1 AND id <= ?2",
+				  &s, err))) {
+		sqlite3_bind_int64(s, 1, after_id);
+		sqlite3_bind_int64(s, 2, upto_id);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			out->n = (size_t)sqlite3_column_int64(s, 0);
+			out->any_analysis = sqlite3_column_int64(s, 1) > 0;
+			if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+				out->min_ref = sqlite3_column_int64(s, 2);
+		} else {
+			ret = store_sql_error(st, rc, err, "cannot read the runs");
+		}
 		sqlite3_finalize(s);
 	}
 	store_unlock(st);
@@ -406,6 +455,7 @@ enum wc_status store_farm_weather_replace(struct store *st, const struct farm *s
 {
 	struct run_weather rw;
 	bool same = false, newer = false, done = false;
+	char subject[STORE_SUBJECT_MAX];
 	enum wc_status ret;
 	int changes;
 
@@ -432,7 +482,10 @@ enum wc_status store_farm_weather_replace(struct store *st, const struct farm *s
 			break;
 	}
 	if (!ret && !(ret = store_farm_runs_count(st, site->id, +1, err)) &&
-	    !(ret = store_gen_bump_farm_locked(st, site->id, err)))
+	    !(ret = store_gen_bump_farm_locked(st, site->id, err)) &&
+	    !(ret = store_gen_bump_locked(st, store_gen_subject(subject, sizeof(subject),
+							       STORE_SUBJECT_WEATHER, site->id),
+					  err)))
 		*outcome = WEATHER_REPLACED;
 end:
 	ret = store_end(st, ret, err);

@@ -266,14 +266,23 @@ enum wc_status farm_inputs_load(struct farm_inputs *in, struct store *st, const 
 				const struct feature_config *c, int64_t upto, int64_t from,
 				int64_t to, struct wc_error *err)
 {
+	return farm_inputs_load_span(in, st, farm_id, c, upto, from, from, to, err);
+}
+
+enum wc_status farm_inputs_load_span(struct farm_inputs *in, struct store *st,
+				     const char *farm_id, const struct feature_config *c,
+				     int64_t upto, int64_t from, int64_t obs_from, int64_t to,
+				     struct wc_error *err)
+{
 	enum wc_status ret;
 
 	memset(in, 0, sizeof(*in));
-	if ((ret = farm_series_load(st, farm_id, upto, c->delay_s, from, to, &in->target, err)))
+	if ((ret = farm_series_load_span(st, farm_id, upto, c->delay_s, from, obs_from, to,
+					 &in->target, err)))
 		return ret;
 	for (int i = 0; i < c->n_regional; i++) {
-		if ((ret = farm_series_load(st, c->regional[i], upto, c->delay_s, from, to,
-					    &in->regional[i], err))) {
+		if ((ret = farm_series_load_span(st, c->regional[i], upto, c->delay_s, from,
+						 obs_from, to, &in->regional[i], err))) {
 			wc_error_prefix(err, "regional farm");
 			farm_inputs_release(in);
 			return ret;

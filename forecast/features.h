@@ -107,6 +107,11 @@ struct farm_inputs {
 enum wc_status farm_inputs_load(struct farm_inputs *in, struct store *st, const char *farm_id,
 				const struct feature_config *c, int64_t upto, int64_t from,
 				int64_t to, struct wc_error *err);
+/* The same with observations from obs_from (farm_series_load_span). */
+enum wc_status farm_inputs_load_span(struct farm_inputs *in, struct store *st,
+				     const char *farm_id, const struct feature_config *c,
+				     int64_t upto, int64_t from, int64_t obs_from, int64_t to,
+				     struct wc_error *err);
 void farm_inputs_release(struct farm_inputs *in);
 
 /* ---- rows ---------------------------------------------------------------------- */

@@ -3,8 +3,10 @@
  * end (forecast_get_or_issue), their storage and their JSON/CSV forms; see forecast.h.
  *
  * Limits: a forecaster holds its farm's series for its issue-time range in memory; the
- * model path loads a narrow window (a day before the first issue time to the last lead),
- * a baseline the year before (its history), loaded only when a baseline is needed.
+ * model path loads a narrow window (two days before the first issue time to the last
+ * lead; with the adaptation, observations from 3 days before its replay's start, and
+ * weather from there too unless the replayed points are kept), a baseline the year
+ * before (its history), loaded only when a baseline is needed.
  */
 #include "forecast/forecast.h"
 
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/utc.h"
@@ -22,6 +25,7 @@
 #include "forecast/features.h"
 #include "forecast/metrics.h"
 #include "forecast/model.h"
+#include "forecast/replay.h"
 
 #define HISTORY_S ((int64_t)367 * UTC_DAY)
 
@@ -74,7 +78,9 @@ static void nn_key(int version, enum forecast_adapt adapt_key, char *buf, size_t
 
 void forecast_model_key(const struct forecast *fc, char *buf, size_t len)
 {
-	if (!strcmp(fc->model, "nn"))
+	if (fc->standin_key[0])
+		snprintf(buf, len, "%s", fc->standin_key);
+	else if (!strcmp(fc->model, "nn"))
 		nn_key(fc->model_version, fc->adapt_key, buf, len);
 	else
 		snprintf(buf, len, "%s", fc->model);
@@ -110,7 +116,26 @@ struct forecaster {
 	int64_t adapt_begin;		/* the first issue time it replayed from */
 	char adapt_off[160];		/* why adapt_on was turned off, "" */
 	int replay_leads;		/* leads of each replayed forecast */
+	/* the replay's points kept between forecasters (forecast/replay.h) */
+	bool rc_on;			/* adapt_on and the cache has a budget */
+	bool rc_read;			/* replay_lookup done */
+	struct replay_key rkey;
+	struct replay_stamp rstamp;	/* read before the series were loaded */
+	struct replay_snapshot snap;	/* the kept entries from start(first) on */
+	char *snap_bad;			/* (snap.n) the entry's signature differs */
+	int64_t wfrom, wto;		/* the weather loaded */
+	struct replay_entry *pend;	/* (npend) replayed since the last put */
+	size_t npend, cappend;
+	int64_t pend_lo;		/* what the next put covers from */
+	bool pend_open;			/* false once a point was not exact */
 };
+
+static void pend_clear(struct forecaster *fc)
+{
+	for (size_t i = 0; i < fc->npend; i++)
+		free(fc->pend[i].point);
+	fc->npend = 0;
+}
 
 void forecaster_free(struct forecaster *fc)
 {
@@ -121,6 +146,10 @@ void forecaster_free(struct forecaster *fc)
 		farm_inputs_release(&fc->in);
 	nn_workspace_release(&fc->ws);
 	adapter_release(&fc->adapt);
+	replay_snapshot_release(&fc->snap);
+	free(fc->snap_bad);
+	pend_clear(fc);
+	free(fc->pend);
 	if (!fc->model_borrowed)
 		farm_model_free(fc->model);
 	free(fc->X);
@@ -160,11 +189,115 @@ static enum wc_status alloc_model_buffers(struct forecaster *fc, struct wc_error
 	return nn_workspace_init(&fc->ws, fc->model->nn, (int)rows, err);
 }
 
+/*
+ * The observed values the replayed point at t reads (the lags, the power at t, the
+ * regional farms' power at t), as the series loaded give them, into sig; returns how
+ * many (at most REPLAY_MAX_SIG).
+ */
+static int replay_sig(const struct forecaster *fc, int64_t t, float *sig)
+{
+	const struct feature_config *c = &fc->model->features;
+	int n = 0;
+
+	if (c->nwp_only)
+		return 0;
+	for (int i = 0; i < c->n_lags; i++)
+		sig[n++] = farm_series_obs(&fc->in.target, t - (int64_t)c->lags[i] * UTC_HOUR, t);
+	sig[n++] = farm_series_obs(&fc->in.target, utc_floor(t, UTC_HOUR), t);
+	for (int i = 0; c->regional_obs && i < fc->in.nreg; i++)
+		sig[n++] = farm_series_obs(fc->in.rp[i], t, t);
+	return n;
+}
+
+/* The earliest issue time the runs after_id < id <= upto_id change (replay_runs_fn). */
+static enum wc_status replay_runs(void *cls, int64_t after_id, int64_t upto_id, int64_t *cut,
+				  struct wc_error *err)
+{
+	struct forecaster *fc = cls;
+	struct runs_between rb;
+	enum wc_status ret = store_runs_between(fc->st, after_id, upto_id, &rb, err);
+
+	if (ret)
+		return ret;
+	/* a point at t reads the runs delivered by t; an analysis serves every t */
+	*cut = rb.any_analysis			? INT64_MIN
+	       : rb.min_ref == INT64_MAX	? INT64_MAX
+	       : rb.min_ref > INT64_MAX - fc->fcfg.delay_s ? INT64_MAX
+						       : rb.min_ref + fc->fcfg.delay_s;
+	return WC_OK;
+}
+
+/*
+ * The replay cache's stamp (read before the series, so that it is never newer than
+ * them) and the entries kept for this model from start(first) on; fc->snap.hit false
+ * when none may serve.
+ */
+static enum wc_status read_stamp(struct forecaster *fc, struct replay_stamp *s,
+				 struct wc_error *err)
+{
+	const struct feature_config *c = &fc->model->features;
+	char subject[STORE_SUBJECT_MAX];
+	enum wc_status ret;
+
+	memset(s, 0, sizeof(*s));
+	s->nfarms = 1 + c->n_regional;
+	for (int i = 0; i < s->nfarms; i++)
+		if ((ret = store_gen_get(fc->st,
+					 store_gen_subject(subject, sizeof(subject),
+							   STORE_SUBJECT_WEATHER,
+							   i ? c->regional[i - 1] : fc->farm_id),
+					 &s->weather[i], err)))
+			return ret;
+	return store_run_newest_id(fc->st, &s->run_id, err);
+}
+
+static enum wc_status replay_lookup(struct forecaster *fc, struct wc_error *err)
+{
+	int64_t start = adapter_start(&fc->adapt, fc->first);
+	enum wc_status ret;
+
+	replay_snapshot_release(&fc->snap);
+	free(fc->snap_bad);
+	fc->snap_bad = NULL;
+	if ((ret = read_stamp(fc, &fc->rstamp, err)) ||
+	    (ret = replay_cache_get(&fc->rkey, &fc->rstamp, start, fc->last - 1, replay_runs,
+				    fc, &fc->snap, err)))
+		return ret;
+	if (fc->snap.hit && (fc->snap.lo > start || fc->snap.hi < start))
+		replay_snapshot_release(&fc->snap);	/* not from where the replay starts */
+	if (fc->snap.hit && fc->snap.n &&
+	    !(fc->snap_bad = calloc(fc->snap.n, 1)))
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	return WC_OK;
+}
+
+/*
+ * Check the kept entries against the observations loaded: *bad_from gets the earliest t
+ * whose signature differs (INT64_MAX: none), which must be replayed again.
+ */
+static void replay_check(struct forecaster *fc, int64_t *bad_from)
+{
+	float sig[REPLAY_MAX_SIG];
+	bool unchecked = replay_cache_mode() == REPLAY_UNCHECKED;
+
+	*bad_from = INT64_MAX;
+	for (size_t i = 0; i < fc->snap.n && !unchecked; i++) {
+		const struct replay_entry *e = &fc->snap.e[i];
+		int n = replay_sig(fc, e->t, sig);
+
+		fc->snap_bad[i] = n != e->nsig ||
+				  memcmp(sig, e->point + e->n, (size_t)n * sizeof(float));
+		if (fc->snap_bad[i] && e->t < *bad_from)
+			*bad_from = e->t;
+	}
+}
+
 /* (Re)load the series, with a year of history when `history`. */
 static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc_error *err)
 {
 	int64_t from = fc->first - (history ? HISTORY_S : 2 * UTC_DAY);
 	int64_t to = fc->last + (int64_t)(fc->o.horizon + FEAT_MAX_NBR + 2) * UTC_HOUR;
+	int64_t wfrom, bad_from;
 	enum wc_status ret;
 
 	/* the replay's first issue time needs its own inputs: lags, previous runs */
@@ -178,10 +311,70 @@ static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc
 	if (fc->loaded)
 		farm_inputs_release(&fc->in);
 	fc->loaded = false;
-	if ((ret = farm_inputs_load(&fc->in, fc->st, fc->farm_id, &fc->fcfg, fc->last, from, to,
-				    err)))
-		return ret;
-	fc->loaded = true;
+	/* once: the stamp must be older than every series this forecaster loads */
+	if (fc->rc_on && !fc->rc_read) {
+		fc->rc_read = true;
+		if ((ret = replay_lookup(fc, err)))
+			return ret;
+	}
+	/*
+	 * The replayed points kept from start(first) to snap.hi need no weather: it is
+	 * loaded from 3 days before the first issue time replayed here (as the replay's
+	 * start needs), the observations from as far back as before (the fit, the
+	 * signatures).
+	 *
+	 * NEEDSWORK: farm_series_nwp's walk (at most 16 runs back) and replay_times'
+	 * choice between deliveries and days count the runs present in the window loaded,
+	 * so with runs of mixed lengths (a long run behind 16 short ones), or forecast runs
+	 * that stopped while analyses go on, a shorter window could answer otherwise, as
+	 * --adapt off's window and a batch's range already may. Counting only the runs
+	 * whose [first_valid, last_valid] holds the valid time would end it.
+	 */
+	wfrom = from;
+	if (fc->snap.hit && !history) {
+		int64_t w = fc->snap.hi + 1 - 3 * UTC_DAY;
+
+		wfrom = fc->first - 2 * UTC_DAY;
+		if (w < wfrom)
+			wfrom = w;
+		if (wfrom < from)
+			wfrom = from;
+	}
+	for (int pass = 0;; pass++) {
+		struct replay_stamp now;
+
+		if ((ret = farm_inputs_load_span(&fc->in, fc->st, fc->farm_id, &fc->fcfg, fc->last,
+						 wfrom, from, to, err)))
+			return ret;
+		fc->loaded = true;
+		fc->wfrom = wfrom;
+		fc->wto = to;
+		if (!fc->snap.hit)
+			break;
+		/*
+		 * Weather or runs that changed while the series were read would make the
+		 * kept points older than them: replay cold (rare; the stamp stays the
+		 * older one, so what this forecaster keeps is checked again).
+		 */
+		if ((ret = read_stamp(fc, &now, err)))
+			return ret;
+		if (memcmp(&now, &fc->rstamp, sizeof(now))) {
+			replay_snapshot_release(&fc->snap);
+			bad_from = INT64_MIN;
+		} else {
+			replay_check(fc, &bad_from);
+		}
+		/* an observation changed under a kept point: replay it, with its weather */
+		if (pass || bad_from == INT64_MAX || (bad_from != INT64_MIN &&
+						      bad_from - 3 * UTC_DAY >= wfrom) ||
+		    wfrom == from)
+			break;
+		farm_inputs_release(&fc->in);
+		fc->loaded = false;
+		wfrom = bad_from == INT64_MIN || bad_from - 3 * UTC_DAY < from
+				? from
+				: bad_from - 3 * UTC_DAY;
+	}
 	fc->history = history;
 	if (fc->model) {
 		if ((ret = features_init(&fc->feat, &fc->fcfg, &fc->in.target, fc->in.rp, err)) ||
@@ -302,6 +495,82 @@ static void serve_order(struct forecaster *fc)
 			fc->order[fc->norder++] = chain[i];
 }
 
+/* 64-bit mix of n bytes into h (a cache key, not a cryptographic hash). */
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* mix, 8 bytes at a time, for the network's parameters. */
+static uint64_t mix_floats(uint64_t h, const float *v, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 2 <= n; i += 2) {
+		uint64_t w;
+
+		memcpy(&w, v + i, sizeof(w));
+		h ^= w * 0x9e3779b97f4a7c15ULL;
+		h = (h << 27 | h >> 37) * 0xbf58476d1ce4e5b9ULL;
+	}
+	return mix(h, v + i, (n - i) * sizeof(float));
+}
+
+/* Everything a replayed point depends on in the model: network, normalisation, features,
+ * smoothing and point rule (forecast/replay.h's key). */
+static uint64_t model_hash(const struct farm_model *m)
+{
+	const struct nn_model *nn = m->nn;
+	char cfg[8192];
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	feature_config_format(&m->features, cfg, sizeof(cfg));
+	h = mix(h, cfg, strlen(cfg));
+	h = mix(h, &m->smooth, sizeof(m->smooth));
+	h = mix(h, &m->point_mean, sizeof(m->point_mean));
+	h = mix(h, &nn->n_features, sizeof(nn->n_features));
+	h = mix(h, &nn->n_inputs, sizeof(nn->n_inputs));
+	h = mix(h, &nn->n_quantiles, sizeof(nn->n_quantiles));
+	h = mix(h, nn->quantiles, (size_t)nn->n_quantiles * sizeof(float));
+	h = mix_floats(h, nn->mean, (size_t)nn->n_features);
+	h = mix_floats(h, nn->std, (size_t)nn->n_features);
+	h = mix(h, nn->miss, (size_t)nn->n_features * sizeof(*nn->miss));
+	for (int i = 0; i < nn->n_features; i++)
+		h = mix(h, nn->feature_names[i], strlen(nn->feature_names[i]) + 1);
+	h = mix(h, &nn->n_members, sizeof(nn->n_members));
+	for (int k = 0; k < nn->n_members; k++) {
+		const struct mlp *p = &nn->member[k];
+
+		h = mix(h, &p->n_layers, sizeof(p->n_layers));
+		h = mix(h, p->sizes, (size_t)(p->n_layers + 1) * sizeof(p->sizes[0]));
+		h = mix(h, &p->act, sizeof(p->act));
+		h = mix(h, &p->head, sizeof(p->head));
+		h = mix(h, &p->anchor, sizeof(p->anchor));
+		h = mix_floats(h, p->params, p->n_params);
+	}
+	return h;
+}
+
+/* Which store (replay.h's key): its file's path, device and inode. */
+static uint64_t store_hash(struct store *st)
+{
+	const char *path = store_db_path(st);
+	uint64_t h = mix(0xcbf29ce484222325ULL, path, strlen(path));
+	struct stat sb;
+
+	if (stat(path, &sb) == 0) {
+		h = mix(h, &sb.st_dev, sizeof(sb.st_dev));
+		h = mix(h, &sb.st_ino, sizeof(sb.st_ino));
+	}
+	return h;
+}
+
 /* forecaster_open, with the model `given` (borrowed; NULL: none, for the reason
  * `why`) instead of the stored one when use_given. */
 static enum wc_status open_with(struct store *st, const char *farm_id,
@@ -388,6 +657,14 @@ static enum wc_status open_with(struct store *st, const char *farm_id,
 		fc->replay_leads = !fc->adapt_on	  ? 0
 				   : m->features.nwp_only ? ADAPT_NWP_ONLY_LEADS
 							  : m->features.max_lead;
+		fc->rc_on = fc->adapt_on && replay_cache_bytes() > 0 &&
+			    replay_cache_mode() != REPLAY_BYPASS;
+		if (fc->rc_on) {
+			snprintf(fc->rkey.farm, sizeof(fc->rkey.farm), "%s", farm_id);
+			fc->rkey.version = m->version;
+			fc->rkey.hash = model_hash(m);
+			fc->rkey.store = store_hash(st);
+		}
 	}
 	serve_order(fc);
 	if (first == INT64_MIN) {
@@ -574,17 +851,121 @@ static enum wc_status replay_times(const struct forecaster *fc, int64_t lo, int6
 	return WC_OK;
 }
 
+/* The kept entry of issue time t (snap.e is ascending), or -1. */
+static ssize_t snap_find(const struct forecaster *fc, int64_t t)
+{
+	size_t lo = 0, hi = fc->snap.n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (fc->snap.e[mid].t < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < fc->snap.n && fc->snap.e[lo].t == t ? (ssize_t)lo : -1;
+}
+
+/*
+ * The replay's issue times in [lo, hi]: the kept entries' up to the snapshot's coverage
+ * (they are every one there), then the series' after it. *out malloc'd.
+ */
+static enum wc_status replay_times_kept(const struct forecaster *fc, int64_t lo, int64_t hi,
+					int64_t **out, size_t *n, struct wc_error *err)
+{
+	int64_t *tail = NULL, *v;
+	size_t ntail = 0, k = 0;
+	enum wc_status ret;
+
+	if (!fc->snap.hit || lo < fc->snap.lo)
+		return replay_times(fc, lo, hi, out, n, err);
+	if (hi > fc->snap.hi &&
+	    (ret = replay_times(fc, lo > fc->snap.hi ? lo : fc->snap.hi + 1, hi, &tail, &ntail,
+				err)))
+		return ret;
+	if (!(v = malloc((fc->snap.n + ntail + 1) * sizeof(*v)))) {
+		free(tail);
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < fc->snap.n; i++)
+		if (fc->snap.e[i].t >= lo && fc->snap.e[i].t <= hi && fc->snap.e[i].t <= fc->snap.hi)
+			v[k++] = fc->snap.e[i].t;
+	if (ntail)
+		memcpy(v + k, tail, ntail * sizeof(*v));
+	free(tail);
+	*out = v;
+	*n = k + ntail;
+	return WC_OK;
+}
+
+/* Keep what was replayed since the last put, covering [pend_lo, hi]. */
+static void pend_put(struct forecaster *fc, int64_t hi)
+{
+	if (fc->rc_on && fc->pend_lo <= hi)
+		replay_cache_put(&fc->rkey, &fc->rstamp, fc->pend_lo, hi, fc->pend, fc->npend);
+	pend_clear(fc);
+	fc->pend_lo = hi + 1;
+}
+
+/*
+ * Add the replayed points at t (kept: a kept entry's) to what the next put keeps: only
+ * while every point so far was exact (a kept one, or one whose rows read nothing outside
+ * the weather loaded: from 3 days before t to its last lead's neighbours), so that the
+ * cache covers a contiguous range.
+ */
+static void pend_add(struct forecaster *fc, int64_t t, const float *point, int nl, int last,
+		     bool kept)
+{
+	const struct feature_config *c = &fc->model->features;
+	struct replay_entry *e;
+	float sig[REPLAY_MAX_SIG];
+	int nsig;
+
+	if (!fc->pend_open)
+		return;
+	if (!kept && (t - 3 * UTC_DAY < fc->wfrom ||
+		      t + (int64_t)(last + c->nbr_hours) * UTC_HOUR > fc->wto)) {
+		pend_put(fc, t - 1);
+		fc->pend_open = false;
+		return;
+	}
+	if (fc->npend == fc->cappend) {
+		size_t ncap = fc->cappend ? 2 * fc->cappend : 64;
+		struct replay_entry *np = realloc(fc->pend, ncap * sizeof(*np));
+
+		if (!np)
+			goto off;
+		fc->pend = np;
+		fc->cappend = ncap;
+	}
+	nsig = replay_sig(fc, t, sig);
+	e = &fc->pend[fc->npend];
+	if (!(e->point = malloc((size_t)(nl + nsig + 1) * sizeof(float))))
+		goto off;
+	e->t = t;
+	e->n = nl;
+	e->nsig = nsig;
+	memcpy(e->point, point, (size_t)nl * sizeof(float));
+	memcpy(e->point + nl, sig, (size_t)nsig * sizeof(float));
+	fc->npend++;
+	return;
+off:
+	/* out of memory: a cache keeps less, the replay goes on */
+	pend_clear(fc);
+	fc->pend_open = false;
+}
+
 /*
  * Bring the adaptation's replay up to issue time T: the network's point forecast (the
  * model's point rule, before any correction) at every replay issue time in
  * [start(T), T) not replayed yet, from the same rows as a forecast issued then. It
  * starts again when T needs an earlier start than it has.
  *
- * NEEDSWORK: a forecaster opened for one issue time replays 8 half-lives of deliveries
- * (GEFCom2012, 8 members: 48 forecasts, about 0.5 s of CPU); a server computing each
- * farm's latest forecast pays that per computation. Keeping the pairs in the store, keyed
- * by farm and model version and checked against the data they were read from, would make
- * the replay incremental across requests.
+ * The points are kept between forecasters (forecast/replay.h): those of the snapshot
+ * taken when the series were loaded serve when their signature holds, and what is
+ * replayed here goes back to the cache, so that a forecaster opened for one issue time
+ * (a server's latest forecast) replays only the issue times not seen before.
  */
 static enum wc_status adapt_replay(struct forecaster *fc, int64_t T, struct wc_error *err)
 {
@@ -599,26 +980,43 @@ static enum wc_status adapt_replay(struct forecaster *fc, int64_t T, struct wc_e
 	if (fc->adapt.replayed == INT64_MIN || start < fc->adapt_begin) {
 		adapter_reset(&fc->adapt);
 		fc->adapt_begin = start;
+		pend_clear(fc);
+		fc->pend_lo = start;
+		fc->pend_open = fc->rc_on;
 	}
-	if ((ret = replay_times(fc, fc->adapt.replayed == INT64_MIN ? start
-								     : fc->adapt.replayed + 1,
-				T - 1, &times, &n, err)))
+	if ((ret = replay_times_kept(fc, fc->adapt.replayed == INT64_MIN
+						 ? start
+						 : fc->adapt.replayed + 1,
+				     T - 1, &times, &n, err)))
 		return ret;
 	for (size_t i = 0; i < n && !ret; i++) {
+		ssize_t k = fc->snap.hit && times[i] <= fc->snap.hi ? snap_find(fc, times[i]) : -1;
+		bool kept = k >= 0 && !fc->snap_bad[k];
 		int rows, nl;
 
-		if ((ret = model_quantiles(fc, times[i], last, &rows, NULL, err)))
-			break;
-		nl = rows < L ? rows : L;
-		for (int h = 0; h < nl; h++) {
-			const float *q = fc->Q + (size_t)(rows + h) * nq;
+		if (kept) {
+			nl = fc->snap.e[k].n;
+			memcpy(point, fc->snap.e[k].point, (size_t)nl * sizeof(float));
+		} else {
+			if ((ret = model_quantiles(fc, times[i], last, &rows, NULL, err)))
+				break;
+			nl = rows < L ? rows : L;
+			for (int h = 0; h < nl; h++) {
+				const float *q = fc->Q + (size_t)(rows + h) * nq;
 
-			point[h] = m->point_mean ? (float)quantile_mean(m->nn->quantiles, q, nq)
-						 : q[med];
+				point[h] = m->point_mean
+						   ? (float)quantile_mean(m->nn->quantiles, q, nq)
+						   : q[med];
+			}
 		}
+		pend_add(fc, times[i], point, nl, last, kept);
 		ret = adapter_add(&fc->adapt, times[i], point, nl, err);
 	}
 	free(times);
+	if (!ret && fc->pend_open)
+		pend_put(fc, T - 1);
+	else if (ret)
+		pend_clear(fc);
 	return ret;
 }
 
@@ -820,6 +1218,29 @@ static void describe(const struct forecaster *fc, int64_t asked, struct forecast
 			 utc_format(asked, a), utc_format(out->issued, t));
 }
 
+/* The store key of the model that serves first. */
+static void first_key(const struct forecaster *fc, char *buf, size_t len)
+{
+	if (fc->order[0] == SERVE_NN)
+		nn_key(fc->model->version, fc->adapt_key, buf, len);
+	else
+		snprintf(buf, len, "%s", baseline_name((enum baseline)fc->order[0]));
+}
+
+/*
+ * The store key of auto's stand-in: its first choice's key and the network's, which
+ * decide auto's order (forecast.h).
+ */
+static void standin_key(const struct forecaster *fc, char *buf, size_t len)
+{
+	char first[48], nn[48] = "";
+
+	first_key(fc, first, sizeof(first));
+	if (fc->model && fc->order[0] != SERVE_NN)
+		nn_key(fc->model->version, fc->adapt_key, nn, sizeof(nn));
+	snprintf(buf, len, "auto:%s%s%s", first, nn[0] ? "," : "", nn);
+}
+
 enum wc_status forecaster_issue(struct forecaster *fc, int64_t T, struct forecast *out,
 				struct wc_error *err)
 {
@@ -871,6 +1292,8 @@ enum wc_status forecaster_issue(struct forecaster *fc, int64_t T, struct forecas
 	out->computed_at = utc_now();
 	if (i > 0 || fc->no_model[0])
 		reasons_join(&why, false, out->fallback, sizeof(out->fallback));
+	if (i > 0)
+		standin_key(fc, out->standin_key, sizeof(out->standin_key));
 	describe(fc, asked, out);
 	return WC_OK;
 }
@@ -905,25 +1328,34 @@ static enum wc_status set_inputs(const struct forecaster *fcr, struct forecast *
 	return WC_OK;
 }
 
-static enum wc_status get_or_issue(struct forecaster *fc, int64_t T, struct forecast *out,
-				   struct wc_error *err)
+/*
+ * May the stored stand-in s (read under auto's standin_key) answer fc's request? The
+ * same delivery delay and leads as reusable, a fallback (it stood in), and the
+ * adaptation asked for when the network stood in.
+ */
+static bool reusable_standin(const struct forecaster *fc, const struct forecast *s)
 {
-	int64_t T0 = utc_floor(T, UTC_HOUR);
+	return s->delay_s == fc->fcfg.delay_s && s->fallback[0] && s->nq > 0 &&
+	       (s->nlead >= fc->o.horizon || s->horizon_cut) &&
+	       (strcmp(s->model, "nn") || s->adapt.on == fc->adapt_on);
+}
+
+/*
+ * The forecast at T0 stored under key, into out when it may answer fc's request (true);
+ * false with out released when there is none or it may not (a damaged one is logged).
+ */
+static bool stored_answer(struct forecaster *fc, int64_t T, int64_t T0, const char *key,
+			  bool standin, struct forecast *out)
+{
 	struct wc_error e = { 0 };
 	enum wc_status ret;
-	char key[48], *body = NULL, t[UTC_ISO_LEN];
+	char *body = NULL, t[UTC_ISO_LEN];
 
-	if (T0 < utc_floor(fc->first, UTC_HOUR) || T0 > fc->last)
-		return forecaster_issue(fc, T, out, err);	/* its range error */
-	if (fc->order[0] == SERVE_NN)
-		nn_key(fc->model->version, fc->adapt_key, key, sizeof(key));
-	else
-		snprintf(key, sizeof(key), "%s", baseline_name((enum baseline)fc->order[0]));
 	ret = store_forecast_get(fc->st, fc->farm_id, T0, key, &body, &e);
 	if (ret == WC_OK) {
 		ret = forecast_from_body(body, out, &e);
 		free(body);
-		if (ret == WC_OK && reusable(fc, out)) {
+		if (ret == WC_OK && (standin ? reusable_standin(fc, out) : reusable(fc, out))) {
 			/* fractions are stored: MW at the farm's capacity now */
 			out->capacity_mw = fc->capacity_mw;
 			if (out->nlead >= fc->o.horizon) {
@@ -932,15 +1364,37 @@ static enum wc_status get_or_issue(struct forecaster *fc, int64_t T, struct fore
 			}
 			if (!strcmp(out->model, "nn"))
 				set_nn_point(out, point_is_mean(fc));
+			if (standin)
+				snprintf(out->standin_key, sizeof(out->standin_key), "%s", key);
 			out->stored = true;
 			describe(fc, T, out);
-			return WC_OK;
+			return true;
 		}
 		forecast_release(out);
 	}
 	if (ret && ret != WC_ENOTFOUND)
 		log_warn("cannot use the stored forecast of '%s' at %s, computing it again: %s",
 			 fc->farm_id, utc_format(T0, t), e.msg);
+	return false;
+}
+
+static enum wc_status get_or_issue(struct forecaster *fc, int64_t T, struct forecast *out,
+				   struct wc_error *err)
+{
+	int64_t T0 = utc_floor(T, UTC_HOUR);
+	char key[48];
+
+	if (T0 < utc_floor(fc->first, UTC_HOUR) || T0 > fc->last)
+		return forecaster_issue(fc, T, out, err);	/* its range error */
+	first_key(fc, key, sizeof(key));
+	if (stored_answer(fc, T, T0, key, false, out))
+		return WC_OK;
+	/* auto: what stood in for its first choice at T, as it was stored */
+	if (!strcmp(fc->o.model, "auto") && fc->norder > 1) {
+		standin_key(fc, key, sizeof(key));
+		if (stored_answer(fc, T, T0, key, true, out))
+			return WC_OK;
+	}
 	return forecaster_issue(fc, T, out, err);
 }
 

@@ -19,8 +19,9 @@
  * The network's forecasts are corrected by the model's online adaptation
  * (forecast/adapt.h) unless the model or the request turns it off: at each issue time
  * the forecaster replays the model's own forecasts since the adaptation's start against
- * the power observed by then (incrementally over its issue times), fits the correction
- * and reports it in the forecast (adapt).
+ * the power observed by then (incrementally over its issue times, and across forecasters
+ * through forecast/replay.h, which keeps the replayed points that are still what a fresh
+ * replay would compute), fits the correction and reports it in the forecast (adapt).
  *
  * Values are fractions of capacity in [0, 1]; the JSON and CSV writers add MW.
  */
@@ -109,6 +110,10 @@ struct forecast {
 	struct adapt_report adapt;	/* nn: the online adaptation applied (adapt.on) */
 	enum forecast_adapt adapt_key;	/* ON or OFF when the request overrode the model's
 					 * setting: part of the store key, never stored */
+	char standin_key[48];		/* when auto's first choice had no inputs and another
+					 * model stood in: the store key it is kept under,
+					 * "auto:<first choice's key>[,<nn's key>]"; "" else.
+					 * Set by forecaster_issue, never stored */
 
 	/* about the request it answers (set by forecaster_get_or_issue, never stored) */
 	bool stored;			/* kept in the store: read from it, or written now */
@@ -124,7 +129,8 @@ struct forecast {
 
 void forecast_release(struct forecast *fc);
 /* The store key of the forecast's model: "nn:<version>" (":adapted" or ":raw" after it
- * when the request overrode the model's adaptation setting) or the baseline's name. */
+ * when the request overrode the model's adaptation setting) or the baseline's name; for
+ * auto's stand-in its standin_key, under which the next auto request looks for it. */
 void forecast_model_key(const struct forecast *fc, char *buf, size_t len);
 
 struct forecaster;
@@ -179,9 +185,11 @@ enum wc_status forecaster_issue(struct forecaster *fc, int64_t T, struct forecas
 /*
  * The forecast at T that the store holds for the model that serves first (same model
  * key and delivery delay, enough leads or cut for want of data, and the fallback this
- * request's would have: none, or why auto has no model), with the request's point rule
- * applied to its quantiles and out->stored true; else forecaster_issue's; either with
- * out->inputs set. Never writes: see forecast_store.
+ * request's would have: none, or why auto has no model), or with auto the stand-in an
+ * earlier auto request stored when that model had no inputs at T (its standin_key: the
+ * same first choice and network), with the request's point rule applied to its
+ * quantiles and out->stored true; else forecaster_issue's; either with out->inputs set.
+ * Never writes: see forecast_store.
  */
 enum wc_status forecaster_get_or_issue(struct forecaster *fc, int64_t T,
 				       struct forecast *out, struct wc_error *err);

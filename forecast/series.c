@@ -50,6 +50,13 @@ enum wc_status farm_series_load(struct store *st, const char *farm_id, int64_t u
 				int64_t delay_s, int64_t from, int64_t to,
 				struct farm_series *s, struct wc_error *err)
 {
+	return farm_series_load_span(st, farm_id, upto, delay_s, from, from, to, s, err);
+}
+
+enum wc_status farm_series_load_span(struct store *st, const char *farm_id, int64_t upto,
+				     int64_t delay_s, int64_t from, int64_t obs_from, int64_t to,
+				     struct farm_series *s, struct wc_error *err)
+{
 	struct obs_row *obs = NULL;
 	size_t nobs = 0;
 	enum wc_status ret;
@@ -63,7 +70,7 @@ enum wc_status farm_series_load(struct store *st, const char *farm_id, int64_t u
 	/* the availability rule's bounds go into the queries themselves */
 	if ((ret = store_weather_until(st, farm_id, sat_sub(upto, delay_s), from, to, &s->rows,
 				       &s->row_run, &s->nrows, &s->runs, &s->nruns, err)) ||
-	    (ret = store_obs_query(st, farm_id, from, obs_to, &obs, &nobs, err)))
+	    (ret = store_obs_query(st, farm_id, obs_from, obs_to, &obs, &nobs, err)))
 		goto cleanup;
 	s->run_first = calloc(s->nruns ? s->nruns : 1, sizeof(size_t));
 	s->run_n = calloc(s->nruns ? s->nruns : 1, sizeof(size_t));

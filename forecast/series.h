@@ -60,6 +60,11 @@ struct farm_series {
 enum wc_status farm_series_load(struct store *st, const char *farm_id, int64_t upto,
 				int64_t delay_s, int64_t from, int64_t to,
 				struct farm_series *s, struct wc_error *err);
+/* The same with observations from obs_from instead of from (weather still from `from`):
+ * for a caller that reads observations further back than weather. */
+enum wc_status farm_series_load_span(struct store *st, const char *farm_id, int64_t upto,
+				     int64_t delay_s, int64_t from, int64_t obs_from, int64_t to,
+				     struct farm_series *s, struct wc_error *err);
 void farm_series_release(struct farm_series *s);
 
 /*

@@ -10,7 +10,10 @@
  *   compute   forecast_get_or_issue with nothing stored (store off), then the JSON body
  *             serialised: what a request that must compute does
  *     open      forecaster_open: farm record, model file, auto's choice, issue time
- *     issue     forecaster_issue: the series for the issue time, features, the network
+ *     issue     forecaster_issue: the series for the issue time, features, the network,
+ *               the adaptation's replay (its points kept from the last one: forecast/replay.h)
+ *     issue_cold  the same with the replay's points not kept (REPLAY_BYPASS), as before
+ *               they were (ITER / 4 iterations)
  *     json      forecast_json + json_dumps of the 36 leads
  *     latest_data what the default issue time reads: the newest run, the observations' range
  *     model_load  farm_model_load: the model file read, checked and decoded
@@ -41,6 +44,7 @@
 #include "forecast/features.h"
 #include "forecast/forecast.h"
 #include "forecast/model.h"
+#include "forecast/replay.h"
 #include "server/cache.h"
 #include "trading/commit.h"
 #include "trading/portfolio.h"
@@ -222,6 +226,7 @@ int main(void)
 	char tmpl[] = "/tmp/windcast-bench-serve-XXXXXX", *dir = mkdtemp(tmpl), cmd[256];
 	double compute[ITER], open_ms[ITER], issue_ms[ITER], json_ms[ITER], stored[ITER];
 	double held[ITER * 10], latest_ms[ITER], model_ms[ITER], commit[ITER], pfc[PITER];
+	double cold_ms[ITER / 4];
 	int64_t latest = 0;
 	struct wc_error err = { 0 };
 	struct forecast_request r;
@@ -285,6 +290,26 @@ int main(void)
 		open_ms[i] = (t3 - t2) * 1e3;
 		issue_ms[i] = (t4 - t3) * 1e3;
 	}
+
+	/* the issue path replaying all of the adaptation's issue times, as before they were
+	 * kept */
+	replay_cache_set_mode(REPLAY_BYPASS);
+	for (int i = -1; i < ITER / 4; i++) {
+		struct forecaster *fcr;
+		struct forecast fc;
+		double t0;
+
+		if (forecaster_open(st, FARM, &r.o, INT64_MIN, INT64_MIN, &fcr, &err))
+			die("cannot open the forecaster", &err);
+		t0 = now();
+		if (forecaster_issue(fcr, forecaster_first(fcr), &fc, &err))
+			die("cannot issue", &err);
+		if (i >= 0)
+			cold_ms[i] = (now() - t0) * 1e3;
+		forecast_release(&fc);
+		forecaster_free(fcr);
+	}
+	replay_cache_set_mode(REPLAY_NORMAL);
 
 	/* pieces of open and issue that grow with the store or the model */
 	for (int i = -1; i < ITER; i++) {
@@ -358,6 +383,8 @@ int main(void)
 	printf("forecast_compute_target_ms=5\n");
 	printf("forecast_open_ms_p50=%.3f\n", pct(open_ms, ITER, 0.5));
 	printf("forecast_issue_ms_p50=%.3f\n", pct(issue_ms, ITER, 0.5));
+	printf("forecast_issue_ms_p99=%.3f\n", pct(issue_ms, ITER, 0.99));
+	printf("forecast_issue_cold_ms_p50=%.3f\n", pct(cold_ms, ITER / 4, 0.5));
 	printf("forecast_json_ms_p50=%.3f\n", pct(json_ms, ITER, 0.5));
 	printf("forecast_latest_data_ms_p50=%.3f\n", pct(latest_ms, ITER, 0.5));
 	printf("forecast_model_load_ms_p50=%.3f\n", pct(model_ms, ITER, 0.5));

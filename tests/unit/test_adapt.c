@@ -267,14 +267,18 @@ void acc_fill(struct store *st)
 	free(w);
 }
 
-static void train(struct store *st, const char *farm, int seed)
+void acc_train(struct store *st, const char *farm, int seed, int days, const char *regional);
+
+/* Train and save a small adapted model of `farm` on issue times up to T0 + days (with
+ * `regional` as its regional farms when not NULL; shared with test_adapt_cache.c). */
+void acc_train(struct store *st, const char *farm, int seed, int days, const char *regional)
 {
 	struct train_options o;
 	struct farm_model *m = NULL;
 	struct wc_error err = { 0 };
 
 	train_options_init(&o);
-	o.to = T0 + (int64_t)DRIFT_DAY * UTC_DAY;
+	o.to = T0 + (int64_t)days * UTC_DAY;
 	o.nn.n_hidden = 1;
 	o.nn.hidden[0] = 16;
 	o.nn.n_members = 2;
@@ -282,6 +286,9 @@ static void train(struct store *st, const char *farm, int seed)
 	o.nn.seed = (uint64_t)seed;
 	o.point_mean = true;
 	cr_assert(o.adapt.on, "adaptation is on by default");
+	if (regional)
+		cr_assert_eq(feature_config_set_regional(&o.features, st, farm, regional, &err),
+			     WC_OK, "%s", err.msg);
 	cr_assert_eq(farm_model_train(st, farm, &o, &m, &err), WC_OK, "%s", err.msg);
 	cr_assert_eq(farm_model_save(st, m, &err), WC_OK, "%s", err.msg);
 	cr_assert(m->adapt_from < m->train_to, "the validation tail is replayed");
@@ -366,9 +373,9 @@ Test(adapt, lost_turbine_recovers_and_no_drift_is_not_harmed, .timeout = 300)
 
 	cr_assert_eq(store_open(dir, &st, &err), WC_OK, "%s", err.msg);
 	acc_fill(st);
-	train(st, "lost", 1);
-	train(st, "steady", 1);
-	train(st, "steady", 7);
+	acc_train(st, "lost", 1, DRIFT_DAY, NULL);
+	acc_train(st, "steady", 1, DRIFT_DAY, NULL);
+	acc_train(st, "steady", 7, DRIFT_DAY, NULL);
 
 	/* before the loss the adaptation has nothing to correct on either farm */
 	score(st, "lost", 1, D - 6 * UTC_DAY, D - 5 * UTC_DAY, &before);
@@ -446,8 +453,8 @@ Test(adapt, reply_storage_and_nothing_after_T, .timeout = 300)
 	acc_fill(a);
 	acc_fill(b);
 	scale_after(b, "lost", T, 0.5);
-	train(a, "lost", 1);
-	train(b, "lost", 1);
+	acc_train(a, "lost", 1, DRIFT_DAY, NULL);
+	acc_train(b, "lost", 1, DRIFT_DAY, NULL);
 
 	issue_one(a, T, FORECAST_ADAPT_MODEL, &xa);
 	issue_one(b, T, FORECAST_ADAPT_MODEL, &xb);

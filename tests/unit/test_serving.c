@@ -93,8 +93,10 @@ Test(serving_gen, each_write_moves_its_subjects)
 
 	cr_assert_eq(store_farm_add(st, &a, &err), WC_OK, "%s", err.msg);
 	cr_assert_eq(store_farm_add(st, &b, &err), WC_OK, "%s", err.msg);
-	snprintf(path, sizeof(path), "farm:%s farm:%s farms", strcmp(a.id, b.id) < 0 ? a.id : b.id,
-		 strcmp(a.id, b.id) < 0 ? b.id : a.id);
+	/* and their weather (weather:<id>, what the adaptation's replay cache checks) */
+	snprintf(path, sizeof(path), "farm:%s farm:%s farms weather:%s weather:%s",
+		 strcmp(a.id, b.id) < 0 ? a.id : b.id, strcmp(a.id, b.id) < 0 ? b.id : a.id,
+		 strcmp(a.id, b.id) < 0 ? a.id : b.id, strcmp(a.id, b.id) < 0 ? b.id : a.id);
 	cr_assert_str_eq(poll_moved(w, got, sizeof(got)), path, "%s", got);
 
 	cr_assert_eq(store_obs_upsert(st, a.id, &obs, 1, &err), WC_OK, "%s", err.msg);
@@ -112,7 +114,7 @@ Test(serving_gen, each_write_moves_its_subjects)
 
 	b.capacity_mw *= 2;
 	cr_assert_eq(store_farms_write(st, &b, 1, true, NULL, &err), WC_OK, "%s", err.msg);
-	snprintf(path, sizeof(path), "farm:%s farms", b.id);
+	snprintf(path, sizeof(path), "farm:%s farms weather:%s", b.id, b.id);
 	cr_assert_str_eq(poll_moved(w, got, sizeof(got)), path, "farm changed: %s", got);
 
 	snprintf(rec.farm_id, sizeof(rec.farm_id), "%s", a.id);
@@ -130,7 +132,7 @@ Test(serving_gen, each_write_moves_its_subjects)
 	cr_assert_str_eq(poll_moved(w, got, sizeof(got)), path, "a replaced one: %s", got);
 
 	cr_assert_eq(store_farm_delete(st, b.id, &err), WC_OK, "%s", err.msg);
-	snprintf(path, sizeof(path), "farm:%s farms", b.id);
+	snprintf(path, sizeof(path), "farm:%s farms weather:%s", b.id, b.id);
 	cr_assert_str_eq(poll_moved(w, got, sizeof(got)), path, "farm deleted: %s", got);
 
 	store_watch_close(w);
