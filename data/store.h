@@ -384,6 +384,13 @@ enum wc_status store_weather_until(struct store *st, const char *farm_id, int64_
 				   int64_t valid_from, int64_t valid_to,
 				   struct weather_row **rows, uint32_t **row_run, size_t *n,
 				   struct nwp_run **runs, size_t *nruns, struct wc_error *err);
+/*
+ * *any tells whether farm `farm_id` has weather of a forecast run with ref_time <=
+ * ref_max (of any valid time): what a choice between forecast runs and analyses may ask
+ * without depending on a window.
+ */
+enum wc_status store_farm_forecast_runs(struct store *st, const char *farm_id,
+					int64_t ref_max, bool *any, struct wc_error *err);
 
 /* ---- API tokens (data/store_tokens.c; the token itself in data/token.h) ---- */
 
