@@ -321,14 +321,8 @@ static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc
 	 * The replayed points kept from start(first) to snap.hi need no weather: it is
 	 * loaded from 3 days before the first issue time replayed here (as the replay's
 	 * start needs), the observations from as far back as before (the fit, the
-	 * signatures).
-	 *
-	 * NEEDSWORK: farm_series_nwp's walk (at most 16 runs back) and replay_times'
-	 * choice between deliveries and days count the runs present in the window loaded,
-	 * so with runs of mixed lengths (a long run behind 16 short ones), or forecast runs
-	 * that stopped while analyses go on, a shorter window could answer otherwise, as
-	 * --adapt off's window and a batch's range already may. Counting only the runs
-	 * whose [first_valid, last_valid] holds the valid time would end it.
+	 * signatures). farm_series_nwp's walk and replay_times' choice do not depend on the window
+	 * (forecast/series.h), so the shorter one answers as the longer would.
 	 */
 	wfrom = from;
 	if (fc->snap.hit && !history) {
@@ -827,8 +821,11 @@ static enum wc_status model_quantiles(struct forecaster *fc, int64_t T, int last
 
 /*
  * The replay's issue times in [lo, hi] (forecast/adapt.h): the NWP runs' deliveries, as
- * training's; for a model of analyses (no forecast runs, or NWP-only) every 24 h at
- * 00:00 UTC, so that the grid never depends on where a replay starts. *out malloc'd.
+ * training's; for a model of analyses (a farm without forecast runs, or NWP-only) every
+ * 24 h at 00:00 UTC, so that the grid never depends on where a replay starts. Whether
+ * the farm has forecast runs is asked of the store, not of the runs loaded, so that the
+ * grid never depends on the window either (forecast runs that stopped while analyses go
+ * on: none delivered in [lo, hi], none replayed). *out malloc'd.
  */
 static enum wc_status replay_times(const struct forecaster *fc, int64_t lo, int64_t hi,
 				   int64_t **out, size_t *n, struct wc_error *err)
@@ -838,8 +835,9 @@ static enum wc_status replay_times(const struct forecaster *fc, int64_t lo, int6
 
 	*out = NULL;
 	*n = 0;
-	if (!fc->model->features.nwp_only && s->nruns > s->nanalyses)
-		return farm_series_issue_times(s, lo, hi, 0, out, n, err);
+	if (!fc->model->features.nwp_only && s->forecast_runs)
+		return s->nruns > s->nanalyses ? farm_series_issue_times(s, lo, hi, 0, out, n, err)
+					       : WC_OK;
 	lo = utc_floor(lo + UTC_DAY - 1, UTC_DAY);
 	if (hi < lo)
 		return WC_OK;
