@@ -276,6 +276,11 @@ enum wc_status store_obs_query(struct store *st, const char *farm_id, int64_t fr
 enum wc_status store_obs_range(struct store *st, const char *farm_id, size_t *n,
 			       int64_t *first, int64_t *last, struct wc_error *err);
 
+/* The time of a farm's latest observation (*any false: none, *last untouched), in one
+ * read of the primary key however many there are. */
+enum wc_status store_obs_last(struct store *st, const char *farm_id, bool *any, int64_t *last,
+			      struct wc_error *err);
+
 /* ---- background jobs (data/store_jobs.c) ---- */
 
 /*

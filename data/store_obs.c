@@ -117,3 +117,28 @@ out:
 	store_unlock(st);
 	return ret;
 }
+
+enum wc_status store_obs_last(struct store *st, const char *farm_id, bool *any, int64_t *last,
+			      struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*any = false;
+	store_lock(st);
+	if (!(ret = store_prepare_kept(st, "SELECT time FROM observations WHERE farm_id = ? "
+					   "ORDER BY time DESC LIMIT 1",
+				       &s, err))) {
+		sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			*any = true;
+			*last = sqlite3_column_int64(s, 0);
+		} else if (rc != SQLITE_DONE) {
+			ret = store_sql_error(st, rc, err, "cannot read observations");
+		}
+		store_release(st, s);
+	}
+	store_unlock(st);
+	return ret;
+}

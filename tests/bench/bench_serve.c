@@ -15,7 +15,7 @@
  *     issue_cold  the same with the replay's points not kept (REPLAY_BYPASS), as before
  *               they were (ITER / 4 iterations)
  *     json      forecast_json + json_dumps of the 36 leads
- *     latest_data what the default issue time reads: the newest run, the observations' range
+ *     latest_data what the default issue time reads: the newest run, the latest observation
  *     model_load  farm_model_load: the model file read, checked and decoded
  *   stored    the same request when the store holds the forecast (a read and a parse)
  *   held      cache_get of the held body (a generation poll and a lookup)
@@ -336,15 +336,14 @@ int main(void)
 	/* pieces of open and issue that grow with the store or the model */
 	for (int i = -1; i < ITER; i++) {
 		struct farm_model *m;
-		size_t nobs;
-		int64_t first, last, ref;
-		bool any;
+		int64_t last, ref;
+		bool any, any_obs;
 		double t0 = now(), t1, t2;
 
 		if (store_run_newest(st, &ref, &any, &err))
 			die("cannot read the newest run", &err);
-		if (store_obs_range(st, FARM, &nobs, &first, &last, &err))
-			die("cannot read the observations' range", &err);
+		if (store_obs_last(st, FARM, &any_obs, &last, &err))
+			die("cannot read the latest observation", &err);
 		t1 = now();
 		if (farm_model_load(st, FARM, 0, &m, &err))
 			die("cannot load the model", &err);
