@@ -211,6 +211,44 @@ enum wc_status store_prepare(struct store *st, const char *sql, sqlite3_stmt **o
 	return WC_OK;
 }
 
+enum wc_status store_prepare_kept(struct store *st, const char *sql, sqlite3_stmt **out,
+				  struct wc_error *err)
+{
+	int rc;
+
+	for (size_t i = 0; i < st->nkept; i++) {
+		if (!st->kept[i].busy && !strcmp(sqlite3_sql(st->kept[i].s), sql)) {
+			st->kept[i].busy = true;
+			*out = st->kept[i].s;
+			return WC_OK;
+		}
+	}
+	if (st->nkept == STORE_KEPT_MAX)
+		return store_prepare(st, sql, out, err);
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	if (rc != SQLITE_OK)
+		return wc_error_set(err, WC_ESQL, "cannot prepare statement: %s",
+				    sqlite3_errmsg(st->db));
+	st->kept[st->nkept].s = *out;
+	st->kept[st->nkept++].busy = true;
+	return WC_OK;
+}
+
+void store_release(struct store *st, sqlite3_stmt *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < st->nkept; i++) {
+		if (st->kept[i].s == s) {
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			st->kept[i].busy = false;
+			return;
+		}
+	}
+	sqlite3_finalize(s);
+}
+
 enum wc_status store_end(struct store *st, enum wc_status ret, struct wc_error *err)
 {
 	bool bumped = st->bumped;
@@ -417,6 +455,8 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	for (size_t i = 0; i < st->nkept; i++)
+		sqlite3_finalize(st->kept[i].s);
 	if (st->db)
 		sqlite3_close_v2(st->db);
 	pthread_mutex_destroy(&st->lock);
@@ -653,7 +693,7 @@ enum wc_status store_farm_get_locked(struct store *st, const char *id, struct fa
 	enum wc_status ret;
 	int rc;
 
-	if ((ret = store_prepare(st, "SELECT " FARM_COLS " FROM farms WHERE id = ?", &s,
+	if ((ret = store_prepare_kept(st, "SELECT " FARM_COLS " FROM farms WHERE id = ?", &s,
 				 err)))
 		return ret;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
@@ -664,7 +704,7 @@ enum wc_status store_farm_get_locked(struct store *st, const char *id, struct fa
 		ret = wc_error_set(err, WC_ENOTFOUND, "no farm '%s'", id);
 	else
 		ret = store_sql_error(st, rc, err, "cannot read farm");
-	sqlite3_finalize(s);
+	store_release(st, s);
 	return ret;
 }
 

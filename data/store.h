@@ -276,6 +276,11 @@ enum wc_status store_obs_query(struct store *st, const char *farm_id, int64_t fr
 enum wc_status store_obs_range(struct store *st, const char *farm_id, size_t *n,
 			       int64_t *first, int64_t *last, struct wc_error *err);
 
+/* The time of a farm's latest observation (*any false: none, *last untouched), in one
+ * read of the primary key however many there are. */
+enum wc_status store_obs_last(struct store *st, const char *farm_id, bool *any, int64_t *last,
+			      struct wc_error *err);
+
 /* ---- background jobs (data/store_jobs.c) ---- */
 
 /*
@@ -384,6 +389,13 @@ enum wc_status store_weather_until(struct store *st, const char *farm_id, int64_
 				   int64_t valid_from, int64_t valid_to,
 				   struct weather_row **rows, uint32_t **row_run, size_t *n,
 				   struct nwp_run **runs, size_t *nruns, struct wc_error *err);
+/*
+ * *any tells whether farm `farm_id` has weather of a forecast run with ref_time <=
+ * ref_max (of any valid time): what a choice between forecast runs and analyses may ask
+ * without depending on a window.
+ */
+enum wc_status store_farm_forecast_runs(struct store *st, const char *farm_id,
+					int64_t ref_max, bool *any, struct wc_error *err);
 
 /* ---- API tokens (data/store_tokens.c; the token itself in data/token.h) ---- */
 

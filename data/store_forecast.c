@@ -105,7 +105,7 @@ enum wc_status store_model_get(struct store *st, const char *farm_id, int versio
 
 	memset(out, 0, sizeof(*out));
 	store_lock(st);
-	if ((ret = store_prepare(st, "SELECT version, path, created_at, train_from, train_to, "
+	if ((ret = store_prepare_kept(st, "SELECT version, path, created_at, train_from, train_to, "
 				     "n_rows, info FROM models WHERE farm_id = ?1 AND "
 				     "(?2 <= 0 OR version = ?2) ORDER BY version DESC LIMIT 1",
 				 &s, err)))
@@ -139,7 +139,7 @@ enum wc_status store_model_get(struct store *st, const char *farm_id, int versio
 	} else {
 		ret = store_sql_error(st, rc, err, "cannot read model");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 out:
 	store_unlock(st);
 	return ret;
@@ -207,7 +207,7 @@ enum wc_status store_forecast_get(struct store *st, const char *farm_id, int64_t
 
 	*body = NULL;
 	store_lock(st);
-	if ((ret = store_prepare(st, "SELECT body FROM forecasts WHERE farm_id = ? AND "
+	if ((ret = store_prepare_kept(st, "SELECT body FROM forecasts WHERE farm_id = ? AND "
 				     "issued = ? AND model = ?",
 				 &s, err)))
 		goto out;
@@ -225,7 +225,7 @@ enum wc_status store_forecast_get(struct store *st, const char *farm_id, int64_t
 	} else {
 		ret = store_sql_error(st, rc, err, "cannot read forecast");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 out:
 	store_unlock(st);
 	return ret;
@@ -234,6 +234,15 @@ out:
 static double column_or_nan(sqlite3_stmt *s, int c)
 {
 	return sqlite3_column_type(s, c) == SQLITE_NULL ? NAN : sqlite3_column_double(s, c);
+}
+
+/* Read the weather columns of a row that start at column c. */
+static void read_weather_row(sqlite3_stmt *s, int c, struct weather_row *r)
+{
+	r->valid_time = sqlite3_column_int64(s, c);
+	r->lead_h = column_or_nan(s, c + 1);
+	for (int k = 0; k < WEATHER_NCOLS; k++)
+		r->v[k] = column_or_nan(s, c + 2 + k);
 }
 
 enum wc_status store_weather_until(struct store *st, const char *farm_id, int64_t ref_max,
@@ -245,7 +254,7 @@ enum wc_status store_weather_until(struct store *st, const char *farm_id, int64_
 	uint32_t *vi = NULL;
 	struct nwp_run *vn = NULL;
 	size_t len = 0, cap_r = 0, cap_i = 0, nrun = 0, cap_n = 0;
-	sqlite3_stmt *s;
+	sqlite3_stmt *rs = NULL, *ws = NULL;
 	enum wc_status ret;
 	int rc;
 
@@ -254,63 +263,85 @@ enum wc_status store_weather_until(struct store *st, const char *farm_id, int64_
 	*runs = NULL;
 	*n = *nruns = 0;
 	store_lock(st);
-	/* The bound on ref_time is the availability rule's: nothing later leaves SQLite. */
-	if ((ret = store_prepare(st,
-				 "SELECT w.valid_time, w.lead_h, w.u10, w.v10, w.u100, w.v100, "
-				 "w.ws10, w.ws100, w.wd10, w.wd100, w.ws_hub, w.t2m, w.sp, w.rho, "
-				 "w.ws100_nbr_mean, w.ws100_nbr_std, r.id, r.is_forecast, "
-				 "r.ref_time, r.first_valid, r.last_valid, r.source, r.ntimes "
-				 "FROM site_weather w JOIN nwp_runs r ON r.id = w.run_id "
-				 "WHERE w.farm_id = ?1 AND w.valid_time >= ?3 AND "
-				 "w.valid_time <= ?4 AND (r.ref_time IS NULL OR r.ref_time <= ?2) "
-				 "ORDER BY coalesce(r.ref_time, -9223372036854775807), r.id, "
-				 "w.valid_time",
-				 &s, err)))
+	/*
+	 * The runs first: those with rows in the window, found on the index of (farm,
+	 * valid time) alone, in the order of the result; then each run's rows, a range of
+	 * the primary key (farm, run, valid time) that comes in valid-time order: no join
+	 * and no sort of the rows. The bound on ref_time is the availability rule's:
+	 * nothing later leaves SQLite.
+	 */
+	if ((ret = store_prepare_kept(st,
+				      "SELECT r.id, r.is_forecast, r.ref_time, r.first_valid, "
+				      "r.last_valid, r.source, r.ntimes FROM nwp_runs r "
+				      "WHERE r.id IN (SELECT w.run_id FROM site_weather w "
+				      "WHERE w.farm_id = ?1 AND w.valid_time >= ?3 AND "
+				      "w.valid_time <= ?4) AND (r.ref_time IS NULL OR "
+				      "r.ref_time <= ?2) ORDER BY "
+				      "coalesce(r.ref_time, -9223372036854775807), r.id",
+				      &rs, err)) ||
+	    (ret = store_prepare_kept(st,
+				      "SELECT valid_time, lead_h, u10, v10, u100, v100, ws10, "
+				      "ws100, wd10, wd100, ws_hub, t2m, sp, rho, ws100_nbr_mean, "
+				      "ws100_nbr_std FROM site_weather WHERE farm_id = ?1 AND "
+				      "run_id = ?2 AND valid_time >= ?3 AND valid_time <= ?4 "
+				      "ORDER BY valid_time",
+				      &ws, err)))
 		goto out;
-	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 2, ref_max);
-	sqlite3_bind_int64(s, 3, valid_from);
-	sqlite3_bind_int64(s, 4, valid_to);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct weather_row *r;
-		int64_t id = sqlite3_column_int64(s, 16);
+	sqlite3_bind_text(rs, 1, farm_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(rs, 2, ref_max);
+	sqlite3_bind_int64(rs, 3, valid_from);
+	sqlite3_bind_int64(rs, 4, valid_to);
+	while ((rc = sqlite3_step(rs)) == SQLITE_ROW) {
+		struct nwp_run *u;
+		const unsigned char *src = sqlite3_column_text(rs, 5);
 
-		vr = store_grow(vr, &cap_r, len, sizeof(*vr));
-		vi = store_grow(vi, &cap_i, len, sizeof(*vi));
-		if (!vr || !vi) {
+		if (nrun > UINT32_MAX) {
+			ret = wc_error_set(err, WC_ETOOLARGE, "farm '%s' has too many runs",
+					   farm_id);
+			goto out;
+		}
+		if (!(vn = store_grow(vn, &cap_n, nrun, sizeof(*vn)))) {
 			ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-			break;
+			goto out;
 		}
-		if (nrun == 0 || vn[nrun - 1].id != id) {
-			struct nwp_run *u;
-			const unsigned char *src = sqlite3_column_text(s, 21);
-
-			if (!(vn = store_grow(vn, &cap_n, nrun, sizeof(*vn)))) {
-				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-				break;
-			}
-			u = &vn[nrun++];
-			memset(u, 0, sizeof(*u));
-			u->id = id;
-			u->is_forecast = sqlite3_column_int(s, 17) != 0;
-			u->ref_time = u->is_forecast ? sqlite3_column_int64(s, 18) : 0;
-			u->first_valid = sqlite3_column_int64(s, 19);
-			u->last_valid = sqlite3_column_int64(s, 20);
-			u->ntimes = sqlite3_column_int(s, 22);
-			snprintf(u->source, sizeof(u->source), "%s",
-				 src ? (const char *)src : "");
-		}
-		r = &vr[len];
-		r->valid_time = sqlite3_column_int64(s, 0);
-		r->lead_h = column_or_nan(s, 1);
-		for (int c = 0; c < WEATHER_NCOLS; c++)
-			r->v[c] = column_or_nan(s, 2 + c);
-		vi[len++] = (uint32_t)(nrun - 1);
+		u = &vn[nrun++];
+		memset(u, 0, sizeof(*u));
+		u->id = sqlite3_column_int64(rs, 0);
+		u->is_forecast = sqlite3_column_int(rs, 1) != 0;
+		u->ref_time = u->is_forecast ? sqlite3_column_int64(rs, 2) : 0;
+		u->first_valid = sqlite3_column_int64(rs, 3);
+		u->last_valid = sqlite3_column_int64(rs, 4);
+		u->ntimes = sqlite3_column_int(rs, 6);
+		snprintf(u->source, sizeof(u->source), "%s", src ? (const char *)src : "");
 	}
-	if (!ret && rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
 		ret = store_sql_error(st, rc, err, "cannot read site weather");
-	sqlite3_finalize(s);
+		goto out;
+	}
+	sqlite3_bind_text(ws, 1, farm_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ws, 3, valid_from);
+	sqlite3_bind_int64(ws, 4, valid_to);
+	for (size_t i = 0; i < nrun; i++) {
+		sqlite3_bind_int64(ws, 2, vn[i].id);
+		while ((rc = sqlite3_step(ws)) == SQLITE_ROW) {
+			vr = store_grow(vr, &cap_r, len, sizeof(*vr));
+			vi = store_grow(vi, &cap_i, len, sizeof(*vi));
+			if (!vr || !vi) {
+				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+				goto out;
+			}
+			read_weather_row(ws, 0, &vr[len]);
+			vi[len++] = (uint32_t)i;
+		}
+		sqlite3_reset(ws);
+		if (rc != SQLITE_DONE) {
+			ret = store_sql_error(st, rc, err, "cannot read site weather");
+			goto out;
+		}
+	}
 out:
+	store_release(st, rs);
+	store_release(st, ws);
 	store_unlock(st);
 	if (ret) {
 		free(vr);
@@ -324,4 +355,32 @@ out:
 	*runs = vn;
 	*nruns = nrun;
 	return WC_OK;
+}
+
+enum wc_status store_farm_forecast_runs(struct store *st, const char *farm_id,
+					int64_t ref_max, bool *any, struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*any = false;
+	store_lock(st);
+	/* newest first on the ref_time index: the first run with rows of the farm ends it */
+	if (!(ret = store_prepare_kept(st,
+				       "SELECT EXISTS (SELECT 1 FROM nwp_runs r WHERE "
+				       "r.ref_time <= ?2 AND r.is_forecast AND EXISTS (SELECT 1 "
+				       "FROM site_weather w WHERE w.farm_id = ?1 AND "
+				       "w.run_id = r.id))",
+				       &s, err))) {
+		sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, ref_max);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			*any = sqlite3_column_int(s, 0) != 0;
+		else
+			ret = store_sql_error(st, rc, err, "cannot read the runs");
+		store_release(st, s);
+	}
+	store_unlock(st);
+	return ret;
 }

@@ -74,14 +74,14 @@ enum wc_status store_gen_get(struct store *st, const char *subject, uint64_t *ge
 
 	*gen = 0;
 	store_lock(st);
-	if (!(ret = store_prepare(st, "SELECT gen FROM generations WHERE subject = ?1", &s,
+	if (!(ret = store_prepare_kept(st, "SELECT gen FROM generations WHERE subject = ?1", &s,
 				  err))) {
 		sqlite3_bind_text(s, 1, subject, -1, SQLITE_TRANSIENT);
 		if ((rc = sqlite3_step(s)) == SQLITE_ROW)
 			*gen = (uint64_t)sqlite3_column_int64(s, 0);
 		else if (rc != SQLITE_DONE)
 			ret = store_sql_error(st, rc, err, "cannot read a generation");
-		sqlite3_finalize(s);
+		store_release(st, s);
 	}
 	store_unlock(st);
 	return ret;

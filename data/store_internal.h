@@ -11,6 +11,9 @@
 
 #include "data/store.h"
 
+/* How many statements a connection keeps prepared (store_prepare_kept). */
+#define STORE_KEPT_MAX 32
+
 struct store {
 	sqlite3 *db;
 	pthread_mutex_t lock;	/* serialises every use of db */
@@ -19,6 +22,11 @@ struct store {
 	bool bumped;		/* the open transaction moved a generation */
 	void (*on_change)(void *cls);	/* store_on_change */
 	void *on_change_cls;
+	struct {
+		sqlite3_stmt *s;
+		bool busy;		/* handed out, not yet given back */
+	} kept[STORE_KEPT_MAX];		/* (nkept) store_prepare_kept's */
+	size_t nkept;
 };
 
 void store_lock(struct store *st);
@@ -27,6 +35,18 @@ void store_unlock(struct store *st);
 enum wc_status store_exec(struct store *st, const char *sql, struct wc_error *err);
 enum wc_status store_prepare(struct store *st, const char *sql, sqlite3_stmt **out,
 			     struct wc_error *err);
+/*
+ * The same for a statement the read paths of a request run again and again: the first
+ * call with a text prepares it (SQLITE_PREPARE_PERSISTENT) and the connection keeps it,
+ * later calls with the same text get it back, reset and unbound. Lock held; give it
+ * back with store_release before unlocking (or before asking for the same text again:
+ * a text already handed out is prepared afresh, as are texts beyond STORE_KEPT_MAX).
+ */
+enum wc_status store_prepare_kept(struct store *st, const char *sql, sqlite3_stmt **out,
+				  struct wc_error *err);
+/* Give back a statement of store_prepare_kept (reset, bindings cleared; finalized when
+ * it was not kept). NULL does nothing. Lock held. */
+void store_release(struct store *st, sqlite3_stmt *s);
 /*
  * Run one statement with `id` bound to ?1; *changes (may be NULL) gets the number of rows
  * it changed; `what` prefixes a failure. Lock held.

@@ -57,7 +57,7 @@ enum wc_status store_obs_query(struct store *st, const char *farm_id, int64_t fr
 	*rows = NULL;
 	*n = 0;
 	store_lock(st);
-	if ((ret = store_prepare(st, "SELECT time, power_mw, flag FROM observations WHERE "
+	if ((ret = store_prepare_kept(st, "SELECT time, power_mw, flag FROM observations WHERE "
 				     "farm_id = ? AND time >= ? AND time <= ? ORDER BY time",
 				 &s, err)))
 		goto out;
@@ -76,7 +76,7 @@ enum wc_status store_obs_query(struct store *st, const char *farm_id, int64_t fr
 	}
 	if (!ret && rc != SQLITE_DONE)
 		ret = store_sql_error(st, rc, err, "cannot read observations");
-	sqlite3_finalize(s);
+	store_release(st, s);
 out:
 	store_unlock(st);
 	if (ret) {
@@ -97,7 +97,7 @@ enum wc_status store_obs_range(struct store *st, const char *farm_id, size_t *n,
 
 	*n = 0;
 	store_lock(st);
-	if ((ret = store_prepare(st, "SELECT count(*), min(time), max(time) FROM observations "
+	if ((ret = store_prepare_kept(st, "SELECT count(*), min(time), max(time) FROM observations "
 				     "WHERE farm_id = ?",
 				 &s, err)))
 		goto out;
@@ -112,8 +112,33 @@ enum wc_status store_obs_range(struct store *st, const char *farm_id, size_t *n,
 	} else {
 		ret = store_sql_error(st, rc, err, "cannot read observations");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 out:
+	store_unlock(st);
+	return ret;
+}
+
+enum wc_status store_obs_last(struct store *st, const char *farm_id, bool *any, int64_t *last,
+			      struct wc_error *err)
+{
+	sqlite3_stmt *s;
+	enum wc_status ret;
+	int rc;
+
+	*any = false;
+	store_lock(st);
+	if (!(ret = store_prepare_kept(st, "SELECT time FROM observations WHERE farm_id = ? "
+					   "ORDER BY time DESC LIMIT 1",
+				       &s, err))) {
+		sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			*any = true;
+			*last = sqlite3_column_int64(s, 0);
+		} else if (rc != SQLITE_DONE) {
+			ret = store_sql_error(st, rc, err, "cannot read observations");
+		}
+		store_release(st, s);
+	}
 	store_unlock(st);
 	return ret;
 }

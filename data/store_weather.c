@@ -348,14 +348,14 @@ enum wc_status store_run_newest(struct store *st, int64_t *ref_time, bool *found
 	*found = false;
 	store_lock(st);
 	/* analyses have no reference time; max() on the index reads one entry */
-	if (!(ret = store_prepare(st, "SELECT max(ref_time) FROM nwp_runs", &s, err))) {
+	if (!(ret = store_prepare_kept(st, "SELECT max(ref_time) FROM nwp_runs", &s, err))) {
 		if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 			*found = sqlite3_column_type(s, 0) != SQLITE_NULL;
 			*ref_time = sqlite3_column_int64(s, 0);
 		} else {
 			ret = store_sql_error(st, rc, err, "cannot read the newest run");
 		}
-		sqlite3_finalize(s);
+		store_release(st, s);
 	}
 	store_unlock(st);
 	return ret;
@@ -371,12 +371,12 @@ static enum wc_status select_int64(struct store *st, const char *sql, const char
 
 	*v = 0;
 	store_lock(st);
-	if (!(ret = store_prepare(st, sql, &s, err))) {
+	if (!(ret = store_prepare_kept(st, sql, &s, err))) {
 		if ((rc = sqlite3_step(s)) == SQLITE_ROW)
 			*v = sqlite3_column_int64(s, 0);
 		else
 			ret = store_sql_error(st, rc, err, what);
-		sqlite3_finalize(s);
+		store_release(st, s);
 	}
 	store_unlock(st);
 	return ret;

@@ -292,12 +292,24 @@ static void replay_check(struct forecaster *fc, int64_t *bad_from)
 	}
 }
 
+/*
+ * How far before an issue time t its rows may read weather: the neighbours of the first
+ * leads reach back FEAT_MAX_NBR hours, and a run delivered at t (replay_times finds it
+ * by its rows) has rows from its reference time, the delivery delay before. Nothing
+ * else depends on the window (forecast/series.h), so a series loaded from there answers
+ * at t as one loaded from further back.
+ */
+static int64_t weather_before(const struct forecaster *fc)
+{
+	return (int64_t)(FEAT_MAX_NBR + 2) * UTC_HOUR + fc->fcfg.delay_s;
+}
+
 /* (Re)load the series, with a year of history when `history`. */
 static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc_error *err)
 {
 	int64_t from = fc->first - (history ? HISTORY_S : 2 * UTC_DAY);
 	int64_t to = fc->last + (int64_t)(fc->o.horizon + FEAT_MAX_NBR + 2) * UTC_HOUR;
-	int64_t wfrom, bad_from;
+	int64_t wfrom, cold, bad_from, wb = weather_before(fc);
 	enum wc_status ret;
 
 	/* the replay's first issue time needs its own inputs: lags, previous runs */
@@ -318,27 +330,26 @@ static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc
 			return ret;
 	}
 	/*
-	 * The replayed points kept from start(first) to snap.hi need no weather: it is
-	 * loaded from 3 days before the first issue time replayed here (as the replay's
-	 * start needs), the observations from as far back as before (the fit, the
-	 * signatures).
-	 *
-	 * NEEDSWORK: farm_series_nwp's walk (at most 16 runs back) and replay_times'
-	 * choice between deliveries and days count the runs present in the window loaded,
-	 * so with runs of mixed lengths (a long run behind 16 short ones), or forecast runs
-	 * that stopped while analyses go on, a shorter window could answer otherwise, as
-	 * --adapt off's window and a batch's range already may. Counting only the runs
-	 * whose [first_valid, last_valid] holds the valid time would end it.
+	 * The weather from weather_before() the first issue time computed here: the first,
+	 * or the replay's start, or with replayed points kept from start(first) to snap.hi
+	 * the first one after them; the observations from as far back as before (the fit,
+	 * the signatures). A year of it for the baselines.
 	 */
-	wfrom = from;
-	if (fc->snap.hit && !history) {
-		int64_t w = fc->snap.hi + 1 - 3 * UTC_DAY;
+	cold = from;
+	if (!history) {
+		int64_t start = fc->adapt_on ? adapter_start(&fc->adapt, fc->first) : fc->first;
 
-		wfrom = fc->first - 2 * UTC_DAY;
-		if (w < wfrom)
-			wfrom = w;
-		if (wfrom < from)
-			wfrom = from;
+		/* (a replay may start after first: a hindcast inside the model's training) */
+		cold = (start < fc->first ? start : fc->first) - wb;
+		if (cold < from)
+			cold = from;
+	}
+	wfrom = cold;
+	if (fc->snap.hit && !history) {
+		int64_t w = fc->snap.hi + 1 < fc->first ? fc->snap.hi + 1 : fc->first;
+
+		if (w - wb > wfrom)
+			wfrom = w - wb;
 	}
 	for (int pass = 0;; pass++) {
 		struct replay_stamp now;
@@ -365,15 +376,12 @@ static enum wc_status load_inputs(struct forecaster *fc, bool history, struct wc
 			replay_check(fc, &bad_from);
 		}
 		/* an observation changed under a kept point: replay it, with its weather */
-		if (pass || bad_from == INT64_MAX || (bad_from != INT64_MIN &&
-						      bad_from - 3 * UTC_DAY >= wfrom) ||
-		    wfrom == from)
+		if (pass || bad_from == INT64_MAX ||
+		    (bad_from != INT64_MIN && bad_from - wb >= wfrom) || wfrom == cold)
 			break;
 		farm_inputs_release(&fc->in);
 		fc->loaded = false;
-		wfrom = bad_from == INT64_MIN || bad_from - 3 * UTC_DAY < from
-				? from
-				: bad_from - 3 * UTC_DAY;
+		wfrom = bad_from == INT64_MIN || bad_from - wb < cold ? cold : bad_from - wb;
 	}
 	fc->history = history;
 	if (fc->model) {
@@ -827,8 +835,11 @@ static enum wc_status model_quantiles(struct forecaster *fc, int64_t T, int last
 
 /*
  * The replay's issue times in [lo, hi] (forecast/adapt.h): the NWP runs' deliveries, as
- * training's; for a model of analyses (no forecast runs, or NWP-only) every 24 h at
- * 00:00 UTC, so that the grid never depends on where a replay starts. *out malloc'd.
+ * training's; for a model of analyses (a farm without forecast runs, or NWP-only) every
+ * 24 h at 00:00 UTC, so that the grid never depends on where a replay starts. Whether
+ * the farm has forecast runs is asked of the store, not of the runs loaded, so that the
+ * grid never depends on the window either (forecast runs that stopped while analyses go
+ * on: none delivered in [lo, hi], none replayed). *out malloc'd.
  */
 static enum wc_status replay_times(const struct forecaster *fc, int64_t lo, int64_t hi,
 				   int64_t **out, size_t *n, struct wc_error *err)
@@ -838,8 +849,9 @@ static enum wc_status replay_times(const struct forecaster *fc, int64_t lo, int6
 
 	*out = NULL;
 	*n = 0;
-	if (!fc->model->features.nwp_only && s->nruns > s->nanalyses)
-		return farm_series_issue_times(s, lo, hi, 0, out, n, err);
+	if (!fc->model->features.nwp_only && s->forecast_runs)
+		return s->nruns > s->nanalyses ? farm_series_issue_times(s, lo, hi, 0, out, n, err)
+					       : WC_OK;
 	lo = utc_floor(lo + UTC_DAY - 1, UTC_DAY);
 	if (hi < lo)
 		return WC_OK;
@@ -911,8 +923,8 @@ static void pend_put(struct forecaster *fc, int64_t hi)
 /*
  * Add the replayed points at t (kept: a kept entry's) to what the next put keeps: only
  * while every point so far was exact (a kept one, or one whose rows read nothing outside
- * the weather loaded: from 3 days before t to its last lead's neighbours), so that the
- * cache covers a contiguous range.
+ * the weather loaded: from weather_before() t to its last lead's neighbours), so that
+ * the cache covers a contiguous range.
  */
 static void pend_add(struct forecaster *fc, int64_t t, const float *point, int nl, int last,
 		     bool kept)
@@ -924,7 +936,7 @@ static void pend_add(struct forecaster *fc, int64_t t, const float *point, int n
 
 	if (!fc->pend_open)
 		return;
-	if (!kept && (t - 3 * UTC_DAY < fc->wfrom ||
+	if (!kept && (t - weather_before(fc) < fc->wfrom ||
 		      t + (int64_t)(last + c->nbr_hours) * UTC_HOUR > fc->wto)) {
 		pend_put(fc, t - 1);
 		fc->pend_open = false;
@@ -1411,16 +1423,15 @@ enum wc_status forecast_default_issued(struct store *st, const char *farm_id,
 				       enum forecast_issued_rule *rule, char *reason, size_t len,
 				       struct wc_error *err)
 {
-	size_t nobs = 0;
-	int64_t first = 0, last = 0, delivered = INT64_MIN, ref = 0, best, now = utc_now();
+	int64_t last = 0, delivered = INT64_MIN, ref = 0, best, now = utc_now();
 	enum forecast_issued_rule r;
 	enum wc_status ret;
-	bool any_run;
+	bool any_run, any_obs;
 	char a[UTC_ISO_LEN], b[UTC_ISO_LEN], c[UTC_ISO_LEN], run[128] = "", why[256] = "";
 
 	/* the newest run, not the list: every request that computes comes here */
 	if ((ret = store_run_newest(st, &ref, &any_run, err)) ||
-	    (ret = store_obs_range(st, farm_id, &nobs, &first, &last, err)))
+	    (ret = store_obs_last(st, farm_id, &any_obs, &last, err)))
 		return ret;
 	if (any_run)
 		delivered = ref + delay_s;
@@ -1428,7 +1439,7 @@ enum wc_status forecast_default_issued(struct store *st, const char *farm_id,
 		snprintf(run, sizeof(run), "NWP run %s delivered at %s (delay %g h)",
 			 utc_format(ref, a), utc_format(delivered, b), (double)delay_s / UTC_HOUR);
 	/* why: what the latest data is */
-	if (nobs && last > delivered) {
+	if (any_obs && last > delivered) {
 		best = last;
 		r = ISSUED_LATEST_OBS;
 		snprintf(why, sizeof(why), "the observation at %s%s%s", utc_format(last, c),

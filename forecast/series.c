@@ -3,7 +3,8 @@
  * series.h.
  *
  * Limits: hourly valid times are assumed for the fast row lookup (any spacing works, it
- * only falls back to a binary search); a lookup walks back at most MAX_RUN_WALK runs.
+ * only falls back to a binary search); a lookup walks back over at most MAX_RUN_WALK
+ * runs that had not ended before its valid time.
  */
 #include "forecast/series.h"
 
@@ -35,6 +36,7 @@ void farm_series_release(struct farm_series *s)
 	free(s->runs);
 	free(s->run_first);
 	free(s->run_n);
+	free(s->run_reach);
 	free(s->obs);
 	memset(s, 0, sizeof(*s));
 }
@@ -70,11 +72,14 @@ enum wc_status farm_series_load_span(struct store *st, const char *farm_id, int6
 	/* the availability rule's bounds go into the queries themselves */
 	if ((ret = store_weather_until(st, farm_id, sat_sub(upto, delay_s), from, to, &s->rows,
 				       &s->row_run, &s->nrows, &s->runs, &s->nruns, err)) ||
+	    (ret = store_farm_forecast_runs(st, farm_id, sat_sub(upto, delay_s),
+					    &s->forecast_runs, err)) ||
 	    (ret = store_obs_query(st, farm_id, obs_from, obs_to, &obs, &nobs, err)))
 		goto cleanup;
 	s->run_first = calloc(s->nruns ? s->nruns : 1, sizeof(size_t));
 	s->run_n = calloc(s->nruns ? s->nruns : 1, sizeof(size_t));
-	if (!s->run_first || !s->run_n) {
+	s->run_reach = malloc((s->nruns ? s->nruns : 1) * sizeof(int64_t));
+	if (!s->run_first || !s->run_n || !s->run_reach) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -86,6 +91,13 @@ enum wc_status farm_series_load_span(struct store *st, const char *farm_id, int6
 	}
 	while (s->nanalyses < s->nruns && !s->runs[s->nanalyses].is_forecast)
 		s->nanalyses++;
+	for (size_t r = s->nanalyses; r < s->nruns; r++) {
+		int64_t last = s->run_n[r] ? s->rows[s->run_first[r] + s->run_n[r] - 1].valid_time
+					   : INT64_MIN;
+		int64_t before = r > s->nanalyses ? s->run_reach[r - 1] : INT64_MIN;
+
+		s->run_reach[r] = last > before ? last : before;
+	}
 	if (nobs) {
 		int64_t t0 = utc_floor(obs[0].time, UTC_HOUR);
 		int64_t t1 = utc_floor(obs[nobs - 1].time, UTC_HOUR);
@@ -167,15 +179,26 @@ const struct weather_row *farm_series_nwp(const struct farm_series *s, int64_t T
 		else
 			hi = mid;
 	}
-	for (size_t r = lo; r > s->nanalyses && walked < MAX_RUN_WALK; walked++) {
+	/*
+	 * A run that ended before v (its last valid time, or its rows, say so) does not
+	 * count towards the walk's bound: whether such a run is loaded depends on the
+	 * window, which must not change the answer. The runs' reach ends the walk where
+	 * no older run has a row as late as v.
+	 */
+	for (size_t r = lo; r > s->nanalyses && walked < MAX_RUN_WALK;) {
 		const struct weather_row *row;
 
 		r--;
+		if (s->run_reach && s->run_reach[r] < v)
+			break;
 		if (!nwp_run_available(true, s->runs[r].ref_time, s->delay_s, T))
 			continue;	/* cannot happen; the rule is checked on every use */
+		row = farm_series_run_row(s, r, v);
+		if (row || s->runs[r].last_valid >= v)
+			walked++;
 		/* a row without wind (masked, or NA in the source) is no forecast of v: the
 		 * run before it may have one */
-		if ((row = farm_series_run_row(s, r, v)) && has_wind(row) && skip-- == 0) {
+		if (row && has_wind(row) && skip-- == 0) {
 			if (run)
 				*run = r;
 			return row;

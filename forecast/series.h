@@ -45,6 +45,11 @@ struct farm_series {
 	struct nwp_run *runs;		/* (nruns) */
 	size_t *run_first;		/* (nruns) first row of each run */
 	size_t *run_n;			/* (nruns) its row count */
+	int64_t *run_reach;		/* (nruns) the latest valid time of runs[nanalyses ..
+					 * r]'s rows (INT64_MIN: none): where a walk back for
+					 * a valid time may stop */
+	bool forecast_runs;		/* the farm has weather of a forecast run available
+					 * at upto, in the window or not */
 	int64_t obs_t0;			/* hour-ending time of obs[0] */
 	size_t nobs;
 	float *obs;			/* (nobs) hourly power / capacity; NaN when missing,
@@ -72,7 +77,10 @@ void farm_series_release(struct farm_series *s);
  * (and <= s->upto) that has v, or with skip = 1 the one before it; failing that (skip 0
  * only) an analysis that has v. A row without any wind speed (masked or NA in its file)
  * counts as absent, so an older run's forecast of v is found behind it. NULL when none.
- * *run (may be NULL) gets the run's index.
+ * *run (may be NULL) gets the run's index. The walk back looks at the 16 newest runs
+ * at most, not counting those that ended before v (last_valid < v and no row of v), so
+ * the answer is the same whatever window holding v the series was loaded with: a long
+ * run behind 16 short ones that ended earlier still serves v.
  */
 const struct weather_row *farm_series_nwp(const struct farm_series *s, int64_t T,
 					  int64_t v, int skip, size_t *run);
