@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -269,21 +270,25 @@ class Windcast:
     def __init__(self, binary, data_dir, log_path=None):
         self.bin = binary
         self.data = data_dir
+        self.last_cpu = 0.0
         self.log = open(log_path, "a") if log_path else None
 
     def run(self, *args, check=True, capture=True):
         cmd = [self.bin, "--data", self.data] + [str(a) for a in args]
-        t0 = time.time()
+        t0, r0 = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN)
         p = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None,
                            stderr=subprocess.PIPE, text=True)
-        dt = time.time() - t0
+        dt, r1 = time.time() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU seconds of the call (user + sys): on a loaded machine, what it cost
+        self.last_cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
         m = re.search(r"set (OPENBLAS_CORETYPE)=(\w+)", p.stderr or "")
         if m and not os.environ.get(m.group(1)):
             # windcast says its BLAS picked slow kernels: follow its advice from now on
             os.environ[m.group(1)] = m.group(2)
             say("using %s=%s for the next windcast calls, as it advises" % m.groups())
         if self.log:
-            self.log.write("%.2fs rc=%d %s\n" % (dt, p.returncode, " ".join(cmd)))
+            self.log.write("%.2fs cpu %.2fs rc=%d %s\n" % (dt, self.last_cpu, p.returncode,
+                                                         " ".join(cmd)))
             if p.stderr:
                 self.log.write(p.stderr)
             if capture and p.stdout and args and args[0] in ("train", "obs", "farm",
