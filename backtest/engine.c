@@ -276,9 +276,9 @@ static enum wc_status read_train_exclude(struct backtest_options *o, const char 
 					   lineno, to, s);
 			break;
 		}
-		if (n == BACKTEST_MAX_HIDDEN) {
+		if (n == BACKTEST_MAX_EXCLUDE) {
 			ret = wc_error_set(err, WC_EINVAL, "'%s' has more than %d intervals", path,
-					   BACKTEST_MAX_HIDDEN);
+					   BACKTEST_MAX_EXCLUDE);
 			break;
 		}
 		if (n == cap) {

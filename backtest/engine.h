@@ -79,7 +79,7 @@
 #define BACKTEST_MAX_FAILURES 100	/* failed forecasts listed in metrics.json */
 #define BACKTEST_WARM_EPOCHS 10		/* a warm-started retraining's epochs, at most */
 #define BACKTEST_WARM_PATIENCE 2	/* and its early-stopping patience */
-#define BACKTEST_MAX_HIDDEN 100000	/* intervals of a --train-exclude file */
+#define BACKTEST_MAX_EXCLUDE 100000	/* intervals of a --train-exclude file */
 
 enum backtest_retrain { BACKTEST_RETRAIN_DAYS, BACKTEST_RETRAIN_MONTHLY,
 			BACKTEST_RETRAIN_NEVER };
@@ -158,7 +158,7 @@ void backtest_options_release(struct backtest_options *o);
  * --to is the backtest's own), "allow_leak" and "warm_start" (value ignored),
  * "warm_epochs" (1..10000), "warm_patience" (1..1000); "train_exclude" (a path: one
  * interval "FROM,TO" of ISO 8601 hour-ending times a line, FROM <= TO, '#' comments
- * and blank lines skipped, at least one and at most BACKTEST_MAX_HIDDEN: the hours
+ * and blank lines skipped, at least one and at most BACKTEST_MAX_EXCLUDE: the hours
  * whose observations the trainings do not read, as if flagged outage, while the
  * forecasts and the scores see them; a bad line is WC_EINVAL with the path and line
  * number); "portfolio" (an id), "price",
