@@ -27,6 +27,7 @@
 #include "common/dynbuf.h"
 #include "common/log.h"
 #include "common/utc.h"
+#include "common/utf8.h"
 #include "forecast/baselines.h"
 #include "forecast/metrics.h"
 #include "forecast/model.h"
@@ -167,6 +168,19 @@ static char *next_line(char **cur, int *lineno)
 	return s;
 }
 
+/* A line of a file as a message shows it: at most 60 bytes, every byte that is not
+ * printable UTF-8 a '?' (in place; the line is not read after). */
+static const char *shown(char *s)
+{
+	if (strlen(s) > 60)
+		strcpy(s + 57, "...");
+	utf8_sanitize(s);
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}
+
 /* The issue-time file: one ISO 8601 time a line; '#' comments and blank lines skipped. */
 static enum wc_status read_issued(struct backtest_options *o, const char *path,
 				  struct wc_error *err)
@@ -191,7 +205,7 @@ static enum wc_status read_issued(struct backtest_options *o, const char *path,
 		if (!utc_parse(s, &t)) {
 			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not an ISO 8601 "
 							   "time",
-					   path, lineno, s);
+					   path, lineno, shown(s));
 			break;
 		}
 		if (n == BACKTEST_MAX_ISSUES) {
@@ -257,7 +271,7 @@ static enum wc_status read_train_exclude(struct backtest_options *o, const char 
 		if (!comma) {
 			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not FROM,TO "
 							   "(two ISO 8601 times)",
-					   path, lineno, s);
+					   path, lineno, shown(s));
 			break;
 		}
 		*comma = '\0';
@@ -268,7 +282,7 @@ static enum wc_status read_train_exclude(struct backtest_options *o, const char 
 		if (!utc_parse(s, &a) || !utc_parse(to, &z)) {
 			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not an ISO 8601 "
 							   "time",
-					   path, lineno, utc_parse(s, &a) ? to : s);
+					   path, lineno, shown(utc_parse(s, &a) ? to : s));
 			break;
 		}
 		if (z < a) {

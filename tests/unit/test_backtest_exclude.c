@@ -74,6 +74,11 @@ Test(backtest_exclude, file_is_parsed_and_checked)
 		  "line 1: '2026-01-02T23:00Z' is before '2026-01-03T00:00Z'" },
 		{ "# nothing\n\n", "holds no interval" },
 		{ "", "holds no interval" },
+		/* a message shows at most 60 bytes of a line, no control byte, valid UTF-8 */
+		{ "\x1b[31mred\x1b[0m\n", "line 1: '?[31mred?[0m' is not FROM,TO" },
+		{ "2026-01-02,\xff\xfe\x07\n", "line 1: '\?\?\?' is not an ISO 8601 time" },
+		{ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+		  "line 1: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is not" },
 	};
 
 	backtest_options_init(&o);
