@@ -27,6 +27,7 @@
 #include "common/dynbuf.h"
 #include "common/log.h"
 #include "common/utc.h"
+#include "common/utf8.h"
 #include "forecast/baselines.h"
 #include "forecast/metrics.h"
 #include "forecast/model.h"
@@ -68,6 +69,9 @@ void backtest_options_release(struct backtest_options *o)
 	free(o->issued);
 	o->issued = NULL;
 	o->n_issued = 0;
+	free(o->train_exclude);
+	o->train_exclude = NULL;
+	o->n_train_exclude = 0;
 	price_table_release(&o->prices);
 }
 
@@ -141,6 +145,42 @@ static enum wc_status read_whole(const char *path, const char *what, struct dynb
 	return ret;
 }
 
+/*
+ * The next line of a text cut in place at *cur (NULL at the end), without its '#'
+ * comment and surrounding blanks ("" for a blank line); *lineno counts the lines.
+ */
+static char *next_line(char **cur, int *lineno)
+{
+	char *s = *cur, *e;
+
+	if (!s)
+		return NULL;
+	/* count lines ourselves: strtok_r would skip blank ones */
+	if ((*cur = strchr(s, '\n')))
+		*(*cur)++ = '\0';
+	(*lineno)++;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strcspn(s, "\r#");
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	*e = '\0';
+	return s;
+}
+
+/* A line of a file as a message shows it: at most 60 bytes, every byte that is not
+ * printable UTF-8 a '?' (in place; the line is not read after). */
+static const char *shown(char *s)
+{
+	if (strlen(s) > 60)
+		strcpy(s + 57, "...");
+	utf8_sanitize(s);
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}
+
 /* The issue-time file: one ISO 8601 time a line; '#' comments and blank lines skipped. */
 static enum wc_status read_issued(struct backtest_options *o, const char *path,
 				  struct wc_error *err)
@@ -150,34 +190,22 @@ static enum wc_status read_issued(struct backtest_options *o, const char *path,
 	int64_t *v = NULL;
 	size_t n = 0, cap = 0;
 	int lineno = 0;
-	char *text, *line, *save = NULL;
+	char *cur, *s;
 
 	dynbuf_init(&b, BACKTEST_ISSUED_FILE_MAX);
 	if ((ret = read_whole(path, "issue-time file", &b, err)))
 		goto cleanup;
 	/* an empty file has no buffer to cut into lines (dynbuf_str gives a constant "") */
-	text = b.len ? (char *)dynbuf_str(&b) : NULL;
-	/* count lines ourselves: strtok_r would skip blank ones */
-	for (line = text; line && !ret; line = save) {
-		char *s = line, *e;
+	cur = b.len ? (char *)dynbuf_str(&b) : NULL;
+	while (!ret && (s = next_line(&cur, &lineno))) {
 		int64_t t;
 
-		save = strchr(line, '\n');
-		if (save)
-			*save++ = '\0';
-		lineno++;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		e = s + strcspn(s, "\r#");
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		*e = '\0';
 		if (!*s)
 			continue;
 		if (!utc_parse(s, &t)) {
 			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not an ISO 8601 "
 							   "time",
-					   path, lineno, s);
+					   path, lineno, shown(s));
 			break;
 		}
 		if (n == BACKTEST_MAX_ISSUES) {
@@ -208,6 +236,90 @@ cleanup:
 	o->issued = v;
 	o->n_issued = sort_unique(v, n);
 	snprintf(o->issued_file, sizeof(o->issued_file), "%s", path);
+	return WC_OK;
+}
+
+static int cmp_interval(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+
+	return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* The --train-exclude file: "FROM,TO" a line (ISO 8601, FROM <= TO); '#' comments and
+ * blank lines skipped. */
+static enum wc_status read_train_exclude(struct backtest_options *o, const char *path,
+					 struct wc_error *err)
+{
+	struct dynbuf b;
+	enum wc_status ret;
+	int64_t (*v)[2] = NULL;
+	size_t n = 0, cap = 0;
+	int lineno = 0;
+	char *cur, *s;
+
+	dynbuf_init(&b, BACKTEST_ISSUED_FILE_MAX);
+	if ((ret = read_whole(path, "--train-exclude file", &b, err)))
+		goto cleanup;
+	cur = b.len ? (char *)dynbuf_str(&b) : NULL;
+	while (!ret && (s = next_line(&cur, &lineno))) {
+		char *comma = strchr(s, ','), *to;
+		int64_t a, z;
+
+		if (!*s)
+			continue;
+		if (!comma) {
+			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not FROM,TO "
+							   "(two ISO 8601 times)",
+					   path, lineno, shown(s));
+			break;
+		}
+		*comma = '\0';
+		for (to = comma + 1; *to == ' ' || *to == '\t'; to++)
+			;
+		for (char *e = comma; e > s && (e[-1] == ' ' || e[-1] == '\t');)
+			*--e = '\0';
+		if (!utc_parse(s, &a) || !utc_parse(to, &z)) {
+			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not an ISO 8601 "
+							   "time",
+					   path, lineno, shown(utc_parse(s, &a) ? to : s));
+			break;
+		}
+		if (z < a) {
+			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is before '%s'", path,
+					   lineno, to, s);
+			break;
+		}
+		if (n == BACKTEST_MAX_EXCLUDE) {
+			ret = wc_error_set(err, WC_EINVAL, "'%s' has more than %d intervals", path,
+					   BACKTEST_MAX_EXCLUDE);
+			break;
+		}
+		if (n == cap) {
+			int64_t(*nv)[2] = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
+
+			if (!nv) {
+				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+				break;
+			}
+			v = nv;
+		}
+		v[n][0] = a;
+		v[n++][1] = z;
+	}
+	if (!ret && !n)
+		ret = wc_error_set(err, WC_EINVAL, "'%s' holds no interval", path);
+cleanup:
+	dynbuf_release(&b);
+	if (ret) {
+		free(v);
+		return ret;
+	}
+	qsort(v, n, sizeof(*v), cmp_interval);
+	free(o->train_exclude);
+	o->train_exclude = v;
+	o->n_train_exclude = n;
+	snprintf(o->train_exclude_file, sizeof(o->train_exclude_file), "%s", path);
 	return WC_OK;
 }
 
@@ -343,7 +455,7 @@ enum wc_status backtest_set(struct backtest_options *o, const char *key, const c
 		return WC_OK;
 	}
 	if (!strcmp(key, "model") || !strcmp(key, "horizon") || !strcmp(key, "point") ||
-	    !strcmp(key, "model_version")) {
+	    !strcmp(key, "model_version") || !strcmp(key, "adapt")) {
 		enum wc_status ret;
 
 		/* forecast's own parsing, ranges and hints */
@@ -385,6 +497,8 @@ enum wc_status backtest_set(struct backtest_options *o, const char *key, const c
 		return market_set(&o->market, key, value ? value : "", err);
 	if (!strcmp(key, "prices"))
 		return read_prices(o, value ? value : "", err);
+	if (!strcmp(key, "train_exclude"))
+		return read_train_exclude(o, value ? value : "", err);
 	return wc_error_set(err, WC_EINVAL, "unknown backtest option '%s'", key);
 }
 
@@ -571,6 +685,10 @@ static enum wc_status check_options(const struct backtest_options *o, bool basel
 		return wc_error_set(err, WC_EINVAL, "--train-args goes with a model trained by "
 						    "the backtest (--model nn or auto, --retrain "
 						    "monthly or <N>d)");
+	if ((baseline || o->retrain == BACKTEST_RETRAIN_NEVER) && o->n_train_exclude)
+		return wc_error_set(err, WC_EINVAL, "--train-exclude goes with a model trained "
+						    "by the backtest (--model nn or auto, "
+						    "--retrain monthly or <N>d)");
 	if (o->fo.model_version > 0 && o->retrain != BACKTEST_RETRAIN_NEVER)
 		return wc_error_set(err, WC_EINVAL, "--model-version goes with --retrain never "
 						    "(the stored model to replay)");
@@ -1125,6 +1243,8 @@ static void train_window(struct run *r, struct train_request *tr, int64_t R, siz
 		progress(r, "training", "farm '%s' on data before %s%s", tr->farm, t,
 			 warm ? " (warm start)" : "");
 	wr.o.to = R;
+	wr.o.hide_obs = (const int64_t(*)[2])o->train_exclude;
+	wr.o.n_hide_obs = o->n_train_exclude;
 	if (warm) {
 		/* from the previous window's weights, for fewer epochs */
 		wr.o.nn.warm = prev->nn;
@@ -1730,6 +1850,14 @@ static json_t *metrics_json(const struct run *r)
 							? json_integer(o->fo.model_version)
 							: json_null());
 	json_object_set_new(j, "train_args", json_string(o->train_args));
+	json_object_set_new(j, "adapt", json_string(o->fo.adapt == FORECAST_ADAPT_ON    ? "on"
+						    : o->fo.adapt == FORECAST_ADAPT_OFF ? "off"
+											: "model"));
+	json_object_set_new(j, "train_exclude",
+			    o->n_train_exclude
+				    ? json_pack("{s:s,s:I}", "file", o->train_exclude_file,
+						"intervals", (json_int_t)o->n_train_exclude)
+				    : json_null());
 	json_object_set_new(j, "hindcast", json_boolean(r->hindcast));
 	json_object_set_new(j, "hindcast_reason", r->hindcast ? json_string(r->hindcast_why)
 							      : json_null());

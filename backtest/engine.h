@@ -79,6 +79,7 @@
 #define BACKTEST_MAX_FAILURES 100	/* failed forecasts listed in metrics.json */
 #define BACKTEST_WARM_EPOCHS 10		/* a warm-started retraining's epochs, at most */
 #define BACKTEST_WARM_PATIENCE 2	/* and its early-stopping patience */
+#define BACKTEST_MAX_EXCLUDE 100000	/* intervals of a --train-exclude file */
 
 enum backtest_retrain { BACKTEST_RETRAIN_DAYS, BACKTEST_RETRAIN_MONTHLY,
 			BACKTEST_RETRAIN_NEVER };
@@ -111,7 +112,8 @@ struct backtest_options {
 	enum backtest_retrain retrain;
 	int retrain_days;		/* BACKTEST_RETRAIN_DAYS: 1..3650 */
 	bool retrain_set;		/* given (a baseline model takes none) */
-	struct forecast_options fo;	/* model, model_version (never only), horizon, point */
+	struct forecast_options fo;	/* model, model_version (never only), horizon, point,
+					 * adapt */
 	char model[16];			/* fo.model points here */
 	struct train_request train;	/* the training options; --pool and --regional too */
 	char train_args[BACKTEST_TRAIN_ARGS_MAX];	/* as given */
@@ -120,6 +122,11 @@ struct backtest_options {
 					 * weights (nn_config.warm), for warm_epochs at most
 					 * with early stopping after warm_patience */
 	int warm_epochs, warm_patience;
+	int64_t (*train_exclude)[2];	/* intervals [from, to] of hour-ending times whose
+					 * observations no training reads (owned; sorted), or
+					 * NULL; the forecasts and the scores still see them */
+	size_t n_train_exclude;
+	char train_exclude_file[1024];	/* its path */
 	struct market_settings market;	/* price, psi_plus, psi_minus given: over the
 					 * subject's stored settings */
 	struct price_table prices;	/* an hour-by-hour price file (owned), n 0: none */
@@ -135,7 +142,8 @@ struct backtest_options {
 /* Defaults: no farm, no period, issue hours 0 and 12, retrain monthly, model auto,
  * horizon FORECAST_DEFAULT_HORIZON, the training options' defaults. */
 void backtest_options_init(struct backtest_options *o);
-/* Free what the options own (the issue-time file's times, the prices). */
+/* Free what the options own (the issue-time file's times, the hidden intervals, the
+ * prices). */
 void backtest_options_release(struct backtest_options *o);
 
 /*
@@ -143,11 +151,17 @@ void backtest_options_release(struct backtest_options *o);
  * "to" (ISO 8601), "issue_hours" ("0,12": hours 0..23, each once), "issued_file" (a
  * path: one ISO 8601 time a line, '#' comments and blank lines skipped, at most
  * BACKTEST_MAX_ISSUES), "horizon" (1..744), "retrain" ("monthly", "never" or "<N>d",
- * 1..3650 days), "model" (auto, nn, persistence, climatology, powercurve),
+ * 1..3650 days), "model" (auto, nn, persistence, climatology, powercurve), "adapt"
+ * (model, on, off: the network's online adaptation, as `forecast --adapt`),
  * "model_version" (1..; with retrain never), "point" (median or mean), "train_args"
  * (`windcast train`'s options as one string: "--ensemble 8 --pool all --regional all";
  * --to is the backtest's own), "allow_leak" and "warm_start" (value ignored),
- * "warm_epochs" (1..10000), "warm_patience" (1..1000); "portfolio" (an id), "price",
+ * "warm_epochs" (1..10000), "warm_patience" (1..1000); "train_exclude" (a path: one
+ * interval "FROM,TO" of ISO 8601 hour-ending times a line, FROM <= TO, '#' comments
+ * and blank lines skipped, at least one and at most BACKTEST_MAX_EXCLUDE: the hours
+ * whose observations the trainings do not read, as if flagged outage, while the
+ * forecasts and the scores see them; a bad line is WC_EINVAL with the path and line
+ * number); "portfolio" (an id), "price",
  * "psi_plus", "psi_minus" (market_set's ranges) and "prices" (a path: the price file
  * of trading/market.h, at most PRICES_TEXT_MAX bytes; a bad one is WC_EINVAL with its
  * path and line). On a bad value WC_EINVAL with err->msg the hint ("use ..."), for the
@@ -176,7 +190,9 @@ void backtest_result_release(struct backtest_result *res);
  * options that do not fit together or the store (no period nor issue-time file, from
  * after to, no issue time in the period, a farm of the subject outside the training
  * pool, --to in the training options, a stored model read later data, an unknown
- * farm, a prices file with price options, a period without prices: err names the
+ * farm, a prices file with price options, a period without prices, hidden
+ * observations without a training (--train-exclude with --retrain never or a
+ * baseline model): err names the
  * option); WC_ENOTFOUND for an unknown portfolio, and with retrain never for a farm
  * without a stored model; WC_ENODATA when not one forecast of the model could be made (the first
  * failure's reason); WC_EIO when the files cannot be written.

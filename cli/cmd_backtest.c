@@ -27,8 +27,10 @@ static const char backtest_usage[] =
 	"                         (--from ISO --to ISO [--issue-hours 0,12] | --issued-file F)\n"
 	"                         [--horizon H] [--retrain monthly|<N>d|never]\n"
 	"                         [--model auto|nn|persistence|climatology|powercurve]\n"
-	"                         [--train-args 'OPTIONS'] [--model-version N] [--allow-leak]\n"
-	"                         [--point median|mean] [--warm-start [--warm-epochs N]\n"
+	"                         [--train-args 'OPTIONS'] [--train-exclude FILE]\n"
+	"                         [--model-version N] [--allow-leak]\n"
+	"                         [--point median|mean] [--adapt model|on|off]\n"
+	"                         [--warm-start [--warm-epochs N]\n"
 	"                         [--warm-patience N]]\n"
 	"                         [--price X --psi-plus X --psi-minus X | --prices FILE]\n"
 	"\n"
@@ -64,11 +66,17 @@ static const char backtest_usage[] =
 	"  --train-args 'O'   'windcast train' options for each retraining, e.g.\n"
 	"                     '--ensemble 8 --pool all --regional all' (not --to: each model\n"
 	"                     trains on data before its retrain time)\n"
+	"  --train-exclude F  hours whose observations no training reads, as if flagged\n"
+	"                     outage, while the forecasts and the scores see them: one\n"
+	"                     'FROM,TO' of ISO 8601 hour-ending times a line (both\n"
+	"                     included; '#' comments), e.g. a pseudo-test period\n"
 	"  --model-version N  with --retrain never: the stored model N (default the newest)\n"
 	"  --allow-leak       with --retrain never: accept a model trained on later data and\n"
 	"                     mark every output a hindcast\n"
 	"  --point P          the model's point forecast: median or mean (default: the\n"
 	"                     model's own)\n"
+	"  --adapt A          the network's online adaptation: model (default: as\n"
+	"                     trained), on or off, as 'forecast --adapt'\n"
 	"  --warm-start       each retraining after the first starts from the previous\n"
 	"                     model's weights and runs at most --warm-epochs N (10) epochs,\n"
 	"                     stopping after --warm-patience N (2) without a better\n"
@@ -100,7 +108,8 @@ static const struct {
 	{ 'E', "--warm-epochs", "warm_epochs" }, { 'P', "--warm-patience", "warm_patience" },
 	{ 'O', "--portfolio", "portfolio" },	{ 'R', "--price", "price" },
 	{ 'S', "--psi-plus", "psi_plus" },	{ 'M', "--psi-minus", "psi_minus" },
-	{ 'C', "--prices", "prices" },
+	{ 'C', "--prices", "prices" },		{ 'X', "--train-exclude", "train_exclude" },
+	{ 'A', "--adapt", "adapt" },
 };
 
 static int parse_args(int argc, char **argv, struct backtest_options *o)
@@ -127,6 +136,8 @@ static int parse_args(int argc, char **argv, struct backtest_options *o)
 		{ "psi-plus", required_argument, NULL, 'S' },
 		{ "psi-minus", required_argument, NULL, 'M' },
 		{ "prices", required_argument, NULL, 'C' },
+		{ "train-exclude", required_argument, NULL, 'X' },
+		{ "adapt", required_argument, NULL, 'A' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -150,7 +161,7 @@ static int parse_args(int argc, char **argv, struct backtest_options *o)
 				return CMD_FAIL;
 			}
 			if (rc)
-				return (c == 'i' || c == 'C') && strchr(err.msg, '\'')
+				return (c == 'i' || c == 'C' || c == 'X') && strchr(err.msg, '\'')
 					       ? (cmd_error("backtest", "invalid %s: %s",
 							    options[k].opt, err.msg),
 						  CMD_USAGE)

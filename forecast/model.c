@@ -672,6 +672,9 @@ enum wc_status farm_model_train(struct store *st, const char *farm_id,
 	    (ret = farm_inputs_load(&ss, st, farm_id, &o->features, o->to, INT64_MIN, INT64_MAX,
 				    err)))
 		return ret;
+	farm_series_hide_obs(&ss.target, o->hide_obs, o->n_hide_obs);
+	for (int i = 0; i < ss.nreg; i++)
+		farm_series_hide_obs(&ss.regional[i], o->hide_obs, o->n_hide_obs);
 	if (!(ret = features_init(&f, &o->features, &ss.target, ss.rp, err)) &&
 	    !(ret = build_rows(&f, o, &rs, err)))
 		ret = fit_models(o, &o->features, &f, &rs, 1, out, err);
@@ -728,6 +731,7 @@ enum wc_status farm_model_train_pool(struct store *st, const char *const *ids, i
 		if ((ret = farm_series_load(st, ids[loaded], o->to, c.delay_s, INT64_MIN,
 					    INT64_MAX, &ser[loaded], err)))
 			goto cleanup;
+		farm_series_hide_obs(&ser[loaded], o->hide_obs, o->n_hide_obs);
 		sp[loaded] = &ser[loaded];
 	}
 	for (int i = 0; i < n_farms && !ret; i++)

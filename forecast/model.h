@@ -45,6 +45,11 @@ struct train_options {
 					 * epochs early stopping chose */
 	double obs_dropout;		/* share of (farm, issue time) pairs of the training
 					 * rows whose observed power is hidden, 0..MODEL_MAX_OBS_DROPOUT */
+	const int64_t (*hide_obs)[2];	/* borrowed, may be NULL: n_hide_obs intervals
+					 * [from, to] of hour-ending times whose observations
+					 * (every farm's: targets, lags, regional power) the
+					 * training does not read, as if flagged outage */
+	size_t n_hide_obs;
 	struct adapt_config adapt;	/* the online adaptation it forecasts with */
 	struct feature_config features;
 	struct nn_config nn;

@@ -41,6 +41,21 @@ void farm_series_release(struct farm_series *s)
 	memset(s, 0, sizeof(*s));
 }
 
+void farm_series_hide_obs(struct farm_series *s, const int64_t (*iv)[2], size_t n)
+{
+	int64_t t1 = s->obs_t0 + (int64_t)s->nobs * UTC_HOUR;	/* one past the last */
+
+	for (size_t i = 0; i < n && s->nobs; i++) {
+		int64_t a = iv[i][0] > s->obs_t0 ? iv[i][0] : s->obs_t0;
+		int64_t b = iv[i][1] < t1 - UTC_HOUR ? iv[i][1] : t1 - UTC_HOUR;
+
+		/* the first hour at or after a, as an index */
+		for (int64_t k = (a - s->obs_t0 + UTC_HOUR - 1) / UTC_HOUR;
+		     a <= b && s->obs_t0 + k * UTC_HOUR <= b; k++)
+			s->obs[k] = NAN;
+	}
+}
+
 static int64_t sat_sub(int64_t a, int64_t b)
 {
 	if (b > 0 && a < INT64_MIN + b)

@@ -73,6 +73,14 @@ enum wc_status farm_series_load_span(struct store *st, const char *farm_id, int6
 void farm_series_release(struct farm_series *s);
 
 /*
+ * Hide the observations of the hours whose hour-ending time t lies in one of the n
+ * intervals iv[i][0] <= t <= iv[i][1], as if they were flagged outage: they read as
+ * missing (NaN) from then on. For a training that must not learn from some hours
+ * (train_options.hide_obs).
+ */
+void farm_series_hide_obs(struct farm_series *s, const int64_t (*iv)[2], size_t n);
+
+/*
  * The NWP row for valid time v at issue time T: the newest forecast run available at T
  * (and <= s->upto) that has v, or with skip = 1 the one before it; failing that (skip 0
  * only) an analysis that has v. A row without any wind speed (masked or NA in its file)

@@ -3,8 +3,8 @@
 Reading the competition CSVs with validation (a missing file or column is a clear error,
 exit status 1), writing CF-1.8 point files (featureType timeSeries, one series per farm,
 station_id with cf_role timeseries_id) that `windcast ingest` reads, writing observation
-CSVs for `windcast obs import`, running the windcast CLI, and the scores (RMSE, pinball
-loss) and reference baselines used only for reporting (never for the submitted numbers).
+CSVs for `windcast obs import`, running the windcast CLI, and the pinball loss
+gefcom2014 reports (never for the submitted numbers).
 
 Limits: the whole input is held in memory (a few hundred MB at most for the competition
 files). Files are written to a temporary name and renamed, and the same inputs always
@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -269,24 +270,29 @@ class Windcast:
     def __init__(self, binary, data_dir, log_path=None):
         self.bin = binary
         self.data = data_dir
+        self.last_cpu = 0.0
         self.log = open(log_path, "a") if log_path else None
 
     def run(self, *args, check=True, capture=True):
         cmd = [self.bin, "--data", self.data] + [str(a) for a in args]
-        t0 = time.time()
+        t0, r0 = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN)
         p = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None,
                            stderr=subprocess.PIPE, text=True)
-        dt = time.time() - t0
+        dt, r1 = time.time() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU seconds of the call (user + sys): on a loaded machine, what it cost
+        self.last_cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
         m = re.search(r"set (OPENBLAS_CORETYPE)=(\w+)", p.stderr or "")
         if m and not os.environ.get(m.group(1)):
             # windcast says its BLAS picked slow kernels: follow its advice from now on
             os.environ[m.group(1)] = m.group(2)
             say("using %s=%s for the next windcast calls, as it advises" % m.groups())
         if self.log:
-            self.log.write("%.2fs rc=%d %s\n" % (dt, p.returncode, " ".join(cmd)))
+            self.log.write("%.2fs cpu %.2fs rc=%d %s\n" % (dt, self.last_cpu, p.returncode,
+                                                         " ".join(cmd)))
             if p.stderr:
                 self.log.write(p.stderr)
-            if capture and p.stdout and args and args[0] in ("train", "obs", "farm"):
+            if capture and p.stdout and args and args[0] in ("train", "obs", "farm",
+                                                             "backtest"):
                 self.log.write(p.stdout[-4000:])
             self.log.flush()
         if check and p.returncode != 0:
@@ -387,12 +393,6 @@ def parse_forecast_csv(text, where):
 
 # ---- scores ----
 
-def rmse(err):
-    e = np.asarray(err, dtype=np.float64)
-    e = e[np.isfinite(e)]
-    return float(np.sqrt(np.mean(e * e))) if e.size else math.nan
-
-
 def pinball(qpred, y, levels):
     """Mean pinball loss over quantile levels and rows; qpred (n, nq), y (n)."""
     q = np.asarray(qpred, dtype=np.float64)
@@ -401,30 +401,6 @@ def pinball(qpred, y, levels):
     ok = np.isfinite(y[:, 0])
     d = y[ok] - q[ok]
     return float(np.mean(np.maximum(tau * d, (tau - 1) * d))) if ok.any() else math.nan
-
-
-def fit_power_curve(speed, power, width=0.5):
-    """Binned power curve (mean power per speed bin), monotone-smoothed; returns a
-    predictor. A report baseline only."""
-    s = np.asarray(speed, dtype=np.float64)
-    p = np.asarray(power, dtype=np.float64)
-    ok = np.isfinite(s) & np.isfinite(p)
-    s, p = s[ok], p[ok]
-    nb = int(math.ceil(max(s.max() if s.size else 1, 1) / width)) + 1
-    idx = np.minimum((s / width).astype(int), nb - 1)
-    sums = np.bincount(idx, p, nb)
-    cnt = np.bincount(idx, None, nb)
-    mean = np.where(cnt > 0, sums / np.maximum(cnt, 1), np.nan)
-    centres = (np.arange(nb) + 0.5) * width
-    good = cnt >= 5
-    if good.sum() < 2:
-        m = float(p.mean()) if p.size else 0.0
-        return lambda x: np.full(np.shape(x), m)
-    xc, yc = centres[good], np.maximum.accumulate(mean[good])
-
-    def predict(x):
-        return np.clip(np.interp(np.asarray(x, dtype=np.float64), xc, yc), 0, 1)
-    return predict
 
 
 class Timer:

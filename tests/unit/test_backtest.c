@@ -304,19 +304,6 @@ Test(backtest_warm, starts_from_the_given_weights)
 
 /* ---- options ----------------------------------------------------------------------- */
 
-static char *write_tmp(const char *dir, const char *name, const char *text)
-{
-	char *path;
-	FILE *fp;
-
-	cr_assert(asprintf(&path, "%s/%s", dir, name) > 0);
-	fp = fopen(path, "w");
-	cr_assert(fp);
-	fputs(text, fp);
-	fclose(fp);
-	return path;
-}
-
 Test(backtest_options, parse_and_hints)
 {
 	struct backtest_options o;
@@ -369,17 +356,17 @@ Test(backtest_options, parse_and_hints)
 	cr_assert_eq(backtest_set(&o, "train_args", "--epochs x", &err), WC_EINVAL);
 	cr_assert(strstr(err.msg, "--epochs 'x'"), "%s", err.msg);
 	/* the issue-time file */
-	good = write_tmp(dir, "good.txt", "# issue times\n2026-01-03T12:00Z\n\n  2026-01-02 \n"
+	good = tu_write_tmp(dir, "good.txt", "# issue times\n2026-01-03T12:00Z\n\n  2026-01-02 \n"
 					  "2026-01-03T12:00:00Z # again\n2026010400\n");
 	cr_assert_eq(backtest_set(&o, "issued_file", good, &err), WC_OK, "%s", err.msg);
 	cr_assert_eq(o.n_issued, 3);
 	cr_assert_eq(o.issued[0], 1767312000);		/* 2026-01-02T00:00Z */
 	cr_assert_eq(o.issued[1], 1767312000 + 36 * 3600);
 	cr_assert_eq(o.issued[2], 1767312000 + 48 * 3600);
-	bad = write_tmp(dir, "bad.txt", "2026-01-02\n\n2026-13-01\n");
+	bad = tu_write_tmp(dir, "bad.txt", "2026-01-02\n\n2026-13-01\n");
 	cr_assert_eq(backtest_set(&o, "issued_file", bad, &err), WC_EINVAL);
 	cr_assert(strstr(err.msg, "line 3") && strstr(err.msg, "'2026-13-01'"), "%s", err.msg);
-	empty = write_tmp(dir, "empty.txt", "# nothing\n\n");
+	empty = tu_write_tmp(dir, "empty.txt", "# nothing\n\n");
 	cr_assert_eq(backtest_set(&o, "issued_file", empty, &err), WC_EINVAL);
 	cr_assert(strstr(err.msg, "holds no issue time"), "%s", err.msg);
 	cr_assert_eq(backtest_set(&o, "issued_file", "/nonexistent/x", &err), WC_EIO);
@@ -399,42 +386,6 @@ Test(backtest_options, parse_and_hints)
 static json_t *load_json(const char *path)
 {
 	return tu_load_json(path);
-}
-
-/*
- * Rows of a CSV as "valid,lead,values..." (columns vcol and vcol + 1, then `from` on):
- * with `farm`, the backtest's forecasts.csv rows of that farm, issue time and method
- * (columns 0, 1 and 4); without, every row after the header (`windcast forecast`'s CSV).
- */
-static char *csv_rows(const char *csv, int vcol, int from, const char *farm,
-		      const char *issued, const char *method)
-{
-	char *out = calloc(1, strlen(csv) + 1), *copy = strdup(csv), *save = NULL;
-	size_t len = 0;
-	int lineno = 0;
-
-	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *f[64], *p = line;
-		int n = 0;
-
-		if (lineno++ == 0)
-			continue;
-		while (n < 64) {
-			f[n++] = p;
-			if (!(p = strchr(p, ',')))
-				break;
-			*p++ = '\0';
-		}
-		if (n <= from ||
-		    (farm && (strcmp(f[0], farm) || strcmp(f[1], issued) || strcmp(f[4], method))))
-			continue;
-		len += (size_t)sprintf(out + len, "%s,%s", f[vcol], f[vcol + 1]);
-		for (int k = from; k < n; k++)
-			len += (size_t)sprintf(out + len, ",%s", f[k]);
-		out[len++] = '\n';
-	}
-	free(copy);
-	return out;
 }
 
 /*
@@ -527,8 +478,8 @@ Test(backtest_cli, equals_serving_and_rerun_is_identical, .timeout = 900)
 		cr_assert_eq(rc, 0, "forecast %s: %s", model[i], err);
 		/* forecast: valid_time in column 4, point from column 9; forecasts.csv: valid
 		 * time in column 2, point from column 11 */
-		a = csv_rows(out, 4, 9, NULL, NULL, NULL);
-		b = csv_rows(csv, 2, 11, "horns-reef", T, method[i]);
+		a = tu_csv_rows(out, 4, 9, NULL, NULL, NULL);
+		b = tu_csv_rows(csv, 2, 11, "horns-reef", T, method[i]);
 		cr_assert(strlen(b) > 100, "no %s rows at %s in forecasts.csv", method[i], T);
 		cr_assert_str_eq(a, b, "%s at %s: serving\n%s\nbacktest\n%s", model[i], T, a, b);
 		free(a);

@@ -5,7 +5,7 @@
  * and through `windcast ingest` + `windcast weather` (u/v, meteorological direction,
  * analysis vs forecast), the observation CSVs they write are checked, and bad input is
  * refused with exit status 1 and a message naming the problem; the GEFCom2012 all-lead
- * check's rule (gap_filter) on a hand-built schedule.
+ * check's issue times (gap_issue_times) on a hand-built schedule.
  *
  * The scripts run under /usr/bin/python3 (or $PYTHON) and need its netCDF4 module; the
  * tests skip with a message when it is missing.
@@ -272,15 +272,16 @@ Test(gefcom, gefcom2012_point_files_decode_to_the_csv_values, .timeout = 120)
 }
 
 /*
- * The all-lead check's rule (gap_filter) and the issue times (issue_cases) on a
- * hand-built schedule, in hours (3600 s) from 0: test periods 1..48, 85..132 and
- * 169..216 (gaps 49..84 and 133..168); runs every 12 h from 0, the one at 60 empty
- * (NaN), --obs-max-lead 12. An hour counts when it lies in a gap and the forecast reads
- * no withheld power: the run at 48 (the period's last hour, whose power is withheld)
- * counts from lead 13 on, the run at 72 (in the gap) from lead 1, the period's own issue
- * time (0, power known) and runs inside a period beyond lead 12 for gap hours only.
+ * The all-lead check's issue times (gap_issue_times) on a hand-built schedule, in hours
+ * (3600 s) from 0: test periods 1..48, 85..132 and 169..216 (their power withheld); runs
+ * every 12 h from 0, the one at 60 empty (NaN); --obs-max-lead 12. An issue time is each
+ * period's own (0, 84, 168: 1 h before it starts), every run issued in a gap (the power
+ * at its issue time is known) and every run inside a period that reaches the next gap
+ * only beyond lead 12 (12, 24, 36 in the first: 36 + 13 = 49; not 48, the period's last
+ * hour, whose lead 1 would be a gap hour read without the power at 48), never the empty
+ * run; within [t0, t1).
  */
-Test(gefcom, gefcom2012_all_lead_check_rule, .timeout = 60)
+Test(gefcom, gefcom2012_all_lead_check_issue_times, .timeout = 60)
 {
 	char *dir = tu_tmpdir(), *cmd = NULL, *out = NULL, *err = NULL;
 	static const char code[] =
@@ -290,14 +291,12 @@ Test(gefcom, gefcom2012_all_lead_check_rule, .timeout = 60)
 		"H = 3600\n"
 		"nwp = {r * H: (np.ones((1, 48)), np.ones((1, 48))) for r in range(0, 240, 12)}\n"
 		"nwp[60 * H] = (np.full((1, 48), np.nan), np.full((1, 48), np.nan))\n"
+		"d = {'nwp': nwp}\n"
 		"tp = g.periods_from_hours([h * H for h in list(range(1, 49)) +\n"
 		"                           list(range(85, 133)) + list(range(169, 217))])\n"
 		"print(tp == [(0, H, 48 * H), (84 * H, 85 * H, 132 * H), (168 * H, 169 * H, 216 * H)])\n"
-		"c = g.issue_cases({'nwp': nwp}, 36 * H, 96 * H, 48)\n"
-		"print([(a // H, b // H, e // H) for a, b, e in c])\n"
-		"k = g.gap_filter(tp, 12)\n"
-		"print([k(i * H, t * H) for i, t in ((48, 49), (48, 60), (48, 61), (60, 61),\n"
-		"       (72, 73), (0, 5), (0, 49), (72, 85), (36, 84), (96, 133))])\n";
+		"print([t // H for t in g.gap_issue_times(d, tp, 0, 240 * H, 12)])\n"
+		"print([t // H for t in g.gap_issue_times(d, tp, 36 * H, 168 * H, 12)])\n";
 
 	skip_without_netcdf4();
 	write_file(dir, "gaps.py", code);
@@ -305,8 +304,8 @@ Test(gefcom, gefcom2012_all_lead_check_rule, .timeout = 60)
 			   tu_src()) > 0);
 	cr_assert_eq(tu_run(cmd, &out, &err), 0, "%s\n%s", out, err);
 	cr_assert_str_eq(out,
-			 "True\n[(36, 37, 84), (48, 49, 96), (72, 73, 120), (84, 85, 132)]\n"
-			 "[False, False, True, True, True, False, True, False, True, True]\n",
+			 "True\n[0, 12, 24, 36, 72, 84, 96, 108, 120, 144, 156, 168, 180, 192, 204, "
+			 "228]\n[36, 72, 84, 96, 108, 120, 144, 156]\n",
 			 "%s", err);
 	free(cmd);
 	free(out);

@@ -1,18 +1,13 @@
 /*
  * test_trading_value.c - settling the five schedules (trading/value.h) on hours worked by
  * hand: revenues, imbalance costs, value captured and uplift, hours with a missing value
- * left out of every schedule, bad prices refused; and scripts/gefcom2012's numpy
- * settlement (value.md) against the library's on random hours.
+ * left out of every schedule, bad prices refused. (scripts/gefcom2012's value.md reads
+ * `windcast backtest`'s settlement; it no longer settles in numpy.)
  */
 #include <criterion/criterion.h>
 #include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "trading/value.h"
-#include "testutil.h"
 
 TestSuite(value, .timeout = 30);
 
@@ -58,81 +53,4 @@ Test(value, bad_prices_and_empty)
 	cr_assert_eq(value_settle(1, c, c, c, a, &pp, &r, &err), WC_EINVAL);
 	cr_assert_eq(value_settle(0, c, c, c, a, &pp, &r, &err), WC_OK);
 	cr_assert(r.n == 0 && isnan(r.captured[VALUE_ALPHA]) && isnan(r.uplift_pct[VALUE_MEAN]));
-}
-
-/*
- * scripts/gefcom2012 settles its schedules in numpy (settle()): the same numbers as
- * value_settle on 500 random hours (some missing) under the three price models.
- */
-Test(value, gefcom_script_settles_as_the_library)
-{
-	static const char code[] =
-		"import importlib.machinery as m, importlib.util as u, sys, numpy as np\n"
-		"l = m.SourceFileLoader('g', sys.argv[1])\n"
-		"s = u.spec_from_loader('g', l); g = u.module_from_spec(s); l.exec_module(g)\n"
-		"v = np.genfromtxt(sys.argv[2], delimiter=',')\n"
-		"for p in g.PRICE_MODELS:\n"
-		"    r = g.settle(p, v[:, 0], v[:, 1], v[:, 2], v[:, 3])\n"
-		"    print(r['n'], ' '.join('%.17g %.17g' % (r['revenue'][k], r['captured'][k])\n"
-		"                          for k in g.SCHEDULES))\n";
-	char *dir = tu_tmpdir(), path[4200], data[4200], *cmd = NULL, *out = NULL, *err = NULL;
-	static double c[3][500], a[500];
-	struct period_prices pp[500];
-	uint64_t s = 11;
-	FILE *fp;
-	char *line, *save = NULL;
-	int k = 0;
-
-	snprintf(path, sizeof(path), "%s/check.py", dir);
-	snprintf(data, sizeof(data), "%s/hours.csv", dir);
-	fp = fopen(path, "w");
-	fputs(code, fp);
-	fclose(fp);
-	fp = fopen(data, "w");
-	for (int i = 0; i < 500; i++) {
-		for (int j = 0; j < 4; j++) {
-			double v;
-
-			s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-			v = (double)(s >> 11) / 9007199254740992.0;
-			if (j < 3)
-				c[j][i] = v;
-			else
-				a[i] = i % 37 == 5 ? NAN : v;
-		}
-		if (isnan(a[i]))
-			fprintf(fp, "%.17g,%.17g,%.17g,nan\n", c[0][i], c[1][i], c[2][i]);
-		else
-			fprintf(fp, "%.17g,%.17g,%.17g,%.17g\n", c[0][i], c[1][i], c[2][i], a[i]);
-	}
-	fclose(fp);
-	snprintf(path, sizeof(path), "%s/check.py", dir);
-	cr_assert(asprintf(&cmd, "'%s' '%s' '%s/scripts/gefcom2012' '%s'", tu_python(), path,
-			   tu_src(), data) > 0);
-	if (tu_run(cmd, &out, &err) != 0)
-		cr_skip_test("the script cannot run here: %s", err);
-	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save), k++) {
-		const double models[3][3] = { { 50, 10, 30 }, { 50, 20, 20 }, { 50, 30, 10 } };
-		struct value_result r;
-		struct wc_error e = { 0 };
-		char *p = line;
-		long n = strtol(p, &p, 10);
-
-		for (int i = 0; i < 500; i++)
-			pp[i] = (struct period_prices){ models[k][0], models[k][1], models[k][2] };
-		cr_assert_eq(value_settle(500, c[0], c[1], c[2], a, pp, &r, &e), WC_OK);
-		cr_assert_eq((size_t)n, r.n);
-		for (int sc = 0; sc < VALUE_NSCHEDULES; sc++) {
-			double rev = strtod(p, &p), cap = strtod(p, &p);
-
-			cr_assert_float_eq(rev, r.revenue[sc], 1e-6, "model %d %s: script %g, library %g",
-					   k, value_schedule_name(sc), rev, r.revenue[sc]);
-			cr_assert_float_eq(cap, r.captured[sc], 1e-9);
-		}
-	}
-	cr_assert_eq(k, 3, "%s", out);
-	free(cmd);
-	free(out);
-	free(err);
-	tu_rmrf_free(dir);
 }

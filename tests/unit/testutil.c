@@ -420,3 +420,52 @@ void tu_demo_store_upto(const char *dir, const char *T, const char *then)
 	free(cmd);
 	free(err);
 }
+
+/*
+ * Rows of a CSV as "valid,lead,values..." (columns vcol and vcol + 1, then `from` on):
+ * with `farm`, the backtest's forecasts.csv rows of that farm, issue time and method
+ * (columns 0, 1 and 4); without, every row after the header (`windcast forecast`'s CSV).
+ */
+char *tu_csv_rows(const char *csv, int vcol, int from, const char *farm,
+		  const char *issued, const char *method)
+{
+	char *out = calloc(1, strlen(csv) + 1), *copy = strdup(csv), *save = NULL;
+	size_t len = 0;
+	int lineno = 0;
+
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[64], *p = line;
+		int n = 0;
+
+		if (lineno++ == 0)
+			continue;
+		while (n < 64) {
+			f[n++] = p;
+			if (!(p = strchr(p, ',')))
+				break;
+			*p++ = '\0';
+		}
+		if (n <= from ||
+		    (farm && (strcmp(f[0], farm) || strcmp(f[1], issued) || strcmp(f[4], method))))
+			continue;
+		len += (size_t)sprintf(out + len, "%s,%s", f[vcol], f[vcol + 1]);
+		for (int k = from; k < n; k++)
+			len += (size_t)sprintf(out + len, ",%s", f[k]);
+		out[len++] = '\n';
+	}
+	free(copy);
+	return out;
+}
+
+char *tu_write_tmp(const char *dir, const char *name, const char *text)
+{
+	char *path;
+	FILE *fp;
+
+	cr_assert(asprintf(&path, "%s/%s", dir, name) > 0);
+	fp = fopen(path, "w");
+	cr_assert(fp);
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}

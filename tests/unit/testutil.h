@@ -108,4 +108,16 @@ char *tu_slurp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 void tu_demo_store_upto(const char *dir, const char *T, const char *then);
 
+/* Write text to dir/name; returns the path (malloc'd). */
+char *tu_write_tmp(const char *dir, const char *name, const char *text);
+
+/*
+ * Rows of a CSV as "valid,lead,values..." (columns vcol and vcol + 1, then `from` on),
+ * malloc'd: with `farm`, the backtest's forecasts.csv rows of that farm, issue time and
+ * method (columns 0, 1 and 4); without, every row after the header (`windcast
+ * forecast`'s CSV).
+ */
+char *tu_csv_rows(const char *csv, int vcol, int from, const char *farm, const char *issued,
+		  const char *method);
+
 #endif
