@@ -260,8 +260,9 @@ static void history_speeds(const struct farm_series *s, int64_t T, int64_t t0, s
 		ws[i] = NAN;
 	if (T > s->upto)
 		return;
-	/* forecast runs that end before t0 (run_reach is monotone) give nothing */
-	while (lo < hi) {
+	/* forecast runs that end before t0 (run_reach is monotone) give nothing; a series
+	 * built without run_reach is walked whole */
+	while (s->run_reach && lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (s->run_reach[mid] < t0)
