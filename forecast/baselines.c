@@ -2,7 +2,8 @@
  * baselines.c - persistence, climatology and power curve forecasts; see baselines.h.
  *
  * Limits: histories are the 90 (persistence) or 365 (climatology, curve) days before T,
- * so a baseline costs O(history x leads) per issue time.
+ * so a baseline costs O(history x leads) per issue time; the curve's pairs add one pass
+ * over the rows of the runs delivered by T that reach into that year.
  */
 #include "forecast/baselines.h"
 
@@ -242,29 +243,77 @@ static enum wc_status persistence(const struct farm_series *s, int64_t T, int nl
 	return WC_OK;
 }
 
+/*
+ * ws[i] = the hub-height speed of hour t0 + i h (i < n, every hour <= T) in the freshest
+ * NWP delivered by T that holds it, NaN when none: the forecast run with the latest
+ * reference time available at T, however old, else the newest analysis (the order of
+ * farm_series_nwp, without its bound on the walk back, which would leave only the last
+ * days of the year with a speed). A row without wind is no forecast of its hour. One
+ * pass over the rows of the runs that reach t0: oldest first, a newer run overwrites.
+ */
+static void history_speeds(const struct farm_series *s, int64_t T, int64_t t0, size_t n,
+			   double *ws)
+{
+	size_t lo = s->nanalyses, hi = s->nruns;
+
+	for (size_t i = 0; i < n; i++)
+		ws[i] = NAN;
+	if (T > s->upto)
+		return;
+	/* forecast runs that end before t0 (run_reach is monotone) give nothing; a series
+	 * built without run_reach is walked whole */
+	while (s->run_reach && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->run_reach[mid] < t0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t r = 0; r < s->nruns; r++) {
+		const struct weather_row *row = s->rows + s->run_first[r];
+		const struct weather_row *end = row + s->run_n[r];
+
+		if (r >= s->nanalyses && r < lo)
+			continue;
+		/* ordered by reference time: the first one not yet delivered ends the pass */
+		if (!nwp_run_available(s->runs[r].is_forecast, s->runs[r].ref_time, s->delay_s,
+				       T))
+			break;
+		for (; row < end && row->valid_time <= T; row++) {
+			int64_t d = row->valid_time - t0;
+			double v = weather_row_speed(row);
+
+			if (d >= 0 && d % UTC_HOUR == 0 && (size_t)(d / UTC_HOUR) < n &&
+			    isfinite(v))
+				ws[d / UTC_HOUR] = v;
+		}
+	}
+}
+
 static enum wc_status powercurve(const struct farm_series *s, int64_t T, int nlead,
 				 const float *taus, int nq, const struct farm_curve *given,
 				 float *point, float *q, struct baseline_info *info, float *buf,
 				 struct wc_error *err)
 {
 	struct power_curve pc;
-	size_t cap = (size_t)HISTORY_DAYS * 24, n = 0;
-	double *ws = malloc(cap * sizeof(double));
+	size_t len = (size_t)HISTORY_DAYS * 24, n = 0;
+	int64_t t0 = T - (int64_t)HISTORY_DAYS * UTC_DAY + UTC_HOUR;
+	double *ws = malloc(len * sizeof(double));
 	enum wc_status ret;
 	bool any = false;
 
 	if (!ws)
 		return wc_error_set(err, WC_ENOMEM, "out of memory");
-	/* (available NWP speed, observed power) of the year before T: the fit, or the
-	 * given curve's residuals */
-	for (int64_t t = T - (int64_t)HISTORY_DAYS * UTC_DAY + UTC_HOUR; t <= T && n < cap;
-	     t += UTC_HOUR) {
-		float y = farm_series_obs(s, t, T);
-		const struct weather_row *w;
+	/* (freshest NWP speed, observed power) of each hour of the year before T: the fit,
+	 * or the given curve's residuals; compacted in place (n <= i) */
+	history_speeds(s, T, t0, len, ws);
+	for (size_t i = 0; i < len; i++) {
+		float y = farm_series_obs(s, t0 + (int64_t)i * UTC_HOUR, T);
 
-		if (!isfinite(y) || !(w = farm_series_nwp(s, T, t, 0, NULL)))
+		if (!isfinite(y) || !isfinite(ws[i]))
 			continue;
-		ws[n] = weather_row_speed(w);
+		ws[n] = ws[i];
 		buf[n++] = y;
 	}
 	info->curve_given = given && given->n > 0;

@@ -12,11 +12,15 @@
  *   powercurve   point = curve(hub-height speed of the NWP available at T for T + h);
  *                the curve is the farm's if given (struct farm's power_curve: linear
  *                between its points, 0 below the first speed, the last point's power
- *                beyond the last), else fitted from the 365 days before T by binning the
- *                available NWP speed at each observed hour (0.5 m/s bins); quantiles =
- *                point + the empirical quantiles of the curve's residuals over those
- *                365 days (a given curve with fewer than POWER_CURVE_MIN_RESID pairs:
- *                no spread, every quantile is the point)
+ *                beyond the last), else fitted from the 365 days before T by binning,
+ *                in 0.5 m/s bins, each observed hour's speed in the freshest NWP
+ *                delivered by T that holds it (the newest forecast run available at T
+ *                with a row of that hour, however old; else the newest analysis): every
+ *                hour of the year, not only those farm_series_nwp's bounded walk
+ *                reaches (that lookup serves the leads); quantiles = point + the
+ *                empirical quantiles of the curve's residuals over those pairs (a given
+ *                curve with fewer than POWER_CURVE_MIN_RESID pairs: no spread, every
+ *                quantile is the point)
  * Empirical quantiles are R's type 7.
  */
 #ifndef WC_BASELINES_H
