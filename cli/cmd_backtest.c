@@ -28,8 +28,8 @@ static const char backtest_usage[] =
 	"                         [--horizon H] [--retrain monthly|<N>d|never]\n"
 	"                         [--model auto|nn|persistence|climatology|powercurve]\n"
 	"                         [--train-args 'OPTIONS'] [--model-version N] [--allow-leak]\n"
-	"                         [--point median|mean] [--warm-start [--warm-epochs N]\n"
-	"                         [--warm-patience N]]\n"
+	"                         [--point median|mean] [--quantiles LIST]\n"
+	"                         [--warm-start [--warm-epochs N] [--warm-patience N]]\n"
 	"                         [--price X --psi-plus X --psi-minus X | --prices FILE]\n"
 	"\n"
 	"Replay the forecaster over a period of history, as it would have run: at each\n"
@@ -69,6 +69,9 @@ static const char backtest_usage[] =
 	"                     mark every output a hindcast\n"
 	"  --point P          the model's point forecast: median or mean (default: the\n"
 	"                     model's own)\n"
+	"  --quantiles LIST   the levels scored and written, e.g. 0.01:0.99:0.01 or\n"
+	"                     0.1,0.5,0.9 (default: the model's), each forecast's\n"
+	"                     interpolated there as 'windcast forecast --quantiles' does\n"
 	"  --warm-start       each retraining after the first starts from the previous\n"
 	"                     model's weights and runs at most --warm-epochs N (10) epochs,\n"
 	"                     stopping after --warm-patience N (2) without a better\n"
@@ -100,7 +103,7 @@ static const struct {
 	{ 'E', "--warm-epochs", "warm_epochs" }, { 'P', "--warm-patience", "warm_patience" },
 	{ 'O', "--portfolio", "portfolio" },	{ 'R', "--price", "price" },
 	{ 'S', "--psi-plus", "psi_plus" },	{ 'M', "--psi-minus", "psi_minus" },
-	{ 'C', "--prices", "prices" },
+	{ 'C', "--prices", "prices" },		{ 'q', "--quantiles", "quantiles" },
 };
 
 static int parse_args(int argc, char **argv, struct backtest_options *o)
@@ -127,6 +130,7 @@ static int parse_args(int argc, char **argv, struct backtest_options *o)
 		{ "psi-plus", required_argument, NULL, 'S' },
 		{ "psi-minus", required_argument, NULL, 'M' },
 		{ "prices", required_argument, NULL, 'C' },
+		{ "quantiles", required_argument, NULL, 'q' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
