@@ -345,8 +345,6 @@ enum wc_status backtest_set(struct backtest_options *o, const char *key, const c
 		o->retrain_set = true;
 		if (value && !strcmp(value, "monthly")) {
 			o->retrain = BACKTEST_RETRAIN_MONTHLY;
-	o->warm_epochs = BACKTEST_WARM_EPOCHS;
-	o->warm_patience = BACKTEST_WARM_PATIENCE;
 			return WC_OK;
 		}
 		if (value && !strcmp(value, "never")) {

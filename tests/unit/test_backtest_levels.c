@@ -1,6 +1,7 @@
 /*
  * test_backtest_levels.c - `windcast backtest --quantiles`: the levels a backtest scores
- * and writes (the GEFCom2014 script's 99 levels, where the model trains 50).
+ * and writes (the GEFCom2014 script's 99 levels, where the model trains 50), and the
+ * options that must keep their values whatever their order.
  *
  * The references are independent of the engine: linear interpolation of the default
  * run's own columns (the model's levels, and the baselines'), and the pinball loss of
@@ -40,6 +41,23 @@ Test(backtest_levels, options_parse_and_hint)
 			  err.msg);
 	}
 	cr_assert_eq(o.n_levels, 3, "a refused list keeps the one before");
+	backtest_options_release(&o);
+}
+
+/* --retrain monthly after --warm-epochs / --warm-patience keeps them (it reset them). */
+Test(backtest_levels, retrain_keeps_the_warm_options)
+{
+	struct backtest_options o;
+	struct wc_error err = { 0 };
+
+	backtest_options_init(&o);
+	cr_assert_eq(backtest_set(&o, "warm_epochs", "5", &err), WC_OK);
+	cr_assert_eq(backtest_set(&o, "warm_patience", "4", &err), WC_OK);
+	cr_assert_eq(backtest_set(&o, "retrain", "monthly", &err), WC_OK);
+	cr_assert_eq(o.warm_epochs, 5);
+	cr_assert_eq(o.warm_patience, 4);
+	cr_assert_eq(backtest_set(&o, "retrain", "30d", &err), WC_OK);
+	cr_assert_eq(o.warm_epochs, 5);
 	backtest_options_release(&o);
 }
 
