@@ -3,8 +3,8 @@
 Reading the competition CSVs with validation (a missing file or column is a clear error,
 exit status 1), writing CF-1.8 point files (featureType timeSeries, one series per farm,
 station_id with cf_role timeseries_id) that `windcast ingest` reads, writing observation
-CSVs for `windcast obs import`, running the windcast CLI, and the scores (RMSE, pinball
-loss) and reference baselines used only for reporting (never for the submitted numbers).
+CSVs for `windcast obs import`, running the windcast CLI, and the scores (RMSE)
+and reference baselines used only for reporting (never for the submitted numbers).
 
 Limits: the whole input is held in memory (a few hundred MB at most for the competition
 files). Files are written to a temporary name and renamed, and the same inputs always
@@ -391,16 +391,6 @@ def rmse(err):
     e = np.asarray(err, dtype=np.float64)
     e = e[np.isfinite(e)]
     return float(np.sqrt(np.mean(e * e))) if e.size else math.nan
-
-
-def pinball(qpred, y, levels):
-    """Mean pinball loss over quantile levels and rows; qpred (n, nq), y (n)."""
-    q = np.asarray(qpred, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)[:, None]
-    tau = np.asarray(levels, dtype=np.float64)[None, :]
-    ok = np.isfinite(y[:, 0])
-    d = y[ok] - q[ok]
-    return float(np.mean(np.maximum(tau * d, (tau - 1) * d))) if ok.any() else math.nan
 
 
 def fit_power_curve(speed, power, width=0.5):
