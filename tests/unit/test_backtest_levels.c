@@ -68,25 +68,11 @@ Test(backtest_levels, retrain_keeps_the_warm_options)
 	    "--model nn --retrain 10d --horizon 12 --train-args '" TINY "'"
 #define MAXCOL 128
 
-/* One CSV line split in place at the commas; the number of fields. */
-static int split(char *line, char **f)
-{
-	int n = 0;
-
-	for (char *p = line; n < MAXCOL;) {
-		f[n++] = p;
-		if (!(p = strchr(p, ',')))
-			break;
-		*p++ = '\0';
-	}
-	return n;
-}
-
 /* The column named `name` of a header line, or -1. */
 static int column(const char *header, const char *name)
 {
 	char *copy = strdup(header), *f[MAXCOL];
-	int n = split(copy, f), k = 0;
+	int n = tu_csv_split(copy, f, MAXCOL), k = 0;
 
 	while (k < n && strcmp(f[k], name))
 		k++;
@@ -132,7 +118,7 @@ static double value_at(const struct rows *r, const char *key, const char *name)
 		char *copy = strdup(r->line[i]), *f[MAXCOL], k[256];
 		double v;
 
-		split(copy, f);
+		tu_csv_split(copy, f, MAXCOL);
 		snprintf(k, sizeof(k), "%s,%s,%s,%s,%s", f[0], f[1], f[2], f[3], f[4]);
 		if (strcmp(k, key)) {
 			free(copy);
@@ -184,14 +170,14 @@ Test(backtest_levels, scores_and_writes_the_levels_asked_for, .timeout = 900)
 		char *copy = strdup(def.line[i]), *f[MAXCOL], key[256];
 		bool clim;
 
-		split(copy, f);
+		tu_csv_split(copy, f, MAXCOL);
 		snprintf(key, sizeof(key), "%s,%s,%s,%s,%s", f[0], f[1], f[2], f[3], f[4]);
 		clim = !strcmp(f[4], "climatology");
 		if (clim || !strcmp(f[4], "model")) {
 			double a = value_at(&def, key, clim ? "q0.01" : "q0.05");
 			double b = value_at(&def, key, clim ? "q0.05" : "q0.1");
 			double x = value_at(&all, key, clim ? "q0.02" : "q0.07");
-			double w = clim ? 0.25 : 0.4;	/* (0.02-0.01)/0.04, (0.07-0.05)/0.05 */
+			double w = clim ? 0.25 : 0.4;	/* (.02-.01)/.04, (.07-.05)/.05 */
 
 			cr_assert_float_eq(x, a + w * (b - a), 2e-6 + 1e-5 * fabs(x), "%s: %g "
 				   "between %g and %g", key, x, a, b);
@@ -205,7 +191,7 @@ Test(backtest_levels, scores_and_writes_the_levels_asked_for, .timeout = 900)
 	cobs = column(all.header, "obs");
 	for (size_t i = 0; i < all.n; i++) {
 		char *copy = strdup(all.line[i]), *f[MAXCOL];
-		int nf = split(copy, f);
+		int nf = tu_csv_split(copy, f, MAXCOL);
 
 		cr_assert_eq(nf, c01 + 99);
 		if (!strcmp(f[4], "model") && *f[cobs]) {

@@ -71,27 +71,13 @@ static void write_track(const char *dir)
 			truth[z][i] = z == 1 && i % 97 == 0 ? NAN : round(p * 1e6) / 1e6;
 			stamp(T0 + (int64_t)(i + 1) * 3600, ts, sizeof(ts));
 			if (isnan(truth[z][i]))
-				fprintf(f, "%s,NA,%.4f,%.4f,%.4f,%.4f\n", ts, 0.7 * u, 0.7 * v, u, v);
+				fprintf(f, "%s,NA", ts);
 			else
-				fprintf(f, "%s,%.6f,%.4f,%.4f,%.4f,%.4f\n", ts, truth[z][i], 0.7 * u,
-					0.7 * v, u, v);
+				fprintf(f, "%s,%.6f", ts, truth[z][i]);
+			fprintf(f, ",%.4f,%.4f,%.4f,%.4f\n", 0.7 * u, 0.7 * v, u, v);
 		}
 		fclose(f);
 	}
-}
-
-/* Split line (modified) at commas; returns the number of fields. */
-static int split(char *line, char **f, int max)
-{
-	int n = 0;
-
-	for (char *p = line; n < max;) {
-		f[n++] = p;
-		if (!(p = strchr(p, ',')))
-			break;
-		*p++ = '\0';
-	}
-	return n;
 }
 
 /* The backtest's model quantiles of October, [zone][hour][level], from forecasts.csv. */
@@ -106,7 +92,7 @@ static double (*backtest_model(const char *out))[OCT_HOURS][99]
 	cr_assert(strstr(l, ",obs,point,q0.01,q0.02,") && strstr(l, ",q0.99"), "%s", l);
 	while ((l = strtok_r(NULL, "\n", &save))) {
 		char *f[128];
-		int n = split(l, f, 128), z, h;
+		int n = tu_csv_split(l, f, 128), z, h;
 
 		if (strcmp(f[4], "model"))
 			continue;
@@ -180,7 +166,8 @@ Test(gefcom2014, a_task_through_backtest, .timeout = 900)
 	cr_assert(strstr(l, ",0.10,0.11,") && !strcmp(l + strlen(l) - 10, ",0.98,0.99"), "%s", l);
 	while ((l = strtok_r(NULL, "\n", &save))) {
 		char *f[128];
-		int n = split(l, f, 128), z = (int)(lines / OCT_HOURS), h = (int)(lines % OCT_HOURS);
+		int n = tu_csv_split(l, f, 128);
+		int z = (int)(lines / OCT_HOURS), h = (int)(lines % OCT_HOURS);
 		double y = truth[z][(OCT - T0) / 3600 + h], prev = -1, s = 0;
 
 		cr_assert_eq(n, 2 + 99, "line %zu", lines + 2);
