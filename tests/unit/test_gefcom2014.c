@@ -139,7 +139,8 @@ static void scores_row(const char *out, char cell[8][32])
 
 Test(gefcom2014, a_task_through_backtest, .timeout = 900)
 {
-	char *in, *out, *cmd, *so = NULL, *se = NULL, *task, *save = NULL, *l, path[1100];
+	char *in, *out, *cmd, *so = NULL, *se = NULL, *task, *save = NULL, *l, *html;
+	char path[1100];
 	char cell[8][32], ts[32], want[32];
 	double(*q)[OCT_HOURS][99], sum = 0, pb;
 	size_t pairs = 0, lines = 0;
@@ -217,6 +218,12 @@ Test(gefcom2014, a_task_through_backtest, .timeout = 900)
 		    cell[4]);
 	cr_assert_gt(atof(cell[3]), atof(cell[2]), "the network beats climatology");
 	json_decref(m);
+	/* the report says one issue time and one training */
+	html = tu_slurp("%s/backtest/task1/report.html", out);
+	cr_assert(strstr(html, "1 issue time, 2012-10-01 00:00 UTC, leads 1&ndash;744 h") &&
+		  strstr(html, "(1 training, each on data before its time)"),
+		  "%.600s", strstr(html, "<h1>"));
+	free(html);
 	free(so);
 	free(se);
 	tu_rmrf_free(in);
