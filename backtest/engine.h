@@ -54,7 +54,7 @@
  * forecast and writes nothing (res->interrupted).
  *
  * Limits: one farm's observations and the report's fan series over the period are held
- * in memory (about 100 bytes an hour); scores take about 2 kB per method and lead and
+ * in memory (about 100 bytes an hour); scores take about 4 kB per method and lead and
  * per method and farm. Nothing here exits.
  */
 #ifndef WC_BACKTEST_ENGINE_H
