@@ -229,3 +229,30 @@ Test(gefcom2014, a_task_through_backtest, .timeout = 900)
 	tu_rmrf_free(in);
 	tu_rmrf_free(out);
 }
+
+/* Usage errors exit 2 before any input is read (the input directory does not exist). */
+Test(gefcom2014, bad_usage_exits_2_naming_the_option, .timeout = 60)
+{
+	static const struct {
+		const char *args, *want;
+	} cases[] = {
+		{ "--ensemble 0", "bad --ensemble 0 (want 1 or more members)" },
+		{ "--tasks 0", "bad --tasks range '0'" },
+		{ "--tasks 1 --pseudo-tasks", "--tasks and --pseudo-tasks exclude each other" },
+		{ "--forecast-args raw=x", "unrecognized arguments: --forecast-args" },
+	};
+
+	skip_without_modules();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *cmd, *so = NULL, *se = NULL;
+
+		cr_assert(asprintf(&cmd, "'%s' '%s/scripts/gefcom2014' %s /nonexistent/in "
+					 "/nonexistent/out",
+				   tu_python(), tu_src(), cases[i].args) >= 0);
+		cr_assert_eq(tu_run(cmd, &so, &se), 2, "%s: %s", cases[i].args, se);
+		cr_assert(strstr(se, cases[i].want), "%s: %s", cases[i].args, se);
+		free(cmd);
+		free(so);
+		free(se);
+	}
+}
