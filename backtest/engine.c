@@ -402,6 +402,27 @@ static enum wc_status set_train_args(struct backtest_options *o, const char *arg
 	return ret;
 }
 
+/* The levels scored and written: forecast's list syntax and limit. */
+static enum wc_status set_levels(struct backtest_options *o, const char *text,
+				 struct wc_error *err)
+{
+	float levels[FORECAST_MAX_REQUEST];
+	int n = 0;
+
+	_Static_assert(QMETRICS_MAX_LEVELS >= FORECAST_MAX_REQUEST,
+		       "the scores hold every level a forecast request may ask for");
+	if (strlen(text) >= sizeof(o->levels_text) ||
+	    forecast_parse_levels(text, levels, &n, NULL))
+		return wc_error_set(err, WC_EINVAL, "use at most %d distinct levels in (0, 1), as "
+						    "a list (0.05,0.5,0.95) or from:to:step "
+						    "(0.01:0.99:0.01)",
+				    FORECAST_MAX_REQUEST);
+	memcpy(o->levels, levels, (size_t)n * sizeof(float));
+	o->n_levels = n;
+	snprintf(o->levels_text, sizeof(o->levels_text), "%s", text);
+	return WC_OK;
+}
+
 enum wc_status backtest_set(struct backtest_options *o, const char *key, const char *value,
 			    struct wc_error *err)
 {
@@ -436,8 +457,6 @@ enum wc_status backtest_set(struct backtest_options *o, const char *key, const c
 		o->retrain_set = true;
 		if (value && !strcmp(value, "monthly")) {
 			o->retrain = BACKTEST_RETRAIN_MONTHLY;
-	o->warm_epochs = BACKTEST_WARM_EPOCHS;
-	o->warm_patience = BACKTEST_WARM_PATIENCE;
 			return WC_OK;
 		}
 		if (value && !strcmp(value, "never")) {
@@ -472,6 +491,8 @@ enum wc_status backtest_set(struct backtest_options *o, const char *key, const c
 	}
 	if (!strcmp(key, "train_args"))
 		return set_train_args(o, value ? value : "", err);
+	if (!strcmp(key, "quantiles"))
+		return set_levels(o, value ? value : "", err);
 	if (!strcmp(key, "warm_start")) {
 		o->warm_start = true;
 		return WC_OK;
@@ -828,7 +849,8 @@ static enum wc_status check_leak(struct run *r, struct farm_state *fs, struct wc
 	return WC_OK;
 }
 
-/* The levels scored: the model's (trained here or stored), else the baselines'. */
+/* The levels scored: those asked for, else the model's (trained here or stored), else
+ * the baselines'. */
 static void score_levels(struct run *r, const struct farm_model *stored)
 {
 	struct nn_config d;
@@ -838,7 +860,10 @@ static void score_levels(struct run *r, const struct farm_model *stored)
 	nn_config_default(&d);
 	taus = d.quantiles;
 	n = d.n_quantiles;
-	if (r->train) {
+	if (r->o->n_levels) {
+		taus = r->o->levels;
+		n = r->o->n_levels;
+	} else if (r->train) {
 		taus = r->o->train.o.nn.quantiles;
 		n = r->o->train.o.nn.n_quantiles;
 	} else if (stored) {
@@ -1864,6 +1889,8 @@ static json_t *metrics_json(const struct run *r)
 	json_object_set_new(j, "units", json_string("percent of capacity (bias, mae, rmse, sde, "
 						    "pinball, crps, interval width); skill in "
 						    "percent; coverage as a share"));
+	json_object_set_new(j, "quantiles", o->n_levels ? json_string(o->levels_text)
+							: json_null());
 	json_object_set_new(j, "levels", levels);
 	json_object_set_new(j, "methods", methods);
 	json_object_set_new(j, "forecasts", counts);

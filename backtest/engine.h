@@ -27,8 +27,10 @@
  *      against persistence and climatology (1 - RMSE / RMSE of the reference on the pairs
  *      both have), pinball (mean over the levels), CRPS (forecast/metrics.h), coverage
  *      of each quantile level and width and coverage of each central interval. Quantiles
- *      are scored at the levels of the model (the training options', or the stored
- *      model's), baselines' interpolated there (flat beyond their ends);
+ *      are scored (and written) at the requested levels when given, else at those of
+ *      the model (the training options', or the stored model's); each forecast's
+ *      quantiles are interpolated there (forecast_quantile: linear between its levels,
+ *      flat beyond its ends), as `windcast forecast --quantiles` gives them;
  *   5. with prices (the options', or the subject's stored market settings when no
  *      price option is given), each forecast of the model commits its leads
  *      (trading/commit.h, committer_schedule: the rule's alpha-quantile, the median, the
@@ -52,7 +54,7 @@
  * forecast and writes nothing (res->interrupted).
  *
  * Limits: one farm's observations and the report's fan series over the period are held
- * in memory (about 100 bytes an hour); scores take about 2 kB per method and lead and
+ * in memory (about 100 bytes an hour); scores take about 4 kB per method and lead and
  * per method and farm. Nothing here exits.
  */
 #ifndef WC_BACKTEST_ENGINE_H
@@ -114,6 +116,9 @@ struct backtest_options {
 	bool retrain_set;		/* given (a baseline model takes none) */
 	struct forecast_options fo;	/* model, model_version (never only), horizon, point,
 					 * adapt */
+	float levels[FORECAST_MAX_REQUEST];	/* the levels scored and written, increasing; */
+	int n_levels;			/* 0: the model's */
+	char levels_text[256];		/* as given, for metrics.json */
 	char model[16];			/* fo.model points here */
 	struct train_request train;	/* the training options; --pool and --regional too */
 	char train_args[BACKTEST_TRAIN_ARGS_MAX];	/* as given */
@@ -153,7 +158,9 @@ void backtest_options_release(struct backtest_options *o);
  * BACKTEST_MAX_ISSUES), "horizon" (1..744), "retrain" ("monthly", "never" or "<N>d",
  * 1..3650 days), "model" (auto, nn, persistence, climatology, powercurve), "adapt"
  * (model, on, off: the network's online adaptation, as `forecast --adapt`),
- * "model_version" (1..; with retrain never), "point" (median or mean), "train_args"
+ * "model_version" (1..; with retrain never), "point" (median or mean), "quantiles" (the
+ * levels scored and written, forecast_parse_levels' "0.1,0.5,0.9" or "0.01:0.99:0.01",
+ * at most FORECAST_MAX_REQUEST; default the model's), "train_args"
  * (`windcast train`'s options as one string: "--ensemble 8 --pool all --regional all";
  * --to is the backtest's own), "allow_leak" and "warm_start" (value ignored),
  * "warm_epochs" (1..10000), "warm_patience" (1..1000); "train_exclude" (a path: one

@@ -1054,20 +1054,25 @@ static void summary(struct page *p, const json_t *metrics)
 	put_subject(p, metrics);
 	put(p, "</h1>\n<p class=\"sub\">");
 	put_count(p, get_num(metrics, "issue_times"));
-	put(p, " issue times from ");
-	put_time(p, first);
-	put(p, " to ");
-	put_time(p, last);
-	if (json_array_size(hours)) {
-		put(p, " (every day at ");
-		for (size_t i = 0; i < json_array_size(hours); i++)
-			put(p, "%s%02.0f:00", i ? ", " : "",
-			    json_number_value(json_array_get(hours, i)));
-		put(p, ")");
-	} else if (get_str(metrics, "issued_file")) {
-		put(p, " (from ");
-		put_text(p, get_str(metrics, "issued_file"));
-		put(p, ")");
+	if (get_num(metrics, "issue_times") == 1) {
+		put(p, " issue time, ");
+		put_time(p, first);
+	} else {
+		put(p, " issue times from ");
+		put_time(p, first);
+		put(p, " to ");
+		put_time(p, last);
+		if (json_array_size(hours)) {
+			put(p, " (every day at ");
+			for (size_t i = 0; i < json_array_size(hours); i++)
+				put(p, "%s%02.0f:00", i ? ", " : "",
+				    json_number_value(json_array_get(hours, i)));
+			put(p, ")");
+		} else if (get_str(metrics, "issued_file")) {
+			put(p, " (from ");
+			put_text(p, get_str(metrics, "issued_file"));
+			put(p, ")");
+		}
 	}
 	put(p, ", leads 1&ndash;%.0f h. Model <b>", get_num(metrics, "horizon"));
 	put_text(p, get_str(metrics, "model"));
@@ -1075,9 +1080,9 @@ static void summary(struct page *p, const json_t *metrics)
 	if (retrain && !strcmp(retrain, "never"))
 		put(p, ", the stored model, never retrained");
 	else if (retrain)
-		put(p, ", retrained %s%s (%.0f trainings, each on data before its time)",
+		put(p, ", retrained %s%s (%.0f training%s, each on data before its time)",
 		    !strcmp(retrain, "monthly") ? "" : "every ",
-		    !strcmp(retrain, "monthly") ? "monthly" : retrain, rt);
+		    !strcmp(retrain, "monthly") ? "monthly" : retrain, rt, rt == 1 ? "" : "s");
 	put(p, "; scored against persistence, climatology and a power curve, all issued "
 	       "through the code that serves forecasts.</p>\n");
 	if (json_is_true(json_object_get(metrics, "hindcast"))) {

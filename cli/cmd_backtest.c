@@ -30,6 +30,7 @@ static const char backtest_usage[] =
 	"                         [--train-args 'OPTIONS'] [--train-exclude FILE]\n"
 	"                         [--model-version N] [--allow-leak]\n"
 	"                         [--point median|mean] [--adapt model|on|off]\n"
+	"                         [--quantiles LIST]\n"
 	"                         [--warm-start [--warm-epochs N]\n"
 	"                         [--warm-patience N]]\n"
 	"                         [--price X --psi-plus X --psi-minus X | --prices FILE]\n"
@@ -77,6 +78,9 @@ static const char backtest_usage[] =
 	"                     model's own)\n"
 	"  --adapt A          the network's online adaptation: model (default: as\n"
 	"                     trained), on or off, as 'forecast --adapt'\n"
+	"  --quantiles LIST   the levels scored and written, e.g. 0.01:0.99:0.01 or\n"
+	"                     0.1,0.5,0.9 (default: the model's), each forecast's\n"
+	"                     interpolated there as 'windcast forecast --quantiles' does\n"
 	"  --warm-start       each retraining after the first starts from the previous\n"
 	"                     model's weights and runs at most --warm-epochs N (10) epochs,\n"
 	"                     stopping after --warm-patience N (2) without a better\n"
@@ -109,7 +113,7 @@ static const struct {
 	{ 'O', "--portfolio", "portfolio" },	{ 'R', "--price", "price" },
 	{ 'S', "--psi-plus", "psi_plus" },	{ 'M', "--psi-minus", "psi_minus" },
 	{ 'C', "--prices", "prices" },		{ 'X', "--train-exclude", "train_exclude" },
-	{ 'A', "--adapt", "adapt" },
+	{ 'A', "--adapt", "adapt" },		{ 'q', "--quantiles", "quantiles" },
 };
 
 static int parse_args(int argc, char **argv, struct backtest_options *o)
@@ -138,6 +142,7 @@ static int parse_args(int argc, char **argv, struct backtest_options *o)
 		{ "prices", required_argument, NULL, 'C' },
 		{ "train-exclude", required_argument, NULL, 'X' },
 		{ "adapt", required_argument, NULL, 'A' },
+		{ "quantiles", required_argument, NULL, 'q' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },

@@ -42,7 +42,7 @@ double metrics_sde(const struct metrics *m);
  */
 double quantile_crps(const float *taus, const float *q, int nq, double y);
 
-#define QMETRICS_MAX_LEVELS 64
+#define QMETRICS_MAX_LEVELS 128	/* as many as a forecast request may ask for */
 
 /* Running sums of quantile forecasts at fixed levels against observations. */
 struct qmetrics {

@@ -3,8 +3,8 @@
 Reading the competition CSVs with validation (a missing file or column is a clear error,
 exit status 1), writing CF-1.8 point files (featureType timeSeries, one series per farm,
 station_id with cf_role timeseries_id) that `windcast ingest` reads, writing observation
-CSVs for `windcast obs import`, running the windcast CLI, and the pinball loss
-gefcom2014 reports (never for the submitted numbers).
+CSVs for `windcast obs import` and running the windcast CLI. Every score and
+baseline comes from `windcast backtest`.
 
 Limits: the whole input is held in memory (a few hundred MB at most for the competition
 files). Files are written to a temporary name and renamed, and the same inputs always
@@ -389,18 +389,6 @@ def parse_forecast_csv(text, where):
                     pass
         out.append(rec)
     return out
-
-
-# ---- scores ----
-
-def pinball(qpred, y, levels):
-    """Mean pinball loss over quantile levels and rows; qpred (n, nq), y (n)."""
-    q = np.asarray(qpred, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)[:, None]
-    tau = np.asarray(levels, dtype=np.float64)[None, :]
-    ok = np.isfinite(y[:, 0])
-    d = y[ok] - q[ok]
-    return float(np.mean(np.maximum(tau * d, (tau - 1) * d))) if ok.any() else math.nan
 
 
 class Timer:

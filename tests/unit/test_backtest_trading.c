@@ -34,20 +34,6 @@ static void demo_store(const char *dir)
 					      "horns-reef,jutland-1,north-sea-1", dir), 0);
 }
 
-/* Split line (modified) at commas into f (at most max fields); returns the count. */
-static int fields(char *line, char **f, int max)
-{
-	int n = 0;
-
-	for (char *p = line; n < max;) {
-		f[n++] = p;
-		if (!(p = strchr(p, ',')))
-			break;
-		*p++ = '\0';
-	}
-	return n;
-}
-
 /* Hour index of an ISO time from 2026-01-01T00:00Z. */
 static long hour_of(const char *iso)
 {
@@ -83,7 +69,7 @@ static void metered(const char *dir, int only, double *mw)
 			char *f[4];
 			long k;
 
-			if (lineno++ == 0 || fields(line, f, 4) < 3)
+			if (lineno++ == 0 || tu_csv_split(line, f, 4) < 3)
 				continue;
 			k = hour_of(f[0]);
 			if (k >= 0 && k < HOURS && !strncmp(f[2], "ok", 2))
@@ -127,7 +113,7 @@ static size_t check_value(const char *out, const double *mw, const char *who)
 
 	for (char *line = strtok_r(csv, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *f[16];
-		int n = fields(line, f, 16);
+		int n = tu_csv_split(line, f, 16);
 		long k;
 		double a, c[VALUE_NSCHEDULES], p, sp, sm;
 
@@ -203,7 +189,7 @@ static void rows_at(const char *csv, int ic, int vc, int from, const char *T,
 	*n = 0;
 	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *f[64];
-		int k = fields(line, f, 64);
+		int k = tu_csv_split(line, f, 64);
 
 		if (lineno++ == 0 || strcmp(f[ic], T) || (method && strcmp(f[4], method)))
 			continue;
@@ -275,7 +261,7 @@ Test(backtest_trading, portfolio_equals_serving_and_value_settles, .timeout = 90
 	/* the backtest's levels, as it wrote them */
 	{
 		char levels[2048] = "", *h = strndup(csv, strcspn(csv, "\n")), *f[64];
-		int n = fields(h, f, 64);
+		int n = tu_csv_split(h, f, 64);
 		size_t len = 0;
 
 		for (int j = 12; j < n; j++)
@@ -320,7 +306,7 @@ Test(backtest_trading, portfolio_equals_serving_and_value_settles, .timeout = 90
 		     line = strtok_r(NULL, "\n", &save)) {
 			char *f[16];
 
-			if (lineno++ == 0 || fields(line, f, 16) < 14 || strcmp(f[1], T))
+			if (lineno++ == 0 || tu_csv_split(line, f, 16) < 14 || strcmp(f[1], T))
 				continue;
 			cr_assert_float_eq(strtod(f[9], NULL), 670 * b[atoi(f[4]) - 1][q25],
 					   670 * 2e-6, "lead %s: committed %s", f[4], f[9]);

@@ -396,6 +396,19 @@ char *tu_slurp(const char *fmt, ...)
 	return s;
 }
 
+int tu_csv_split(char *line, char **f, int max)
+{
+	int n = 0;
+
+	for (char *p = line; n < max;) {
+		f[n++] = p;
+		if (!(p = strchr(p, ',')))
+			break;
+		*p++ = '\0';
+	}
+	return n;
+}
+
 void tu_demo_store_upto(const char *dir, const char *T, const char *then)
 {
 	char *cmd, *err = NULL, runs[16];

@@ -101,6 +101,10 @@ void tu_demo_store(const char *dir);
  * read. */
 char *tu_slurp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Split a CSV line (no quoting) in place at its commas into f, at most max fields;
+ * returns the number of fields. */
+int tu_csv_split(char *line, char **f, int max);
+
 /*
  * Beside tu_demo_store's dir/in, a store dir/dataB holding only what was known at T
  * (ISO, "2026-02-01T12:00:00Z"): the runs issued by T, the observations up to T; then
