@@ -131,7 +131,8 @@ static enum wc_status read_whole(const char *path, const char *what, struct dynb
 	size_t got;
 
 	if (!fp)
-		return wc_error_set(err, WC_EIO, "cannot open '%s': %s", path, strerror(errno));
+		return wc_error_set(err, WC_EIO, "cannot open %s '%s': %s", what, path,
+				    strerror(errno));
 	while ((got = fread(buf, 1, sizeof(buf), fp)) > 0)
 		if ((ret = dynbuf_add(b, buf, got))) {
 			fclose(fp);
@@ -140,7 +141,8 @@ static enum wc_status read_whole(const char *path, const char *what, struct dynb
 					    b->max >> 10);
 		}
 	if (ferror(fp))
-		ret = wc_error_set(err, WC_EIO, "cannot read '%s': %s", path, strerror(errno));
+		ret = wc_error_set(err, WC_EIO, "cannot read %s '%s': %s", what, path,
+				   strerror(errno));
 	fclose(fp);
 	return ret;
 }
@@ -193,7 +195,7 @@ static enum wc_status read_issued(struct backtest_options *o, const char *path,
 	char *cur, *s;
 
 	dynbuf_init(&b, BACKTEST_ISSUED_FILE_MAX);
-	if ((ret = read_whole(path, "issue-time file", &b, err)))
+	if ((ret = read_whole(path, "--issued-file", &b, err)))
 		goto cleanup;
 	/* an empty file has no buffer to cut into lines (dynbuf_str gives a constant "") */
 	cur = b.len ? (char *)dynbuf_str(&b) : NULL;
@@ -332,7 +334,7 @@ static enum wc_status read_prices(struct backtest_options *o, const char *path,
 	enum wc_status ret;
 
 	dynbuf_init(&b, PRICES_TEXT_MAX);
-	if (!(ret = read_whole(path, "prices file", &b, err)) &&
+	if (!(ret = read_whole(path, "--prices file", &b, err)) &&
 	    (ret = price_table_parse(dynbuf_str(&b), b.len, &t, err))) {
 		ret = ret == WC_ENOMEM ? ret : WC_EINVAL;
 		wc_error_prefix(err, "'%s'", path);

@@ -866,7 +866,7 @@ Test(backtest_cli, bad_usage_names_the_option, .timeout = 120)
 		  "'--epochs 3' --out o",
 		  "--train-args goes with a model trained by the backtest", 2 },
 		{ "--farm f1 --issued-file /nonexistent/times --out o",
-		  "cannot open '/nonexistent/times'", 1 },
+		  "cannot open --issued-file '/nonexistent/times'", 1 },
 		{ "--farm f1 --issue-hours 0 --issued-file /dev/null --out o",
 		  "holds no issue time", 2 },
 		{ "--farm f1 --frobnicate --out o", "unknown option '--frobnicate'", 2 },

@@ -125,7 +125,7 @@ Test(backtest_exclude, usage_errors_name_the_option, .timeout = 120)
 		{ "--model persistence --train-exclude", "x.txt",
 		  "--train-exclude goes with a model trained by the backtest", 2 },
 		{ "--train-exclude", "bad.txt", "invalid --train-exclude: '", 2 },
-		{ "--train-exclude", "none.txt", "cannot open '", 1 },
+		{ "--train-exclude", "none.txt", "cannot open --train-exclude file '", 1 },
 		{ "--adapt maybe", NULL, "invalid --adapt 'maybe': use model", 2 },
 	};
 
