@@ -261,19 +261,66 @@ static void rowset_release(struct rowset *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Does issue time t give a training row: an observed target at a lead 1..lim whose
+ * inputs exist (row: scratch of f->n). */
+static bool issue_has_row(const struct features *f, int64_t t, int lim, float *row)
+{
+	const struct farm_series *s = f->target;
+
+	for (int h = 1; h <= lim; h++)
+		if (isfinite(farm_series_obs(s, t + (int64_t)h * UTC_HOUR, s->upto)) &&
+		    features_row(f, t, h, row, NULL))
+			return true;
+	return false;
+}
+
+/*
+ * The validation cut of the tail mode: the first of the last val_frac of the delivery
+ * times d that give a row, at least one of two or more when val_frac > 0 (with
+ * --issue-every 744 and a few months of history 15 % rounds down to none, and the network
+ * would train without early stopping). Times without a row are not counted: a --to past
+ * the last observation (a month ahead of the power, GEFCom2014's tasks 5-15) would
+ * otherwise validate on issue times whose power is not in, i.e. on nothing.
+ */
+static enum wc_status validation_cut(const struct features *f, const struct train_options *o,
+				     const int64_t *d, size_t nd, int64_t *cut,
+				     struct wc_error *err)
+{
+	size_t nrow = 0, nval;
+	float *row;
+
+	*cut = INT64_MAX;
+	if (!(o->val_frac > 0) || nd == 0)
+		return WC_OK;
+	row = malloc((size_t)f->n * sizeof(float));
+	if (!row)
+		return wc_error_set(err, WC_ENOMEM, "out of memory");
+	for (size_t i = 0; i < nd; i++)
+		nrow += issue_has_row(f, d[i], o->features.max_lead, row);
+	nval = (size_t)floor((double)nrow * o->val_frac);
+	if (nval == 0 && nrow >= 2)
+		nval = 1;
+	for (size_t i = nd; nval > 0 && i-- > 0;)
+		if (issue_has_row(f, d[i], o->features.max_lead, row) && --nval == 0)
+			*cut = d[i];
+	free(row);
+	return WC_OK;
+}
+
 /*
  * Issue times of training: the deliveries (o->issue_every, or every run's delivery) with
  * leads 1..max_lead, and with o->short_leads also every o->short_every between them with
  * leads 1..short_leads. *lim gets each time's longest lead, negated for those extra
- * times; the validation cut *cut is the first of the last val_frac of the delivery times,
- * at least one of two or more when val_frac > 0 (INT64_MAX: none).
+ * times; the validation cut *cut is the first of the last val_frac of the delivery times
+ * that give a row, at least one of two or more when val_frac > 0 (INT64_MAX: none).
  */
-static enum wc_status issue_plan(const struct farm_series *s, const struct train_options *o,
+static enum wc_status issue_plan(const struct features *f, const struct train_options *o,
 				 int64_t **times, int **lim, size_t *n, int64_t *cut,
 				 struct wc_error *err)
 {
+	const struct farm_series *s = f->target;
 	int64_t *d = NULL, *e = NULL;
-	size_t nd = 0, ne = 0, i = 0, j = 0, k = 0, nval;
+	size_t nd = 0, ne = 0, i = 0, j = 0, k = 0;
 	enum wc_status ret;
 
 	*times = NULL;
@@ -291,14 +338,8 @@ static enum wc_status issue_plan(const struct farm_series *s, const struct train
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	/* at least one validation issue time when asked for any and there are two: with
-	 * --issue-every 744 and a few months of history, 15 % rounds down to none, and the
-	 * network would train without early stopping */
-	nval = (size_t)floor((double)nd * o->val_frac);
-	if (nval == 0 && o->val_frac > 0 && nd >= 2)
-		nval = 1;
-	if (nval > 0)
-		*cut = d[nd - nval];
+	if ((ret = validation_cut(f, o, d, nd, cut, err)))
+		goto cleanup;
 	while (i < nd || j < ne) {
 		if (j == ne || (i < nd && d[i] <= e[j])) {
 			if (j < ne && d[i] == e[j])
@@ -429,7 +470,6 @@ static void issue_rows(const struct features *f, int64_t t, int lim, const struc
 static enum wc_status build_rows(const struct features *f, const struct train_options *o,
 				 struct rowset *rs, struct wc_error *err)
 {
-	const struct farm_series *s = f->target;
 	int64_t *issues = NULL, cut, cap = 0;
 	int *lim = NULL;
 	size_t nissues = 0;
@@ -438,7 +478,7 @@ static enum wc_status build_rows(const struct features *f, const struct train_op
 
 	memset(rs, 0, sizeof(*rs));
 	obs_drop_init(&drop, f, o);
-	if ((ret = issue_plan(s, o, &issues, &lim, &nissues, &cut, err)))
+	if ((ret = issue_plan(f, o, &issues, &lim, &nissues, &cut, err)))
 		return ret;
 	for (size_t i = 0; i < nissues; i++)
 		cap += abs(lim[i]);

@@ -57,9 +57,9 @@ const struct train_option train_option_table[] = {
 	  .help = "hours between the --short-leads issue times", AT(o.short_every) },
 	{ .name = "val-frac", .type = TOPT_NUMBER, .arg = "F", .min = 0, .max = MODEL_MAX_VAL_FRAC,
 	  .def = "0.15",
-	  .help = "share of issue times that validate (at least one of two or more when above "
-		  "0): early stopping and the scores printed beside persistence, climatology "
-		  "and a fitted power curve",
+	  .help = "share of the issue times with observed power that validate (at least one "
+		  "of two or more when above 0): early stopping and the scores printed beside "
+		  "persistence, climatology and a fitted power curve",
 	  AT(o.val_frac) },
 	{ .name = "val-mode", .type = TOPT_ENUM, .words = val_mode_words, .def = "tail",
 	  .help = "validation issue times: tail, the latest --val-frac, or weekly, every "

@@ -309,6 +309,26 @@ Test(accuracy, obs_dropout_forecasts_a_telemetry_gap, .timeout = 300)
 
 /* ---- a validation issue time however few there are ---- */
 
+/* The farm "steady" trained small (8 hidden units, one member, 3 epochs) on issue times
+ * every_days apart from day 1 to day 150. */
+static struct farm_model *train_small(struct store *st, int every_days)
+{
+	struct train_options o;
+	struct farm_model *m = NULL;
+	struct wc_error err = { 0 };
+
+	train_options_init(&o);
+	o.from = T0 + UTC_DAY;
+	o.to = T0 + 150 * UTC_DAY;
+	o.issue_every = (int64_t)every_days * UTC_DAY;
+	o.nn.n_hidden = 1;
+	o.nn.hidden[0] = 8;
+	o.nn.n_members = 1;
+	o.nn.epochs = 3;
+	cr_assert_eq(farm_model_train(st, "steady", &o, &m, &err), WC_OK, "%s", err.msg);
+	return m;
+}
+
 /*
  * Issue times every 30 days over 150 days are 5: 15 % of them rounds down to none, and
  * the network trained without early stopping or scores (GEFCom2014's pseudo-tasks, monthly
@@ -318,22 +338,13 @@ Test(accuracy, few_issue_times_keep_one_for_validation, .timeout = 120)
 {
 	char *dir = tu_tmpdir();
 	struct store *st;
-	struct train_options o;
 	struct farm_model *m = NULL;
 	struct wc_error err = { 0 };
 	json_t *scores, *overall;
 
 	cr_assert_eq(store_open(dir, &st, &err), WC_OK);
 	acc_fill(st);
-	train_options_init(&o);
-	o.from = T0 + UTC_DAY;
-	o.to = T0 + 150 * UTC_DAY;
-	o.issue_every = 30 * UTC_DAY;
-	o.nn.n_hidden = 1;
-	o.nn.hidden[0] = 8;
-	o.nn.n_members = 1;
-	o.nn.epochs = 3;
-	cr_assert_eq(farm_model_train(st, "steady", &o, &m, &err), WC_OK, "%s", err.msg);
+	m = train_small(st, 30);
 	scores = json_loads(m->scores, 0, NULL);
 	overall = json_object_get(scores, "overall");
 	/* as far as its run reaches (a run delivered 5 h late, every 12 h) */
@@ -342,6 +353,36 @@ Test(accuracy, few_issue_times_keep_one_for_validation, .timeout = 120)
 	cr_assert(m->adapt_from > m->train_from && m->adapt_from <= m->train_to,
 		  "the adaptation starts at the validation issue time");
 	json_decref(scores);
+	farm_model_free(m);
+	store_close(st);
+	tu_rmrf_free(dir);
+}
+
+/*
+ * A --to past the last observation, as GEFCom2014's tasks 5-15 train (2013's power is
+ * withheld, so the latest monthly issue times give no row): the validation is the latest
+ * issue times that give rows. Before, the cut was taken over every issue time, fell on
+ * the ones after the power ends, and the network trained every epoch with nothing
+ * validating. Issue times every 10 days from day 1 to day 141, power hidden from day 110.
+ */
+Test(accuracy, validation_skips_issue_times_without_rows, .timeout = 120)
+{
+	char *dir = tu_tmpdir();
+	struct store *st;
+	struct farm_model *m = NULL;
+	struct wc_error err = { 0 };
+	const int64_t hidden = T0 + 110 * UTC_DAY;
+
+	cr_assert_eq(store_open(dir, &st, &err), WC_OK);
+	acc_fill(st);
+	hide_power(st, hidden, T0 + 200 * UTC_DAY);
+	m = train_small(st, 10);
+	/* 11 issue times give rows (days 1..101): 15 % is one, the one at day ~101, whose
+	 * leads reach as far as its run (a run delivered 5 h late, every 12 h) */
+	cr_assert(m->nn->info.n_val >= 24, "the latest issue time with power validates: %lld rows",
+		  (long long)m->nn->info.n_val);
+	cr_assert(m->adapt_from > T0 + 100 * UTC_DAY && m->adapt_from < hidden,
+		  "the validation issue time is the last one before the hidden power");
 	farm_model_free(m);
 	store_close(st);
 	tu_rmrf_free(dir);
