@@ -183,60 +183,103 @@ static const char *shown(char *s)
 	return s;
 }
 
+/*
+ * What each_line() gathers: fn's value of each line (size bytes, which fn leaves at
+ * value) appended to v, at least one and at most max of them. v grows from `first`
+ * values by doubling; it is the caller's after a success, freed after a failure.
+ */
+struct line_values {
+	void *value;
+	size_t size, first, max;
+	const char *one, *many;	/* the value in messages: "issue time", "issue times" */
+	void *v;
+	size_t n, cap;
+};
+
+/* Parse line (lineno of path, cut in place) into value; errors name path and lineno. */
+typedef enum wc_status line_fn(char *line, const char *path, int lineno, void *value,
+			       struct wc_error *err);
+
+/*
+ * Each line of the file at path (at most max_bytes; `what` names it in read errors)
+ * without its '#' comment and surrounding blanks, blank ones skipped, through fn into
+ * lv. Fails with fn's error at the first line it refuses, or WC_EINVAL when the file
+ * holds more than lv->max values or none.
+ */
+static enum wc_status each_line(const char *path, const char *what, size_t max_bytes,
+				line_fn *fn, struct line_values *lv, struct wc_error *err)
+{
+	struct dynbuf b;
+	enum wc_status ret;
+	int lineno = 0;
+	char *cur, *s;
+
+	dynbuf_init(&b, max_bytes);
+	if ((ret = read_whole(path, what, &b, err)))
+		goto cleanup;
+	/* an empty file has no buffer to cut into lines (dynbuf_str gives a constant "") */
+	cur = b.len ? (char *)dynbuf_str(&b) : NULL;
+	while ((s = next_line(&cur, &lineno))) {
+		if (!*s)
+			continue;
+		if ((ret = fn(s, path, lineno, lv->value, err)))
+			goto cleanup;
+		if (lv->n == lv->max) {
+			ret = wc_error_set(err, WC_EINVAL, "'%s' has more than %zu %s", path, lv->max,
+					   lv->many);
+			goto cleanup;
+		}
+		if (lv->n == lv->cap) {
+			size_t cap = lv->cap ? lv->cap * 2 : lv->first;
+			void *nv = realloc(lv->v, cap * lv->size);
+
+			if (!nv) {
+				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
+				goto cleanup;
+			}
+			lv->v = nv;
+			lv->cap = cap;
+		}
+		memcpy((char *)lv->v + lv->n++ * lv->size, lv->value, lv->size);
+	}
+	if (!lv->n)
+		ret = wc_error_set(err, WC_EINVAL, "'%s' holds no %s", path, lv->one);
+cleanup:
+	dynbuf_release(&b);
+	if (ret) {
+		free(lv->v);
+		lv->v = NULL;
+		lv->n = lv->cap = 0;
+	}
+	return ret;
+}
+
+/* A line of the issue-time file: one ISO 8601 time, into value (an int64_t). */
+static enum wc_status issued_line(char *s, const char *path, int lineno, void *value,
+				  struct wc_error *err)
+{
+	if (!utc_parse(s, value))
+		return wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not an ISO 8601 time",
+				    path, lineno, shown(s));
+	return WC_OK;
+}
+
 /* The issue-time file: one ISO 8601 time a line; '#' comments and blank lines skipped. */
 static enum wc_status read_issued(struct backtest_options *o, const char *path,
 				  struct wc_error *err)
 {
-	struct dynbuf b;
+	int64_t t;
+	struct line_values lv = { .value = &t, .size = sizeof(t), .first = 1024,
+				  .max = BACKTEST_MAX_ISSUES, .one = "issue time",
+				  .many = "issue times" };
 	enum wc_status ret;
-	int64_t *v = NULL;
-	size_t n = 0, cap = 0;
-	int lineno = 0;
-	char *cur, *s;
 
-	dynbuf_init(&b, BACKTEST_ISSUED_FILE_MAX);
-	if ((ret = read_whole(path, "--issued-file", &b, err)))
-		goto cleanup;
-	/* an empty file has no buffer to cut into lines (dynbuf_str gives a constant "") */
-	cur = b.len ? (char *)dynbuf_str(&b) : NULL;
-	while (!ret && (s = next_line(&cur, &lineno))) {
-		int64_t t;
-
-		if (!*s)
-			continue;
-		if (!utc_parse(s, &t)) {
-			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not an ISO 8601 "
-							   "time",
-					   path, lineno, shown(s));
-			break;
-		}
-		if (n == BACKTEST_MAX_ISSUES) {
-			ret = wc_error_set(err, WC_EINVAL, "'%s' has more than %d issue times", path,
-					   BACKTEST_MAX_ISSUES);
-			break;
-		}
-		if (n == cap) {
-			int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 1024) * sizeof(*v));
-
-			if (!nv) {
-				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-				break;
-			}
-			v = nv;
-		}
-		v[n++] = t;
-	}
-	if (!ret && !n)
-		ret = wc_error_set(err, WC_EINVAL, "'%s' holds no issue time", path);
-cleanup:
-	dynbuf_release(&b);
-	if (ret) {
-		free(v);
+	if ((ret = each_line(path, "--issued-file", BACKTEST_ISSUED_FILE_MAX, issued_line, &lv,
+			     err)))
 		return ret;
-	}
 	free(o->issued);
-	o->issued = v;
-	o->n_issued = sort_unique(v, n);
+	o->issued = lv.v;
+	o->n_issued = sort_unique(o->issued, lv.n);
 	snprintf(o->issued_file, sizeof(o->issued_file), "%s", path);
 	return WC_OK;
 }
@@ -248,79 +291,51 @@ static int cmp_interval(const void *a, const void *b)
 	return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
 }
 
+/* A line of the --train-exclude file: "FROM,TO", into value (an int64_t[2]). */
+static enum wc_status exclude_line(char *s, const char *path, int lineno, void *value,
+				   struct wc_error *err)
+{
+	char *comma = strchr(s, ','), *to;
+	int64_t *v = value, a, z;
+
+	if (!comma)
+		return wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not FROM,TO (two ISO "
+						    "8601 times)",
+				    path, lineno, shown(s));
+	*comma = '\0';
+	for (to = comma + 1; *to == ' ' || *to == '\t'; to++)
+		;
+	for (char *e = comma; e > s && (e[-1] == ' ' || e[-1] == '\t');)
+		*--e = '\0';
+	if (!utc_parse(s, &a) || !utc_parse(to, &z))
+		return wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not an ISO 8601 time",
+				    path, lineno, shown(utc_parse(s, &a) ? to : s));
+	if (z < a)
+		return wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is before '%s'", path,
+				    lineno, to, s);
+	v[0] = a;
+	v[1] = z;
+	return WC_OK;
+}
+
 /* The --train-exclude file: "FROM,TO" a line (ISO 8601, FROM <= TO); '#' comments and
  * blank lines skipped. */
 static enum wc_status read_train_exclude(struct backtest_options *o, const char *path,
 					 struct wc_error *err)
 {
-	struct dynbuf b;
+	int64_t iv[2];
+	struct line_values lv = { .value = iv, .size = sizeof(iv), .first = 256,
+				  .max = BACKTEST_MAX_EXCLUDE, .one = "interval",
+				  .many = "intervals" };
 	enum wc_status ret;
-	int64_t (*v)[2] = NULL;
-	size_t n = 0, cap = 0;
-	int lineno = 0;
-	char *cur, *s;
 
-	dynbuf_init(&b, BACKTEST_ISSUED_FILE_MAX);
-	if ((ret = read_whole(path, "--train-exclude file", &b, err)))
-		goto cleanup;
-	cur = b.len ? (char *)dynbuf_str(&b) : NULL;
-	while (!ret && (s = next_line(&cur, &lineno))) {
-		char *comma = strchr(s, ','), *to;
-		int64_t a, z;
-
-		if (!*s)
-			continue;
-		if (!comma) {
-			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not FROM,TO "
-							   "(two ISO 8601 times)",
-					   path, lineno, shown(s));
-			break;
-		}
-		*comma = '\0';
-		for (to = comma + 1; *to == ' ' || *to == '\t'; to++)
-			;
-		for (char *e = comma; e > s && (e[-1] == ' ' || e[-1] == '\t');)
-			*--e = '\0';
-		if (!utc_parse(s, &a) || !utc_parse(to, &z)) {
-			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is not an ISO 8601 "
-							   "time",
-					   path, lineno, shown(utc_parse(s, &a) ? to : s));
-			break;
-		}
-		if (z < a) {
-			ret = wc_error_set(err, WC_EINVAL, "'%s' line %d: '%s' is before '%s'", path,
-					   lineno, to, s);
-			break;
-		}
-		if (n == BACKTEST_MAX_EXCLUDE) {
-			ret = wc_error_set(err, WC_EINVAL, "'%s' has more than %d intervals", path,
-					   BACKTEST_MAX_EXCLUDE);
-			break;
-		}
-		if (n == cap) {
-			int64_t(*nv)[2] = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
-
-			if (!nv) {
-				ret = wc_error_set(err, WC_ENOMEM, "out of memory");
-				break;
-			}
-			v = nv;
-		}
-		v[n][0] = a;
-		v[n++][1] = z;
-	}
-	if (!ret && !n)
-		ret = wc_error_set(err, WC_EINVAL, "'%s' holds no interval", path);
-cleanup:
-	dynbuf_release(&b);
-	if (ret) {
-		free(v);
+	if ((ret = each_line(path, "--train-exclude file", BACKTEST_ISSUED_FILE_MAX, exclude_line,
+			     &lv, err)))
 		return ret;
-	}
-	qsort(v, n, sizeof(*v), cmp_interval);
+	qsort(lv.v, lv.n, sizeof(iv), cmp_interval);
 	free(o->train_exclude);
-	o->train_exclude = v;
-	o->n_train_exclude = n;
+	o->train_exclude = lv.v;
+	o->n_train_exclude = lv.n;
 	snprintf(o->train_exclude_file, sizeof(o->train_exclude_file), "%s", path);
 	return WC_OK;
 }

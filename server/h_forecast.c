@@ -212,18 +212,12 @@ bool held_warm(struct cache *c, const struct cache_stamp *stamp, const char *kin
 	return ok;
 }
 
-struct latest {
-	struct store *st;
-	const char *farm;
-	const struct forecast_request *r;
-};
-
-static void latest_answer(void *cls, struct reply *json_rep, struct reply *csv_rep,
-			  struct cache_deps *d)
+void held_latest_answer(void *cls, struct reply *json_rep, struct reply *csv_rep,
+			struct cache_deps *d)
 {
-	struct latest *l = cls;
+	struct held_latest *l = cls;
 
-	forecast_answer(l->st, l->farm, l->r, json_rep, csv_rep, d);
+	l->answer(l->st, l->id, l->r, json_rep, csv_rep, d);
 }
 
 void forecast_warm(struct cache *c, const struct cache_stamp *stamp, void *cls)
@@ -241,9 +235,10 @@ void forecast_warm(struct cache *c, const struct cache_stamp *stamp, void *cls)
 	}
 	forecast_request_init(&r);
 	for (size_t i = 0; i < n && !cache_stopping(c); i++) {
-		struct latest l = { st, farms[i].id, &r };
+		struct held_latest l = { forecast_answer, st, farms[i].id, &r };
 
-		done += held_warm(c, stamp, "forecast", farms[i].id, none, NKEYS, latest_answer, &l);
+		done += held_warm(c, stamp, "forecast", farms[i].id, none, NKEYS, held_latest_answer,
+				  &l);
 	}
 	if (done)
 		log_debug("latest forecasts of %zu farm(s) computed and held", done);

@@ -172,20 +172,6 @@ void portfolio_forecast_handler(struct request *req, struct reply *rep)
 	held_finish(req, rep, &h);
 }
 
-struct latest {
-	struct store *st;
-	const char *id;
-	const struct forecast_request *r;
-};
-
-static void latest_answer(void *cls, struct reply *json_rep, struct reply *csv_rep,
-			  struct cache_deps *d)
-{
-	struct latest *l = cls;
-
-	pforecast_answer(l->st, l->id, l->r, json_rep, csv_rep, d);
-}
-
 void portfolios_warm(struct cache *c, const struct cache_stamp *stamp, struct store *st)
 {
 	static const char *const none[NKEYS] = { NULL };
@@ -207,9 +193,10 @@ void portfolios_warm(struct cache *c, const struct cache_stamp *stamp, struct st
 	 */
 	r.store = false;
 	for (size_t i = 0; i < n && !cache_stopping(c); i++) {
-		struct latest l = { st, p[i].id, &r };
+		struct held_latest l = { pforecast_answer, st, p[i].id, &r };
 
-		held_warm(c, stamp, "portfolio-forecast", p[i].id, none, NKEYS, latest_answer, &l);
+		held_warm(c, stamp, "portfolio-forecast", p[i].id, none, NKEYS, held_latest_answer,
+			  &l);
 	}
 	free(p);
 }

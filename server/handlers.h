@@ -80,6 +80,21 @@ bool held_warm(struct cache *c, const struct cache_stamp *stamp, const char *kin
 
 struct forecast;
 struct forecast_request;
+/* A forecast's answer: id's reply to r, JSON into json_rep and CSV into csv_rep (either
+ * may be NULL), adding to d what it was computed from. */
+typedef void (*forecast_answer_fn)(struct store *st, const char *id,
+				   const struct forecast_request *r, struct reply *json_rep,
+				   struct reply *csv_rep, struct cache_deps *d);
+/* The latest forecast of id to warm: held_latest_answer calls answer(st, id, r, ...). */
+struct held_latest {
+	forecast_answer_fn answer;
+	struct store *st;
+	const char *id;
+	const struct forecast_request *r;
+};
+/* A held_answer_fn for held_warm whose cls is a struct held_latest (the caller's). */
+void held_latest_answer(void *cls, struct reply *json_rep, struct reply *csv_rep,
+			struct cache_deps *d);
 /* Add what fc was computed from: its farm, the NWP runs, its regional input farms, and
  * the next hour turn when the clock chose its issue time. */
 void forecast_deps(struct cache_deps *d, const struct forecast *fc);

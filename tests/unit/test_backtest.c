@@ -827,10 +827,7 @@ Test(backtest_cli, never_refuses_a_later_model_or_marks_a_hindcast, .timeout = 9
 Test(backtest_cli, bad_usage_names_the_option, .timeout = 120)
 {
 	char *dir = tu_tmpdir(), *out = NULL, *err = NULL;
-	static const struct {
-		const char *args, *want;
-		int rc;
-	} cases[] = {
+	static const struct tu_cli_case cases[] = {
 		{ "--farm f1 --from 2026-01-21 --to 2026-01-20 --out o",
 		  "invalid --to '2026-01-20': it is before --from '2026-01-21'", 2 },
 		{ "--farm nope --from 2026-01-21 --to 2026-01-22 --out o", "invalid --farm 'nope'", 2 },
@@ -887,15 +884,7 @@ Test(backtest_cli, bad_usage_names_the_option, .timeout = 120)
 
 	cr_assert_eq(tu_cli(NULL, NULL, NULL, "--data '%s/data' farm add --id f1 --name F "
 					      "--lat 55 --lon 7 --capacity 10", dir), 0);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int rc = tu_cli(NULL, &out, &err, "--data '%s/data' backtest %s", dir,
-				cases[i].args);
-
-		cr_assert_eq(rc, cases[i].rc, "'%s' exits %d: %s", cases[i].args, rc, err);
-		cr_assert(strstr(err, cases[i].want), "'%s': %s", cases[i].args, err);
-		free(out);
-		free(err);
-	}
+	tu_cli_cases(dir, "backtest", "", cases, sizeof(cases) / sizeof(cases[0]));
 	cr_assert_eq(tu_cli(NULL, &out, &err, "--data '%s/nope' backtest --farm f1 --out o", dir),
 		     2);
 	cr_assert(strstr(err, "no windcast store"), "%s", err);

@@ -116,17 +116,14 @@ Test(backtest_exclude, file_is_parsed_and_checked)
 Test(backtest_exclude, usage_errors_name_the_option, .timeout = 120)
 {
 	char *dir = tu_tmpdir(), *out = NULL, *err = NULL, *f;
-	static const struct {
-		const char *args, *file, *want;	/* file: in the test's directory */
-		int rc;
-	} cases[] = {
-		{ "--retrain never --train-exclude", "x.txt",
+	static const struct tu_cli_case cases[] = {
+		{ "--retrain never --train-exclude '{dir}/x.txt'",
 		  "--train-exclude goes with a model trained by the backtest", 2 },
-		{ "--model persistence --train-exclude", "x.txt",
+		{ "--model persistence --train-exclude '{dir}/x.txt'",
 		  "--train-exclude goes with a model trained by the backtest", 2 },
-		{ "--train-exclude", "bad.txt", "invalid --train-exclude: '", 2 },
-		{ "--train-exclude", "none.txt", "cannot open --train-exclude file '", 1 },
-		{ "--adapt maybe", NULL, "invalid --adapt 'maybe': use model", 2 },
+		{ "--train-exclude '{dir}/bad.txt'", "invalid --train-exclude: '", 2 },
+		{ "--train-exclude '{dir}/none.txt'", "cannot open --train-exclude file '", 1 },
+		{ "--adapt maybe", "invalid --adapt 'maybe': use model", 2 },
 	};
 
 	f = tu_write_tmp(dir, "x.txt", "2026-01-01,2026-01-02\n");
@@ -135,23 +132,8 @@ Test(backtest_exclude, usage_errors_name_the_option, .timeout = 120)
 	free(f);
 	cr_assert_eq(tu_cli(NULL, NULL, NULL, "--data '%s/data' farm add --id f1 --name F "
 					      "--lat 55 --lon 7 --capacity 10", dir), 0);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char args[1024];
-		int rc;
-
-		snprintf(args, sizeof(args), "%s%s%s%s%s", cases[i].args, cases[i].file ? " '" : "",
-			 cases[i].file ? dir : "", cases[i].file ? "/" : "",
-			 cases[i].file ? cases[i].file : "");
-		if (cases[i].file)
-			strcat(args, "'");
-		rc = tu_cli(NULL, &out, &err, "--data '%s/data' backtest --farm f1 --from "
-					      "2026-01-21 --to 2026-01-22 %s --out '%s/o'",
-			    dir, args, dir);
-		cr_assert_eq(rc, cases[i].rc, "'%s' exits %d: %s", args, rc, err);
-		cr_assert(strstr(err, cases[i].want), "'%s': %s", args, err);
-		free(out);
-		free(err);
-	}
+	tu_cli_cases(dir, "backtest --farm f1 --from 2026-01-21 --to 2026-01-22",
+		     "--out '{dir}/o'", cases, sizeof(cases) / sizeof(cases[0]));
 	cr_assert_eq(tu_cli(NULL, &out, &err, "backtest --help"), 0);
 	cr_assert(strstr(out, "--train-exclude F") && strstr(out, "--adapt A"), "%s", out);
 	free(out);

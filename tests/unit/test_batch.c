@@ -627,38 +627,29 @@ Test(batch, option_parsers)
 Test(batch, bad_usage_names_the_option, .timeout = 120)
 {
 	char *dir = tu_tmpdir(), *out = NULL, *err = NULL;
-	static const struct {
-		const char *args, *want;
-	} cases[] = {
-		{ "--out o --shard 3/2", "invalid --shard '3/2'" },
-		{ "--out o --shard 0/4", "invalid --shard '0/4'" },
-		{ "--out o --shard x", "invalid --shard 'x'" },
-		{ "--out o --frobnicate", "unknown option '--frobnicate'" },
-		{ "--issued 2026-01-01T00:00Z", "--out DIR is required" },
-		{ "--out o --issued yesterday", "invalid --issued 'yesterday'" },
-		{ "--out o --retrain-after 0d", "invalid --retrain-after '0d'" },
-		{ "--out o --retrain-after soon", "invalid --retrain-after 'soon'" },
-		{ "--out o --train-args '--epochs x'", "invalid --train-args: invalid --epochs 'x'" },
-		{ "--out o --train-args '--farm a'", "unknown training option '--farm'" },
-		{ "--out o --horizon 0", "invalid --horizon '0'" },
-		{ "--out o --quantiles 2", "invalid --quantiles '2'" },
-		{ "--out o --model magic", "invalid --model 'magic'" },
+	static const struct tu_cli_case cases[] = {
+		{ "--out o --shard 3/2", "invalid --shard '3/2'", 2 },
+		{ "--out o --shard 0/4", "invalid --shard '0/4'", 2 },
+		{ "--out o --shard x", "invalid --shard 'x'", 2 },
+		{ "--out o --frobnicate", "unknown option '--frobnicate'", 2 },
+		{ "--issued 2026-01-01T00:00Z", "--out DIR is required", 2 },
+		{ "--out o --issued yesterday", "invalid --issued 'yesterday'", 2 },
+		{ "--out o --retrain-after 0d", "invalid --retrain-after '0d'", 2 },
+		{ "--out o --retrain-after soon", "invalid --retrain-after 'soon'", 2 },
+		{ "--out o --train-args '--epochs x'", "invalid --train-args: invalid --epochs 'x'", 2 },
+		{ "--out o --train-args '--farm a'", "unknown training option '--farm'", 2 },
+		{ "--out o --horizon 0", "invalid --horizon '0'", 2 },
+		{ "--out o --quantiles 2", "invalid --quantiles '2'", 2 },
+		{ "--out o --model magic", "invalid --model 'magic'", 2 },
 		{ "--out o --inbox /nonexistent/inbox", "inbox '/nonexistent/inbox' is not a "
-							"directory" },
-		{ "--out o extra", "unexpected argument 'extra'" },
-		{ "--out", "option '--out' needs a value" },
+							"directory", 2 },
+		{ "--out o extra", "unexpected argument 'extra'", 2 },
+		{ "--out", "option '--out' needs a value", 2 },
 	};
 
 	cr_assert_eq(tu_cli(NULL, NULL, NULL, "--data '%s/data' farm add --id f1 --name F "
 					      "--lat 55 --lon 7 --capacity 10", dir), 0);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int rc = tu_cli(NULL, &out, &err, "--data '%s/data' batch %s", dir, cases[i].args);
-
-		cr_assert_eq(rc, 2, "'%s' exits %d: %s", cases[i].args, rc, err);
-		cr_assert(strstr(err, cases[i].want), "'%s': %s", cases[i].args, err);
-		free(out);
-		free(err);
-	}
+	tu_cli_cases(dir, "batch", "", cases, sizeof(cases) / sizeof(cases[0]));
 	/* a missing store is a mistyped --data, not an empty night */
 	cr_assert_eq(tu_cli(NULL, &out, &err, "--data '%s/nope' batch --out o", dir), 2);
 	cr_assert(strstr(err, "no windcast store"), "%s", err);

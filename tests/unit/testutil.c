@@ -138,6 +138,43 @@ int tu_cli(const char *data_dir, char **out, char **err, const char *fmt, ...)
 	return rc;
 }
 
+/* s with each "{dir}" replaced by dir (malloc'd). */
+static char *with_dir(const char *s, const char *dir)
+{
+	char *r = strdup(""), *t;
+	const char *p;
+
+	cr_assert(r);
+	while ((p = strstr(s, "{dir}"))) {
+		cr_assert(asprintf(&t, "%s%.*s%s", r, (int)(p - s), s, dir) >= 0);
+		free(r);
+		r = t;
+		s = p + strlen("{dir}");
+	}
+	cr_assert(asprintf(&t, "%s%s", r, s) >= 0);
+	free(r);
+	return t;
+}
+
+void tu_cli_cases(const char *dir, const char *cmd, const char *tail,
+		  const struct tu_cli_case *cases, size_t n)
+{
+	char *t = with_dir(tail, dir);
+
+	for (size_t i = 0; i < n; i++) {
+		char *args = with_dir(cases[i].args, dir), *out = NULL, *err = NULL;
+		int rc = tu_cli(NULL, &out, &err, "--data '%s/data' %s %s%s%s", dir, cmd, args,
+				*t ? " " : "", t);
+
+		cr_assert_eq(rc, cases[i].rc, "'%s' exits %d: %s", args, rc, err);
+		cr_assert(strstr(err, cases[i].want), "'%s': %s", args, err);
+		free(args);
+		free(out);
+		free(err);
+	}
+	free(t);
+}
+
 struct growbuf {
 	char *p;
 	size_t n;

@@ -31,6 +31,21 @@ int tu_run(const char *cmd, char **out, char **err);
 int tu_cli(const char *data_dir, char **out, char **err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* A usage case of a CLI command: its arguments, its exit status and a part of its
+ * stderr. */
+struct tu_cli_case {
+	const char *args, *want;
+	int rc;
+};
+
+/*
+ * Run `windcast --data 'DIR/data' CMD ARGS TAIL` for each of cases[0..n), each "{dir}"
+ * in ARGS and TAIL (may be "") replaced by DIR; the test fails, naming the arguments,
+ * the status and stderr, when the status is not rc or stderr does not hold want.
+ */
+void tu_cli_cases(const char *dir, const char *cmd, const char *tail,
+		  const struct tu_cli_case *cases, size_t n);
+
 struct tu_http {
 	long status;
 	char *body;	/* malloc'd, NUL-terminated */
