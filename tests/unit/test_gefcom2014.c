@@ -3,7 +3,8 @@
  * zones, July to October 2012 with power, task 1 (October) made by `windcast backtest`
  * with a tiny network. The competition file is checked against its layout and against
  * the backtest's own forecasts.csv, and the pinball in scores.md against a plain loop
- * over the file and the truth the test wrote.
+ * over the file and the truth the test wrote; --hide-months keeps the months before the
+ * task out of its training.
  *
  * The script runs under /usr/bin/python3 (or $PYTHON) and needs numpy and netCDF4; the
  * test skips with a message when they are missing.
@@ -137,9 +138,26 @@ static void scores_row(const char *out, char cell[8][32])
 	free(md);
 }
 
+/* The script on a fresh synthetic track for task 1, one member of a tiny network, with
+ * the options extra; *in and *out are the track's and the output's directories. */
+static void task1(char **in, char **out, const char *extra, char **so, char **se)
+{
+	char *cmd;
+
+	skip_without_modules();
+	*in = tu_tmpdir();
+	*out = tu_tmpdir();
+	write_track(*in);
+	cr_assert(asprintf(&cmd, "'%s' '%s/scripts/gefcom2014' --windcast '%s' --tasks 1 %s "
+				 "--ensemble 1 --train-args '--epochs 2 --hidden 8,8' '%s' '%s'",
+			   tu_python(), tu_src(), tu_bin(), extra, *in, *out) >= 0);
+	cr_assert_eq(tu_run(cmd, so, se), 0, "%s%s", *so, *se);
+	free(cmd);
+}
+
 Test(gefcom2014, a_task_through_backtest, .timeout = 900)
 {
-	char *in, *out, *cmd, *so = NULL, *se = NULL, *task, *save = NULL, *l, *html;
+	char *in, *out, *so = NULL, *se = NULL, *task, *save = NULL, *l, *html;
 	char path[1100];
 	char cell[8][32], ts[32], want[32];
 	double(*q)[OCT_HOURS][99], sum = 0, pb;
@@ -147,15 +165,7 @@ Test(gefcom2014, a_task_through_backtest, .timeout = 900)
 	regex_t num;
 	json_t *m;
 
-	skip_without_modules();
-	in = tu_tmpdir();
-	out = tu_tmpdir();
-	write_track(in);
-	cr_assert(asprintf(&cmd, "'%s' '%s/scripts/gefcom2014' --windcast '%s' --tasks 1 "
-				 "--ensemble 1 --train-args '--epochs 2 --hidden 8,8' '%s' '%s'",
-			   tu_python(), tu_src(), tu_bin(), in, out) >= 0);
-	cr_assert_eq(tu_run(cmd, &so, &se), 0, "%s%s", so, se);
-	free(cmd);
+	task1(&in, &out, "", &so, &se);
 	cr_assert(strstr(so, "task 1 (2012-10): pinball "), "%s", so);
 
 	/* the competition's layout, and the backtest's quantiles to 5 decimals */
@@ -230,6 +240,44 @@ Test(gefcom2014, a_task_through_backtest, .timeout = 900)
 	tu_rmrf_free(out);
 }
 
+/*
+ * --hide-months 2: task 1 (October) trains as if August and September's power were not
+ * in yet (tasks 5-15's situation, a month and more ahead of the power): the backtest
+ * gets the interval as --train-exclude and its training reads no power after July.
+ */
+Test(gefcom2014, hidden_months_stay_out_of_training, .timeout = 900)
+{
+	char *in, *out, *so = NULL, *se = NULL, *hidden;
+	char path[1100];
+	json_t *m, *models;
+	size_t i;
+	json_t *v;
+
+	task1(&in, &out, "--hide-months 2", &so, &se);
+	hidden = tu_slurp("%s/backtest/task1-hidden.txt", out);
+	cr_assert(strstr(hidden, "\n2012-08-01T00:00Z,2012-10-01T00:00Z\n"), "%s", hidden);
+	free(hidden);
+	snprintf(path, sizeof(path), "%s/backtest/task1/metrics.json", out);
+	m = tu_load_json(path);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "train_exclude"),
+							 "intervals")),
+		     1);
+	models = json_object_get(json_array_get(json_object_get(m, "retrains"), 0), "models");
+	cr_assert_eq(json_array_size(models), NZONE);
+	json_array_foreach(models, i, v) {
+		const char *to = json_string_value(json_object_get(v, "obs_to"));
+
+		cr_assert(to && strcmp(to, "2012-08-01T00:00:00Z") < 0 &&
+			  strcmp(to, "2012-07-31T00:00:00Z") > 0,
+			  "zone %zu reads power to %s", i + 1, to ? to : "(none)");
+	}
+	json_decref(m);
+	free(so);
+	free(se);
+	tu_rmrf_free(in);
+	tu_rmrf_free(out);
+}
+
 /* Usage errors exit 2 before any input is read (the input directory does not exist). */
 Test(gefcom2014, bad_usage_exits_2_naming_the_option, .timeout = 60)
 {
@@ -240,6 +288,7 @@ Test(gefcom2014, bad_usage_exits_2_naming_the_option, .timeout = 60)
 		{ "--tasks 0", "bad --tasks range '0'" },
 		{ "--tasks 1 --pseudo-tasks", "--tasks and --pseudo-tasks exclude each other" },
 		{ "--forecast-args raw=x", "unrecognized arguments: --forecast-args" },
+		{ "--hide-months 12", "bad --hide-months 12 (want 0..11)" },
 	};
 
 	skip_without_modules();
