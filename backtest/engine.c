@@ -2105,6 +2105,23 @@ static enum wc_status run_groups(struct run *r, struct wc_error *err)
 	return ret;
 }
 
+/* Flush and close *fp (nothing when NULL), which writes dir/name. */
+static enum wc_status close_csv(FILE **fp, const char *dir, const char *name,
+				struct wc_error *err)
+{
+	int rc;
+
+	if (!*fp)
+		return WC_OK;
+	rc = fflush(*fp) | ferror(*fp);
+	rc |= fclose(*fp);
+	*fp = NULL;
+	if (rc)
+		return wc_error_set(err, WC_EIO, "cannot write '%s/%s': %s", dir, name,
+				    strerror(errno));
+	return WC_OK;
+}
+
 /* Stage metrics.json and report.html beside the CSV, then publish the three. */
 static enum wc_status write_files(struct run *r, struct wc_error *err)
 {
@@ -2114,28 +2131,12 @@ static enum wc_status write_files(struct run *r, struct wc_error *err)
 	enum wc_status ret;
 	size_t len = 0;
 	char *text = NULL;
-	int rc;
 
 	dynbuf_init(&html, REPORT_MAX);
 	progress(r, "writing", "%s", dir);
-	rc = fflush(r->csv) | ferror(r->csv);
-	rc |= fclose(r->csv);
-	r->csv = NULL;
-	if (rc) {
-		ret = wc_error_set(err, WC_EIO, "cannot write '%s/forecasts.csv': %s", dir,
-				   strerror(errno));
+	if ((ret = close_csv(&r->csv, dir, "forecasts.csv", err)) ||
+	    (ret = close_csv(&r->ccsv, dir, "commitments.csv", err)))
 		goto cleanup;
-	}
-	if (r->ccsv) {
-		rc = fflush(r->ccsv) | ferror(r->ccsv);
-		rc |= fclose(r->ccsv);
-		r->ccsv = NULL;
-		if (rc) {
-			ret = wc_error_set(err, WC_EIO, "cannot write '%s/commitments.csv': %s", dir,
-					   strerror(errno));
-			goto cleanup;
-		}
-	}
 	if (!(r->res->metrics = metrics_json(r)) ||
 	    !(text = outfile_json_text(r->res->metrics, &len))) {
 		ret = wc_error_set(err, WC_ENOMEM, "out of memory");
