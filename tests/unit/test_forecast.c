@@ -415,8 +415,8 @@ Test(forecast_pool, short_lead_rows)
 	struct farm_model *base, *more;
 	struct farm_series s;
 	struct wc_error err = { 0 };
-	int64_t *del, expect = 0, cut;
-	size_t nd;
+	int64_t *del, expect = 0, cut, first;
+	size_t nd, nrow = 0;
 	json_t *jb, *jm;
 
 	fx_fill(st, 14, INT64_MAX, 0);
@@ -432,9 +432,25 @@ Test(forecast_pool, short_lead_rows)
 				      &s, &err),
 		     WC_OK);
 	cr_assert_eq(farm_series_issue_times(&s, INT64_MIN, T, 0, &del, &nd, &err), WC_OK);
-	cut = del[nd - (size_t)floor((double)nd * o.val_frac)];
-	for (int64_t t = del[0]; t <= del[nd - 1] && t < cut; t += 3600) {
-		if ((t - del[0]) % 43200 == 0)
+	first = del[0];
+	/* the validation: the latest val_frac of the deliveries that give a row (an observed
+	 * target with NWP at a lead 1..max_lead; the last ones before T have none) */
+	for (size_t i = 0; i < nd; i++) {
+		bool row = false;
+
+		for (int h = 1; h <= o.features.max_lead && !row; h++) {
+			int64_t v = del[i] + h * 3600;
+
+			row = isfinite(farm_series_obs(&s, v, T)) && farm_series_nwp(&s, del[i], v, 0,
+										     NULL);
+		}
+		if (row)
+			del[nrow++] = del[i];
+	}
+	cr_assert_lt(nrow, nd, "the deliveries just before T give no row");
+	cut = del[nrow - (size_t)floor((double)nrow * o.val_frac)];
+	for (int64_t t = first; t < cut; t += 3600) {
+		if ((t - first) % 43200 == 0)
 			continue;	/* a delivery: already there */
 		for (int h = 1; h <= 3; h++) {
 			int64_t v = t + h * 3600;
