@@ -15,6 +15,7 @@
 
 #include "common/utc.h"
 #include "data/store.h"
+#include "forecast/replay.h"
 #include "server/request.h"
 
 #ifndef WINDCAST_VERSION
@@ -324,6 +325,7 @@ static enum wc_status render_store(struct store *st, struct dynbuf *b, struct wc
 enum wc_status metrics_render(struct store *st, const struct metrics_gauges *g,
 			      struct dynbuf *out, struct wc_error *err)
 {
+	uint64_t replay_hit, replay_miss;
 	enum wc_status ret;
 
 	head(out, "windcast_build_info", "gauge", "the windcast version serving");
@@ -352,6 +354,14 @@ enum wc_status metrics_render(struct store *st, const struct metrics_gauges *g,
 		      (unsigned long long)get(&m.cache_hit));
 	put(out, "windcast_held_body_requests_total{result=\"miss\"} %llu\n",
 		      (unsigned long long)get(&m.cache_miss));
+	replay_cache_counts(&replay_hit, &replay_miss);
+	head(out, "windcast_adaptation_replay_requests_total", "counter",
+	     "a forecast's online adaptation replay: the points kept in memory reused (hit) or "
+	     "replayed from the store (miss)");
+	put(out, "windcast_adaptation_replay_requests_total{result=\"hit\"} %llu\n",
+	    (unsigned long long)replay_hit);
+	put(out, "windcast_adaptation_replay_requests_total{result=\"miss\"} %llu\n",
+	    (unsigned long long)replay_miss);
 	head(out, "windcast_forecast_compute_seconds", "histogram",
 	     "time to compute one forecast (not read from the store)");
 	histogram(out, "windcast_forecast_compute_seconds", "", &m.forecast);

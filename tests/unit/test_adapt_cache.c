@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dynbuf.h"
 #include "common/utc.h"
 #include "data/store.h"
 #include "forecast/features.h"
@@ -26,6 +27,7 @@
 #include "forecast/model.h"
 #include "forecast/replay.h"
 #include "server/cache.h"
+#include "server/metrics.h"
 #include "server/request.h"
 #include "server/server.h"
 #include "testutil.h"
@@ -347,6 +349,23 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/* GET /metrics's exposition shows these replay lookups (server/metrics.c). */
+static void replay_counts_exposed(uint64_t hits, uint64_t misses)
+{
+	struct dynbuf b;
+	struct wc_error err = { 0 };
+	char want[160];
+
+	dynbuf_init(&b, 1 << 20);
+	cr_assert_eq(metrics_render(NULL, NULL, &b, &err), WC_OK, "%s", err.msg);
+	snprintf(want, sizeof(want),
+		 "\nwindcast_adaptation_replay_requests_total{result=\"hit\"} %llu\n"
+		 "windcast_adaptation_replay_requests_total{result=\"miss\"} %llu\n",
+		 (unsigned long long)hits, (unsigned long long)misses);
+	cr_assert(strstr(dynbuf_str(&b), want), "want %s in\n%s", want, dynbuf_str(&b));
+	dynbuf_release(&b);
+}
+
 Test(adapt_cache, threads_at_once_get_the_cold_answers, .timeout = 300)
 {
 	char *dir;
@@ -369,6 +388,7 @@ Test(adapt_cache, threads_at_once_get_the_cold_answers, .timeout = 300)
 	}
 	replay_cache_counts(&hits, &misses);
 	cr_assert_gt(hits, 0);
+	replay_counts_exposed(hits, misses);
 	for (int i = 0; i < NTHREADS * PER_THREAD; i++)
 		forecast_release(&cold[i]);
 	store_close(st);

@@ -1,7 +1,8 @@
 /*
  * test_metrics.c - GET /metrics and the access log on a real daemon: request counts by
  * route and status equal the requests made, histograms are cumulative and agree with
- * the counts, the cache and job counters, the forecast computation histogram, model and
+ * the counts, the cache and job counters, the forecast computation histogram, the
+ * adaptation replay's reuse, model and
  * NWP run ages and store size against the store itself; one JSON access-log line per
  * request whose id is the X-Request-Id the client saw.
  */
@@ -16,6 +17,7 @@
 
 #include "common/utc.h"
 #include "data/store.h"
+#include "forecast/replay.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "testutil.h"
@@ -186,6 +188,19 @@ Test(metrics, cache_and_job_counters)
 	free(m);
 }
 
+/* The scrape's windcast_adaptation_replay_requests_total is replay_cache_counts'. */
+static void replay_counts_match(const char *m)
+{
+	uint64_t hit, miss;
+
+	replay_cache_counts(&hit, &miss);
+	cr_assert_eq(value(m, "windcast_adaptation_replay_requests_total{result=\"hit\"}"),
+		     (double)hit, "%s", strstr(m, "windcast_adaptation"));
+	cr_assert_eq(value(m, "windcast_adaptation_replay_requests_total{result=\"miss\"}"),
+		     (double)miss);
+	cr_assert_geq(hit + miss, 1, "a forecast of a model with adaptation looks its replay up");
+}
+
 Test(metrics_store, figures_forecast_time_and_ages, .timeout = 120)
 {
 	struct store_stats s;
@@ -200,6 +215,14 @@ Test(metrics_store, figures_forecast_time_and_ages, .timeout = 120)
 	m = scrape();
 	cr_assert_eq(value(m, "windcast_forecast_compute_seconds_count"), 1, "%s",
 		     strstr(m, "windcast_forecast_compute"));
+	/* the adaptation replay's lookups, as forecast/replay.h counts them (the server runs
+	 * in this process; test_adapt_cache.c has the hits of a longer replay) */
+	replay_counts_match(m);
+	free(m);
+	get("/v1/farms/alpha/forecast?issued=2026-01-06T17:00:00Z&horizon=6", 200);
+	get("/v1/farms/alpha/forecast?issued=2026-01-07T05:00:00Z&horizon=6", 200);
+	m = scrape();
+	replay_counts_match(m);
 	cr_assert_eq(store_stats(st, &s, &err), WC_OK, "%s", err.msg);
 	cr_assert_eq(s.nmodels, 1);
 	snprintf(series, sizeof(series), "windcast_model_age_seconds{farm=\"alpha\",version=\"1\"}");
