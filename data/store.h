@@ -272,10 +272,6 @@ enum wc_status store_obs_query(struct store *st, const char *farm_id, int64_t fr
 			       int64_t to, struct obs_row **rows, size_t *n,
 			       struct wc_error *err);
 
-/* Count and time range of a farm's observations (*n == 0: none, times untouched). */
-enum wc_status store_obs_range(struct store *st, const char *farm_id, size_t *n,
-			       int64_t *first, int64_t *last, struct wc_error *err);
-
 /* The time of a farm's latest observation (*any false: none, *last untouched), in one
  * read of the primary key however many there are. */
 enum wc_status store_obs_last(struct store *st, const char *farm_id, bool *any, int64_t *last,

@@ -88,36 +88,6 @@ out:
 	return WC_OK;
 }
 
-enum wc_status store_obs_range(struct store *st, const char *farm_id, size_t *n,
-			       int64_t *first, int64_t *last, struct wc_error *err)
-{
-	sqlite3_stmt *s;
-	enum wc_status ret;
-	int rc;
-
-	*n = 0;
-	store_lock(st);
-	if ((ret = store_prepare_kept(st, "SELECT count(*), min(time), max(time) FROM observations "
-				     "WHERE farm_id = ?",
-				 &s, err)))
-		goto out;
-	sqlite3_bind_text(s, 1, farm_id, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*n = (size_t)sqlite3_column_int64(s, 0);
-		if (*n) {
-			*first = sqlite3_column_int64(s, 1);
-			*last = sqlite3_column_int64(s, 2);
-		}
-	} else {
-		ret = store_sql_error(st, rc, err, "cannot read observations");
-	}
-	store_release(st, s);
-out:
-	store_unlock(st);
-	return ret;
-}
-
 enum wc_status store_obs_last(struct store *st, const char *farm_id, bool *any, int64_t *last,
 			      struct wc_error *err)
 {

@@ -135,7 +135,6 @@ Test(obs, store_upsert_and_query)
 	struct obs_row *rows;
 	struct wc_error err = { 0 };
 	size_t n;
-	int64_t first, last;
 
 	cr_assert_eq(store_open(dir, &st, NULL), WC_OK);
 	add_farm(st, "f", 10);
@@ -149,12 +148,14 @@ Test(obs, store_upsert_and_query)
 	cr_assert_float_eq(rows[0].power_mw, 9, 1e-12, "re-import updates the hour");
 	cr_assert_eq(rows[0].flag, OBS_OK);
 	free(rows);
-	cr_assert_eq(store_obs_range(st, "f", &n, &first, &last, &err), WC_OK);
-	cr_assert(n == 3 && first == 3600 && last == 10800);
+	cr_assert_eq(store_obs_query(st, "f", INT64_MIN, INT64_MAX, &rows, &n, &err), WC_OK);
+	cr_assert(n == 3 && rows[0].time == 3600 && rows[n - 1].time == 10800);
+	free(rows);
 	cr_assert_eq(store_farm_delete(st, "f", &err), WC_OK);
 	add_farm(st, "f", 10);
-	cr_assert_eq(store_obs_range(st, "f", &n, &first, &last, &err), WC_OK);
+	cr_assert_eq(store_obs_query(st, "f", INT64_MIN, INT64_MAX, &rows, &n, &err), WC_OK);
 	cr_assert_eq(n, 0, "deleting a farm deletes its observations");
+	free(rows);
 	store_close(st);
 	tu_rmrf_free(dir);
 }
